@@ -1,0 +1,43 @@
+# The two commands: `make run` (the main job on the embedded default data) and `make test`.
+# Each brings a fresh clone to a working state by itself: platform check, .venv, then the job.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+WORK ?= work
+SIZE ?= default
+ARGS ?=
+
+# tf.Transform's layer is a Keras 2 model: every process must start with legacy Keras.
+export TF_USE_LEGACY_KERAS := 1
+export PYTHONPATH := $(CURDIR)
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: setup platform run test data prepare clean
+
+setup: $(STAMP)
+
+platform:
+	@scripts/check_platform.sh
+
+# Re-created whenever requirements.txt or constraints.txt changes.
+$(STAMP): requirements.txt constraints.txt | platform
+	@echo "make: installing the pinned TFX stack into $(VENV) (about 2 minutes)..."
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip==26.3
+	$(VENV)/bin/pip install -q -r requirements.txt -c constraints.txt
+	touch $(STAMP)
+
+run: platform $(STAMP)
+	$(PY) -m pipeline.run_local --work-dir $(WORK) --size $(SIZE) $(ARGS)
+
+data: platform $(STAMP)
+	$(PY) -m data.cli generate --size $(SIZE) --out $(WORK)/raw/synthetic-$(SIZE)
+
+test: platform $(STAMP)
+	$(PY) -m pytest -q tests $(ARGS)
+
+clean:
+	rm -rf $(WORK)

@@ -1,0 +1,1 @@
+"""Data stage: raw MovieLens / IMDb files in, prepared CSVs for the TFX pipeline out."""
