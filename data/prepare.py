@@ -1,0 +1,239 @@
+"""The data stage: raw MovieLens-1M (+ IMDb) files -> prepared CSVs, tables and a manifest.
+
+Output folder layout (written to a temporary folder and swapped in only when complete,
+so a failed run never overwrites a good result):
+
+    train/pairs.csv  eval/pairs.csv  test/pairs.csv    one row per user pair, for CsvExampleGen
+    movies.csv  users.csv                              the tables serving needs
+    ratings_by_split.csv                               every kept rating with its split
+    manifest.json                                      counts, drops and why, checksums, config
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data import imdb, movielens
+from data.windows import PAD_MOVIE, SPLITS, make_windows, pair_windows, split_in_time
+from transform_fn import features as F
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepareConfig:
+    sequence_length: int = F.SEQUENCE_LENGTH
+    step: int = 2
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    partners: int = 2
+    seed: int = 42
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _raw_files(raw_dir: Path) -> list[Path]:
+    files = [raw_dir / "ml-1m" / name for name in ("users.dat", "movies.dat", "ratings.dat")]
+    missing = [str(p) for p in files if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"MovieLens 1M files missing: {', '.join(missing)}")
+    extra = [raw_dir / "links.csv"] + sorted((raw_dir / "imdb").glob("*.tsv.gz"))
+    return files + [p for p in extra if p.exists()]
+
+
+def load_manifest(out_dir: Path) -> dict | None:
+    path = Path(out_dir) / MANIFEST
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def prepare(raw_dir, out_dir, config: PrepareConfig = PrepareConfig(), force: bool = False) -> dict:
+    """Runs the data stage unless out_dir already holds it for the same inputs and config."""
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    inputs = {str(p.relative_to(raw_dir)): _sha256(p) for p in _raw_files(raw_dir)}
+    key = hashlib.sha256(json.dumps([MANIFEST_VERSION, inputs, dataclasses.asdict(config)],
+                                    sort_keys=True).encode()).hexdigest()
+    old = load_manifest(out_dir)
+    if old and old.get("key") == key and not force:
+        return old
+
+    started = time.time()
+    tables, manifest = build(raw_dir, config)
+    manifest.update(key=key, version=MANIFEST_VERSION, config=dataclasses.asdict(config),
+                    inputs=inputs, raw_dir=str(raw_dir))
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for rel, frame in tables.items():
+        path = tmp / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False, lineterminator="\n")
+    manifest["outputs"] = {rel: _sha256(tmp / rel) for rel in sorted(tables)}
+    manifest["seconds"] = round(time.time() - started, 2)
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    if out_dir.exists():
+        trash = out_dir.with_name(f".{out_dir.name}.old")
+        shutil.rmtree(trash, ignore_errors=True)
+        out_dir.rename(trash)
+        tmp.rename(out_dir)
+        shutil.rmtree(trash)
+    else:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp.rename(out_dir)
+    return manifest
+
+
+def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame], dict]:
+    """The pure part: parsed inputs -> output tables and manifest counts."""
+    users, movies, ratings = movielens.read_ml1m(raw_dir / "ml-1m")
+    dropped: dict[str, int] = {}
+    ratings, dropped["duplicate_rating"] = _drop_duplicates(ratings)
+    known = ratings["user_id"].isin(users["user_id"]) & ratings["movie_id"].isin(movies["movie_id"])
+    dropped["unknown_user_or_movie"] = int((~known).sum())
+    ratings = ratings[known]
+
+    movie_table, imdb_counts = _movie_table(raw_dir, movies)
+    timeline = split_in_time(ratings, config.split_fractions)
+    windows = make_windows(timeline, config.sequence_length, config.step)
+    pairs = pair_windows(windows, config.partners, config.seed)
+
+    rows = _pair_rows(windows, pairs, users, movie_table, config.sequence_length - 1)
+    split_of_pair = windows["split"].to_numpy()[pairs["a"].to_numpy()]
+    tables = {f"{s}/pairs.csv": rows[split_of_pair == s].reset_index(drop=True) for s in SPLITS}
+    tables["movies.csv"] = movie_table
+    tables["users.csv"] = users[["user_id", "sex", "age", "occupation"]]
+    tables["ratings_by_split.csv"] = timeline[["user_id", "movie_id", "rating", "timestamp", "split"]]
+
+    paired = np.zeros(len(windows), dtype=bool)
+    paired[pairs["a"].to_numpy()] = True
+    paired[pairs["b"].to_numpy()] = True
+    train_mean = float(tables["train/pairs.csv"][F.LABEL].mean())
+    manifest = {
+        "counts": {
+            "users": int(len(users)), "movies": int(len(movies)),
+            "raw_ratings": int(len(ratings) + sum(dropped.values())),
+            "ratings_per_split": _per_split(timeline["split"]),
+            "windows_per_split": _per_split(windows["split"]),
+            "pairs_per_split": {s: int(len(tables[f"{s}/pairs.csv"])) for s in SPLITS},
+            "padded_windows": int((windows["hist_movie_1"] == PAD_MOVIE).sum()),
+        },
+        "rating_roles": _rating_roles(timeline, windows, paired, config),
+        "dropped": dropped,
+        "imdb": imdb_counts,
+        "baseline": {
+            "name": "predict the mean training label",
+            "train_label_mean": train_mean,
+            "rmse": {s: _rmse(tables[f"{s}/pairs.csv"][F.LABEL], train_mean) for s in ("eval", "test")},
+        },
+    }
+    return tables, manifest
+
+
+def _drop_duplicates(ratings: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The same user rating the same movie twice: keep the latest rating."""
+    ordered = ratings.sort_values(["user_id", "movie_id", "timestamp"], kind="stable")
+    dup = ordered.duplicated(["user_id", "movie_id"], keep="last")
+    return ordered[~dup], int(dup.sum())
+
+
+def _movie_table(raw_dir: Path, movies: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    table = movies[["movie_id", "title", "year", "ml_genres"]].copy()
+    links, imdb_dir = raw_dir / "links.csv", raw_dir / "imdb"
+    if links.exists() and (imdb_dir / "title.basics.tsv.gz").exists():
+        extra = imdb.movie_features(imdb_dir, links)
+        table = table.merge(extra, on="movie_id", how="left")
+    else:
+        table["imdb_matched"], table["runtime"], table["imdb_genres"], table["director"] = False, np.nan, "", ""
+    table["imdb_matched"] = table["imdb_matched"].eq(True)
+    table["genres"] = [
+        F.LIST_SEPARATOR.join(dict.fromkeys([g for g in (ml + "|" + (im if isinstance(im, str) else "")).split("|") if g]))
+        for ml, im in zip(table["ml_genres"], table["imdb_genres"])
+    ]
+    table["runtime"] = table["runtime"].fillna(0).astype("int64")
+    table["director"] = table["director"].fillna("").replace("", F.UNKNOWN_DIRECTOR)
+    counts = {
+        "source": "links.csv" if links.exists() else "none",
+        "movies": int(len(table)),
+        "matched": int(table["imdb_matched"].sum()),
+        "match_rate": round(float(table["imdb_matched"].mean()), 4),
+        "runtime_known": int((table["runtime"] > 0).sum()),
+        "director_known": int((table["director"] != F.UNKNOWN_DIRECTOR).sum()),
+    }
+    cols = ["movie_id", "title", "year", "genres", "runtime", "director", "imdb_matched"]
+    return table[cols].sort_values("movie_id").reset_index(drop=True), counts
+
+
+def _joined(windows: pd.DataFrame, prefix: str, hist: int) -> np.ndarray:
+    """hist_<prefix>_1..hist as one '|'-joined string per window, '' in padded slots."""
+    parts = []
+    for k in range(1, hist + 1):
+        movie = windows[f"hist_movie_{k}"].to_numpy()
+        value = windows[f"hist_{prefix}_{k}"].astype(str).to_numpy()
+        parts.append(np.where(movie == PAD_MOVIE, "", value))
+    out = parts[0].astype(object)
+    for p in parts[1:]:
+        out = out + F.LIST_SEPARATOR + p.astype(object)
+    return out
+
+
+def _pair_rows(windows, pairs, users, movie_table, hist: int) -> pd.DataFrame:
+    hist_movies = _joined(windows, "movie", hist)
+    hist_ratings = _joined(windows, "rating", hist)
+    user_info = users.set_index("user_id")
+    cols: dict[str, object] = {}
+    for side, idx in (("a", pairs["a"].to_numpy()), ("b", pairs["b"].to_numpy())):
+        uid = windows["user_id"].to_numpy()[idx]
+        cols[F.user(side)] = uid
+        cols[F.hist_movies(side)] = hist_movies[idx]
+        cols[F.hist_ratings(side)] = hist_ratings[idx]
+        info = user_info.loc[uid]
+        cols[F.sex(side)] = info["sex"].to_numpy()
+        cols[F.age(side)] = info["age"].to_numpy()
+        cols[F.occupation(side)] = info["occupation"].to_numpy()
+    a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    movie = windows["movie_id"].to_numpy()[a]
+    m = movie_table.set_index("movie_id").loc[movie]
+    cols[F.MOVIE] = movie
+    cols[F.MOVIE_GENRES] = m["genres"].to_numpy()
+    cols[F.MOVIE_YEAR] = m["year"].to_numpy()
+    cols[F.MOVIE_RUNTIME] = m["runtime"].to_numpy()
+    cols[F.MOVIE_DIRECTOR] = m["director"].to_numpy()
+    rating = windows["rating"].to_numpy()
+    cols[F.LABEL] = (rating[a] + rating[b]) / 2.0
+    return pd.DataFrame(cols)[list(F.RAW_COLUMNS)]
+
+
+def _rating_roles(timeline, windows, paired, config) -> dict:
+    """Every kept rating in exactly one role, so nothing is lost silently."""
+    step, hist = config.step, config.sequence_length - 1
+    pos, n = timeline["pos"].to_numpy(), timeline["n"].to_numpy()
+    is_target = (pos + 1) % step == 0
+    next_target = pos + 1 + (step - 1 - (pos + 1) % step) % step
+    in_history = (next_target < n) & (next_target - pos <= hist)
+    return {
+        "target_of_a_pair": int(paired.sum()),
+        "target_without_partner_in_split": int((~paired).sum()),
+        "history_only": int((~is_target & in_history).sum()),
+        "unused_last_rating": int((~is_target & ~in_history).sum()),
+    }
+
+
+def _per_split(split: pd.Series) -> dict:
+    counts = split.value_counts()
+    return {s: int(counts.get(s, 0)) for s in SPLITS}
+
+
+def _rmse(labels: pd.Series, prediction: float) -> float | None:
+    return float(np.sqrt(np.mean((labels.to_numpy() - prediction) ** 2))) if len(labels) else None

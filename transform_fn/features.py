@@ -1,0 +1,75 @@
+"""The feature contract between the data stage, Transform and the Trainer.
+
+Raw columns are what the prepared CSVs hold (and what a serving request sends);
+transformed names are what preprocessing_fn emits and the model reads.
+"""
+
+SEQUENCE_LENGTH = 4          # window length: HISTORY_LENGTH history slots + the target
+HISTORY_LENGTH = SEQUENCE_LENGTH - 1
+MAX_GENRES = 4               # genres kept per movie
+LIST_SEPARATOR = "|"
+UNKNOWN_DIRECTOR = "none"    # movie without an IMDb match or without a director
+
+SIDES = ("a", "b")           # the two users of a pair; (A, A) is a single-user example
+
+LABEL = "label"
+MOVIE = "movie"
+MOVIE_GENRES = "movie_genres"
+MOVIE_YEAR = "movie_year"
+MOVIE_RUNTIME = "movie_runtime"     # minutes; 0 when IMDb has none
+MOVIE_DIRECTOR = "movie_director"   # IMDb nconst or UNKNOWN_DIRECTOR
+
+
+def user(side: str) -> str:
+    return f"{side}_user"
+
+
+def hist_movies(side: str) -> str:
+    return f"{side}_hist_movies"     # '|'-joined movie ids, oldest first, '' in padded slots
+
+
+def hist_ratings(side: str) -> str:
+    return f"{side}_hist_ratings"    # '|'-joined ratings aligned with hist_movies
+
+
+def sex(side: str) -> str:
+    return f"{side}_sex"
+
+
+def age(side: str) -> str:
+    return f"{side}_age"
+
+
+def occupation(side: str) -> str:
+    return f"{side}_occupation"
+
+
+USER_COLUMNS = (user, hist_movies, hist_ratings, sex, age, occupation)
+RAW_COLUMNS = tuple(col(side) for side in SIDES for col in USER_COLUMNS) + (
+    MOVIE, MOVIE_GENRES, MOVIE_YEAR, MOVIE_RUNTIME, MOVIE_DIRECTOR, LABEL)
+
+# Transformed feature names.
+USER_IDX = "{side}_user_idx"
+HIST_IDX = "{side}_hist_idx"
+HIST_RATING = "{side}_hist_rating"
+HIST_MASK = "{side}_hist_mask"
+SEX_IDX = "{side}_sex_idx"
+AGE_IDX = "{side}_age_idx"
+OCCUPATION_IDX = "{side}_occupation_idx"
+MOVIE_IDX = "movie_idx"
+GENRE_IDX = "movie_genre_idx"
+YEAR_Z = "movie_year_z"
+RUNTIME_Z = "movie_runtime_z"
+RUNTIME_KNOWN = "movie_runtime_known"
+DIRECTOR_IDX = "movie_director_idx"
+
+# Vocabulary files written by Transform: one per entity, shared by both users.
+USER_VOCAB = "user_vocab"
+MOVIE_VOCAB = "movie_vocab"
+SEX_VOCAB = "sex_vocab"
+AGE_VOCAB = "age_vocab"
+OCCUPATION_VOCAB = "occupation_vocab"
+GENRE_VOCAB = "genre_vocab"
+DIRECTOR_VOCAB = "director_vocab"
+OOV_BUCKETS = 1
+DIRECTOR_MIN_MOVIES = 2      # rarer directors fall into the out-of-vocabulary bucket
