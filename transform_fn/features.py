@@ -72,4 +72,4 @@ OCCUPATION_VOCAB = "occupation_vocab"
 GENRE_VOCAB = "genre_vocab"
 DIRECTOR_VOCAB = "director_vocab"
 OOV_BUCKETS = 1
-DIRECTOR_MIN_MOVIES = 2      # rarer directors fall into the out-of-vocabulary bucket
+DIRECTOR_MIN_ROWS = 10       # directors in fewer training rows fall into the OOV bucket

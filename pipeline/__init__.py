@@ -1,0 +1,1 @@
+"""The TFX pipeline: create_pipeline, its config, and the runners."""

@@ -1,0 +1,42 @@
+"""PipelineConfig: everything create_pipeline needs, in one dataclass."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+
+from trainer_fn.model import HParams
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+    pipeline_name: str = "movie-pair-recommender"
+    data_root: str = "work/prepared/default"        # prepared CSVs: train/ eval/ test/
+    pipeline_root: str = "work/pipeline_root"
+    metadata_path: str = "work/metadata.sqlite"     # SQLite MLMD for local runs; '' for Kubeflow
+    serving_model_dir: str = "work/serving_model"    # Pusher base: <dir>/<version>/
+    schema_file: str = str(PROJECT_ROOT / "pipeline" / "schema" / "schema.pbtxt")
+    transform_module: str = str(PROJECT_ROOT / "transform_fn" / "preprocessing.py")
+    trainer_module: str = str(PROJECT_ROOT / "trainer_fn" / "run.py")
+    hparams: HParams = dataclasses.field(default_factory=HParams)
+    # Blessing: test RMSE must stay under this bound (None: no absolute bound) and must not
+    # be worse than the last blessed model's by more than rmse_change_tolerance.
+    rmse_upper_bound: float | None = None
+    rmse_change_tolerance: float = 0.0
+    enable_cache: bool = True
+    beam_pipeline_args: list[str] = dataclasses.field(default_factory=lambda: ["--direct_running_mode=in_memory"])
+
+    def __post_init__(self):
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", self.pipeline_name):
+            raise ValueError(f"pipeline_name must match [a-z0-9][a-z0-9-]*: {self.pipeline_name!r}")
+
+    @classmethod
+    def local(cls, work_dir: str | os.PathLike, data_root: str | os.PathLike, **overrides) -> "PipelineConfig":
+        work = Path(work_dir).resolve()
+        return cls(data_root=str(Path(data_root).resolve()), pipeline_root=str(work / "pipeline_root"),
+                   metadata_path=str(work / "metadata.sqlite"),
+                   serving_model_dir=str(work / "serving_model"), **overrides)

@@ -1,0 +1,120 @@
+"""Local runner: data stage, then the pipeline on Beam with LocalDagRunner, then a summary.
+
+    python -m pipeline.run_local --work-dir work --size default
+    python -m pipeline.run_local --work-dir work --raw /path/with/ml-1m-folder
+
+Everything it writes lives under --work-dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+from data import prepare as data_prepare
+from data import synthetic
+from pipeline import summary as run_summary
+from pipeline.config import PipelineConfig
+from trainer_fn.model import HParams
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m pipeline.run_local", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work-dir", default="work")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--size", choices=sorted(synthetic.SIZES), default="default",
+                     help="embedded synthetic data set to generate and use (default: default)")
+    src.add_argument("--raw", help="folder holding ml-1m/ (and optionally imdb/ and links.csv)")
+    p.add_argument("--seed", type=int, default=42, help="data generation and pairing seed")
+    p.add_argument("--partners", type=int, default=data_prepare.PrepareConfig.partners)
+    hp = p.add_argument_group("model hyperparameters (defaults: the seed's, see trainer_fn/model.py)")
+    for field in dataclasses.fields(HParams):
+        flag = "--train-seed" if field.name == "seed" else f"--{field.name.replace('_', '-')}"
+        if field.name == "hidden_units":
+            hp.add_argument(flag, type=int, nargs="+", dest=f"hp_{field.name}")
+        else:
+            kind = {"int": int, "float": float}[str(field.type)]
+            hp.add_argument(flag, type=kind, dest=f"hp_{field.name}", help=f"default {field.default}")
+    p.add_argument("--rmse-upper-bound", type=float,
+                   help="bless only below this test RMSE (default: the mean-predictor's test RMSE)")
+    p.add_argument("--rmse-change-tolerance", type=float, default=0.0,
+                   help="how much worse than the last blessed model's RMSE still blesses")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
+                   help="extra Beam pipeline argument, repeatable (e.g. --beam-arg=--runner=FlinkRunner)")
+    return p.parse_args(argv)
+
+
+def hparams_from_args(args) -> HParams:
+    overrides = {f.name: getattr(args, f"hp_{f.name}") for f in dataclasses.fields(HParams)
+                 if getattr(args, f"hp_{f.name}", None) is not None}
+    return HParams.from_dict(overrides)
+
+
+def prepare_data(args, work: Path) -> tuple[Path, dict]:
+    if args.raw:
+        raw, name = Path(args.raw), Path(args.raw).resolve().name
+    else:
+        name = f"synthetic-{args.size}-seed{args.seed}"
+        raw = work / "raw" / name
+        if not (raw / "ml-1m" / "ratings.dat").exists():
+            print(f"generating the embedded '{args.size}' data set into {raw}")
+            synthetic.generate(raw, args.size, args.seed)
+    prepared = work / "prepared" / name
+    manifest = data_prepare.prepare(raw, prepared, data_prepare.PrepareConfig(
+        partners=args.partners, seed=args.seed))
+    return prepared, manifest
+
+
+def run(args) -> run_summary.RunSummary:
+    from tfx import v1 as tfx  # heavy import, after argument errors are reported
+
+    from pipeline.pipeline import create_pipeline
+
+    started = time.time()
+    work = Path(args.work_dir).resolve()
+    prepared, manifest = prepare_data(args, work)
+    baseline_rmse = manifest["baseline"]["rmse"]["test"]
+    config = PipelineConfig.local(
+        work, prepared, hparams=hparams_from_args(args),
+        rmse_upper_bound=args.rmse_upper_bound if args.rmse_upper_bound is not None else baseline_rmse,
+        rmse_change_tolerance=args.rmse_change_tolerance, enable_cache=not args.no_cache)
+    config.beam_pipeline_args = config.beam_pipeline_args + args.beam_args
+    tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+
+    result = run_summary.latest_run(config.metadata_path, config.pipeline_name)
+    print_summary(result, manifest, config, time.time() - started)
+    return result
+
+
+def print_summary(result: run_summary.RunSummary, manifest: dict, config: PipelineConfig, seconds: float):
+    counts = manifest["counts"]["pairs_per_split"]
+    evaluation = result.output("Evaluator", "evaluation")
+    metrics = run_summary.overall_metrics(evaluation.uri) if evaluation else {}
+    candidate = metrics.get("candidate", {})
+    print("\n=== movie-pair-recommender: run summary ===")
+    print(f"data           {config.data_root}")
+    print("pair rows      " + ", ".join(f"{s} {n:,}" for s, n in counts.items()))
+    print(f"test RMSE      model {candidate.get('root_mean_squared_error', float('nan')):.4f}   "
+          f"mean baseline {manifest['baseline']['rmse']['test']:.4f}   "
+          f"(MAE {candidate.get('mean_absolute_error', float('nan')):.4f})")
+    if "baseline" in metrics:
+        print(f"last blessed   RMSE {metrics['baseline'].get('root_mean_squared_error', float('nan')):.4f}")
+    print(f"blessed        {'yes' if result.blessed() else 'no'} "
+          f"(RMSE must be < {config.rmse_upper_bound:.4f} and not worse than the last blessed model "
+          f"by more than {config.rmse_change_tolerance})")
+    print(f"pushed         {result.pushed_path() or 'nothing (model not blessed)'}")
+    states = ", ".join(f"{c.component} {c.state.lower()}" for c in result.components.values())
+    print(f"components     {states}")
+    print(f"elapsed        {seconds:.0f} s")
+
+
+def main(argv=None) -> None:
+    run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""What the last pipeline run did, read back from MLMD and the Evaluator's output."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+
+_STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
+
+
+@dataclasses.dataclass
+class ComponentRun:
+    component: str
+    state: str            # COMPLETE, CACHED, FAILED, ...
+    seconds: float
+    outputs: dict         # output key -> list of artifacts
+
+
+@dataclasses.dataclass
+class RunSummary:
+    run_id: str
+    components: dict[str, ComponentRun]
+
+    def output(self, component: str, key: str):
+        run = self.components.get(component)
+        artifacts = run.outputs.get(key, []) if run else []
+        return artifacts[0] if artifacts else None
+
+    def blessed(self) -> bool:
+        blessing = self.output("Evaluator", "blessing")
+        return bool(blessing and blessing.custom_properties["blessed"].int_value == 1)
+
+    def pushed_path(self) -> str | None:
+        pushed = self.output("Pusher", "pushed_model")
+        if pushed and pushed.custom_properties["pushed"].int_value == 1:
+            return pushed.custom_properties["pushed_destination"].string_value
+        return None
+
+
+def store(metadata_path: str) -> mlmd.MetadataStore:
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = metadata_path
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return mlmd.MetadataStore(config)
+
+
+def latest_run(metadata_path: str, pipeline_name: str) -> RunSummary:
+    s = store(metadata_path)
+    pipeline = s.get_context_by_type_and_name("pipeline", pipeline_name)
+    if pipeline is None:
+        raise LookupError(f"no pipeline {pipeline_name!r} in {metadata_path}")
+    runs = [c for c in s.get_children_contexts_by_context(pipeline.id) if c.type_id ==
+            s.get_context_type("pipeline_run").id] or s.get_contexts_by_type("pipeline_run")
+    run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+    executions = s.get_executions_by_context(run.id)
+    node_of = {}
+    for node in s.get_contexts_by_type("node"):
+        prefix = f"{pipeline_name}."
+        if node.name.startswith(prefix):
+            for e in s.get_executions_by_context(node.id):
+                node_of[e.id] = node.name[len(prefix):]
+    events = s.get_events_by_execution_ids([e.id for e in executions])
+    outputs: dict[int, dict[str, list[int]]] = {}
+    for ev in events:
+        if ev.type == metadata_store_pb2.Event.OUTPUT:
+            key = ev.path.steps[0].key if ev.path.steps else ""
+            outputs.setdefault(ev.execution_id, {}).setdefault(key, []).append(ev.artifact_id)
+    artifact_ids = sorted({a for per in outputs.values() for ids in per.values() for a in ids})
+    artifacts = {a.id: a for a in s.get_artifacts_by_id(artifact_ids)}
+    components = {}
+    for e in executions:
+        name = node_of.get(e.id, str(e.type_id))
+        components[name] = ComponentRun(
+            component=name, state=_STATES.get(e.last_known_state, str(e.last_known_state)),
+            seconds=(e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000.0,
+            outputs={k: [artifacts[i] for i in ids] for k, ids in outputs.get(e.id, {}).items()})
+    return RunSummary(run_id=run.name, components=components)
+
+
+def overall_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
+    """{'candidate': {metric: value}, 'baseline': {...}} for the overall slice."""
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_eval_result(evaluation_uri)
+    out: dict[str, dict[str, float]] = {}
+    for slice_key, metrics in result.slicing_metrics:
+        if slice_key != ():
+            continue
+        for _output, by_class in metrics.items():
+            for _sub_key, values in by_class.items():
+                for name, value in values.items():
+                    v = value.get("doubleValue")
+                    if v is None:
+                        continue
+                    if name.endswith(" - Baseline") or "_diff" in name:
+                        target = "diff" if "_diff" in name else "baseline"
+                        name = name.replace(" - Baseline", "").replace("_diff", "")
+                    else:
+                        target = "candidate"
+                    out.setdefault(target, {})[name] = float(v)
+    return out

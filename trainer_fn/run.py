@@ -1,0 +1,82 @@
+"""TFX Trainer module: run_fn trains the two-user model and saves it with its signatures.
+
+The saved model carries the Transform graph (`model.tft_layer`) and a `serving_default`
+signature that takes serialized raw tf.Examples without the label, so TF Serving, TFMA
+and the recommender all call the same preprocessing the model was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from trainer_fn.model import HParams, build_model
+from transform_fn import features as F
+
+VOCABULARIES = (F.USER_VOCAB, F.MOVIE_VOCAB, F.SEX_VOCAB, F.AGE_VOCAB, F.OCCUPATION_VOCAB,
+                F.GENRE_VOCAB, F.DIRECTOR_VOCAB)
+HISTORY_FILE = "training_history.json"
+
+
+def _dataset(files, data_accessor, tf_transform_output, batch_size: int, shuffle: bool, seed: int):
+    return data_accessor.tf_dataset_factory(
+        files,
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=F.LABEL, num_epochs=1,
+                                       shuffle=shuffle, shuffle_seed=seed),
+        tf_transform_output.transformed_metadata.schema,
+    ).prefetch(tf.data.AUTOTUNE)
+
+
+def _label_mean(dataset) -> float:
+    total, count = 0.0, 0
+    for _, label in dataset:
+        total += float(tf.reduce_sum(label))
+        count += int(tf.size(label))
+    if count == 0:
+        raise ValueError("the training split is empty")
+    return total / count
+
+
+def _serving_signature(model, tf_transform_output):
+    raw_spec = tf_transform_output.raw_feature_spec()
+    raw_spec.pop(F.LABEL)
+    model.tft_layer = tf_transform_output.transform_features_layer()
+    input_names = list(model.input.keys()) if isinstance(model.input, dict) else model.input_names
+
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+    def serve(serialized):
+        raw = tf.io.parse_example(serialized, raw_spec)
+        transformed = model.tft_layer(raw)
+        prediction = model({name: transformed[name] for name in input_names}, training=False)
+        return {"predictions": tf.reshape(prediction, [-1, 1])}
+
+    return serve
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    hp = HParams.from_dict((fn_args.custom_config or {}).get("hparams"))
+    keras.utils.set_random_seed(hp.seed)
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+
+    train = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
+                     hp.batch_size, shuffle=True, seed=hp.seed)
+    evaluate = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
+                        1024, shuffle=False, seed=hp.seed)
+    sizes = {name: tf_transform_output.vocabulary_size_by_name(name) for name in VOCABULARIES}
+    label_mean = _label_mean(_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
+                                      4096, shuffle=False, seed=hp.seed))
+    model = build_model(sizes, hp, label_mean)
+    history = model.fit(train, validation_data=evaluate, epochs=hp.epochs, verbose=2)
+
+    signature = _serving_signature(model, tf_transform_output)
+    tf.saved_model.save(model, fn_args.serving_model_dir, signatures={"serving_default": signature})
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
+        json.dump({"hparams": hp.__dict__, "vocabulary_sizes": sizes,
+                   "history": {k: [float(v) for v in vals] for k, vals in history.history.items()}},
+                  f, indent=2, default=list)
