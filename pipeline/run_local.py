@@ -97,7 +97,7 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     candidate = metrics.get("candidate", {})
     print("\n=== movie-pair-recommender: run summary ===")
     print(f"data           {config.data_root}")
-    print("pair rows      " + ", ".join(f"{s} {n:,}" for s, n in counts.items()))
+    print("pair rows      " + ", ".join(f"{s} {counts[s]:,}" for s in ("train", "eval", "test")))
     print(f"test RMSE      model {candidate.get('root_mean_squared_error', float('nan')):.4f}   "
           f"mean baseline {manifest['baseline']['rmse']['test']:.4f}   "
           f"(MAE {candidate.get('mean_absolute_error', float('nan')):.4f})")
@@ -106,6 +106,8 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     print(f"blessed        {'yes' if result.blessed() else 'no'} "
           f"(RMSE must be < {config.rmse_upper_bound:.4f} and not worse than the last blessed model "
           f"by more than {config.rmse_change_tolerance})")
+    for line in run_summary.failed_thresholds(evaluation.uri) if evaluation else []:
+        print(f"  failed       {line}")
     print(f"pushed         {result.pushed_path() or 'nothing (model not blessed)'}")
     states = ", ".join(f"{c.component} {c.state.lower()}" for c in result.components.values())
     print(f"components     {states}")

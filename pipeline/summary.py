@@ -70,7 +70,7 @@ def latest_run(metadata_path: str, pipeline_name: str) -> RunSummary:
     artifact_ids = sorted({a for per in outputs.values() for ids in per.values() for a in ids})
     artifacts = {a.id: a for a in s.get_artifacts_by_id(artifact_ids)}
     components = {}
-    for e in executions:
+    for e in sorted(executions, key=lambda e: e.id):
         name = node_of.get(e.id, str(e.type_id))
         components[name] = ComponentRun(
             component=name, state=_STATES.get(e.last_known_state, str(e.last_known_state)),
@@ -80,24 +80,44 @@ def latest_run(metadata_path: str, pipeline_name: str) -> RunSummary:
 
 
 def overall_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
-    """{'candidate': {metric: value}, 'baseline': {...}} for the overall slice."""
+    """{'candidate': {metric: value}, 'baseline': {...}} for the overall slice.
+
+    TFMA stores the candidate's metrics and, when there was a baseline model, each
+    metric's difference '<name>_diff' = candidate - baseline.
+    """
     import tensorflow_model_analysis as tfma
 
     result = tfma.load_eval_result(evaluation_uri)
-    out: dict[str, dict[str, float]] = {}
+    values: dict[str, float] = {}
     for slice_key, metrics in result.slicing_metrics:
-        if slice_key != ():
-            continue
-        for _output, by_class in metrics.items():
-            for _sub_key, values in by_class.items():
-                for name, value in values.items():
-                    v = value.get("doubleValue")
-                    if v is None:
-                        continue
-                    if name.endswith(" - Baseline") or "_diff" in name:
-                        target = "diff" if "_diff" in name else "baseline"
-                        name = name.replace(" - Baseline", "").replace("_diff", "")
-                    else:
-                        target = "candidate"
-                    out.setdefault(target, {})[name] = float(v)
+        if slice_key == ():
+            for by_class in metrics.values():
+                for by_sub_key in by_class.values():
+                    values.update({name: float(v["doubleValue"]) for name, v in by_sub_key.items()
+                                   if "doubleValue" in v})
+    candidate = {k: v for k, v in values.items() if not k.endswith("_diff")}
+    out = {"candidate": candidate}
+    diffs = {k[: -len("_diff")]: v for k, v in values.items() if k.endswith("_diff")}
+    if diffs:
+        out["baseline"] = {k: candidate[k] - d for k, d in diffs.items() if k in candidate}
     return out
+
+
+def failed_thresholds(evaluation_uri: str) -> list[str]:
+    """One line per metric threshold the candidate failed, from TFMA's validation result."""
+    import tensorflow_model_analysis as tfma
+
+    validation = tfma.load_validation_result(evaluation_uri)
+    lines = []
+    for per_slice in validation.metric_validations_per_slice:
+        for failure in per_slice.failures:
+            threshold = failure.metric_threshold
+            got = failure.metric_value.double_value.value
+            if threshold.HasField("value_threshold"):
+                bound = threshold.value_threshold.upper_bound.value
+                lines.append(f"{failure.metric_key.name} = {got:.4f}, must be below {bound:.4f}")
+            else:
+                allowed = threshold.change_threshold.absolute.value
+                lines.append(f"{failure.metric_key.name} worse than the last blessed model by "
+                             f"{got:.4f}, allowed {allowed:.4f}")
+    return lines

@@ -21,13 +21,15 @@ from transform_fn import features as F
 @dataclasses.dataclass
 class HParams:
     """The seed's hyperparameters are the defaults."""
-    embedding_dim: int = 24
+    embedding_dim: int = 8          # not in the seed; larger tables overfit the user pairs
+    embedding_l2: float = 1e-4      # L2 penalty on the id embeddings (users, movies, directors)
     attention_heads: int = 3
     hidden_units: tuple[int, ...] = (256, 128)
     dropout: float = 0.1
     batch_size: int = 32
     learning_rate: float = 0.01
     epochs: int = 10
+    early_stopping_patience: int = 0   # epochs without eval-loss gain before stopping; 0 = off
     seed: int = 42
 
     @classmethod
@@ -64,10 +66,11 @@ def model_inputs() -> dict[str, keras.Input]:
 class _Encoders:
     """The shared embedding tables: one per entity, sized from the Transform vocabularies."""
 
-    def __init__(self, sizes: dict[str, int], dim: int):
+    def __init__(self, sizes: dict[str, int], dim: int, l2: float):
         def table(name, vocab, width=dim):
             # +1 for the padding index 0, + the OOV buckets after the vocabulary.
-            return keras.layers.Embedding(sizes[vocab] + 1 + F.OOV_BUCKETS, width, name=name)
+            return keras.layers.Embedding(sizes[vocab] + 1 + F.OOV_BUCKETS, width, name=name,
+                                          embeddings_regularizer=keras.regularizers.l2(l2) if l2 else None)
 
         self.user = table("user_embedding", F.USER_VOCAB)
         self.movie = table("movie_embedding", F.MOVIE_VOCAB)
@@ -121,7 +124,7 @@ def user_tower(enc: _Encoders, attention, norm, inputs, side: str, target: tf.Te
 def build_model(sizes: dict[str, int], hp: HParams, label_mean: float) -> keras.Model:
     """sizes: vocabulary sizes by vocabulary name; label_mean: the output's starting bias."""
     inputs = model_inputs()
-    enc = _Encoders(sizes, hp.embedding_dim)
+    enc = _Encoders(sizes, hp.embedding_dim, hp.embedding_l2)
     attention = keras.layers.MultiHeadAttention(
         num_heads=hp.attention_heads, key_dim=hp.embedding_dim, dropout=hp.dropout, name="history_attention")
     norm = keras.layers.LayerNormalization(name="history_norm")

@@ -72,7 +72,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     label_mean = _label_mean(_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
                                       4096, shuffle=False, seed=hp.seed))
     model = build_model(sizes, hp, label_mean)
-    history = model.fit(train, validation_data=evaluate, epochs=hp.epochs, verbose=2)
+    callbacks = []
+    if hp.early_stopping_patience > 0:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=hp.early_stopping_patience, restore_best_weights=True))
+    history = model.fit(train, validation_data=evaluate, epochs=hp.epochs, callbacks=callbacks, verbose=2)
 
     signature = _serving_signature(model, tf_transform_output)
     tf.saved_model.save(model, fn_args.serving_model_dir, signatures={"serving_default": signature})

@@ -1,0 +1,20 @@
+import os
+
+import pytest
+
+# Every process that may import TensorFlow must start with legacy Keras (see TFX-NOTES).
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from data import prepare, synthetic  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_raw(tmp_path_factory):
+    return synthetic.generate(tmp_path_factory.mktemp("raw") / "synthetic-tiny", "tiny", seed=7)
+
+
+@pytest.fixture(scope="session")
+def tiny_prepared(tiny_raw, tmp_path_factory):
+    out = tmp_path_factory.mktemp("prepared") / "tiny"
+    manifest = prepare.prepare(tiny_raw, out)
+    return out, manifest

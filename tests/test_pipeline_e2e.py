@@ -1,0 +1,93 @@
+"""End to end: the real pipeline on the tiny embedded data, twice, then a data anomaly."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+from tfx import v1 as tfx
+
+from pipeline import run_local
+from pipeline import summary as run_summary
+from pipeline.config import PipelineConfig
+from pipeline.pipeline import create_pipeline
+from pipeline.tf_examples import serialize
+from transform_fn import features as F
+
+COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomalyGate",
+              "Transform", "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"}
+CACHEABLE = ("CsvExampleGen", "StatisticsGen", "ExampleValidator", "AnomalyGate", "Transform", "Trainer")
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("work")
+
+
+@pytest.fixture(scope="module")
+def first_run(work):
+    args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3"])
+    return run_local.run(args)
+
+
+def _swap(frame):
+    renamed = {}
+    for col in F.USER_COLUMNS:
+        renamed[col("a")], renamed[col("b")] = col("b"), col("a")
+    return frame.rename(columns=renamed)
+
+
+def test_first_run_completes_is_blessed_and_pushed(first_run, work):
+    assert set(first_run.components) == COMPONENTS
+    assert {c.state for c in first_run.components.values()} == {"COMPLETE"}
+    assert first_run.blessed()
+    pushed = Path(first_run.pushed_path())
+    assert pushed.parent == work / "serving_model" and pushed.name.isdigit()   # TF Serving layout
+    assert (pushed / "saved_model.pb").exists()
+
+
+def test_pushed_model_scores_tf_examples_like_the_evaluator(first_run, work):
+    test_rows = pd.read_csv(work / "prepared" / "synthetic-tiny-seed42" / "test" / "pairs.csv",
+                            dtype=str, keep_default_na=False)
+    model = tf.saved_model.load(first_run.pushed_path())
+    serve = model.signatures["serving_default"]
+    predictions = serve(examples=tf.constant(serialize(test_rows)))["predictions"].numpy()[:, 0]
+    assert predictions.shape == (len(test_rows),) and np.isfinite(predictions).all()
+    # Training/serving parity: the served RMSE is the Evaluator's RMSE on the same examples.
+    labels = test_rows[F.LABEL].astype(float).to_numpy()
+    served_rmse = float(np.sqrt(np.mean((predictions - labels) ** 2)))
+    evaluation = first_run.output("Evaluator", "evaluation")
+    tfma_rmse = run_summary.overall_metrics(evaluation.uri)["candidate"]["root_mean_squared_error"]
+    assert served_rmse == pytest.approx(tfma_rmse, abs=1e-4)
+    # Pair symmetry: (A, B) and (B, A) get the same prediction.
+    swapped = serve(examples=tf.constant(serialize(_swap(test_rows))))["predictions"].numpy()[:, 0]
+    np.testing.assert_allclose(swapped, predictions, atol=1e-5)
+    # Unknown users and movies map to out-of-vocabulary buckets, not to an error.
+    unknown = test_rows.head(3).assign(a_user="999999", movie="999999", a_hist_movies="|999998|999997")
+    assert np.isfinite(serve(examples=tf.constant(serialize(unknown)))["predictions"].numpy()).all()
+
+
+def test_second_run_with_unchanged_inputs_is_served_from_cache(first_run, work):
+    args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3"])
+    second = run_local.run(args)
+    assert second.run_id != first_run.run_id
+    for name in CACHEABLE:
+        assert second.components[name].state == "CACHED", name
+    # Same model as the baseline: not worse, so blessed again.
+    assert second.blessed()
+
+
+def test_anomalies_stop_the_run_before_transform(first_run, work, tmp_path):
+    data = tmp_path / "bad"
+    shutil.copytree(work / "prepared" / "synthetic-tiny-seed42", data)
+    eval_rows = pd.read_csv(data / "eval" / "pairs.csv", dtype=str, keep_default_na=False)
+    eval_rows.loc[0, F.sex("a")] = "X"
+    eval_rows.to_csv(data / "eval" / "pairs.csv", index=False)
+    config = PipelineConfig.local(tmp_path / "work", data)
+    with pytest.raises(Exception, match="anomalies"):
+        tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+    result = run_summary.latest_run(config.metadata_path, config.pipeline_name)
+    assert result.components["AnomalyGate"].state == "FAILED"
+    assert "Transform" not in result.components and "Trainer" not in result.components

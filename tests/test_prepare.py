@@ -1,0 +1,116 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data import movielens, prepare
+from data.windows import SPLITS
+from transform_fn import features as F
+
+
+def _rows(out):
+    return {s: pd.read_csv(out / s / "pairs.csv", dtype=str, keep_default_na=False) for s in SPLITS}
+
+
+def _label_pairs(frame):
+    """(user, movie) of both ratings behind each row's label."""
+    return {(u, m) for side in F.SIDES for u, m in zip(frame[F.user(side)], frame[F.MOVIE])}
+
+
+def _history_pairs(frame):
+    out = set()
+    for side in F.SIDES:
+        for u, hist in zip(frame[F.user(side)], frame[F.hist_movies(side)]):
+            out.update((u, m) for m in hist.split("|") if m)
+    return out
+
+
+def test_no_leakage(tiny_prepared):
+    out, _ = tiny_prepared
+    rows = _rows(out)
+    # A row's label ratings are never among its own inputs.
+    for frame in rows.values():
+        for side in F.SIDES:
+            hist = frame[F.hist_movies(side)].str.split("|")
+            assert not any(m in h for m, h in zip(frame[F.MOVIE], hist))
+    # No eval/test label appears anywhere in a training row, as label or as history.
+    train_seen = _label_pairs(rows["train"]) | _history_pairs(rows["train"])
+    for split in ("eval", "test"):
+        assert not (_label_pairs(rows[split]) & train_seen), split
+    # Eval and test targets are later in each user's history than every training target.
+    ratings = pd.read_csv(out / "ratings_by_split.csv", dtype={"user_id": str, "movie_id": str})
+    when = ratings.set_index(["user_id", "movie_id"])["timestamp"]
+    def target_times(frame):
+        keys = [(u, m) for side in F.SIDES for u, m in zip(frame[F.user(side)], frame[F.MOVIE])]
+        return pd.Series(when.loc[keys].to_numpy(), index=[u for u, _ in keys])
+    last_train = target_times(rows["train"]).groupby(level=0).max()
+    for split in ("eval", "test"):
+        first = target_times(rows[split]).groupby(level=0).min()
+        common = first.index.intersection(last_train.index)
+        assert (first[common] >= last_train[common]).all(), split
+
+
+def test_pair_rows_are_consistent(tiny_prepared):
+    out, manifest = tiny_prepared
+    rows = _rows(out)
+    ratings = pd.read_csv(out / "ratings_by_split.csv", dtype={"user_id": str, "movie_id": str})
+    rating = ratings.set_index(["user_id", "movie_id"])["rating"]
+    for split, frame in rows.items():
+        assert len(frame) == manifest["counts"]["pairs_per_split"][split]
+        assert list(frame.columns) == list(F.RAW_COLUMNS)
+        assert (frame[F.user("a")] != frame[F.user("b")]).all()
+        ra = rating.loc[list(zip(frame[F.user("a")], frame[F.MOVIE]))].to_numpy()
+        rb = rating.loc[list(zip(frame[F.user("b")], frame[F.MOVIE]))].to_numpy()
+        np.testing.assert_allclose(frame[F.LABEL].astype(float), (ra + rb) / 2)
+        # Every history has exactly HISTORY_LENGTH slots, padded ones empty in both lists.
+        for side in F.SIDES:
+            movies = frame[F.hist_movies(side)].str.split("|")
+            ratings_ = frame[F.hist_ratings(side)].str.split("|")
+            assert movies.map(len).eq(F.HISTORY_LENGTH).all()
+            assert all([m == "" for m in ms] == [r == "" for r in rs] for ms, rs in zip(movies, ratings_))
+
+
+def test_nothing_is_lost(tiny_raw, tiny_prepared):
+    _, manifest = tiny_prepared
+    _, _, ratings = movielens.read_ml1m(tiny_raw / "ml-1m")
+    kept = sum(manifest["counts"]["ratings_per_split"].values())
+    assert kept + sum(manifest["dropped"].values()) == len(ratings) == manifest["counts"]["raw_ratings"]
+    assert sum(manifest["rating_roles"].values()) == kept
+    assert manifest["imdb"]["matched"] > 0.9 * manifest["imdb"]["movies"]
+    assert manifest["baseline"]["rmse"]["test"] > 0
+
+
+def test_duplicates_are_dropped_and_counted(tmp_path, tiny_raw):
+    raw = tmp_path / "raw"
+    (raw / "ml-1m").mkdir(parents=True)
+    for name in ("users.dat", "movies.dat"):
+        (raw / "ml-1m" / name).write_bytes((tiny_raw / "ml-1m" / name).read_bytes())
+    lines = (tiny_raw / "ml-1m" / "ratings.dat").read_text().splitlines()
+    u, m, r, t = lines[0].split("::")
+    lines.append(f"{u}::{m}::{r}::{int(t) + 5}")
+    (raw / "ml-1m" / "ratings.dat").write_text("\n".join(lines) + "\n")
+    manifest = prepare.prepare(raw, tmp_path / "out")
+    assert manifest["dropped"]["duplicate_rating"] == 1
+    assert manifest["imdb"]["source"] == "none"
+
+
+def test_unchanged_inputs_are_not_rebuilt_and_a_failed_run_keeps_the_old_result(tmp_path, tiny_raw):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for p in tiny_raw.rglob("*"):
+        if p.is_file():
+            (raw / p.relative_to(tiny_raw)).parent.mkdir(parents=True, exist_ok=True)
+            (raw / p.relative_to(tiny_raw)).write_bytes(p.read_bytes())
+    out = tmp_path / "out"
+    first = prepare.prepare(raw, out)
+    mtime = (out / "train" / "pairs.csv").stat().st_mtime_ns
+    assert prepare.prepare(raw, out) == first
+    assert (out / "train" / "pairs.csv").stat().st_mtime_ns == mtime
+
+    with open(raw / "ml-1m" / "ratings.dat", "a") as f:
+        f.write("1::2::not-a-number::3\n")
+    with pytest.raises(movielens.RawDataError, match="ratings.dat"):
+        prepare.prepare(raw, out)
+    assert json.loads((out / "manifest.json").read_text())["key"] == first["key"]
+    assert (out / "train" / "pairs.csv").stat().st_mtime_ns == mtime

@@ -1,0 +1,84 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.windows import PAD_MOVIE, make_windows, pair_windows, split_in_time
+
+
+def _ratings(rows):
+    return pd.DataFrame(rows, columns=["user_id", "movie_id", "rating", "timestamp"])
+
+
+def test_time_split_is_per_user_and_in_time_order():
+    # User 1 rated 10 movies in reverse id order; user 2 rated 5.
+    rows = [(1, 100 - i, 1 + i % 5, 1000 + i) for i in range(10)] + [(2, i, 3, 50 + i) for i in range(5)]
+    t = split_in_time(_ratings(rows)[::-1])
+    u1 = t[t.user_id == 1]
+    assert u1["timestamp"].is_monotonic_increasing
+    assert u1["split"].tolist() == ["train"] * 8 + ["eval"] + ["test"]
+    assert t[t.user_id == 2]["split"].tolist() == ["train"] * 4 + ["test"]
+    with pytest.raises(ValueError):
+        split_in_time(_ratings(rows), (0.5, 0.1, 0.1))
+
+
+def test_windows_length_4_step_2_with_padding():
+    rows = [(1, 10 + i, 1 + i % 5, i) for i in range(7)]   # movies 10..16, ratings 1,2,3,4,5,1,2
+    w = make_windows(split_in_time(_ratings(rows)), length=4, step=2)
+    # Targets: the 2nd, 4th, 6th rating; first window is [pad, pad, 10, 11].
+    assert w["movie_id"].tolist() == [11, 13, 15]
+    assert w[["hist_movie_1", "hist_movie_2", "hist_movie_3"]].values.tolist() == [
+        [PAD_MOVIE, PAD_MOVIE, 10], [10, 11, 12], [12, 13, 14]]
+    assert w[["hist_rating_1", "hist_rating_2", "hist_rating_3"]].values.tolist() == [
+        [0, 0, 1], [1, 2, 3], [3, 4, 5]]
+    assert w["rating"].tolist() == [2, 4, 1]
+
+
+def test_window_never_holds_its_own_label_or_a_later_rating():
+    rng = np.random.default_rng(0)
+    rows = [(u, int(m), int(rng.integers(1, 6)), int(t)) for u in range(1, 30)
+            for t, m in enumerate(rng.choice(200, size=int(rng.integers(3, 40)), replace=False))]
+    timeline = split_in_time(_ratings(rows))
+    w = make_windows(timeline)
+    when = timeline.set_index(["user_id", "movie_id"])["pos"]
+    for k in (1, 2, 3):
+        real = w[w[f"hist_movie_{k}"] != PAD_MOVIE]
+        assert (real[f"hist_movie_{k}"] != real["movie_id"]).all()
+        hist_pos = when.loc[list(zip(real["user_id"], real[f"hist_movie_{k}"]))].to_numpy()
+        assert (hist_pos < real["pos"].to_numpy()).all()
+
+
+def _windows_for_pairing(n_users=40, movies=6, seed=1):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "user_id": np.repeat(np.arange(n_users), movies),
+        "movie_id": np.tile(np.arange(movies), n_users),
+        "split": rng.choice(["train", "eval", "test"], size=n_users * movies),
+        "rating": rng.integers(1, 6, size=n_users * movies),
+    })
+
+
+@pytest.mark.parametrize("partners", [1, 2, 3])
+def test_pairing_is_bounded_and_matches_movie_and_split(partners):
+    w = _windows_for_pairing()
+    pairs = pair_windows(w, partners=partners, seed=3)
+    a, b = w.iloc[pairs["a"]].reset_index(), w.iloc[pairs["b"]].reset_index()
+    assert (a["movie_id"] == b["movie_id"]).all() and (a["split"] == b["split"]).all()
+    assert (a["user_id"] != b["user_id"]).all()
+    per_window = np.bincount(np.concatenate([pairs["a"], pairs["b"]]), minlength=len(w))
+    assert per_window.max() <= 2 * partners
+    unordered = {tuple(sorted(p)) for p in pairs.itertuples(index=False)}
+    assert len(unordered) == len(pairs)                      # no (A, B) and (B, A) twice
+    # Never all pairs: groups here have ~13 windows, i.e. ~78 possible pairs each.
+    assert len(pairs) <= partners * len(w)
+
+
+def test_pairing_is_seeded():
+    w = _windows_for_pairing()
+    assert pair_windows(w, 2, seed=5).equals(pair_windows(w, 2, seed=5))
+    assert not pair_windows(w, 2, seed=5).equals(pair_windows(w, 2, seed=6))
+
+
+def test_single_window_group_gets_no_partner():
+    w = pd.DataFrame({"user_id": [1, 2, 3], "movie_id": [7, 8, 8], "split": ["train", "train", "test"],
+                      "rating": [1, 2, 3]})
+    assert len(pair_windows(w, 2, seed=0)) == 0
