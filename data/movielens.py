@@ -90,7 +90,8 @@ def _check_codes(path, frame: pd.DataFrame, column: str, allowed) -> None:
     bad = ~frame[column].isin(list(allowed))
     if bad.any():
         i = int(bad.to_numpy().argmax())
-        raise RawDataError(f"{path}:{i + 1}: {column} {frame[column].iloc[i]!r} is not a MovieLens 1M code")
+        value = frame[column].tolist()[i]
+        raise RawDataError(f"{path}:{i + 1}: {column} {value!r} is not a MovieLens 1M code")
 
 
 def read_ml1m(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

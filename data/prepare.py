@@ -92,7 +92,7 @@ def prepare(raw_dir, out_dir, config: PrepareConfig = PrepareConfig(), force: bo
     else:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         tmp.rename(out_dir)
-    return manifest
+    return load_manifest(out_dir)
 
 
 def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame], dict]:

@@ -52,6 +52,6 @@ def test_planted_structure_is_there(tiny_raw):
     assert by_movie.loc[by_movie["size"] >= 20, "mean"].std() > 0.3
     assert by_user.std() > 0.3
     assert 3.2 < ratings["rating"].mean() < 4.0 and 0.9 < overall < 1.4
-    # Popularity skew: the top 10% of movies hold far more than 10% of ratings.
+    # Popularity skew: the top 10% of movies hold more than twice their share of ratings.
     counts = np.sort(ratings.groupby("movie_id").size().to_numpy())[::-1]
-    assert counts[: len(counts) // 10].sum() > 0.25 * counts.sum()
+    assert counts[: len(counts) // 10].sum() > 0.2 * counts.sum()
