@@ -14,7 +14,7 @@ export TF_USE_LEGACY_KERAS := 1
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup platform run test data prepare clean
+.PHONY: setup platform run test data kubeflow clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ run: platform $(STAMP)
 
 data: platform $(STAMP)
 	$(PY) -m data.cli generate --size $(SIZE) --out $(WORK)/raw/synthetic-$(SIZE)
+
+# Compiles the pipeline for Kubeflow Pipelines; settings in pipeline/kubeflow.toml.
+kubeflow: platform $(STAMP)
+	$(PY) -m pipeline.run_kubeflow --settings pipeline/kubeflow.toml --output $(WORK)/kubeflow/movie-pair-recommender.yaml
 
 test: platform $(STAMP)
 	$(PY) -m pytest -q tests $(ARGS)

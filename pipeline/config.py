@@ -20,8 +20,11 @@ class PipelineConfig:
     metadata_path: str = "work/metadata.sqlite"     # SQLite MLMD for local runs; '' for Kubeflow
     serving_model_dir: str = "work/serving_model"    # Pusher base: <dir>/<version>/
     schema_file: str = str(PROJECT_ROOT / "pipeline" / "schema" / "schema.pbtxt")
-    transform_module: str = str(PROJECT_ROOT / "transform_fn" / "preprocessing.py")
-    trainer_module: str = str(PROJECT_ROOT / "trainer_fn" / "run.py")
+    # Module files (local runs: TFX hashes their folders, so a code change misses the cache).
+    # None: call the installed package's functions instead (Kubeflow, where the image holds
+    # the project and a module file would be packaged into the pipeline root at compile time).
+    transform_module: str | None = str(PROJECT_ROOT / "transform_fn" / "preprocessing.py")
+    trainer_module: str | None = str(PROJECT_ROOT / "trainer_fn" / "run.py")
     hparams: HParams = dataclasses.field(default_factory=HParams)
     # Blessing: test RMSE must stay under this bound (None: no absolute bound) and must not
     # be worse than the last blessed model's by more than rmse_change_tolerance.

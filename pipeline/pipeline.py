@@ -20,6 +20,9 @@ SPLITS = ("train", "eval", "test")
 EVAL_SPLIT = "test"
 # Serving signature output the Evaluator reads.
 PREDICTION_KEY = "predictions"
+# The same user code as the module files, by import path, for an image that installs the project.
+PREPROCESSING_FN = "transform_fn.preprocessing.preprocessing_fn"
+RUN_FN = "trainer_fn.run.run_fn"
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
@@ -58,11 +61,12 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
-        module_file=config.transform_module)
+        **({"module_file": config.transform_module} if config.transform_module
+           else {"preprocessing_fn": PREPROCESSING_FN}))
     transform.add_upstream_node(anomaly_gate)
 
     trainer = tfx.components.Trainer(
-        module_file=config.trainer_module,
+        **({"module_file": config.trainer_module} if config.trainer_module else {"run_fn": RUN_FN}),
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
