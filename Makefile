@@ -14,7 +14,7 @@ export TF_USE_LEGACY_KERAS := 1
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup platform run test data kubeflow clean
+.PHONY: setup platform browser run report test data kubeflow clean
 
 setup: $(STAMP)
 
@@ -36,11 +36,19 @@ run: platform $(STAMP)
 data: platform $(STAMP)
 	$(PY) -m data.cli generate --size $(SIZE) --out $(WORK)/raw/synthetic-$(SIZE)
 
+# Rebuilds the HTML report of the latest run under $(WORK)/reports/.
+report: platform $(STAMP)
+	$(PY) -m pipeline.report --work-dir $(WORK)
+
+# The report test opens the report in Debian's headless Chromium.
+browser:
+	@scripts/install_chromium.sh
+
 # Compiles the pipeline for Kubeflow Pipelines; settings in pipeline/kubeflow.toml.
 kubeflow: platform $(STAMP)
 	$(PY) -m pipeline.run_kubeflow --settings pipeline/kubeflow.toml --output $(WORK)/kubeflow/movie-pair-recommender.yaml
 
-test: platform $(STAMP)
+test: platform $(STAMP) browser
 	$(PY) -m pytest -q tests $(ARGS)
 
 clean:

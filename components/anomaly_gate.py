@@ -14,11 +14,14 @@ from tfx import v1 as tfx
 from tfx.types import artifact_utils
 
 
-def read_anomalies(artifact) -> dict:
-    """split -> one line per anomaly ('feature: description'), empty lists when clean."""
+def read_anomalies(uri: str, split_names: str) -> dict:
+    """split -> one line per anomaly ('feature: description'), empty lists when clean.
+
+    uri and split_names (TFX's JSON list) are those of an ExampleAnomalies artifact.
+    """
     found = {}
-    for split in artifact_utils.decode_split_names(artifact.split_names):
-        path = os.path.join(artifact.uri, f"Split-{split}", "SchemaDiff.pb")
+    for split in artifact_utils.decode_split_names(split_names):
+        path = os.path.join(uri, f"Split-{split}", "SchemaDiff.pb")
         proto = anomalies_pb2.Anomalies.FromString(tf.io.gfile.GFile(path, "rb").read())
         lines = [f"{feature}: {info.short_description} ({info.description})"
                  for feature, info in sorted(proto.anomaly_info.items())]
@@ -37,7 +40,7 @@ class DataAnomaliesError(RuntimeError):
 def AnomalyGate(
     anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
 ) -> None:
-    found = read_anomalies(anomalies)
+    found = read_anomalies(anomalies.uri, anomalies.split_names)
     bad = {split: lines for split, lines in found.items() if lines}
     if bad:
         report = "; ".join(f"split {split}: " + "; ".join(lines) for split, lines in bad.items())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.proto import config_pb2
 from tfx import v1 as tfx
 
 from components.anomaly_gate import AnomalyGate
@@ -18,6 +19,8 @@ from transform_fn import features as F
 
 SPLITS = ("train", "eval", "test")
 EVAL_SPLIT = "test"
+# Metrics are reported overall and per slice; the blessing thresholds judge the overall slice.
+SLICE_FEATURES = (F.sex("a"), F.age("a"), F.occupation("a"))
 # Serving signature output the Evaluator reads.
 PREDICTION_KEY = "predictions"
 # The same user code as the module files, by import path, for an image that installs the project.
@@ -36,12 +39,14 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=F.LABEL,
                                     prediction_key=PREDICTION_KEY)],
-        slicing_specs=[tfma.SlicingSpec()],
+        slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[f]) for f in SLICE_FEATURES],
         metrics_specs=[tfma.MetricsSpec(metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
             tfma.MetricConfig(class_name="MeanSquaredError"),
             tfma.MetricConfig(class_name="MeanAbsoluteError"),
-            tfma.MetricConfig(class_name="RootMeanSquaredError", threshold=rmse_threshold),
+            tfma.MetricConfig(class_name="RootMeanSquaredError", per_slice_thresholds=[
+                config_pb2.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
+                                                   threshold=rmse_threshold)]),
         ])],
     )
 

@@ -43,6 +43,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--rmse-change-tolerance", type=float, default=0.0,
                    help="how much worse than the last blessed model's RMSE still blesses")
     p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML report (make report builds it later)")
     p.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
                    help="extra Beam pipeline argument, repeatable (e.g. --beam-arg=--runner=FlinkRunner)")
     return p.parse_args(argv)
@@ -86,11 +87,17 @@ def run(args) -> run_summary.RunSummary:
     tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
 
     result = run_summary.latest_run(config.metadata_path, config.pipeline_name)
-    print_summary(result, manifest, config, time.time() - started)
+    report_path = None
+    if not args.no_report:
+        from pipeline.report import build_report
+
+        report_path = build_report(config.metadata_path, config.pipeline_name, work / "reports")
+    print_summary(result, manifest, config, time.time() - started, report_path)
     return result
 
 
-def print_summary(result: run_summary.RunSummary, manifest: dict, config: PipelineConfig, seconds: float):
+def print_summary(result: run_summary.RunSummary, manifest: dict, config: PipelineConfig, seconds: float,
+                  report_path: Path | None = None):
     counts = manifest["counts"]["pairs_per_split"]
     evaluation = result.output("Evaluator", "evaluation")
     metrics = run_summary.overall_metrics(evaluation.uri) if evaluation else {}
@@ -111,6 +118,8 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     print(f"pushed         {result.pushed_path() or 'nothing (model not blessed)'}")
     states = ", ".join(f"{c.component} {c.state.lower()}" for c in result.components.values())
     print(f"components     {states}")
+    if report_path:
+        print(f"report         {report_path}")
     print(f"elapsed        {seconds:.0f} s")
 
 

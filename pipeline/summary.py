@@ -16,6 +16,7 @@ class ComponentRun:
     state: str            # COMPLETE, CACHED, FAILED, ...
     seconds: float
     outputs: dict         # output key -> list of artifacts
+    properties: dict = dataclasses.field(default_factory=dict)   # execution properties
 
 
 @dataclasses.dataclass
@@ -75,7 +76,9 @@ def latest_run(metadata_path: str, pipeline_name: str) -> RunSummary:
         components[name] = ComponentRun(
             component=name, state=_STATES.get(e.last_known_state, str(e.last_known_state)),
             seconds=(e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000.0,
-            outputs={k: [artifacts[i] for i in ids] for k, ids in outputs.get(e.id, {}).items()})
+            outputs={k: [artifacts[i] for i in ids] for k, ids in outputs.get(e.id, {}).items()},
+            properties={k: v.string_value or v.int_value or v.double_value
+                        for k, v in e.custom_properties.items()})
     return RunSummary(run_id=run.name, components=components)
 
 

@@ -18,3 +18,17 @@ def tiny_prepared(tiny_raw, tmp_path_factory):
     out = tmp_path_factory.mktemp("prepared") / "tiny"
     manifest = prepare.prepare(tiny_raw, out)
     return out, manifest
+
+
+@pytest.fixture(scope="session")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("work")
+
+
+@pytest.fixture(scope="session")
+def first_run(work):
+    """The real pipeline on the tiny embedded data, as `make run SIZE=tiny` runs it."""
+    from pipeline import run_local
+
+    args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3"])
+    return run_local.run(args)

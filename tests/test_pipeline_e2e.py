@@ -13,23 +13,13 @@ from pipeline import run_local
 from pipeline import summary as run_summary
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
+from pipeline.report import build_report
 from pipeline.tf_examples import serialize
 from transform_fn import features as F
 
 COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomalyGate",
               "Transform", "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"}
 CACHEABLE = ("CsvExampleGen", "StatisticsGen", "ExampleValidator", "AnomalyGate", "Transform", "Trainer")
-
-
-@pytest.fixture(scope="module")
-def work(tmp_path_factory):
-    return tmp_path_factory.mktemp("work")
-
-
-@pytest.fixture(scope="module")
-def first_run(work):
-    args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3"])
-    return run_local.run(args)
 
 
 def _swap(frame):
@@ -91,3 +81,6 @@ def test_anomalies_stop_the_run_before_transform(first_run, work, tmp_path):
     result = run_summary.latest_run(config.metadata_path, config.pipeline_name)
     assert result.components["AnomalyGate"].state == "FAILED"
     assert "Transform" not in result.components and "Trainer" not in result.components
+    # The report of the failed run still shows the data and names the anomaly.
+    html = build_report(config.metadata_path, config.pipeline_name, tmp_path / "reports").read_text()
+    assert "Not blessed" in html and "a_sex" in html and "unexpected string values" in html.lower()

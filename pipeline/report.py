@@ -1,0 +1,256 @@
+"""One self-contained HTML report of the latest pipeline run, built from its artifacts.
+
+    python -m pipeline.report --work-dir work
+
+Reads MLMD (executions, cache hits, artifacts), TFDV statistics, the curated schema,
+ExampleValidator's anomalies, TFDV drift between train and eval/test, the TFMA result and
+validation, the Trainer's per-epoch history, and the candidate model's predictions on the
+test split. Writes <work>/reports/<run id>/report.html and its PNG plots, with no script
+and no request outside that folder, so it opens from disk without a network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import tensorflow as tf
+import tensorflow_data_validation as tfdv
+from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
+
+from components.anomaly_gate import read_anomalies
+from pipeline import report_plots
+from pipeline import summary as run_summary
+from pipeline.config import PipelineConfig
+from pipeline.pipeline import EVAL_SPLIT, SPLITS
+from trainer_fn.run import HISTORY_FILE
+from transform_fn import features as F
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+DRIFT_THRESHOLD = 0.1    # L-infinity (categorical) and Jensen-Shannon (numeric) distance
+
+
+# ---------------------------------------------------------------- data section
+
+def _feature_rows(stats: statistics_pb2.DatasetFeatureStatistics) -> list[dict]:
+    rows = []
+    for feature in stats.features:
+        name = feature.path.step[0] if feature.path.step else feature.name
+        row = {"name": name, "type": statistics_pb2.FeatureNameStatistics.Type.Name(feature.type)}
+        if feature.HasField("string_stats"):
+            s = feature.string_stats
+            common = s.common_stats
+            total = max(common.num_non_missing, 1)
+            row.update(distinct=s.unique, top=[(v.value, v.frequency, 100.0 * v.frequency / total)
+                                                for v in s.top_values[:6]])
+        else:
+            s = feature.num_stats
+            common = s.common_stats
+            row.update(mean=s.mean, std=s.std_dev, min=s.min, max=s.max, zeros=s.num_zeros)
+            hist = next((h for h in s.histograms if h.type == statistics_pb2.Histogram.STANDARD), None)
+            if hist:
+                peak = max((b.sample_count for b in hist.buckets), default=0) or 1
+                row["histogram"] = [(b.low_value, b.high_value, b.sample_count, 100.0 * b.sample_count / peak)
+                                    for b in hist.buckets]
+        row.update(count=common.num_non_missing, missing=common.num_missing)
+        rows.append(row)
+    return sorted(rows, key=lambda r: r["name"])
+
+
+def _schema_rows(schema: schema_pb2.Schema) -> list[dict]:
+    domains = {d.name: list(d.value) for d in schema.string_domain}
+    rows = []
+    for f in schema.feature:
+        if f.HasField("int_domain"):
+            domain = f"{f.int_domain.min if f.int_domain.HasField('min') else ''}..{f.int_domain.max if f.int_domain.HasField('max') else ''}"
+        elif f.HasField("float_domain"):
+            domain = f"{f.float_domain.min:g}..{f.float_domain.max:g}"
+        elif f.domain:
+            domain = ", ".join(domains.get(f.domain, []))
+        else:
+            domain = "none (open set: new values map to OOV buckets)"
+        rows.append({"name": f.name, "type": schema_pb2.FeatureType.Name(f.type), "domain": domain,
+                     "presence": f.presence.min_fraction,
+                     "not_in": ", ".join(f.not_in_environment) or "-"})
+    return rows
+
+
+def _drift(schema: schema_pb2.Schema, train, other) -> list[dict]:
+    """TFDV's drift comparators, every feature, between train and another split."""
+    schema = schema_pb2.Schema.FromString(schema.SerializeToString())
+    for f in schema.feature:
+        if f.type == schema_pb2.BYTES:
+            f.drift_comparator.infinity_norm.threshold = DRIFT_THRESHOLD
+        else:
+            f.drift_comparator.jensen_shannon_divergence.threshold = DRIFT_THRESHOLD
+    anomalies = tfdv.validate_statistics(other, schema, previous_statistics=train)
+    rows = []
+    for info in anomalies.drift_skew_info:
+        for m in info.drift_measurements:
+            rows.append({"feature": info.path.step[0], "measure": m.Type.Name(m.type).replace("_", " ").lower(),
+                         "value": m.value, "threshold": m.threshold, "flagged": m.value > m.threshold})
+    return sorted(rows, key=lambda r: (-r["value"], r["feature"]))
+
+
+def data_section(run: run_summary.RunSummary) -> dict:
+    section: dict = {"splits": [], "schema": [], "anomalies": {}, "drift": {}}
+    statistics = run.output("StatisticsGen", "statistics")
+    schema_artifact = run.output("ImportSchemaGen", "schema")
+    anomalies = run.output("ExampleValidator", "anomalies")
+    if not statistics:
+        return section
+    stats = {}
+    for split in SPLITS:
+        path = os.path.join(statistics.uri, f"Split-{split}", "FeatureStats.pb")
+        stats[split] = tfdv.load_stats_binary(path)
+        dataset = stats[split].datasets[0]
+        section["splits"].append({"name": split, "examples": dataset.num_examples,
+                                  "features": _feature_rows(dataset)})
+    if schema_artifact:
+        schema = tfdv.load_schema_text(os.path.join(schema_artifact.uri, "schema.pbtxt"))
+        section["schema"] = _schema_rows(schema)
+        for split in SPLITS[1:]:
+            section["drift"][split] = _drift(schema, stats["train"], stats[split])
+    if anomalies:
+        section["anomalies"] = read_anomalies(anomalies.uri, anomalies.properties["split_names"].string_value)
+    return section
+
+
+# ---------------------------------------------------------------- model section
+
+def _slices(evaluation_uri: str) -> list[dict]:
+    import tensorflow_model_analysis as tfma
+
+    rows = []
+    for slice_key, metrics in tfma.load_eval_result(evaluation_uri).slicing_metrics:
+        values = {}
+        for by_class in metrics.values():
+            for by_sub_key in by_class.values():
+                values.update({k: v["doubleValue"] for k, v in by_sub_key.items() if "doubleValue" in v})
+        name = "overall" if slice_key == () else ", ".join(f"{k} = {v}" for k, v in slice_key)
+        rows.append({"slice": name, "overall": slice_key == (),
+                     "count": values.get("example_count", 0),
+                     "rmse": values.get("root_mean_squared_error"),
+                     "mae": values.get("mean_absolute_error"),
+                     "mse": values.get("mean_squared_error"),
+                     "baseline_rmse": (values["root_mean_squared_error"] - values["root_mean_squared_error_diff"]
+                                       if "root_mean_squared_error_diff" in values else None)})
+    rows.sort(key=lambda r: (not r["overall"], r["slice"]))
+    return rows
+
+
+def _thresholds(evaluation_uri: str, overall: dict) -> list[dict]:
+    """Each blessing threshold with its bound, the candidate's value and the outcome."""
+    config = json.loads(Path(evaluation_uri, "eval_config.json").read_text())
+    failed = run_summary.failed_thresholds(evaluation_uri)
+    config = config.get("evalConfig", config)
+    rows = []
+    for spec in config.get("metricsSpecs", []):
+        for metric in spec.get("metrics", []):
+            thresholds = [t.get("threshold", {}) for t in metric.get("perSliceThresholds", [])]
+            thresholds += [metric["threshold"]] if "threshold" in metric else []
+            for threshold in thresholds:
+                name = metric["className"]
+                if "valueThreshold" in threshold:
+                    bound = threshold["valueThreshold"]["upperBound"]
+                    rows.append({"metric": name, "kind": "absolute: below the mean predictor's test RMSE",
+                                 "bound": f"< {bound:.4f}", "value": overall.get("rmse"),
+                                 "passed": not any("must be below" in f for f in failed)})
+                if "changeThreshold" in threshold:
+                    allowed = threshold["changeThreshold"].get("absolute", 0.0)
+                    baseline = overall.get("baseline_rmse")
+                    rows.append({"metric": name, "kind": "change vs the last blessed model",
+                                 "bound": f"candidate - baseline <= {allowed:g}"
+                                          + ("" if baseline is not None else " (no blessed model yet: skipped)"),
+                                 "value": overall.get("rmse"), "baseline": baseline,
+                                 "passed": not any("last blessed" in f for f in failed)})
+    if not any(spec.get("isBaseline") for spec in config.get("modelSpecs", [])):
+        # TFX drops change thresholds when there is no blessed model to compare with.
+        rows.append({"metric": "RootMeanSquaredError", "kind": "change vs the last blessed model",
+                     "bound": "not applied: no blessed model yet", "value": overall.get("rmse"),
+                     "passed": True})
+    return rows
+
+
+def _test_predictions(run: run_summary.RunSummary) -> tuple[np.ndarray, np.ndarray] | None:
+    """Labels and the candidate model's predictions on the test split's tf.Examples."""
+    model = run.output("Trainer", "model")
+    examples = run.output("CsvExampleGen", "examples")
+    if not (model and examples):
+        return None
+    files = sorted(glob.glob(os.path.join(examples.uri, f"Split-{EVAL_SPLIT}", "*")))
+    serve = tf.saved_model.load(os.path.join(model.uri, "Format-Serving")).signatures["serving_default"]
+    labels, predictions = [], []
+    for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(2048):
+        parsed = tf.io.parse_example(batch, {F.LABEL: tf.io.FixedLenFeature([], tf.float32)})
+        labels.append(parsed[F.LABEL].numpy())
+        predictions.append(serve(examples=batch)["predictions"].numpy()[:, 0])
+    return np.concatenate(labels), np.concatenate(predictions)
+
+
+def model_section(run: run_summary.RunSummary, out_dir: Path, manifest: dict | None) -> dict:
+    section: dict = {"blessed": run.blessed(), "pushed": run.pushed_path(), "plots": {}}
+    evaluation = run.output("Evaluator", "evaluation")
+    if evaluation:
+        section["slices"] = _slices(evaluation.uri)
+        overall = section["slices"][0] if section["slices"] else {}
+        section["thresholds"] = _thresholds(evaluation.uri, overall)
+        if manifest:
+            section["mean_baseline"] = manifest["baseline"]
+        if overall.get("rmse") is not None:
+            section["plots"]["slices"] = report_plots.slice_rmse(section["slices"], out_dir)
+    predictions = _test_predictions(run)
+    if predictions is not None:
+        labels, predicted = predictions
+        section["plots"]["predicted_vs_actual"] = report_plots.predicted_vs_actual(labels, predicted, out_dir)
+        section["plots"]["residuals"] = report_plots.residuals(labels, predicted, out_dir)
+    model_run = run.output("Trainer", "model_run")
+    history_path = os.path.join(model_run.uri, HISTORY_FILE) if model_run else ""
+    if history_path and os.path.exists(history_path):
+        history = json.loads(Path(history_path).read_text())
+        section["hparams"] = history["hparams"]
+        section["plots"]["training"] = report_plots.training_curves(history["history"], out_dir)
+    return section
+
+
+# ---------------------------------------------------------------- the report
+
+def build_report(metadata_path: str, pipeline_name: str, reports_dir: str | Path) -> Path:
+    run = run_summary.latest_run(metadata_path, pipeline_name)
+    out_dir = Path(reports_dir) / run.run_id.replace(":", "-")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    example_gen = run.components.get("CsvExampleGen")
+    data_root = example_gen.properties.get("input_base") if example_gen else None
+    manifest_path = Path(data_root, "manifest.json") if data_root else None
+    manifest = json.loads(manifest_path.read_text()) if manifest_path and manifest_path.exists() else None
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    html = env.get_template("report.html.j2").render(
+        pipeline_name=pipeline_name, run=run, components=list(run.components.values()),
+        data_root=data_root, manifest=manifest,
+        data=data_section(run), model=model_section(run, out_dir, manifest))
+    path = out_dir / "report.html"
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m pipeline.report", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work-dir", default="work")
+    p.add_argument("--pipeline-name", default=PipelineConfig.pipeline_name)
+    args = p.parse_args(argv)
+    work = Path(args.work_dir).resolve()
+    print(build_report(str(work / "metadata.sqlite"), args.pipeline_name, work / "reports"))
+
+
+if __name__ == "__main__":
+    main()
