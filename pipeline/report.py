@@ -220,9 +220,13 @@ def model_section(run: run_summary.RunSummary, out_dir: Path, manifest: dict | N
 
 # ---------------------------------------------------------------- the report
 
+def report_dir(reports_dir: str | Path, run_id: str) -> Path:
+    return Path(reports_dir) / run_id.replace(":", "-")
+
+
 def build_report(metadata_path: str, pipeline_name: str, reports_dir: str | Path) -> Path:
     run = run_summary.latest_run(metadata_path, pipeline_name)
-    out_dir = Path(reports_dir) / run.run_id.replace(":", "-")
+    out_dir = report_dir(reports_dir, run.run_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     example_gen = run.components.get("CsvExampleGen")
     data_root = example_gen.properties.get("input_base") if example_gen else None

@@ -5,15 +5,15 @@ import shutil
 import pytest
 from playwright.sync_api import sync_playwright
 
+from pipeline.report import report_dir
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
 def report(first_run, work):
-    reports = list((work / "reports").glob("*/report.html"))
-    assert len(reports) == 1, reports
-    return reports[0]
+    return report_dir(work / "reports", first_run.run_id) / "report.html"
 
 
 def test_report_renders_offline_in_chromium(report):
