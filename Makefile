@@ -14,7 +14,7 @@ export TF_USE_LEGACY_KERAS := 1
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup platform browser run report test data kubeflow clean
+.PHONY: setup platform browser run report test data fetch bench-data kubeflow clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,15 @@ run: platform $(STAMP)
 
 data: platform $(STAMP)
 	$(PY) -m data.cli generate --size $(SIZE) --out $(WORK)/raw/synthetic-$(SIZE)
+
+# make fetch DATASET=ml-1m|ml-100k|imdb [SOURCE=dir-with-the-files]
+DATASET ?= ml-1m
+fetch: platform $(STAMP)
+	$(PY) -m data.cli fetch --dataset $(DATASET) --out $(WORK)/raw/real --cache $(WORK)/cache $(if $(SOURCE),--source $(SOURCE))
+
+# Wall time and peak RSS of each data-stage step on the ml-1m-size synthetic data.
+bench-data: platform $(STAMP)
+	$(PY) -m data.benchmark --size ml-1m --work-dir $(WORK)/bench
 
 # Rebuilds the HTML report of the latest run under $(WORK)/reports/.
 report: platform $(STAMP)

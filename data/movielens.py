@@ -1,100 +1,243 @@
-"""Parsers for the MovieLens 1M files (users.dat, movies.dat, ratings.dat).
+"""Parsers for MovieLens 1M (users.dat, movies.dat, ratings.dat) and MovieLens 100K
+(u.user, u.item, u.data), both mapped onto one schema:
 
-The files are '::'-separated and latin-1 encoded. Each parser returns a DataFrame with
-an explicit schema and raises RawDataError naming the file and line of bad input.
+    users:   user_id, sex (F/M), age (ML-1M age group code), occupation (ML-1M code), zip
+    movies:  movie_id, raw_title, title, year, alt_titles, ml_genres ('|'-joined)
+    ratings: user_id, movie_id, rating (1..5), timestamp, line
+
+Every bad row is dropped (or, for a fixable field, repaired) and recorded in a Rejects
+with its file, line and reason; in strict mode the first one raises instead.
+
+ML-100K differences, and how they map:
+- ages are numbers; they become ML-1M's age groups: under 18 -> 1, 18-24 -> 18,
+  25-34 -> 25, 35-44 -> 35, 45-49 -> 45, 50-55 -> 50, 56 and over -> 56;
+- occupations are names; they become ML-1M codes (OCCUPATIONS_100K below);
+- genres are 19 flags; the flag 'unknown' is dropped, the rest are '|'-joined.
 """
 
 from __future__ import annotations
 
-import io
 import re
+import unicodedata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from data.formats import ML_AGE_GROUPS, ML_GENDERS, ML_GENRES
+from data.rejects import RawDataError, Rejects
 
-USERS_COLUMNS = {"user_id": "int64", "sex": "string", "age": "int64", "occupation": "int64", "zip": "string"}
-MOVIES_COLUMNS = {"movie_id": "int64", "raw_title": "string", "ml_genres": "string"}
-RATINGS_COLUMNS = {"user_id": "int64", "movie_id": "int64", "rating": "int64", "timestamp": "int64"}
+__all__ = ["RawDataError", "read_ml1m", "read_ml100k", "read_movielens", "split_title", "normalise_title"]
 
 _TITLE_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$")
-_TRAILING_ARTICLE = re.compile(r"^(?P<rest>.*), (?P<article>The|A|An|La|Le|Les|L'|Il|Das|Der|Die|El|Los|Las)$")
+_ALT_TITLE = re.compile(r"^(?P<title>.*?)\s*\((?:a\.k\.a\.\s*)?(?P<alt>[^()]+)\)\s*$")
+_ARTICLES = "The|A|An|La|Le|Les|L'|Il|Das|Der|Die|El|Los|Las|Det|Den"
+_TRAILING_ARTICLE = re.compile(rf"^(?P<rest>.*), (?P<article>{_ARTICLES})$")
+
+GENRES_100K = ("unknown",) + ML_GENRES
+# ML-100K occupation names -> ML-1M occupation codes (0 is "other or not specified").
+OCCUPATIONS_100K = {
+    "administrator": 3, "artist": 2, "doctor": 6, "educator": 1, "engineer": 17,
+    "entertainment": 0, "executive": 7, "healthcare": 6, "homemaker": 9, "lawyer": 11,
+    "librarian": 1, "marketing": 14, "none": 0, "other": 0, "programmer": 12, "retired": 13,
+    "salesman": 14, "scientist": 15, "student": 4, "technician": 17, "writer": 20,
+}
 
 
-class RawDataError(ValueError):
-    """Bad raw input; the message names the file and the line."""
+def age_group(age: np.ndarray) -> np.ndarray:
+    """Numeric ages -> ML-1M age group codes."""
+    bounds = np.array([18, 25, 35, 45, 50, 56])
+    return np.array(ML_AGE_GROUPS)[np.searchsorted(bounds, age, side="right")]
 
 
-def _read_dat(path: Path, columns: dict[str, str]) -> pd.DataFrame:
-    text = path.read_bytes().decode("latin-1")
-    bad = [i for i, line in enumerate(text.split("\n"), start=1)
-           if line and line.count("::") != len(columns) - 1]
-    if bad:
-        line = text.split("\n")[bad[0] - 1]
-        raise RawDataError(f"{path}:{bad[0]}: expected {len(columns)} '::'-separated fields, "
-                           f"got {line.count('::') + 1}: {line[:80]!r} ({len(bad)} bad lines in all)")
-    frame = pd.read_csv(io.StringIO(text.replace("::", "\t")), sep="\t", header=None,
-                        names=list(columns), dtype=str, keep_default_na=False, quoting=3)
-    for name, dtype in columns.items():
-        if dtype == "int64":
-            values = pd.to_numeric(frame[name], errors="coerce")
-            if values.isna().any():
-                i = int(values.isna().to_numpy().argmax())
-                raise RawDataError(f"{path}:{i + 1}: field {name!r} is not an integer: {frame[name].iloc[i]!r}")
-            frame[name] = values.astype("int64")
-    return frame
+# ---------------------------------------------------------------- titles
 
-
-def read_users(path: Path) -> pd.DataFrame:
-    users = _read_dat(Path(path), USERS_COLUMNS)
-    _check_codes(path, users, "sex", ML_GENDERS)
-    _check_codes(path, users, "age", ML_AGE_GROUPS)
-    _check_codes(path, users, "occupation", range(21))
-    return users
-
-
-def read_movies(path: Path) -> pd.DataFrame:
-    movies = _read_dat(Path(path), MOVIES_COLUMNS)
-    parsed = movies["raw_title"].map(split_title)
-    movies["title"] = parsed.map(lambda p: p[0])
-    movies["year"] = parsed.map(lambda p: p[1]).astype("int64")
-    unknown = movies["ml_genres"].str.split("|").explode().loc[lambda g: ~g.isin(ML_GENRES)]
-    if len(unknown):
-        i = int(unknown.index[0])
-        raise RawDataError(f"{path}:{i + 1}: unknown genre {unknown.iloc[0]!r}")
-    return movies
-
-
-def read_ratings(path: Path) -> pd.DataFrame:
-    ratings = _read_dat(Path(path), RATINGS_COLUMNS)
-    bad = ~ratings["rating"].between(1, 5)
-    if bad.any():
-        i = int(bad.to_numpy().argmax())
-        raise RawDataError(f"{path}:{i + 1}: rating {ratings['rating'].iloc[i]} is outside 1..5")
-    return ratings
+def _move_article(title: str) -> str:
+    a = _TRAILING_ARTICLE.match(title)
+    if not a:
+        return title
+    sep = "" if a["article"].endswith("'") else " "
+    return f"{a['article']}{sep}{a['rest']}"
 
 
 def split_title(raw: str) -> tuple[str, int]:
     """'American President, The (1995)' -> ('The American President', 1995); year 0 if absent."""
-    m = _TITLE_YEAR.match(raw)
-    title, year = (m["title"], int(m["year"])) if m else (raw.strip(), 0)
-    a = _TRAILING_ARTICLE.match(title)
-    if a:
-        sep = "" if a["article"].endswith("'") else " "
-        title = f"{a['article']}{sep}{a['rest']}"
+    title, year, _ = parse_title(raw)
     return title, year
 
 
-def _check_codes(path, frame: pd.DataFrame, column: str, allowed) -> None:
-    bad = ~frame[column].isin(list(allowed))
-    if bad.any():
-        i = int(bad.to_numpy().argmax())
-        value = frame[column].tolist()[i]
-        raise RawDataError(f"{path}:{i + 1}: {column} {value!r} is not a MovieLens 1M code")
+def parse_title(raw: str) -> tuple[str, int, list[str]]:
+    """Title with its article in front, year, and alternate titles given in parentheses.
+
+    'City of Lost Children, The (Cité des enfants perdus, La) (1995)'
+    -> ('The City of Lost Children', 1995, ['La Cité des enfants perdus'])
+    """
+    m = _TITLE_YEAR.match(raw)
+    title, year = (m["title"], int(m["year"])) if m else (raw.strip(), 0)
+    alts = []
+    while (a := _ALT_TITLE.match(title)) and a["title"]:
+        alts.insert(0, _move_article(a["alt"].strip()))
+        title = a["title"]
+    return _move_article(title.strip()), year, alts
 
 
-def read_ml1m(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def normalise_title(title: str) -> str:
+    """Lower case, accents and punctuation removed, leading article dropped: for matching."""
+    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^a-z0-9 ]+", " ", text.lower().replace("&", " and "))
+    text = re.sub(rf"^({_ARTICLES.lower()}) ", "", " ".join(text.split()) + " ").strip()
+    return text
+
+
+# ---------------------------------------------------------------- generic reader
+
+def _read_lines(path: Path, columns: list[str], sep: str, encoding: str, ints: set[str],
+                rejects: Rejects) -> pd.DataFrame:
+    """Splits each line into `columns`; malformed lines and bad integers go to rejects."""
+    text = path.read_bytes().decode(encoding)
+    lines = pd.Series(text.split("\n"))
+    if len(lines) and lines.iloc[-1] == "":
+        lines = lines.iloc[:-1]
+    lines = lines.str.rstrip("\r")
+    number = np.arange(1, len(lines) + 1)
+    name = path.name
+    n_fields = lines.str.count(re.escape(sep)) + 1
+    bad = (n_fields != len(columns)).to_numpy()
+    rejects.add(name, number[bad], f"expected {len(columns)} fields separated by {sep!r}", lines[bad])
+    ok = lines[~bad]
+    frame = ok.str.split(sep, expand=True, regex=False) if len(ok) else pd.DataFrame(columns=range(len(columns)))
+    frame.columns = columns
+    frame["line"] = number[~bad]
+    frame["text"] = ok.to_numpy()
+    for col in columns:
+        if col in ints:
+            values = pd.to_numeric(frame[col], errors="coerce")
+            missing = (frame[col].str.strip() == "").to_numpy()
+            nan = values.isna().to_numpy()
+            rejects.add(name, frame["line"][missing], f"missing value in {col}", frame["text"][missing])
+            rejects.add(name, frame["line"][nan & ~missing], f"{col} is not an integer", frame["text"][nan & ~missing])
+            frame = frame[~nan]
+            frame[col] = values[~nan].astype("int64")
+    return frame.reset_index(drop=True)
+
+
+def _drop(frame: pd.DataFrame, bad, file: str, reason: str, rejects: Rejects) -> pd.DataFrame:
+    bad = np.asarray(bad, dtype=bool)
+    rejects.add(file, frame["line"][bad], reason, frame["text"][bad])
+    return frame[~bad].reset_index(drop=True)
+
+
+def _dedupe_ids(frame: pd.DataFrame, key: str, file: str, rejects: Rejects) -> pd.DataFrame:
+    return _drop(frame, frame.duplicated(key, keep="first"), file, f"duplicate {key} (kept the first)", rejects)
+
+
+def _with_titles(movies: pd.DataFrame) -> pd.DataFrame:
+    parsed = [parse_title(t) for t in movies["raw_title"]]
+    movies["title"] = [p[0] for p in parsed]
+    movies["year"] = np.array([p[1] for p in parsed], dtype=np.int64)
+    movies["alt_titles"] = ["|".join(p[2]) for p in parsed]
+    return movies
+
+
+def _clean_ratings(ratings: pd.DataFrame, file: str, rejects: Rejects) -> pd.DataFrame:
+    ratings = _drop(ratings, ~ratings["rating"].between(1, 5), file, "rating outside 1..5", rejects)
+    # The same user rating the same movie twice: keep the latest rating.
+    order = ratings.sort_values(["user_id", "movie_id", "timestamp", "line"], kind="stable")
+    dup = order.duplicated(["user_id", "movie_id"], keep="last")
+    rejects.add(file, order["line"][dup], "duplicate rating of the same movie (kept the latest)", order["text"][dup])
+    return ratings.drop(index=order.index[dup.to_numpy()]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- MovieLens 1M
+
+def read_users(path: Path, rejects: Rejects | None = None) -> pd.DataFrame:
+    rejects = rejects if rejects is not None else Rejects(strict=True)
+    users = _read_lines(Path(path), ["user_id", "sex", "age", "occupation", "zip"], "::", "latin-1",
+                        {"user_id", "age", "occupation"}, rejects)
+    users = _drop(users, ~users["sex"].isin(ML_GENDERS), path.name, "sex is not F or M", rejects)
+    users = _drop(users, ~users["age"].isin(ML_AGE_GROUPS), path.name, "age is not an ML-1M age group", rejects)
+    users = _drop(users, ~users["occupation"].between(0, 20), path.name, "occupation is not 0..20", rejects)
+    return _dedupe_ids(users, "user_id", path.name, rejects)
+
+
+def _clean_genres(movies: pd.DataFrame, file: str, rejects: Rejects) -> pd.DataFrame:
+    tokens = movies["ml_genres"].str.split("|")
+    known = [[g for g in ts if g in ML_GENRES] for ts in tokens]
+    repaired = np.array([len(k) != len([t for t in ts if t]) for k, ts in zip(known, tokens)])
+    rejects.add(file, movies["line"][repaired], "unknown genre removed", movies["text"][repaired], action="repaired")
+    movies["ml_genres"] = ["|".join(dict.fromkeys(k)) for k in known]
+    return movies
+
+
+def read_movies(path: Path, rejects: Rejects | None = None) -> pd.DataFrame:
+    rejects = rejects if rejects is not None else Rejects(strict=True)
+    movies = _read_lines(Path(path), ["movie_id", "raw_title", "ml_genres"], "::", "latin-1", {"movie_id"}, rejects)
+    movies = _drop(movies, movies["raw_title"].str.strip() == "", path.name, "missing title", rejects)
+    movies = _dedupe_ids(_clean_genres(movies, path.name, rejects), "movie_id", path.name, rejects)
+    return _with_titles(movies)
+
+
+def read_ratings(path: Path, rejects: Rejects | None = None) -> pd.DataFrame:
+    rejects = rejects if rejects is not None else Rejects(strict=True)
+    ratings = _read_lines(Path(path), ["user_id", "movie_id", "rating", "timestamp"], "::", "latin-1",
+                          {"user_id", "movie_id", "rating", "timestamp"}, rejects)
+    return _clean_ratings(ratings, path.name, rejects)
+
+
+def read_ml1m(folder: Path, rejects: Rejects | None = None):
     folder = Path(folder)
-    return (read_users(folder / "users.dat"), read_movies(folder / "movies.dat"),
-            read_ratings(folder / "ratings.dat"))
+    rejects = rejects if rejects is not None else Rejects(strict=True)
+    return (read_users(folder / "users.dat", rejects), read_movies(folder / "movies.dat", rejects),
+            read_ratings(folder / "ratings.dat", rejects))
+
+
+# ---------------------------------------------------------------- MovieLens 100K
+
+def read_ml100k(folder: Path, rejects: Rejects | None = None):
+    folder = Path(folder)
+    rejects = rejects if rejects is not None else Rejects(strict=True)
+    users = _read_lines(folder / "u.user", ["user_id", "age", "sex", "occupation_name", "zip"], "|", "latin-1",
+                        {"user_id", "age"}, rejects)
+    users = _drop(users, ~users["sex"].isin(ML_GENDERS), "u.user", "sex is not F or M", rejects)
+    users = _drop(users, ~users["occupation_name"].isin(list(OCCUPATIONS_100K)), "u.user",
+                  "unknown occupation", rejects)
+    users["age"] = age_group(users["age"].to_numpy())
+    users["occupation"] = users["occupation_name"].map(OCCUPATIONS_100K).astype("int64")
+    users = _dedupe_ids(users, "user_id", "u.user", rejects)
+
+    item_cols = ["movie_id", "raw_title", "release_date", "video_release_date", "imdb_url", *GENRES_100K]
+    movies = _read_lines(folder / "u.item", item_cols, "|", "latin-1", {"movie_id"}, rejects)
+    flags = movies[list(ML_GENRES)].to_numpy() == "1"
+    movies["ml_genres"] = ["|".join(g for g, on in zip(ML_GENRES, row) if on) for row in flags]
+    movies = _dedupe_ids(movies, "movie_id", "u.item", rejects)
+    movies = _with_titles(movies)
+    # u.item's 'unknown' title has no year; its release date has one where the title lacks it.
+    release_year = pd.to_numeric(movies["release_date"].str[-4:], errors="coerce").fillna(0).astype("int64")
+    movies["year"] = np.where(movies["year"] == 0, release_year, movies["year"])
+
+    ratings = _read_lines(folder / "u.data", ["user_id", "movie_id", "rating", "timestamp"], "\t", "latin-1",
+                          {"user_id", "movie_id", "rating", "timestamp"}, rejects)
+    ratings = _clean_ratings(ratings, "u.data", rejects)
+    return users, movies, ratings
+
+
+def detect_format(folder: Path) -> str:
+    """'ml-1m' or 'ml-100k' from the files present (folder itself or an ml-1m/ inside)."""
+    folder = Path(folder)
+    if (folder / "ml-1m" / "ratings.dat").exists() or (folder / "ratings.dat").exists():
+        return "ml-1m"
+    if (folder / "u.data").exists() or (folder / "ml-100k" / "u.data").exists():
+        return "ml-100k"
+    raise FileNotFoundError(
+        f"{folder}: no MovieLens files found: expected ml-1m/{{users,movies,ratings}}.dat "
+        f"or u.data, u.user and u.item (ML-100K). Fetch them with `python -m data.cli fetch`.")
+
+
+def read_movielens(folder: Path, rejects: Rejects) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    folder = Path(folder)
+    fmt = detect_format(folder)
+    if fmt == "ml-1m":
+        inner = folder / "ml-1m" if (folder / "ml-1m").exists() else folder
+        return (fmt, *read_ml1m(inner, rejects))
+    inner = folder / "ml-100k" if (folder / "ml-100k").exists() else folder
+    return (fmt, *read_ml100k(inner, rejects))

@@ -4,8 +4,10 @@ Output folder layout (written to a temporary folder and swapped in only when com
 so a failed run never overwrites a good result):
 
     train/pairs.csv  eval/pairs.csv  test/pairs.csv    one row per user pair, for CsvExampleGen
-    movies.csv  users.csv                              the tables serving needs
+    movies.csv  users.csv  people.csv                  the tables serving needs
     ratings_by_split.csv                               every kept rating with its split
+    rejects.csv                                        every dropped or repaired raw row: file, line, why
+    unmatched_movies.csv                               movies IMDb had no title for
     manifest.json                                      counts, drops and why, checksums, config
 """
 
@@ -22,11 +24,12 @@ import numpy as np
 import pandas as pd
 
 from data import imdb, movielens
+from data.rejects import Rejects
 from data.windows import PAD_MOVIE, SPLITS, make_windows, pair_windows, split_in_time
 from transform_fn import features as F
 
 MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +39,7 @@ class PrepareConfig:
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     partners: int = 2
     seed: int = 42
+    strict: bool = False      # fail on the first bad raw row instead of rejecting it
 
 
 def _sha256(path: Path) -> str:
@@ -46,13 +50,14 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+RAW_NAMES = ("users.dat", "movies.dat", "ratings.dat", "u.user", "u.item", "u.data", "links.csv")
+
+
 def _raw_files(raw_dir: Path) -> list[Path]:
-    files = [raw_dir / "ml-1m" / name for name in ("users.dat", "movies.dat", "ratings.dat")]
-    missing = [str(p) for p in files if not p.exists()]
-    if missing:
-        raise FileNotFoundError(f"MovieLens 1M files missing: {', '.join(missing)}")
-    extra = [raw_dir / "links.csv"] + sorted((raw_dir / "imdb").glob("*.tsv.gz"))
-    return files + [p for p in extra if p.exists()]
+    """The input files whose content decides the output (for the rebuild check)."""
+    movielens.detect_format(raw_dir)
+    files = [p for p in raw_dir.rglob("*") if p.is_file() and (p.name in RAW_NAMES or p.name.endswith(".tsv.gz"))]
+    return sorted(files)
 
 
 def load_manifest(out_dir: Path) -> dict | None:
@@ -97,14 +102,14 @@ def prepare(raw_dir, out_dir, config: PrepareConfig = PrepareConfig(), force: bo
 
 def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame], dict]:
     """The pure part: parsed inputs -> output tables and manifest counts."""
-    users, movies, ratings = movielens.read_ml1m(raw_dir / "ml-1m")
-    dropped: dict[str, int] = {}
-    ratings, dropped["duplicate_rating"] = _drop_duplicates(ratings)
-    known = ratings["user_id"].isin(users["user_id"]) & ratings["movie_id"].isin(movies["movie_id"])
-    dropped["unknown_user_or_movie"] = int((~known).sum())
-    ratings = ratings[known]
+    rejects = Rejects(strict=config.strict)
+    fmt, users, movies, ratings = movielens.read_movielens(raw_dir, rejects)
+    ratings_file = "ratings.dat" if fmt == "ml-1m" else "u.data"
+    unknown = ~ratings["user_id"].isin(users["user_id"]) | ~ratings["movie_id"].isin(movies["movie_id"])
+    rejects.add(ratings_file, ratings["line"][unknown], "unknown user or movie", ratings["text"][unknown])
+    ratings = ratings[~unknown][["user_id", "movie_id", "rating", "timestamp"]]
 
-    movie_table, imdb_counts = _movie_table(raw_dir, movies)
+    movie_table, people, imdb_counts = _movie_table(raw_dir, movies)
     timeline = split_in_time(ratings, config.split_fractions)
     windows = make_windows(timeline, config.sequence_length, config.step)
     pairs = pair_windows(windows, config.partners, config.seed)
@@ -114,23 +119,28 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     tables = {f"{s}/pairs.csv": rows[split_of_pair == s].reset_index(drop=True) for s in SPLITS}
     tables["movies.csv"] = movie_table
     tables["users.csv"] = users[["user_id", "sex", "age", "occupation"]]
+    tables["people.csv"] = people
     tables["ratings_by_split.csv"] = timeline[["user_id", "movie_id", "rating", "timestamp", "split"]]
+    tables["rejects.csv"] = rejects.frame()
+    tables["unmatched_movies.csv"] = movie_table.loc[~movie_table["imdb_matched"], ["movie_id", "title", "year"]]
 
     paired = np.zeros(len(windows), dtype=bool)
     paired[pairs["a"].to_numpy()] = True
     paired[pairs["b"].to_numpy()] = True
     train_mean = float(tables["train/pairs.csv"][F.LABEL].mean())
     manifest = {
+        "format": fmt,
         "counts": {
             "users": int(len(users)), "movies": int(len(movies)),
-            "raw_ratings": int(len(ratings) + sum(dropped.values())),
+            "raw_ratings": int(len(ratings) + rejects.dropped(ratings_file)),
             "ratings_per_split": _per_split(timeline["split"]),
             "windows_per_split": _per_split(windows["split"]),
             "pairs_per_split": {s: int(len(tables[f"{s}/pairs.csv"])) for s in SPLITS},
             "padded_windows": int((windows["hist_movie_1"] == PAD_MOVIE).sum()),
         },
         "rating_roles": _rating_roles(timeline, windows, paired, config),
-        "dropped": dropped,
+        "dropped": rejects.counts("dropped"),
+        "repaired": rejects.counts("repaired"),
         "imdb": imdb_counts,
         "baseline": {
             "name": "predict the mean training label",
@@ -141,38 +151,23 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     return tables, manifest
 
 
-def _drop_duplicates(ratings: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """The same user rating the same movie twice: keep the latest rating."""
-    ordered = ratings.sort_values(["user_id", "movie_id", "timestamp"], kind="stable")
-    dup = ordered.duplicated(["user_id", "movie_id"], keep="last")
-    return ordered[~dup], int(dup.sum())
-
-
-def _movie_table(raw_dir: Path, movies: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    table = movies[["movie_id", "title", "year", "ml_genres"]].copy()
-    links, imdb_dir = raw_dir / "links.csv", raw_dir / "imdb"
-    if links.exists() and (imdb_dir / "title.basics.tsv.gz").exists():
-        extra = imdb.movie_features(imdb_dir, links)
-        table = table.merge(extra, on="movie_id", how="left")
+def _movie_table(raw_dir: Path, movies: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    imdb_dir = raw_dir / "imdb"
+    if (imdb_dir / "title.basics.tsv.gz").exists():
+        links = raw_dir / "links.csv"
+        extra, people, counts = imdb.movie_features(movies, imdb_dir, links if links.exists() else None)
     else:
-        table["imdb_matched"], table["runtime"], table["imdb_genres"], table["director"] = False, np.nan, "", ""
-    table["imdb_matched"] = table["imdb_matched"].eq(True)
+        extra, people = imdb.no_features(movies), pd.DataFrame(columns=["role", "code", "nconst", "name"])
+        counts = {"method": "none (no imdb/ folder)", "movies": int(len(movies)), "matched": 0, "match_rate": 0.0}
+    table = movies[["movie_id", "title", "year", "ml_genres"]].merge(extra, on="movie_id", how="left")
     table["genres"] = [
-        F.LIST_SEPARATOR.join(dict.fromkeys([g for g in (ml + "|" + (im if isinstance(im, str) else "")).split("|") if g]))
+        F.LIST_SEPARATOR.join(dict.fromkeys(g for g in f"{ml}|{im}".split("|") if g)) or F.NO_GENRES
         for ml, im in zip(table["ml_genres"], table["imdb_genres"])
     ]
-    table["runtime"] = table["runtime"].fillna(0).astype("int64")
-    table["director"] = table["director"].fillna("").replace("", F.UNKNOWN_DIRECTOR)
-    counts = {
-        "source": "links.csv" if links.exists() else "none",
-        "movies": int(len(table)),
-        "matched": int(table["imdb_matched"].sum()),
-        "match_rate": round(float(table["imdb_matched"].mean()), 4),
-        "runtime_known": int((table["runtime"] > 0).sum()),
-        "director_known": int((table["director"] != F.UNKNOWN_DIRECTOR).sum()),
-    }
-    cols = ["movie_id", "title", "year", "genres", "runtime", "director", "imdb_matched"]
-    return table[cols].sort_values("movie_id").reset_index(drop=True), counts
+    table["actors"] = table["actors"].replace("", str(imdb.UNKNOWN))
+    cols = ["movie_id", "title", "year", "genres", "runtime", "director", "actors", "imdb_rating",
+            "imdb_votes", "imdb_matched", "tconst"]
+    return table[cols].sort_values("movie_id").reset_index(drop=True), people, counts
 
 
 def _joined(windows: pd.DataFrame, prefix: str, hist: int) -> np.ndarray:
@@ -210,6 +205,9 @@ def _pair_rows(windows, pairs, users, movie_table, hist: int) -> pd.DataFrame:
     cols[F.MOVIE_YEAR] = m["year"].to_numpy()
     cols[F.MOVIE_RUNTIME] = m["runtime"].to_numpy()
     cols[F.MOVIE_DIRECTOR] = m["director"].to_numpy()
+    cols[F.MOVIE_ACTORS] = m["actors"].to_numpy()
+    cols[F.MOVIE_IMDB_RATING] = m["imdb_rating"].to_numpy()
+    cols[F.MOVIE_IMDB_VOTES] = m["imdb_votes"].to_numpy()
     rating = windows["rating"].to_numpy()
     cols[F.LABEL] = (rating[a] + rating[b]) / 2.0
     return pd.DataFrame(cols)[list(F.RAW_COLUMNS)]

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -6,6 +7,7 @@ import pytest
 
 from data import movielens, prepare
 from data.windows import SPLITS
+from tests import raw_fixtures
 from transform_fn import features as F
 
 
@@ -74,6 +76,7 @@ def test_pair_rows_are_consistent(tiny_prepared):
 def test_nothing_is_lost(tiny_raw, tiny_prepared):
     _, manifest = tiny_prepared
     _, _, ratings = movielens.read_ml1m(tiny_raw / "ml-1m")
+    assert manifest["dropped"] == {} and manifest["repaired"] == {}
     kept = sum(manifest["counts"]["ratings_per_split"].values())
     assert kept + sum(manifest["dropped"].values()) == len(ratings) == manifest["counts"]["raw_ratings"]
     assert sum(manifest["rating_roles"].values()) == kept
@@ -91,8 +94,10 @@ def test_duplicates_are_dropped_and_counted(tmp_path, tiny_raw):
     lines.append(f"{u}::{m}::{r}::{int(t) + 5}")
     (raw / "ml-1m" / "ratings.dat").write_text("\n".join(lines) + "\n")
     manifest = prepare.prepare(raw, tmp_path / "out")
-    assert manifest["dropped"]["duplicate_rating"] == 1
-    assert manifest["imdb"]["source"] == "none"
+    assert manifest["dropped"] == {"ratings.dat: duplicate rating of the same movie (kept the latest)": 1}
+    assert manifest["imdb"]["matched"] == 0
+    rejects = pd.read_csv(tmp_path / "out" / "rejects.csv")
+    assert rejects[["file", "line"]].values.tolist() == [["ratings.dat", 1]]
 
 
 def test_unchanged_inputs_are_not_rebuilt_and_a_failed_run_keeps_the_old_result(tmp_path, tiny_raw):
@@ -110,7 +115,39 @@ def test_unchanged_inputs_are_not_rebuilt_and_a_failed_run_keeps_the_old_result(
 
     with open(raw / "ml-1m" / "ratings.dat", "a") as f:
         f.write("1::2::not-a-number::3\n")
-    with pytest.raises(movielens.RawDataError, match="ratings.dat"):
-        prepare.prepare(raw, out)
+    with pytest.raises(movielens.RawDataError, match=r"ratings.dat:\d+: rating is not an integer"):
+        prepare.prepare(raw, out, prepare.PrepareConfig(strict=True))
     assert json.loads((out / "manifest.json").read_text())["key"] == first["key"]
     assert (out / "train" / "pairs.csv").stat().st_mtime_ns == mtime
+
+
+def test_fixture_rows_are_all_accounted_for_in_the_manifest(tmp_path):
+    raw = raw_fixtures.write_ml1m(tmp_path / "raw")
+    manifest = prepare.prepare(raw, tmp_path / "out")
+    kept = sum(manifest["counts"]["ratings_per_split"].values())
+    dropped = sum(n for reason, n in manifest["dropped"].items() if reason.startswith("ratings.dat"))
+    assert kept == 7 and kept + dropped == raw_fixtures.ML1M_RATINGS.count("\n") == manifest["counts"]["raw_ratings"]
+    assert manifest["dropped"]["ratings.dat: unknown user or movie"] == 2
+    rejects = pd.read_csv(tmp_path / "out" / "rejects.csv")
+    assert len(rejects) == sum(manifest["dropped"].values()) + sum(manifest["repaired"].values())
+    assert set(rejects.columns) == {"file", "line", "action", "reason", "text"}
+
+
+def test_outputs_are_identical_run_to_run(tmp_path, tiny_raw):
+    first = prepare.prepare(tiny_raw, tmp_path / "a", force=True)
+    second = prepare.prepare(tiny_raw, tmp_path / "b", force=True)
+    assert first["outputs"] == second["outputs"]
+
+
+ML100K = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
+
+
+@pytest.mark.skipif(not (ML100K / "u.data").exists(), reason=f"real ML-100K not present at {ML100K}")
+def test_real_ml100k_prepares_with_every_row_accounted_for(tmp_path):
+    manifest = prepare.prepare(ML100K, tmp_path / "ml-100k")
+    counts = manifest["counts"]
+    assert manifest["format"] == "ml-100k"
+    assert (counts["users"], counts["movies"], counts["raw_ratings"]) == (943, 1682, 100_000)
+    kept = sum(counts["ratings_per_split"].values())
+    assert kept + sum(manifest["dropped"].values()) == 100_000
+    assert sum(manifest["rating_roles"].values()) == kept

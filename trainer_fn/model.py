@@ -58,7 +58,8 @@ def model_inputs() -> dict[str, keras.Input]:
     for name in (F.MOVIE_IDX, F.DIRECTOR_IDX):
         inputs[name] = keras.Input(shape=(), dtype=tf.int64, name=name)
     inputs[F.GENRE_IDX] = keras.Input(shape=(F.MAX_GENRES,), dtype=tf.int64, name=F.GENRE_IDX)
-    for name in (F.YEAR_Z, F.RUNTIME_Z, F.RUNTIME_KNOWN):
+    inputs[F.ACTOR_IDX] = keras.Input(shape=(F.MAX_ACTORS,), dtype=tf.int64, name=F.ACTOR_IDX)
+    for name in (F.YEAR_Z, F.RUNTIME_Z, F.RUNTIME_KNOWN, F.IMDB_RATING_Z, F.IMDB_VOTES_Z, F.IMDB_KNOWN):
         inputs[name] = keras.Input(shape=(), dtype=tf.float32, name=name)
     return inputs
 
@@ -76,6 +77,7 @@ class _Encoders:
         self.movie = table("movie_embedding", F.MOVIE_VOCAB)
         self.genre = table("genre_embedding", F.GENRE_VOCAB, dim // 2)
         self.director = table("director_embedding", F.DIRECTOR_VOCAB, dim // 2)
+        self.actor = table("actor_embedding", F.ACTOR_VOCAB, dim // 2)
         self.sex = table("sex_embedding", F.SEX_VOCAB, 2)
         self.age = table("age_embedding", F.AGE_VOCAB, 4)
         self.occupation = table("occupation_embedding", F.OCCUPATION_VOCAB, 6)
@@ -84,14 +86,18 @@ class _Encoders:
         self.position = keras.layers.Embedding(F.SEQUENCE_LENGTH, dim, name="position_embedding")
 
 
+def _mean_of_present(table, ids: tf.Tensor) -> tf.Tensor:
+    """Mean embedding of the non-padding (non-zero) ids of each row; zeros if none."""
+    mask = tf.cast(tf.not_equal(ids, 0), tf.float32)[..., None]
+    return tf.reduce_sum(table(ids) * mask, axis=1) / (tf.reduce_sum(mask, axis=1) + 1e-6)
+
+
 def encode_movie(enc: _Encoders, inputs) -> tf.Tensor:
-    """Target movie: id embedding + genres + director + year + runtime, as one dense vector."""
-    genre_ids = inputs[F.GENRE_IDX]
-    genre_mask = tf.cast(tf.not_equal(genre_ids, 0), tf.float32)[..., None]
-    genres = tf.reduce_sum(enc.genre(genre_ids) * genre_mask, axis=1) / (
-        tf.reduce_sum(genre_mask, axis=1) + 1e-6)
-    numeric = tf.stack([inputs[F.YEAR_Z], inputs[F.RUNTIME_Z], inputs[F.RUNTIME_KNOWN]], axis=-1)
-    parts = [enc.movie(inputs[F.MOVIE_IDX]), genres, enc.director(inputs[F.DIRECTOR_IDX]), numeric]
+    """Target movie: id, genres, director, lead actors, year, runtime, IMDb rating and votes."""
+    numeric = tf.stack([inputs[name] for name in (F.YEAR_Z, F.RUNTIME_Z, F.RUNTIME_KNOWN, F.IMDB_RATING_Z,
+                                                  F.IMDB_VOTES_Z, F.IMDB_KNOWN)], axis=-1)
+    parts = [enc.movie(inputs[F.MOVIE_IDX]), _mean_of_present(enc.genre, inputs[F.GENRE_IDX]),
+             enc.director(inputs[F.DIRECTOR_IDX]), _mean_of_present(enc.actor, inputs[F.ACTOR_IDX]), numeric]
     return enc.movie_dense(keras.layers.concatenate(parts))
 
 

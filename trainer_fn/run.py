@@ -20,7 +20,7 @@ from trainer_fn.model import HParams, build_model
 from transform_fn import features as F
 
 VOCABULARIES = (F.USER_VOCAB, F.MOVIE_VOCAB, F.SEX_VOCAB, F.AGE_VOCAB, F.OCCUPATION_VOCAB,
-                F.GENRE_VOCAB, F.DIRECTOR_VOCAB)
+                F.GENRE_VOCAB, F.DIRECTOR_VOCAB, F.ACTOR_VOCAB)
 HISTORY_FILE = "training_history.json"
 
 

@@ -8,7 +8,8 @@ SEQUENCE_LENGTH = 4          # window length: HISTORY_LENGTH history slots + the
 HISTORY_LENGTH = SEQUENCE_LENGTH - 1
 MAX_GENRES = 4               # genres kept per movie
 LIST_SEPARATOR = "|"
-UNKNOWN_DIRECTOR = "none"    # movie without an IMDb match or without a director
+MAX_ACTORS = 3               # lead actors kept per movie
+NO_GENRES = "(no genres listed)"   # written when a movie has none (an empty CSV field is "missing")
 
 SIDES = ("a", "b")           # the two users of a pair; (A, A) is a single-user example
 
@@ -17,7 +18,10 @@ MOVIE = "movie"
 MOVIE_GENRES = "movie_genres"
 MOVIE_YEAR = "movie_year"
 MOVIE_RUNTIME = "movie_runtime"     # minutes; 0 when IMDb has none
-MOVIE_DIRECTOR = "movie_director"   # IMDb nconst or UNKNOWN_DIRECTOR
+MOVIE_DIRECTOR = "movie_director"   # person code: 0 unknown, 1 other (rare), 2.. frequent
+MOVIE_ACTORS = "movie_actors"       # '|'-joined codes of up to MAX_ACTORS lead actors; "0" if none
+MOVIE_IMDB_RATING = "movie_imdb_rating"   # 0 when IMDb has none
+MOVIE_IMDB_VOTES = "movie_imdb_votes"     # 0 when IMDb has none
 
 
 def user(side: str) -> str:
@@ -46,7 +50,8 @@ def occupation(side: str) -> str:
 
 USER_COLUMNS = (user, hist_movies, hist_ratings, sex, age, occupation)
 RAW_COLUMNS = tuple(col(side) for side in SIDES for col in USER_COLUMNS) + (
-    MOVIE, MOVIE_GENRES, MOVIE_YEAR, MOVIE_RUNTIME, MOVIE_DIRECTOR, LABEL)
+    MOVIE, MOVIE_GENRES, MOVIE_YEAR, MOVIE_RUNTIME, MOVIE_DIRECTOR, MOVIE_ACTORS, MOVIE_IMDB_RATING,
+    MOVIE_IMDB_VOTES, LABEL)
 
 # Transformed feature names.
 USER_IDX = "{side}_user_idx"
@@ -62,6 +67,10 @@ YEAR_Z = "movie_year_z"
 RUNTIME_Z = "movie_runtime_z"
 RUNTIME_KNOWN = "movie_runtime_known"
 DIRECTOR_IDX = "movie_director_idx"
+ACTOR_IDX = "movie_actor_idx"
+IMDB_RATING_Z = "movie_imdb_rating_z"
+IMDB_VOTES_Z = "movie_imdb_votes_z"         # z-score of log(1 + votes)
+IMDB_KNOWN = "movie_imdb_known"
 
 # Vocabulary files written by Transform: one per entity, shared by both users.
 USER_VOCAB = "user_vocab"
@@ -71,5 +80,5 @@ AGE_VOCAB = "age_vocab"
 OCCUPATION_VOCAB = "occupation_vocab"
 GENRE_VOCAB = "genre_vocab"
 DIRECTOR_VOCAB = "director_vocab"
+ACTOR_VOCAB = "actor_vocab"
 OOV_BUCKETS = 1
-DIRECTOR_MIN_ROWS = 10       # directors in fewer training rows fall into the OOV bucket

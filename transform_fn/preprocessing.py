@@ -80,15 +80,24 @@ def preprocessing_fn(inputs):
     out[F.MOVIE_IDX] = _lookup(movie, movie_vocab)
     genres = _split_list(raw[F.MOVIE_GENRES], F.MAX_GENRES)
     out[F.GENRE_IDX] = _lookup(genres, _shared_vocabulary([genres], F.GENRE_VOCAB))
-    out[F.YEAR_Z] = tft.scale_to_z_score(tf.cast(raw[F.MOVIE_YEAR], tf.float32))
+    year = tf.cast(raw[F.MOVIE_YEAR], tf.float32)
+    out[F.YEAR_Z] = _scale_known(year, year > 0)
     runtime = tf.cast(raw[F.MOVIE_RUNTIME], tf.float32)
     known = runtime > 0
     out[F.RUNTIME_KNOWN] = tf.cast(known, tf.float32)
     out[F.RUNTIME_Z] = _scale_known(runtime, known)
-    director = raw[F.MOVIE_DIRECTOR]
-    director_vocab = tft.vocabulary(
-        tf.boolean_mask(director, tf.not_equal(director, F.UNKNOWN_DIRECTOR)),
-        vocab_filename=F.DIRECTOR_VOCAB, frequency_threshold=F.DIRECTOR_MIN_ROWS)
-    out[F.DIRECTOR_IDX] = _lookup(director, director_vocab)
+    # Person codes from the data stage: 0 is unknown and stays padding, like an empty slot.
+    director = _as_string(raw[F.MOVIE_DIRECTOR])
+    director = tf.where(tf.equal(director, "0"), "", director)
+    out[F.DIRECTOR_IDX] = _lookup(director, _shared_vocabulary([director], F.DIRECTOR_VOCAB))
+    actors = _split_list(raw[F.MOVIE_ACTORS], F.MAX_ACTORS)
+    actors = tf.where(tf.equal(actors, "0"), "", actors)
+    out[F.ACTOR_IDX] = _lookup(actors, _shared_vocabulary([actors], F.ACTOR_VOCAB))
+    imdb_rating = tf.cast(raw[F.MOVIE_IMDB_RATING], tf.float32)
+    imdb_known = imdb_rating > 0
+    out[F.IMDB_KNOWN] = tf.cast(imdb_known, tf.float32)
+    out[F.IMDB_RATING_Z] = _scale_known(imdb_rating, imdb_known)
+    votes = tf.math.log1p(tf.cast(raw[F.MOVIE_IMDB_VOTES], tf.float32))
+    out[F.IMDB_VOTES_Z] = _scale_known(votes, imdb_known)
     out[F.LABEL] = tf.cast(raw[F.LABEL], tf.float32)
     return out

@@ -1,0 +1,98 @@
+"""Hand-written raw files in the real MovieLens 1M, MovieLens 100K and IMDb formats.
+
+Invented rows, a few lines each, with the problems real dumps have: latin-1 titles,
+alternate titles, '\\N' values, duplicates and malformed lines. Written to a temporary
+folder by write_*(), never kept as data files in the repository.
+"""
+
+import gzip
+from pathlib import Path
+
+ML1M_USERS = (
+    "1::F::1::10::48067\n"
+    "2::M::56::16::70072\n"
+    "3::M::25::15::55117\n"
+    "4::X::45::7::02460\n"            # bad sex code
+    "3::M::25::15::55117\n"           # duplicate user id
+)
+ML1M_MOVIES = (
+    "1::Toy Story (1995)::Animation|Children's|Comedy\n"
+    "2::Misérables, Les (1995)::Drama|Musical\n"
+    "3::City of Lost Children, The (Cité des enfants perdus, La) (1995)::Adventure|Sci-Fi\n"
+    "4::American President, The (1995)::Comedy|Drama|Romance|Slapstick\n"   # unknown genre
+    "5::Broken line without genres\n"                                        # malformed
+)
+ML1M_RATINGS = (
+    "1::1::5::978300760\n"
+    "1::2::3::978300761\n"
+    "1::3::4::978300762\n"
+    "1::4::2::978300763\n"
+    "2::1::4::978300800\n"
+    "2::2::9::978300801\n"            # rating outside 1..5
+    "2::3::x::978300802\n"            # not an integer
+    "2::4::3::978300803\n"
+    "2::4::5::978300900\n"            # the same movie again, later: kept, the earlier one dropped
+    "3::1::2::978300700\n"
+    "3::99::3::978300701\n"           # unknown movie
+    "7::1::3::978300702\n"            # unknown user
+    "3::2::4\n"                       # missing field
+)
+
+ML100K_USER = "1|24|M|technician|85711\n2|53|F|other|94043\n3|17|M|student|32067\n4|60|F|librarian|10003\n"
+_FLAGS = lambda on: "|".join("1" if i in on else "0" for i in range(19))  # noqa: E731
+ML100K_ITEM = (
+    f"1|Toy Story (1995)|01-Jan-1995||http://us.imdb.com/M/title-exact?Toy%20Story%20(1995)|{_FLAGS({3, 4, 5})}\n"
+    f"2|GoldenEye (1995)|01-Jan-1995||http://us.imdb.com/M/title-exact?GoldenEye%20(1995)|{_FLAGS({1, 2, 16})}\n"
+    f"3|unknown||||{_FLAGS({0})}\n"
+)
+ML100K_DATA = "1\t1\t5\t874965758\n1\t2\t3\t876893171\n2\t1\t4\t888550871\n3\t2\t1\t888552084\n4\t3\t3\t888552099\n"
+
+N = "\\N"
+TITLE_BASICS = [
+    ["tconst", "titleType", "primaryTitle", "originalTitle", "isAdult", "startYear", "endYear", "runtimeMinutes", "genres"],
+    ["tt0114709", "movie", "Toy Story", "Toy Story", "0", "1995", N, "81", "Animation,Adventure,Comedy"],
+    ["tt0113828", "movie", "Les Misérables", "Les Misérables", "0", "1995", N, N, "Drama"],          # runtime missing
+    ["tt0112682", "movie", "The City of Lost Children", "La cité des enfants perdus", "0", "1995", N, "112", "Fantasy,Sci-Fi"],
+    ["tt0112346", "movie", "The American President", "The American President", "0", "1996", N, "114", "Comedy,Drama,Romance"],  # year off by one
+    ["tt9999999", "tvEpisode", "Toy Story", "Toy Story", "0", "1995", N, "22", "Animation"],        # not a movie
+]
+TITLE_RATINGS = [["tconst", "averageRating", "numVotes"], ["tt0114709", "8.3", "1100000"], ["tt0112682", "7.5", "70000"]]
+TITLE_CREW = [["tconst", "directors", "writers"], ["tt0114709", "nm0005124", "nm0004056"],
+              ["tt0112682", "nm0000123,nm0000124", N], ["tt0112346", "nm0005124", N], ["tt0113828", N, N]]
+TITLE_PRINCIPALS = [
+    ["tconst", "ordering", "nconst", "category", "job", "characters"],
+    ["tt0114709", "1", "nm0000158", "actor", N, '["Woody"]'],
+    ["tt0114709", "2", "nm0000741", "actor", N, '["Buzz"]'],
+    ["tt0112346", "1", "nm0000158", "actor", N, N],
+    ["tt0112682", "1", "nm0000321", "actor", N, N],
+]
+NAME_BASICS = [["nconst", "primaryName", "birthYear", "deathYear", "primaryProfession", "knownForTitles"],
+               ["nm0005124", "John Lasseter", "1957", N, "director", "tt0114709"],
+               ["nm0000158", "Tom Hanks", "1956", N, "actor", "tt0114709"]]
+
+
+def _tsv_gz(path: Path, rows) -> None:
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write("".join("\t".join(r) + "\n" for r in rows))
+
+
+def write_ml1m(root: Path, imdb: bool = True, links: bool = False) -> Path:
+    (root / "ml-1m").mkdir(parents=True, exist_ok=True)
+    for name, text in (("users.dat", ML1M_USERS), ("movies.dat", ML1M_MOVIES), ("ratings.dat", ML1M_RATINGS)):
+        (root / "ml-1m" / name).write_bytes(text.encode("latin-1"))
+    if imdb:
+        (root / "imdb").mkdir(exist_ok=True)
+        for name, rows in (("title.basics", TITLE_BASICS), ("title.ratings", TITLE_RATINGS),
+                           ("title.crew", TITLE_CREW), ("title.principals", TITLE_PRINCIPALS),
+                           ("name.basics", NAME_BASICS)):
+            _tsv_gz(root / "imdb" / f"{name}.tsv.gz", rows)
+    if links:
+        (root / "links.csv").write_text("movieId,imdbId,tmdbId\n1,0114709,862\n2,0113828,\n3,0112682,902\n")
+    return root
+
+
+def write_ml100k(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in (("u.user", ML100K_USER), ("u.item", ML100K_ITEM), ("u.data", ML100K_DATA)):
+        (root / name).write_bytes(text.encode("latin-1"))
+    return root
