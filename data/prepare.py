@@ -3,7 +3,10 @@
 Output folder layout (written to a temporary folder and swapped in only when complete,
 so a failed run never overwrites a good result):
 
-    train/pairs.csv  eval/pairs.csv  test/pairs.csv    one row per user pair, for CsvExampleGen
+    {train,eval,test}/pairs.csv                        one row per user pair, for CsvExampleGen
+    {train,eval,test}/singles.csv                      one row (A, A) per single-user target: the
+                                                       window targets in train and eval, and every
+                                                       rating of the test period in test
     movies.csv  users.csv  people.csv                  the tables serving needs
     ratings_by_split.csv                               every kept rating with its split
     rejects.csv                                        every dropped or repaired raw row: file, line, why
@@ -29,7 +32,7 @@ from data.windows import PAD_MOVIE, SPLITS, make_windows, pair_windows, split_in
 from transform_fn import features as F
 
 MANIFEST = "manifest.json"
-MANIFEST_VERSION = 2
+MANIFEST_VERSION = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +63,13 @@ def _raw_files(raw_dir: Path) -> list[Path]:
     return sorted(files)
 
 
+def _code_version() -> str:
+    """Hash of the code that shapes the output, so a code change rebuilds it."""
+    here = Path(__file__).resolve().parent
+    files = sorted(here.glob("*.py")) + [Path(F.__file__).resolve()]
+    return hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
+
+
 def load_manifest(out_dir: Path) -> dict | None:
     path = Path(out_dir) / MANIFEST
     return json.loads(path.read_text()) if path.exists() else None
@@ -69,7 +79,7 @@ def prepare(raw_dir, out_dir, config: PrepareConfig = PrepareConfig(), force: bo
     """Runs the data stage unless out_dir already holds it for the same inputs and config."""
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     inputs = {str(p.relative_to(raw_dir)): _sha256(p) for p in _raw_files(raw_dir)}
-    key = hashlib.sha256(json.dumps([MANIFEST_VERSION, inputs, dataclasses.asdict(config)],
+    key = hashlib.sha256(json.dumps([MANIFEST_VERSION, inputs, dataclasses.asdict(config), _code_version()],
                                     sort_keys=True).encode()).hexdigest()
     old = load_manifest(out_dir)
     if old and old.get("key") == key and not force:
@@ -117,6 +127,19 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     rows = _pair_rows(windows, pairs, users, movie_table, config.sequence_length - 1)
     split_of_pair = windows["split"].to_numpy()[pairs["a"].to_numpy()]
     tables = {f"{s}/pairs.csv": rows[split_of_pair == s].reset_index(drop=True) for s in SPLITS}
+    # Single-user rows (A, A): every window target in train and eval; in test every rating
+    # of the period (windows with step 1), so test RMSE compares with rating prediction.
+    every = make_windows(timeline, config.sequence_length, step=1)
+    singles = pd.concat([windows[windows["split"] != "test"], every[every["split"] == "test"]], ignore_index=True)
+    self_pairs = pd.DataFrame({"a": np.arange(len(singles)), "b": np.arange(len(singles))})
+    single_rows = _pair_rows(singles, self_pairs, users, movie_table, config.sequence_length - 1)
+    for s in SPLITS:
+        tables[f"{s}/singles.csv"] = single_rows[singles["split"].to_numpy() == s].reset_index(drop=True)
+    # Rows come out grouped by movie; shuffle them (seeded) so that readers with a bounded
+    # shuffle buffer still see mixed batches.
+    rng = np.random.default_rng(config.seed)
+    for name in [n for n in tables if n.endswith(("pairs.csv", "singles.csv"))]:
+        tables[name] = tables[name].iloc[rng.permutation(len(tables[name]))].reset_index(drop=True)
     tables["movies.csv"] = movie_table
     tables["users.csv"] = users[["user_id", "sex", "age", "occupation"]]
     tables["people.csv"] = people
@@ -127,7 +150,8 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     paired = np.zeros(len(windows), dtype=bool)
     paired[pairs["a"].to_numpy()] = True
     paired[pairs["b"].to_numpy()] = True
-    train_mean = float(tables["train/pairs.csv"][F.LABEL].mean())
+    split_rows = {s: pd.concat([tables[f"{s}/pairs.csv"], tables[f"{s}/singles.csv"]]) for s in SPLITS}
+    train_mean = float(split_rows["train"][F.LABEL].mean())
     manifest = {
         "format": fmt,
         "counts": {
@@ -136,6 +160,7 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
             "ratings_per_split": _per_split(timeline["split"]),
             "windows_per_split": _per_split(windows["split"]),
             "pairs_per_split": {s: int(len(tables[f"{s}/pairs.csv"])) for s in SPLITS},
+            "singles_per_split": {s: int(len(tables[f"{s}/singles.csv"])) for s in SPLITS},
             "padded_windows": int((windows["hist_movie_1"] == PAD_MOVIE).sum()),
         },
         "rating_roles": _rating_roles(timeline, windows, paired, config),
@@ -145,7 +170,9 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
         "baseline": {
             "name": "predict the mean training label",
             "train_label_mean": train_mean,
-            "rmse": {s: _rmse(tables[f"{s}/pairs.csv"][F.LABEL], train_mean) for s in ("eval", "test")},
+            "rmse": {s: _rmse(split_rows[s][F.LABEL], train_mean) for s in ("eval", "test")},
+            "test_rmse_by_kind": {kind: _rmse(tables[f"test/{kind}s.csv"][F.LABEL], train_mean)
+                                  for kind in ("pair", "single")},
         },
     }
     return tables, manifest
@@ -164,7 +191,10 @@ def _movie_table(raw_dir: Path, movies: pd.DataFrame) -> tuple[pd.DataFrame, pd.
         F.LIST_SEPARATOR.join(dict.fromkeys(g for g in f"{ml}|{im}".split("|") if g)) or F.NO_GENRES
         for ml, im in zip(table["ml_genres"], table["imdb_genres"])
     ]
-    table["actors"] = table["actors"].replace("", str(imdb.UNKNOWN))
+    # Always MAX_ACTORS '|'-joined slots, 0 for none: a bare number would be read as an INT column.
+    table["actors"] = [F.LIST_SEPARATOR.join((a.split("|") if a else [])[:F.MAX_ACTORS]
+                                             + [str(imdb.UNKNOWN)] * (F.MAX_ACTORS - len(a.split("|") if a else [])))
+                       for a in table["actors"]]
     cols = ["movie_id", "title", "year", "genres", "runtime", "director", "actors", "imdb_rating",
             "imdb_votes", "imdb_matched", "tconst"]
     return table[cols].sort_values("movie_id").reset_index(drop=True), people, counts
@@ -208,6 +238,10 @@ def _pair_rows(windows, pairs, users, movie_table, hist: int) -> pd.DataFrame:
     cols[F.MOVIE_ACTORS] = m["actors"].to_numpy()
     cols[F.MOVIE_IMDB_RATING] = m["imdb_rating"].to_numpy()
     cols[F.MOVIE_IMDB_VOTES] = m["imdb_votes"].to_numpy()
+    cols[F.EXAMPLE_KIND] = np.where(a == b, "single", "pair")
+    padded = (windows["hist_movie_1"] == PAD_MOVIE).to_numpy()
+    cols[F.HISTORY_PADDED] = np.where(padded[a] | padded[b], "padded", "full")
+    cols[F.MOVIE_PRIMARY_GENRE] = [g.split(F.LIST_SEPARATOR)[0] for g in m["genres"]]
     rating = windows["rating"].to_numpy()
     cols[F.LABEL] = (rating[a] + rating[b]) / 2.0
     return pd.DataFrame(cols)[list(F.RAW_COLUMNS)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -25,11 +26,15 @@ class PipelineConfig:
     # the project and a module file would be packaged into the pipeline root at compile time).
     transform_module: str | None = str(PROJECT_ROOT / "transform_fn" / "preprocessing.py")
     trainer_module: str | None = str(PROJECT_ROOT / "trainer_fn" / "run.py")
+    baseline_module: str | None = str(PROJECT_ROOT / "trainer_fn" / "baseline.py")
     hparams: HParams = dataclasses.field(default_factory=HParams)
+    baseline_params: dict = dataclasses.field(default_factory=dict)   # trainer_fn.baseline.BaselineParams
     # Blessing: test RMSE must stay under this bound (None: no absolute bound) and must not
     # be worse than the last blessed model's by more than rmse_change_tolerance.
+    # It must also beat the matrix-factorisation baseline's RMSE by at least baseline_margin.
     rmse_upper_bound: float | None = None
     rmse_change_tolerance: float = 0.0
+    baseline_margin: float = 0.0
     enable_cache: bool = True
     beam_pipeline_args: list[str] = dataclasses.field(default_factory=lambda: ["--direct_running_mode=in_memory"])
 
@@ -42,4 +47,16 @@ class PipelineConfig:
         work = Path(work_dir).resolve()
         return cls(data_root=str(Path(data_root).resolve()), pipeline_root=str(work / "pipeline_root"),
                    metadata_path=str(work / "metadata.sqlite"),
-                   serving_model_dir=str(work / "serving_model"), **overrides)
+                   serving_model_dir=str(work / "serving_model"),
+                   schema_file=content_addressed_copy(Path(cls.schema_file), work / "schema"), **overrides)
+
+
+def content_addressed_copy(path: Path, folder: Path) -> str:
+    """A copy of path under folder/<content hash>/. ImportSchemaGen's cache key is the file's
+    path, not its content: a new path per content makes an edited schema miss the cache."""
+    data = path.read_bytes()
+    target = folder / hashlib.sha256(data).hexdigest()[:16] / path.name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return str(target)

@@ -1,8 +1,9 @@
 """create_pipeline: the component graph, read top to bottom as DESIGN.md draws it.
 
 CsvExampleGen -> StatisticsGen -> ImportSchemaGen (curated schema) -> ExampleValidator
--> AnomalyGate -> Transform -> Trainer -> Evaluator (test split, vs the last blessed model)
--> Pusher (TF Serving layout).
+-> AnomalyGate -> Transform -> Trainer (attention model) and BaselineTrainer (matrix
+factorisation) -> Evaluator (test split: vs the last blessed model, absolute bound) and
+BaselineEvaluator (test split: vs matrix factorisation) -> BlessingGate -> Pusher.
 """
 
 from __future__ import annotations
@@ -14,28 +15,35 @@ from tensorflow_model_analysis.proto import config_pb2
 from tfx import v1 as tfx
 
 from components.anomaly_gate import AnomalyGate
+from components.blessing_gate import BlessingGate
 from pipeline.config import PipelineConfig
 from transform_fn import features as F
 
 SPLITS = ("train", "eval", "test")
 EVAL_SPLIT = "test"
 # Metrics are reported overall and per slice; the blessing thresholds judge the overall slice.
-SLICE_FEATURES = (F.sex("a"), F.age("a"), F.occupation("a"))
+SLICE_FEATURES = (F.EXAMPLE_KIND, F.sex("a"), F.age("a"), F.occupation("a"), F.MOVIE_PRIMARY_GENRE,
+                  F.HISTORY_PADDED)
 # Serving signature output the Evaluator reads.
 PREDICTION_KEY = "predictions"
 # The same user code as the module files, by import path, for an image that installs the project.
 PREPROCESSING_FN = "transform_fn.preprocessing.preprocessing_fn"
 RUN_FN = "trainer_fn.run.run_fn"
+BASELINE_RUN_FN = "trainer_fn.baseline.run_fn"
 
 
-def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
-    rmse_threshold = tfma.MetricThreshold(
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.LOWER_IS_BETTER,
-            absolute={"value": config.rmse_change_tolerance}))
-    if config.rmse_upper_bound is not None:
-        rmse_threshold.value_threshold.CopyFrom(
-            tfma.GenericValueThreshold(upper_bound={"value": config.rmse_upper_bound}))
+def _module(module_file: str | None, function_key: str, function: str) -> dict:
+    return {"module_file": module_file} if module_file else {function_key: function}
+
+
+def _rmse_change(allowed: float) -> tfma.GenericChangeThreshold:
+    """Candidate RMSE - baseline RMSE must be <= allowed."""
+    return tfma.GenericChangeThreshold(direction=tfma.MetricDirection.LOWER_IS_BETTER,
+                                       absolute={"value": allowed})
+
+
+def eval_config(threshold: tfma.MetricThreshold) -> tfma.EvalConfig:
+    """RMSE, MAE, MSE and count, overall and per slice; `threshold` judges overall RMSE."""
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=F.LABEL,
                                     prediction_key=PREDICTION_KEY)],
@@ -45,10 +53,20 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             tfma.MetricConfig(class_name="MeanSquaredError"),
             tfma.MetricConfig(class_name="MeanAbsoluteError"),
             tfma.MetricConfig(class_name="RootMeanSquaredError", per_slice_thresholds=[
-                config_pb2.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
-                                                   threshold=rmse_threshold)]),
+                config_pb2.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)]),
         ])],
     )
+
+
+def vs_last_blessed_config(config: PipelineConfig) -> tfma.EvalConfig:
+    threshold = tfma.MetricThreshold(change_threshold=_rmse_change(config.rmse_change_tolerance))
+    if config.rmse_upper_bound is not None:
+        threshold.value_threshold.CopyFrom(tfma.GenericValueThreshold(upper_bound={"value": config.rmse_upper_bound}))
+    return eval_config(threshold)
+
+
+def vs_baseline_config(config: PipelineConfig) -> tfma.EvalConfig:
+    return eval_config(tfma.MetricThreshold(change_threshold=_rmse_change(-config.baseline_margin)))
 
 
 def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
@@ -66,35 +84,48 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
-        **({"module_file": config.transform_module} if config.transform_module
-           else {"preprocessing_fn": PREPROCESSING_FN}))
+        **_module(config.transform_module, "preprocessing_fn", PREPROCESSING_FN))
     transform.add_upstream_node(anomaly_gate)
 
-    trainer = tfx.components.Trainer(
-        **({"module_file": config.trainer_module} if config.trainer_module else {"run_fn": RUN_FN}),
+    trainer_inputs = dict(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
-        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]))
+    trainer = tfx.components.Trainer(
+        **_module(config.trainer_module, "run_fn", RUN_FN), **trainer_inputs,
         custom_config={"hparams": dataclasses.asdict(config.hparams)})
+    baseline_trainer = tfx.components.Trainer(
+        **_module(config.baseline_module, "run_fn", BASELINE_RUN_FN), **trainer_inputs,
+        custom_config={"baseline": config.baseline_params}).with_id("BaselineTrainer")
 
     baseline_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        # Only the gate's blessings count: an Evaluator's alone is half the decision.
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing,
+                                       producer_component_id="BlessingGate", output_key="blessing"),
     ).with_id("latest_blessed_model_resolver")
 
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"],
-        eval_config=eval_config(config),
+        eval_config=vs_last_blessed_config(config),
         example_splits=[EVAL_SPLIT])
+    baseline_evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline_trainer.outputs["model"],
+        eval_config=vs_baseline_config(config),
+        example_splits=[EVAL_SPLIT]).with_id("BaselineEvaluator")
+    blessing_gate = BlessingGate(model=trainer.outputs["model"], vs_last_blessed=evaluator.outputs["blessing"],
+                                 vs_baseline=baseline_evaluator.outputs["blessing"])
 
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
+        model_blessing=blessing_gate.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_model_dir)))
 
@@ -102,7 +133,8 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
-                    transform, trainer, baseline_resolver, evaluator, pusher],
+                    transform, trainer, baseline_trainer, baseline_resolver, evaluator, baseline_evaluator,
+                    blessing_gate, pusher],
         enable_cache=config.enable_cache,
         metadata_connection_config=(
             tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)

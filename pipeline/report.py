@@ -124,14 +124,8 @@ def data_section(run: run_summary.RunSummary) -> dict:
 # ---------------------------------------------------------------- model section
 
 def _slices(evaluation_uri: str) -> list[dict]:
-    import tensorflow_model_analysis as tfma
-
     rows = []
-    for slice_key, metrics in tfma.load_eval_result(evaluation_uri).slicing_metrics:
-        values = {}
-        for by_class in metrics.values():
-            for by_sub_key in by_class.values():
-                values.update({k: v["doubleValue"] for k, v in by_sub_key.items() if "doubleValue" in v})
+    for slice_key, values in run_summary.metrics_by_slice(evaluation_uri).items():
         name = "overall" if slice_key == () else ", ".join(f"{k} = {v}" for k, v in slice_key)
         rows.append({"slice": name, "overall": slice_key == (),
                      "count": values.get("example_count", 0),
@@ -144,11 +138,14 @@ def _slices(evaluation_uri: str) -> list[dict]:
     return rows
 
 
-def _thresholds(evaluation_uri: str, overall: dict) -> list[dict]:
-    """Each blessing threshold with its bound, the candidate's value and the outcome."""
+def _thresholds(evaluation_uri: str, baseline_name: str) -> list[dict]:
+    """Each blessing threshold of one Evaluator: its bound, the values and the outcome."""
     config = json.loads(Path(evaluation_uri, "eval_config.json").read_text())
-    failed = run_summary.failed_thresholds(evaluation_uri)
     config = config.get("evalConfig", config)
+    failed = run_summary.failed_thresholds(evaluation_uri)
+    metrics = run_summary.overall_metrics(evaluation_uri)
+    value = metrics["candidate"].get("root_mean_squared_error")
+    baseline = metrics.get("baseline", {}).get("root_mean_squared_error")
     rows = []
     for spec in config.get("metricsSpecs", []):
         for metric in spec.get("metrics", []):
@@ -159,20 +156,17 @@ def _thresholds(evaluation_uri: str, overall: dict) -> list[dict]:
                 if "valueThreshold" in threshold:
                     bound = threshold["valueThreshold"]["upperBound"]
                     rows.append({"metric": name, "kind": "absolute: below the mean predictor's test RMSE",
-                                 "bound": f"< {bound:.4f}", "value": overall.get("rmse"),
+                                 "bound": f"< {bound:.4f}", "value": value, "baseline": None,
                                  "passed": not any("must be below" in f for f in failed)})
                 if "changeThreshold" in threshold:
                     allowed = threshold["changeThreshold"].get("absolute", 0.0)
-                    baseline = overall.get("baseline_rmse")
-                    rows.append({"metric": name, "kind": "change vs the last blessed model",
-                                 "bound": f"candidate - baseline <= {allowed:g}"
-                                          + ("" if baseline is not None else " (no blessed model yet: skipped)"),
-                                 "value": overall.get("rmse"), "baseline": baseline,
-                                 "passed": not any("last blessed" in f for f in failed)})
+                    rows.append({"metric": name, "kind": f"change vs {baseline_name}",
+                                 "bound": f"candidate - baseline <= {allowed:+g}", "value": value,
+                                 "baseline": baseline, "passed": not any("minus the baseline" in f for f in failed)})
     if not any(spec.get("isBaseline") for spec in config.get("modelSpecs", [])):
         # TFX drops change thresholds when there is no blessed model to compare with.
-        rows.append({"metric": "RootMeanSquaredError", "kind": "change vs the last blessed model",
-                     "bound": "not applied: no blessed model yet", "value": overall.get("rmse"),
+        rows.append({"metric": "RootMeanSquaredError", "kind": f"change vs {baseline_name}",
+                     "bound": "not applied: no blessed model yet", "value": value, "baseline": None,
                      "passed": True})
     return rows
 
@@ -199,7 +193,13 @@ def model_section(run: run_summary.RunSummary, out_dir: Path, manifest: dict | N
     if evaluation:
         section["slices"] = _slices(evaluation.uri)
         overall = section["slices"][0] if section["slices"] else {}
-        section["thresholds"] = _thresholds(evaluation.uri, overall)
+        section["thresholds"] = _thresholds(evaluation.uri, "the last blessed model")
+        vs_mf = run.output("BaselineEvaluator", "evaluation")
+        if vs_mf:
+            section["thresholds"] += _thresholds(vs_mf.uri, "matrix factorisation (BaselineTrainer)")
+            mf = {r["slice"]: r["baseline_rmse"] for r in _slices(vs_mf.uri)}
+            for row in section["slices"]:
+                row["mf_rmse"] = mf.get(row["slice"])
         if manifest:
             section["mean_baseline"] = manifest["baseline"]
         if overall.get("rmse") is not None:

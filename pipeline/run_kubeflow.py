@@ -30,6 +30,7 @@ class KubeflowSettings:
     pipeline_name: str = PipelineConfig.pipeline_name
     rmse_upper_bound: float | None = None
     rmse_change_tolerance: float = 0.0
+    baseline_margin: float = 0.0
     beam_pipeline_args: list[str] = dataclasses.field(default_factory=list)
     hparams: dict = dataclasses.field(default_factory=dict)
 
@@ -54,7 +55,8 @@ class KubeflowSettings:
             schema_file=f"{root}/pipeline/schema/schema.pbtxt",
             transform_module=None, trainer_module=None,
             hparams=HParams.from_dict(self.hparams), rmse_upper_bound=self.rmse_upper_bound,
-            rmse_change_tolerance=self.rmse_change_tolerance, beam_pipeline_args=list(self.beam_pipeline_args))
+            rmse_change_tolerance=self.rmse_change_tolerance, baseline_margin=self.baseline_margin,
+            baseline_module=None, beam_pipeline_args=list(self.beam_pipeline_args))
 
 
 def compile_pipeline(settings: KubeflowSettings, output: str | Path) -> dict:

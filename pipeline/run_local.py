@@ -18,6 +18,7 @@ from data import synthetic
 from pipeline import summary as run_summary
 from pipeline.config import PipelineConfig
 from trainer_fn.model import HParams
+from transform_fn import features as F
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -42,6 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="bless only below this test RMSE (default: the mean-predictor's test RMSE)")
     p.add_argument("--rmse-change-tolerance", type=float, default=0.0,
                    help="how much worse than the last blessed model's RMSE still blesses")
+    p.add_argument("--baseline-margin", type=float, default=0.0,
+                   help="how much lower than the matrix-factorisation baseline's RMSE the model's must be")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report (make report builds it later)")
     p.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
@@ -82,7 +85,8 @@ def run(args) -> run_summary.RunSummary:
     config = PipelineConfig.local(
         work, prepared, hparams=hparams_from_args(args),
         rmse_upper_bound=args.rmse_upper_bound if args.rmse_upper_bound is not None else baseline_rmse,
-        rmse_change_tolerance=args.rmse_change_tolerance, enable_cache=not args.no_cache)
+        rmse_change_tolerance=args.rmse_change_tolerance, baseline_margin=args.baseline_margin,
+        enable_cache=not args.no_cache)
     config.beam_pipeline_args = config.beam_pipeline_args + args.beam_args
     tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
 
@@ -98,23 +102,33 @@ def run(args) -> run_summary.RunSummary:
 
 def print_summary(result: run_summary.RunSummary, manifest: dict, config: PipelineConfig, seconds: float,
                   report_path: Path | None = None):
-    counts = manifest["counts"]["pairs_per_split"]
+    counts = manifest["counts"]
     evaluation = result.output("Evaluator", "evaluation")
     metrics = run_summary.overall_metrics(evaluation.uri) if evaluation else {}
-    candidate = metrics.get("candidate", {})
+    nan = float("nan")
     print("\n=== movie-pair-recommender: run summary ===")
     print(f"data           {config.data_root}")
-    print("pair rows      " + ", ".join(f"{s} {counts[s]:,}" for s in ("train", "eval", "test")))
-    print(f"test RMSE      model {candidate.get('root_mean_squared_error', float('nan')):.4f}   "
-          f"mean baseline {manifest['baseline']['rmse']['test']:.4f}   "
-          f"(MAE {candidate.get('mean_absolute_error', float('nan')):.4f})")
+    print("rows           " + ", ".join(f"{s} {counts['pairs_per_split'][s]:,} pairs + "
+                                        f"{counts['singles_per_split'][s]:,} single" for s in ("train", "eval", "test")))
+    mf_eval = result.output("BaselineEvaluator", "evaluation")
+    table = {"mean predictor": [manifest["baseline"]["rmse"]["test"]] +
+             [manifest["baseline"]["test_rmse_by_kind"][k] for k in ("pair", "single")]}
+    for name, source, who in (("matrix factorisation", mf_eval, "baseline"), ("attention model", evaluation, "candidate")):
+        table[name] = [run_summary.overall_metrics(source.uri, key).get(who, {}).get("root_mean_squared_error", nan)
+                       if source else nan for key in ((), ((F.EXAMPLE_KIND, "pair"),), ((F.EXAMPLE_KIND, "single"),))]
+    print(f"test RMSE      {'':22s} {'all':>7s} {'pair':>7s} {'single':>7s}")
+    for name, values in table.items():
+        print(f"               {name:22s} " + " ".join(f"{v:7.4f}" for v in values))
     if "baseline" in metrics:
-        print(f"last blessed   RMSE {metrics['baseline'].get('root_mean_squared_error', float('nan')):.4f}")
-    print(f"blessed        {'yes' if result.blessed() else 'no'} "
-          f"(RMSE must be < {config.rmse_upper_bound:.4f} and not worse than the last blessed model "
-          f"by more than {config.rmse_change_tolerance})")
-    for line in run_summary.failed_thresholds(evaluation.uri) if evaluation else []:
-        print(f"  failed       {line}")
+        print(f"last blessed   RMSE {metrics['baseline'].get('root_mean_squared_error', nan):.4f}")
+    print(f"blessed        {'yes' if result.blessed() else 'no'}: RMSE below {config.rmse_upper_bound:.4f} "
+          f"(mean predictor) {'ok' if result.blessed('Evaluator') else 'FAILED'} with not worse than the last "
+          f"blessed model (+{config.rmse_change_tolerance}); below matrix factorisation by "
+          f"{config.baseline_margin} {'ok' if result.blessed('BaselineEvaluator') else 'FAILED'}")
+    for component in ("Evaluator", "BaselineEvaluator"):
+        evaluation_of = result.output(component, "evaluation")
+        for line in run_summary.failed_thresholds(evaluation_of.uri) if evaluation_of else []:
+            print(f"  failed       {component}: {line}")
     print(f"pushed         {result.pushed_path() or 'nothing (model not blessed)'}")
     states = ", ".join(f"{c.component} {c.state.lower()}" for c in result.components.values())
     print(f"components     {states}")

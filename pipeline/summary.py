@@ -29,8 +29,9 @@ class RunSummary:
         artifacts = run.outputs.get(key, []) if run else []
         return artifacts[0] if artifacts else None
 
-    def blessed(self) -> bool:
-        blessing = self.output("Evaluator", "blessing")
+    def blessed(self, component: str = "BlessingGate") -> bool:
+        """The pipeline's decision (BlessingGate), or one Evaluator's half of it."""
+        blessing = self.output(component, "blessing")
         return bool(blessing and blessing.custom_properties["blessed"].int_value == 1)
 
     def pushed_path(self) -> str | None:
@@ -82,22 +83,23 @@ def latest_run(metadata_path: str, pipeline_name: str) -> RunSummary:
     return RunSummary(run_id=run.name, components=components)
 
 
-def overall_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
-    """{'candidate': {metric: value}, 'baseline': {...}} for the overall slice.
-
-    TFMA stores the candidate's metrics and, when there was a baseline model, each
-    metric's difference '<name>_diff' = candidate - baseline.
-    """
+def metrics_by_slice(evaluation_uri: str) -> dict[tuple, dict[str, float]]:
+    """TFMA's metrics per slice key (() is overall). With a baseline model TFMA also stores
+    each metric's difference '<name>_diff' = candidate - baseline."""
     import tensorflow_model_analysis as tfma
 
-    result = tfma.load_eval_result(evaluation_uri)
-    values: dict[str, float] = {}
-    for slice_key, metrics in result.slicing_metrics:
-        if slice_key == ():
-            for by_class in metrics.values():
-                for by_sub_key in by_class.values():
-                    values.update({name: float(v["doubleValue"]) for name, v in by_sub_key.items()
-                                   if "doubleValue" in v})
+    out = {}
+    for slice_key, metrics in tfma.load_eval_result(evaluation_uri).slicing_metrics:
+        values = out.setdefault(tuple(slice_key), {})
+        for by_class in metrics.values():
+            for by_sub_key in by_class.values():
+                values.update({k: float(v["doubleValue"]) for k, v in by_sub_key.items() if "doubleValue" in v})
+    return out
+
+
+def overall_metrics(evaluation_uri: str, slice_key: tuple = ()) -> dict[str, dict[str, float]]:
+    """{'candidate': {metric: value}, 'baseline': {...}} for one slice (overall by default)."""
+    values = metrics_by_slice(evaluation_uri).get(slice_key, {})
     candidate = {k: v for k, v in values.items() if not k.endswith("_diff")}
     out = {"candidate": candidate}
     diffs = {k[: -len("_diff")]: v for k, v in values.items() if k.endswith("_diff")}
@@ -121,6 +123,6 @@ def failed_thresholds(evaluation_uri: str) -> list[str]:
                 lines.append(f"{failure.metric_key.name} = {got:.4f}, must be below {bound:.4f}")
             else:
                 allowed = threshold.change_threshold.absolute.value
-                lines.append(f"{failure.metric_key.name} worse than the last blessed model by "
-                             f"{got:.4f}, allowed {allowed:.4f}")
+                lines.append(f"{failure.metric_key.name} minus the baseline's = {got:+.4f}, "
+                             f"must be <= {allowed:+.4f}")
     return lines

@@ -20,8 +20,11 @@ EDGES = {
     "Trainer": {"Transform", "ImportSchemaGen"},
     "latest_blessed_model_resolver-model-resolver": set(),
     "latest_blessed_model_resolver-model-blessing-resolver": set(),
+    "BaselineTrainer": {"Transform", "ImportSchemaGen"},
     "Evaluator": {"CsvExampleGen", "Trainer", "latest_blessed_model_resolver-model-resolver"},
-    "Pusher": {"Trainer", "Evaluator"},
+    "BaselineEvaluator": {"CsvExampleGen", "Trainer", "BaselineTrainer"},
+    "BlessingGate": {"Trainer", "Evaluator", "BaselineEvaluator"},
+    "Pusher": {"Trainer", "BlessingGate"},
 }
 
 

@@ -18,8 +18,10 @@ from pipeline.tf_examples import serialize
 from transform_fn import features as F
 
 COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomalyGate",
-              "Transform", "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"}
-CACHEABLE = ("CsvExampleGen", "StatisticsGen", "ExampleValidator", "AnomalyGate", "Transform", "Trainer")
+              "Transform", "Trainer", "BaselineTrainer", "latest_blessed_model_resolver", "Evaluator",
+              "BaselineEvaluator", "BlessingGate", "Pusher"}
+CACHEABLE = ("CsvExampleGen", "StatisticsGen", "ExampleValidator", "AnomalyGate", "Transform", "Trainer",
+             "BaselineTrainer", "BaselineEvaluator")
 
 
 def _swap(frame):
@@ -39,8 +41,9 @@ def test_first_run_completes_is_blessed_and_pushed(first_run, work):
 
 
 def test_pushed_model_scores_tf_examples_like_the_evaluator(first_run, work):
-    test_rows = pd.read_csv(work / "prepared" / "synthetic-tiny-seed42" / "test" / "pairs.csv",
-                            dtype=str, keep_default_na=False)
+    test_dir = work / "prepared" / "synthetic-tiny-seed42" / "test"
+    test_rows = pd.concat([pd.read_csv(test_dir / f"{kind}.csv", dtype=str, keep_default_na=False)
+                           for kind in ("pairs", "singles")], ignore_index=True)
     model = tf.saved_model.load(first_run.pushed_path())
     serve = model.signatures["serving_default"]
     predictions = serve(examples=tf.constant(serialize(test_rows)))["predictions"].numpy()[:, 0]
@@ -60,13 +63,26 @@ def test_pushed_model_scores_tf_examples_like_the_evaluator(first_run, work):
 
 
 def test_second_run_with_unchanged_inputs_is_served_from_cache(first_run, work):
-    args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3"])
+    args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3",
+                                 "--baseline-margin", "-1"])
     second = run_local.run(args)
     assert second.run_id != first_run.run_id
     for name in CACHEABLE:
         assert second.components[name].state == "CACHED", name
     # Same model as the baseline: not worse, so blessed again.
     assert second.blessed()
+
+
+def test_a_model_that_does_not_beat_the_baseline_is_not_pushed(first_run, work):
+    pushed_before = sorted((work / "serving_model").iterdir())
+    args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3",
+                                 "--baseline-margin", "5.0"])
+    third = run_local.run(args)
+    assert third.components["Trainer"].state == "CACHED"
+    assert third.blessed("Evaluator") and not third.blessed("BaselineEvaluator") and not third.blessed()
+    assert third.pushed_path() is None and sorted((work / "serving_model").iterdir()) == pushed_before
+    failures = run_summary.failed_thresholds(third.output("BaselineEvaluator", "evaluation").uri)
+    assert failures and "minus the baseline" in failures[0]
 
 
 def test_anomalies_stop_the_run_before_transform(first_run, work, tmp_path):

@@ -11,8 +11,9 @@ from tests import raw_fixtures
 from transform_fn import features as F
 
 
-def _rows(out):
-    return {s: pd.read_csv(out / s / "pairs.csv", dtype=str, keep_default_na=False) for s in SPLITS}
+def _rows(out, kinds=("pairs", "singles")):
+    return {s: pd.concat([pd.read_csv(out / s / f"{k}.csv", dtype=str, keep_default_na=False) for k in kinds],
+                         ignore_index=True) for s in SPLITS}
 
 
 def _label_pairs(frame):
@@ -53,15 +54,33 @@ def test_no_leakage(tiny_prepared):
         assert (first[common] >= last_train[common]).all(), split
 
 
+def test_single_user_rows_cover_every_test_rating(tiny_prepared):
+    out, manifest = tiny_prepared
+    singles = _rows(out, kinds=("singles",))
+    for split, frame in singles.items():
+        assert (frame[F.user("a")] == frame[F.user("b")]).all() and (frame[F.EXAMPLE_KIND] == "single").all()
+        assert len(frame) == manifest["counts"]["singles_per_split"][split]
+    assert len(singles["test"]) == manifest["counts"]["ratings_per_split"]["test"]
+    ratings = pd.read_csv(out / "ratings_by_split.csv", dtype=str)
+    test = ratings[ratings["split"] == "test"]
+    assert set(zip(singles["test"][F.user("a")], singles["test"][F.MOVIE])) == set(zip(test.user_id, test.movie_id))
+    assert (singles["test"][F.LABEL].astype(float).to_numpy() ==
+            test.set_index(["user_id", "movie_id"]).loc[list(zip(singles["test"][F.user("a")],
+                                                                 singles["test"][F.MOVIE]))]["rating"].astype(float).to_numpy()).all()
+
+
 def test_pair_rows_are_consistent(tiny_prepared):
     out, manifest = tiny_prepared
-    rows = _rows(out)
+    rows = _rows(out, kinds=("pairs",))
     ratings = pd.read_csv(out / "ratings_by_split.csv", dtype={"user_id": str, "movie_id": str})
     rating = ratings.set_index(["user_id", "movie_id"])["rating"]
     for split, frame in rows.items():
         assert len(frame) == manifest["counts"]["pairs_per_split"][split]
         assert list(frame.columns) == list(F.RAW_COLUMNS)
-        assert (frame[F.user("a")] != frame[F.user("b")]).all()
+        assert (frame[F.user("a")] != frame[F.user("b")]).all() and (frame[F.EXAMPLE_KIND] == "pair").all()
+        padded = frame[F.hist_movies("a")].str.startswith("|") | frame[F.hist_movies("b")].str.startswith("|")
+        assert (frame[F.HISTORY_PADDED] == padded.map({True: "padded", False: "full"})).all()
+        assert (frame[F.MOVIE_PRIMARY_GENRE] == frame[F.MOVIE_GENRES].str.split("|").str[0]).all()
         ra = rating.loc[list(zip(frame[F.user("a")], frame[F.MOVIE]))].to_numpy()
         rb = rating.loc[list(zip(frame[F.user("b")], frame[F.MOVIE]))].to_numpy()
         np.testing.assert_allclose(frame[F.LABEL].astype(float), (ra + rb) / 2)
@@ -130,6 +149,8 @@ def test_fixture_rows_are_all_accounted_for_in_the_manifest(tmp_path):
     assert manifest["dropped"]["ratings.dat: unknown user or movie"] == 2
     rejects = pd.read_csv(tmp_path / "out" / "rejects.csv")
     assert len(rejects) == sum(manifest["dropped"].values()) + sum(manifest["repaired"].values())
+    movies = pd.read_csv(tmp_path / "out" / "movies.csv", dtype=str)
+    assert movies["actors"].str.count("\\|").eq(F.MAX_ACTORS - 1).all()     # never a bare number
     assert set(rejects.columns) == {"file", "line", "action", "reason", "text"}
 
 

@@ -42,7 +42,7 @@ def test_report_renders_offline_in_chromium(report):
     assert {src for src, _ in images} == {"slice_rmse.png", "predicted_vs_actual.png", "residuals.png",
                                           "training_curves.png"}
     assert all(width > 0 for _, width in images)
-    assert thresholds == 3       # header + absolute bound + change vs last blessed
+    assert thresholds == 4       # header + absolute bound + vs last blessed + vs matrix factorisation
     assert report.with_name("screenshot.png").stat().st_size > 10_000
 
 

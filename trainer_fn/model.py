@@ -23,6 +23,7 @@ class HParams:
     """The seed's hyperparameters are the defaults."""
     embedding_dim: int = 8          # not in the seed; larger tables overfit the user pairs
     embedding_l2: float = 1e-4      # L2 penalty on the id embeddings (users, movies, directors)
+    bias_l2: float = 1e-5           # L2 penalty on the explicit user and movie biases
     attention_heads: int = 3
     hidden_units: tuple[int, ...] = (256, 128)
     dropout: float = 0.1
@@ -127,6 +128,19 @@ def user_tower(enc: _Encoders, attention, norm, inputs, side: str, target: tf.Te
     ])
 
 
+def pair_biases(inputs, sizes: dict[str, int], hp: HParams) -> tf.Tensor:
+    """The classic rating biases, kept explicit beside the deep part: the mean of the two
+    users' biases plus the target movie's bias (symmetric in A and B)."""
+    reg = keras.regularizers.l2(hp.bias_l2) if hp.bias_l2 else None
+    rows = lambda vocab: sizes[vocab] + 1 + F.OOV_BUCKETS  # noqa: E731
+    user_bias = keras.layers.Embedding(rows(F.USER_VOCAB), 1, embeddings_initializer="zeros",
+                                       embeddings_regularizer=reg, name="user_bias")
+    movie_bias = keras.layers.Embedding(rows(F.MOVIE_VOCAB), 1, embeddings_initializer="zeros",
+                                        embeddings_regularizer=reg, name="movie_bias")
+    users = (user_bias(inputs[F.USER_IDX.format(side="a")]) + user_bias(inputs[F.USER_IDX.format(side="b")])) / 2
+    return tf.squeeze(users + movie_bias(inputs[F.MOVIE_IDX]), axis=-1)
+
+
 def build_model(sizes: dict[str, int], hp: HParams, label_mean: float) -> keras.Model:
     """sizes: vocabulary sizes by vocabulary name; label_mean: the output's starting bias."""
     inputs = model_inputs()
@@ -144,8 +158,8 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float) -> keras.
         x = keras.layers.LeakyReLU(name=f"leaky_relu_{i}")(x)
         x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
         x = keras.layers.Dropout(hp.dropout, name=f"dropout_{i}")(x)
-    rating = keras.layers.Dense(1, bias_initializer=keras.initializers.Constant(label_mean), name="rating")(x)
-    model = keras.Model(inputs=inputs, outputs=tf.squeeze(rating, axis=-1))
+    deep = tf.squeeze(keras.layers.Dense(1, name="deep_rating")(x), axis=-1)
+    model = keras.Model(inputs=inputs, outputs=label_mean + pair_biases(inputs, sizes, hp) + deep)
     model.compile(optimizer=keras.optimizers.Adagrad(learning_rate=hp.learning_rate),
                   loss="mse", metrics=[keras.metrics.MeanAbsoluteError(name="mae"),
                                        keras.metrics.RootMeanSquaredError(name="rmse")])

@@ -22,20 +22,21 @@ from transform_fn import features as F
 VOCABULARIES = (F.USER_VOCAB, F.MOVIE_VOCAB, F.SEX_VOCAB, F.AGE_VOCAB, F.OCCUPATION_VOCAB,
                 F.GENRE_VOCAB, F.DIRECTOR_VOCAB, F.ACTOR_VOCAB)
 HISTORY_FILE = "training_history.json"
+SHUFFLE_BUFFER = 200_000   # rows; the data stage also writes them shuffled
 
 
-def _dataset(files, data_accessor, tf_transform_output, batch_size: int, shuffle: bool, seed: int):
+def dataset(files, data_accessor, tf_transform_output, batch_size: int, shuffle: bool, seed: int):
     return data_accessor.tf_dataset_factory(
         files,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=F.LABEL, num_epochs=1,
-                                       shuffle=shuffle, shuffle_seed=seed),
+                                       shuffle=shuffle, shuffle_seed=seed, shuffle_buffer_size=SHUFFLE_BUFFER),
         tf_transform_output.transformed_metadata.schema,
     ).prefetch(tf.data.AUTOTUNE)
 
 
-def _label_mean(dataset) -> float:
+def label_mean(batches) -> float:
     total, count = 0.0, 0
-    for _, label in dataset:
+    for _, label in batches:
         total += float(tf.reduce_sum(label))
         count += int(tf.size(label))
     if count == 0:
@@ -43,9 +44,10 @@ def _label_mean(dataset) -> float:
     return total / count
 
 
-def _serving_signature(model, tf_transform_output):
+def serving_signature(model, tf_transform_output):
     raw_spec = tf_transform_output.raw_feature_spec()
-    raw_spec.pop(F.LABEL)
+    for name in (F.LABEL, *F.EVAL_ONLY):     # not sent by serving clients
+        raw_spec.pop(name)
     model.tft_layer = tf_transform_output.transform_features_layer()
     input_names = list(model.input.keys()) if isinstance(model.input, dict) else model.input_names
 
@@ -64,21 +66,21 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     keras.utils.set_random_seed(hp.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
-    train = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
+    train = dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
                      hp.batch_size, shuffle=True, seed=hp.seed)
-    evaluate = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
+    evaluate = dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
                         1024, shuffle=False, seed=hp.seed)
     sizes = {name: tf_transform_output.vocabulary_size_by_name(name) for name in VOCABULARIES}
-    label_mean = _label_mean(_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
+    mean = label_mean(dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
                                       4096, shuffle=False, seed=hp.seed))
-    model = build_model(sizes, hp, label_mean)
+    model = build_model(sizes, hp, mean)
     callbacks = []
     if hp.early_stopping_patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=hp.early_stopping_patience, restore_best_weights=True))
     history = model.fit(train, validation_data=evaluate, epochs=hp.epochs, callbacks=callbacks, verbose=2)
 
-    signature = _serving_signature(model, tf_transform_output)
+    signature = serving_signature(model, tf_transform_output)
     tf.saved_model.save(model, fn_args.serving_model_dir, signatures={"serving_default": signature})
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
         json.dump({"hparams": hp.__dict__, "vocabulary_sizes": sizes,

@@ -19,7 +19,7 @@ MOVIE_GENRES = "movie_genres"
 MOVIE_YEAR = "movie_year"
 MOVIE_RUNTIME = "movie_runtime"     # minutes; 0 when IMDb has none
 MOVIE_DIRECTOR = "movie_director"   # person code: 0 unknown, 1 other (rare), 2.. frequent
-MOVIE_ACTORS = "movie_actors"       # '|'-joined codes of up to MAX_ACTORS lead actors; "0" if none
+MOVIE_ACTORS = "movie_actors"       # MAX_ACTORS '|'-joined lead-actor codes, 0 in empty slots
 MOVIE_IMDB_RATING = "movie_imdb_rating"   # 0 when IMDb has none
 MOVIE_IMDB_VOTES = "movie_imdb_votes"     # 0 when IMDb has none
 
@@ -49,9 +49,16 @@ def occupation(side: str) -> str:
 
 
 USER_COLUMNS = (user, hist_movies, hist_ratings, sex, age, occupation)
+# Evaluation-only columns: for slicing in TFMA; neither the model nor a serving request
+# uses them (they are absent in the schema's SERVING environment, like the label).
+EXAMPLE_KIND = "example_kind"            # "pair" (two users) or "single" (the pair (A, A))
+HISTORY_PADDED = "history_padded"        # "padded" if either history has an empty slot, else "full"
+MOVIE_PRIMARY_GENRE = "movie_primary_genre"
+EVAL_ONLY = (EXAMPLE_KIND, HISTORY_PADDED, MOVIE_PRIMARY_GENRE)
+
 RAW_COLUMNS = tuple(col(side) for side in SIDES for col in USER_COLUMNS) + (
     MOVIE, MOVIE_GENRES, MOVIE_YEAR, MOVIE_RUNTIME, MOVIE_DIRECTOR, MOVIE_ACTORS, MOVIE_IMDB_RATING,
-    MOVIE_IMDB_VOTES, LABEL)
+    MOVIE_IMDB_VOTES) + EVAL_ONLY + (LABEL,)
 
 # Transformed feature names.
 USER_IDX = "{side}_user_idx"
