@@ -41,7 +41,7 @@ class Size:
 
 SIZES = {
     "tiny": Size(n_users=150, n_movies=120, mean_ratings=40),
-    "default": Size(n_users=1000, n_movies=700, mean_ratings=60),
+    "default": Size(n_users=700, n_movies=500, mean_ratings=60),
     "ml-1m": Size(n_users=6040, n_movies=3706, mean_ratings=165.6),
 }
 

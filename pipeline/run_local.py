@@ -43,6 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="bless only below this test RMSE (default: the mean-predictor's test RMSE)")
     p.add_argument("--rmse-change-tolerance", type=float, default=0.0,
                    help="how much worse than the last blessed model's RMSE still blesses")
+    p.add_argument("--baseline-factors", type=int,
+                   help="latent factors of the matrix-factorisation baseline (0: biases only; default 32)")
     p.add_argument("--baseline-margin", type=float, default=0.0,
                    help="how much lower than the matrix-factorisation baseline's RMSE the model's must be")
     p.add_argument("--no-cache", action="store_true")
@@ -86,6 +88,7 @@ def run(args) -> run_summary.RunSummary:
         work, prepared, hparams=hparams_from_args(args),
         rmse_upper_bound=args.rmse_upper_bound if args.rmse_upper_bound is not None else baseline_rmse,
         rmse_change_tolerance=args.rmse_change_tolerance, baseline_margin=args.baseline_margin,
+        baseline_params={} if args.baseline_factors is None else {"factors": args.baseline_factors},
         enable_cache=not args.no_cache)
     config.beam_pipeline_args = config.beam_pipeline_args + args.beam_args
     tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
