@@ -46,11 +46,8 @@ class PrepareConfig:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 RAW_NAMES = ("users.dat", "movies.dat", "ratings.dat", "u.user", "u.item", "u.data", "links.csv")
