@@ -116,7 +116,8 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     mf_eval = result.output("BaselineEvaluator", "evaluation")
     table = {"mean predictor": [manifest["baseline"]["rmse"]["test"]] +
              [manifest["baseline"]["test_rmse_by_kind"][k] for k in ("pair", "single")]}
-    for name, source, who in (("matrix factorisation", mf_eval, "baseline"), ("attention model", evaluation, "candidate")):
+    baseline_name = "biases only" if config.baseline_params.get("factors") == 0 else "matrix factorisation"
+    for name, source, who in ((baseline_name, mf_eval, "baseline"), ("attention model", evaluation, "candidate")):
         table[name] = [run_summary.overall_metrics(source.uri, key).get(who, {}).get("root_mean_squared_error", nan)
                        if source else nan for key in ((), ((F.EXAMPLE_KIND, "pair"),), ((F.EXAMPLE_KIND, "single"),))]
     print(f"test RMSE      {'':22s} {'all':>7s} {'pair':>7s} {'single':>7s}")
@@ -126,7 +127,7 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
         print(f"last blessed   RMSE {metrics['baseline'].get('root_mean_squared_error', nan):.4f}")
     print(f"blessed        {'yes' if result.blessed() else 'no'}: RMSE below {config.rmse_upper_bound:.4f} "
           f"(mean predictor) {'ok' if result.blessed('Evaluator') else 'FAILED'} with not worse than the last "
-          f"blessed model (+{config.rmse_change_tolerance}); below matrix factorisation by "
+          f"blessed model (+{config.rmse_change_tolerance}); below {baseline_name} by "
           f"{config.baseline_margin} {'ok' if result.blessed('BaselineEvaluator') else 'FAILED'}")
     for component in ("Evaluator", "BaselineEvaluator"):
         evaluation_of = result.output(component, "evaluation")
