@@ -237,7 +237,7 @@ def build_report(metadata_path: str, pipeline_name: str, reports_dir: str | Path
                              undefined=jinja2.StrictUndefined)
     html = env.get_template("report.html.j2").render(
         pipeline_name=pipeline_name, run=run, components=list(run.components.values()),
-        data_root=data_root, manifest=manifest,
+        data_root=data_root, manifest=manifest, drift_threshold=DRIFT_THRESHOLD,
         data=data_section(run), model=model_section(run, out_dir, manifest))
     path = out_dir / "report.html"
     tmp = path.with_suffix(".html.tmp")

@@ -53,8 +53,10 @@ def latest_run(metadata_path: str, pipeline_name: str) -> RunSummary:
     pipeline = s.get_context_by_type_and_name("pipeline", pipeline_name)
     if pipeline is None:
         raise LookupError(f"no pipeline {pipeline_name!r} in {metadata_path}")
-    runs = [c for c in s.get_children_contexts_by_context(pipeline.id) if c.type_id ==
-            s.get_context_type("pipeline_run").id] or s.get_contexts_by_type("pipeline_run")
+    run_type = s.get_context_type("pipeline_run").id
+    runs = [c for c in s.get_children_contexts_by_context(pipeline.id) if c.type_id == run_type]
+    if not runs:
+        raise LookupError(f"pipeline {pipeline_name!r} in {metadata_path} has no runs")
     run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
     executions = s.get_executions_by_context(run.id)
     node_of = {}
