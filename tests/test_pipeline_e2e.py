@@ -13,6 +13,7 @@ from pipeline import run_local
 from pipeline import summary as run_summary
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
+from pipeline.recommend import recommend
 from pipeline.report import build_report
 from pipeline.tf_examples import serialize
 from transform_fn import features as F
@@ -100,3 +101,19 @@ def test_anomalies_stop_the_run_before_transform(first_run, work, tmp_path):
     # The report of the failed run still shows the data and names the anomaly.
     html = build_report(config.metadata_path, config.pipeline_name, tmp_path / "reports").read_text()
     assert "Not blessed" in html and "a_sex" in html and "unexpected string values" in html.lower()
+
+
+def test_recommend_ranks_unseen_movies_for_a_pair(first_run, work):
+    prepared = work / "prepared" / "synthetic-tiny-seed42"
+    ratings = pd.read_csv(prepared / "ratings_by_split.csv")
+    a, b = (int(u) for u in ratings["user_id"].unique()[:2])
+    model = Path(first_run.pushed_path())
+    top = recommend(model, prepared, a, b, top=5)
+    assert len(top) == 5 and top["predicted_rating"].is_monotonic_decreasing
+    assert not set(top[F.MOVIE]) & set(ratings.loc[ratings["user_id"].isin([a, b]), "movie_id"])
+    swapped = recommend(model, prepared, b, a, top=5)
+    np.testing.assert_allclose(swapped["predicted_rating"], top["predicted_rating"], atol=1e-5)
+    only_popular = recommend(model, prepared, a, a, top=3, max_candidates=10)
+    assert len(only_popular) == 3
+    with pytest.raises(KeyError, match="not in"):
+        recommend(model, prepared, a, 10**9)
