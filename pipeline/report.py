@@ -123,27 +123,29 @@ def data_section(run: run_summary.RunSummary) -> dict:
 
 # ---------------------------------------------------------------- model section
 
-def _slices(evaluation_uri: str) -> list[dict]:
+def _slices(by_slice: dict[tuple, dict[str, float]]) -> list[dict]:
+    """Table rows from run_summary.metrics_by_slice's result, overall first."""
     rows = []
-    for slice_key, values in run_summary.metrics_by_slice(evaluation_uri).items():
+    for slice_key, values in by_slice.items():
         name = "overall" if slice_key == () else ", ".join(f"{k} = {v}" for k, v in slice_key)
+        split = run_summary.candidate_and_baseline(values)
+        candidate = split["candidate"]
         rows.append({"slice": name, "overall": slice_key == (),
-                     "count": values.get("example_count", 0),
-                     "rmse": values.get("root_mean_squared_error"),
-                     "mae": values.get("mean_absolute_error"),
-                     "mse": values.get("mean_squared_error"),
-                     "baseline_rmse": (values["root_mean_squared_error"] - values["root_mean_squared_error_diff"]
-                                       if "root_mean_squared_error_diff" in values else None)})
+                     "count": candidate.get("example_count", 0),
+                     "rmse": candidate.get("root_mean_squared_error"),
+                     "mae": candidate.get("mean_absolute_error"),
+                     "mse": candidate.get("mean_squared_error"),
+                     "baseline_rmse": split.get("baseline", {}).get("root_mean_squared_error")})
     rows.sort(key=lambda r: (not r["overall"], r["slice"]))
     return rows
 
 
-def _thresholds(evaluation_uri: str, baseline_name: str) -> list[dict]:
+def _thresholds(evaluation_uri: str, by_slice: dict[tuple, dict[str, float]], baseline_name: str) -> list[dict]:
     """Each blessing threshold of one Evaluator: its bound, the values and the outcome."""
     config = json.loads(Path(evaluation_uri, "eval_config.json").read_text())
     config = config.get("evalConfig", config)
     failed = run_summary.failed_thresholds(evaluation_uri)
-    metrics = run_summary.overall_metrics(evaluation_uri)
+    metrics = run_summary.candidate_and_baseline(by_slice.get((), {}))
     value = metrics["candidate"].get("root_mean_squared_error")
     baseline = metrics.get("baseline", {}).get("root_mean_squared_error")
     rows = []
@@ -191,13 +193,16 @@ def model_section(run: run_summary.RunSummary, out_dir: Path, manifest: dict | N
     section: dict = {"blessed": run.blessed(), "pushed": run.pushed_path(), "plots": {}}
     evaluation = run.output("Evaluator", "evaluation")
     if evaluation:
-        section["slices"] = _slices(evaluation.uri)
+        by_slice = run_summary.metrics_by_slice(evaluation.uri)
+        section["slices"] = _slices(by_slice)
         overall = section["slices"][0] if section["slices"] else {}
-        section["thresholds"] = _thresholds(evaluation.uri, "the last blessed model")
+        section["thresholds"] = _thresholds(evaluation.uri, by_slice, "the last blessed model")
         vs_mf = run.output("BaselineEvaluator", "evaluation")
         if vs_mf:
-            section["thresholds"] += _thresholds(vs_mf.uri, "matrix factorisation (BaselineTrainer)")
-            mf = {r["slice"]: r["baseline_rmse"] for r in _slices(vs_mf.uri)}
+            mf_by_slice = run_summary.metrics_by_slice(vs_mf.uri)
+            section["thresholds"] += _thresholds(vs_mf.uri, mf_by_slice,
+                                                 "matrix factorisation (BaselineTrainer)")
+            mf = {r["slice"]: r["baseline_rmse"] for r in _slices(mf_by_slice)}
             for row in section["slices"]:
                 row["mf_rmse"] = mf.get(row["slice"])
         if manifest:

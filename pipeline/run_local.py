@@ -107,19 +107,24 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
                   report_path: Path | None = None):
     counts = manifest["counts"]
     evaluation = result.output("Evaluator", "evaluation")
-    metrics = run_summary.overall_metrics(evaluation.uri) if evaluation else {}
+    mf_eval = result.output("BaselineEvaluator", "evaluation")
+    # Each TFMA result is read once; the table and lines below pick slices from it.
+    by_slice = {name: run_summary.metrics_by_slice(source.uri) if source else {}
+                for name, source in (("Evaluator", evaluation), ("BaselineEvaluator", mf_eval))}
+    metrics = run_summary.candidate_and_baseline(by_slice["Evaluator"].get((), {}))
     nan = float("nan")
     print("\n=== movie-pair-recommender: run summary ===")
     print(f"data           {config.data_root}")
     print("rows           " + ", ".join(f"{s} {counts['pairs_per_split'][s]:,} pairs + "
                                         f"{counts['singles_per_split'][s]:,} single" for s in ("train", "eval", "test")))
-    mf_eval = result.output("BaselineEvaluator", "evaluation")
     table = {"mean predictor": [manifest["baseline"]["rmse"]["test"]] +
              [manifest["baseline"]["test_rmse_by_kind"][k] for k in ("pair", "single")]}
     baseline_name = "biases only" if config.baseline_params.get("factors") == 0 else "matrix factorisation"
-    for name, source, who in ((baseline_name, mf_eval, "baseline"), ("attention model", evaluation, "candidate")):
-        table[name] = [run_summary.overall_metrics(source.uri, key).get(who, {}).get("root_mean_squared_error", nan)
-                       if source else nan for key in ((), ((F.EXAMPLE_KIND, "pair"),), ((F.EXAMPLE_KIND, "single"),))]
+    for name, source, who in ((baseline_name, "BaselineEvaluator", "baseline"),
+                              ("attention model", "Evaluator", "candidate")):
+        table[name] = [run_summary.candidate_and_baseline(by_slice[source].get(key, {})).get(who, {})
+                       .get("root_mean_squared_error", nan)
+                       for key in ((), ((F.EXAMPLE_KIND, "pair"),), ((F.EXAMPLE_KIND, "single"),))]
     print(f"test RMSE      {'':22s} {'all':>7s} {'pair':>7s} {'single':>7s}")
     for name, values in table.items():
         print(f"               {name:22s} " + " ".join(f"{v:7.4f}" for v in values))

@@ -99,15 +99,20 @@ def metrics_by_slice(evaluation_uri: str) -> dict[tuple, dict[str, float]]:
     return out
 
 
-def overall_metrics(evaluation_uri: str, slice_key: tuple = ()) -> dict[str, dict[str, float]]:
-    """{'candidate': {metric: value}, 'baseline': {...}} for one slice (overall by default)."""
-    values = metrics_by_slice(evaluation_uri).get(slice_key, {})
+def candidate_and_baseline(values: dict[str, float]) -> dict[str, dict[str, float]]:
+    """One slice's TFMA values as {'candidate': {...}, 'baseline': {...}} (no 'baseline' key
+    when the evaluation had no baseline model)."""
     candidate = {k: v for k, v in values.items() if not k.endswith("_diff")}
     out = {"candidate": candidate}
     diffs = {k[: -len("_diff")]: v for k, v in values.items() if k.endswith("_diff")}
     if diffs:
         out["baseline"] = {k: candidate[k] - d for k, d in diffs.items() if k in candidate}
     return out
+
+
+def overall_metrics(evaluation_uri: str, slice_key: tuple = ()) -> dict[str, dict[str, float]]:
+    """candidate_and_baseline for one slice (overall by default), loading the result."""
+    return candidate_and_baseline(metrics_by_slice(evaluation_uri).get(slice_key, {}))
 
 
 def failed_thresholds(evaluation_uri: str) -> list[str]:

@@ -11,15 +11,13 @@ and the recommender treat both alike.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 from tfx import v1 as tfx
 
-from trainer_fn.run import HISTORY_FILE, dataset, label_mean, serving_signature
+from trainer_fn.run import dataset, label_mean, save
 from transform_fn import features as F
 
 
@@ -70,14 +68,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     train = dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, p.batch_size, True, p.seed)
     evaluate = dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, 4096, False, p.seed)
     mean = label_mean(dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, 4096, False, p.seed))
-    # +1 padding index, + OOV buckets: the same index space as the attention model's tables.
-    n_users = tf_transform_output.vocabulary_size_by_name(F.USER_VOCAB) + 1 + F.OOV_BUCKETS
-    n_movies = tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB) + 1 + F.OOV_BUCKETS
+    n_users = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.USER_VOCAB))
+    n_movies = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
     model = build_mf_model(n_users, n_movies, p, mean)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=p.patience, restore_best_weights=True)
     history = model.fit(train, validation_data=evaluate, epochs=p.epochs, callbacks=[stop], verbose=2)
-    tf.saved_model.save(model, fn_args.serving_model_dir,
-                        signatures={"serving_default": serving_signature(model, tf_transform_output)})
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
-        json.dump({"hparams": dataclasses.asdict(p),
-                   "history": {k: [float(v) for v in vals] for k, vals in history.history.items()}}, f, indent=2)
+    save(model, tf_transform_output, fn_args, history, {"hparams": dataclasses.asdict(p)})

@@ -71,8 +71,7 @@ class _Encoders:
 
     def __init__(self, sizes: dict[str, int], dim: int, l2: float):
         def table(name, vocab, width=dim):
-            # +1 for the padding index 0, + the OOV buckets after the vocabulary.
-            return keras.layers.Embedding(sizes[vocab] + 1 + F.OOV_BUCKETS, width, name=name,
+            return keras.layers.Embedding(F.embedding_rows(sizes[vocab]), width, name=name,
                                           embeddings_regularizer=keras.regularizers.l2(l2) if l2 else None)
 
         self.user = table("user_embedding", F.USER_VOCAB)
@@ -133,10 +132,9 @@ def pair_biases(inputs, sizes: dict[str, int], hp: HParams) -> tf.Tensor:
     """The classic rating biases, kept explicit beside the deep part: the mean of the two
     users' biases plus the target movie's bias (symmetric in A and B)."""
     reg = keras.regularizers.l2(hp.bias_l2) if hp.bias_l2 else None
-    rows = lambda vocab: sizes[vocab] + 1 + F.OOV_BUCKETS  # noqa: E731
-    user_bias = keras.layers.Embedding(rows(F.USER_VOCAB), 1, embeddings_initializer="zeros",
+    user_bias = keras.layers.Embedding(F.embedding_rows(sizes[F.USER_VOCAB]), 1, embeddings_initializer="zeros",
                                        embeddings_regularizer=reg, name="user_bias")
-    movie_bias = keras.layers.Embedding(rows(F.MOVIE_VOCAB), 1, embeddings_initializer="zeros",
+    movie_bias = keras.layers.Embedding(F.embedding_rows(sizes[F.MOVIE_VOCAB]), 1, embeddings_initializer="zeros",
                                         embeddings_regularizer=reg, name="movie_bias")
     users = (user_bias(inputs[F.USER_IDX.format(side="a")]) + user_bias(inputs[F.USER_IDX.format(side="b")])) / 2
     return tf.squeeze(users + movie_bias(inputs[F.MOVIE_IDX]), axis=-1)

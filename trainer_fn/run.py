@@ -80,9 +80,13 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             monitor="val_loss", patience=hp.early_stopping_patience, restore_best_weights=True))
     history = model.fit(train, validation_data=evaluate, epochs=hp.epochs, callbacks=callbacks, verbose=2)
 
+    save(model, tf_transform_output, fn_args, history, {"hparams": hp.__dict__, "vocabulary_sizes": sizes})
+
+
+def save(model, tf_transform_output, fn_args, history, info: dict) -> None:
+    """The SavedModel with its serving signature, and the per-epoch history beside it."""
     signature = serving_signature(model, tf_transform_output)
     tf.saved_model.save(model, fn_args.serving_model_dir, signatures={"serving_default": signature})
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
-        json.dump({"hparams": hp.__dict__, "vocabulary_sizes": sizes,
-                   "history": {k: [float(v) for v in vals] for k, vals in history.history.items()}},
+        json.dump({**info, "history": {k: [float(v) for v in vals] for k, vals in history.history.items()}},
                   f, indent=2, default=list)

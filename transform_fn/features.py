@@ -89,3 +89,8 @@ GENRE_VOCAB = "genre_vocab"
 DIRECTOR_VOCAB = "director_vocab"
 ACTOR_VOCAB = "actor_vocab"
 OOV_BUCKETS = 1
+
+
+def embedding_rows(vocabulary_size: int) -> int:
+    """Rows an embedding table needs for lookup results: padding 0, the vocabulary, OOV buckets."""
+    return vocabulary_size + 1 + OOV_BUCKETS
