@@ -8,7 +8,7 @@ import os
 import re
 from pathlib import Path
 
-from trainer_fn.model import HParams
+from trainer_fn.hparams import HParams
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from pipeline.config import PipelineConfig
-from trainer_fn.model import HParams
+from trainer_fn.hparams import HParams
 
 REMOTE_KEYS = ("pipeline_root", "data_root", "serving_model_dir")
 

@@ -17,7 +17,7 @@ from data import prepare as data_prepare
 from data import synthetic
 from pipeline import summary as run_summary
 from pipeline.config import PipelineConfig
-from trainer_fn.model import HParams
+from trainer_fn.hparams import HParams
 from transform_fn import features as F
 
 

@@ -17,19 +17,9 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tfx import v1 as tfx
 
+from trainer_fn.hparams import BaselineParams
 from trainer_fn.run import dataset, label_mean, save
 from transform_fn import features as F
-
-
-@dataclasses.dataclass
-class BaselineParams:
-    factors: int = 32
-    l2: float = 1e-4
-    learning_rate: float = 0.005
-    batch_size: int = 256
-    epochs: int = 30
-    patience: int = 3          # early stopping on the eval split, best weights restored
-    seed: int = 42
 
 
 def build_mf_model(n_users: int, n_movies: int, p: BaselineParams, mean: float) -> keras.Model:
@@ -62,7 +52,7 @@ def build_mf_model(n_users: int, n_movies: int, p: BaselineParams, mean: float) 
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    p = BaselineParams(**(fn_args.custom_config or {}).get("baseline", {}))
+    p = BaselineParams.from_dict((fn_args.custom_config or {}).get("baseline"))
     keras.utils.set_random_seed(p.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     train = dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, p.batch_size, True, p.seed)

@@ -10,40 +10,11 @@ equals the prediction for (B, A), and (A, A) is a single-user prediction.
 
 from __future__ import annotations
 
-import dataclasses
-
 import tf_keras as keras
 import tensorflow as tf
 
+from trainer_fn.hparams import HParams
 from transform_fn import features as F
-
-
-@dataclasses.dataclass
-class HParams:
-    """The seed's hyperparameters are the defaults."""
-    embedding_dim: int = 4          # not in the seed; larger tables overfit (24 lost to the mean)
-    embedding_l2: float = 1e-4      # L2 penalty on the id embeddings (users, movies, directors)
-    bias_l2: float = 1e-5           # L2 penalty on the explicit user and movie biases
-    dense_l2: float = 1e-3          # L2 penalty on the dense layers' kernels
-    attention_heads: int = 3
-    hidden_units: tuple[int, ...] = (256, 128)
-    dropout: float = 0.1
-    batch_size: int = 32
-    learning_rate: float = 0.01
-    epochs: int = 10
-    early_stopping_patience: int = 0   # epochs without eval-loss gain before stopping; 0 = off
-    seed: int = 42
-
-    @classmethod
-    def from_dict(cls, values: dict | None) -> "HParams":
-        values = dict(values or {})
-        if "hidden_units" in values:
-            values["hidden_units"] = tuple(values["hidden_units"])
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown hyperparameters: {sorted(unknown)}")
-        return cls(**values)
 
 
 def model_inputs() -> dict[str, keras.Input]:

@@ -16,7 +16,8 @@ import tf_keras as keras
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from trainer_fn.model import HParams, build_model
+from trainer_fn.hparams import HParams
+from trainer_fn.model import build_model
 from transform_fn import features as F
 
 VOCABULARIES = (F.USER_VOCAB, F.MOVIE_VOCAB, F.SEX_VOCAB, F.AGE_VOCAB, F.OCCUPATION_VOCAB,
