@@ -1,37 +1,126 @@
-"""BlessingGate: one ModelBlessing that holds only when every given blessing holds.
+"""BlessingGate: the one blessing decision, from paired bootstrap intervals on the test split.
 
-The Evaluator compares the candidate with one baseline model at a time. The pipeline runs
-it twice (against the last blessed model, and against the matrix-factorisation baseline)
-and this gate blesses the candidate only when both did, so the Pusher and the
-latest-blessed-model resolver see one decision.
+It scores the test split's raw examples with the candidate, the strong baseline and (when
+there is one) the last blessed model, through each model's `serving_default` signature,
+and blesses the candidate only when
+  - its RMSE is below the strong baseline's by more than `baseline_margin`, with the
+    whole bootstrap interval of the difference (users resampled) below -margin;
+  - it is not worse than the last blessed model beyond the noise: the interval's lower
+    end is at most `change_tolerance`;
+  - its RMSE is below `rmse_upper_bound` when one is given (the mean predictor's).
+Each check is written as a record (name, metric, bound, value, interval, passed) to
+`comparison.json` in the blessing artifact; the summary and the report read those records.
 """
 
+import dataclasses
+import json
 import os
 
+import numpy as np
 import tensorflow as tf
 from tfx import v1 as tfx
+from tfx.types import artifact_utils
+
+from components import comparison
+from transform_fn import features as F
 
 BLESSED, NOT_BLESSED = "BLESSED", "NOT_BLESSED"
+COMPARISON_FILE = "comparison.json"
+SCORE_BATCH = 4096
 
 
 def is_blessed(artifact) -> bool:
     return artifact.get_int_custom_property("blessed") == 1
 
 
+def read_split(examples, split: str) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]:
+    """Serialized examples of `split`, their first user, label and kind ('pair'/'single')."""
+    uri = artifact_utils.get_split_uri([examples], split)
+    files = tf.io.gfile.glob(os.path.join(uri, "*"))
+    records = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+    spec = {F.user("a"): tf.io.FixedLenFeature([], tf.int64), F.LABEL: tf.io.FixedLenFeature([], tf.float32),
+            F.EXAMPLE_KIND: tf.io.FixedLenFeature([], tf.string)}
+    users, labels, kinds = [], [], []
+    for start in range(0, len(records), SCORE_BATCH):
+        parsed = tf.io.parse_example(records[start:start + SCORE_BATCH], spec)
+        users.append(parsed[F.user("a")].numpy()), labels.append(parsed[F.LABEL].numpy())
+        kinds.append(parsed[F.EXAMPLE_KIND].numpy().astype(str))
+    return records, np.concatenate(users), np.concatenate(labels).astype(np.float64), np.concatenate(kinds)
+
+
+def score(model_uri: str, records: list[bytes]) -> np.ndarray:
+    """Predictions of a pushed-format model (its serving_default) for serialized examples."""
+    from tfx.utils import path_utils
+
+    model = tf.saved_model.load(path_utils.serving_model_path(model_uri))
+    serve = model.signatures["serving_default"]
+    out = []
+    for start in range(0, len(records), SCORE_BATCH):
+        batch = tf.constant(records[start:start + SCORE_BATCH])
+        out.append(serve(examples=batch)["predictions"].numpy().reshape(-1))
+    return np.concatenate(out).astype(np.float64)
+
+
+def decide(users, labels, kinds, predictions: dict[str, np.ndarray], baseline_margin: float,
+           change_tolerance: float, rmse_upper_bound: float | None, resamples: int, seed: int) -> dict:
+    """The checks and the per-kind intervals, as plain records."""
+    candidate = predictions["candidate"]
+    checks, intervals = [], {}
+    for kind in ("all", "pair", "single"):
+        rows = np.ones(len(labels), bool) if kind == "all" else kinds == kind
+        if rows.any():
+            d = comparison.rmse_difference(users[rows], labels[rows], candidate[rows],
+                                           predictions["baseline"][rows], resamples, seed=seed)
+            intervals[f"candidate - baseline ({kind})"] = dataclasses.asdict(d)
+    vs_baseline = comparison.rmse_difference(users, labels, candidate, predictions["baseline"], resamples,
+                                             seed=seed)
+    checks.append(comparison.beats("beats the strong baseline", vs_baseline, baseline_margin))
+    if "last_blessed" in predictions:
+        vs_last = comparison.rmse_difference(users, labels, candidate, predictions["last_blessed"], resamples,
+                                             seed=seed)
+        intervals["candidate - last blessed (all)"] = dataclasses.asdict(vs_last)
+        checks.append(comparison.not_worse("not worse than the last blessed model", vs_last, change_tolerance))
+    if rmse_upper_bound is not None:
+        checks.append(comparison.below("below the mean predictor", vs_baseline.rmse_a, rmse_upper_bound))
+    return {"blessed": all(c.passed for c in checks), "checks": [dataclasses.asdict(c) for c in checks],
+            "intervals": intervals, "last_blessed_model": "last_blessed" in predictions}
+
+
 @tfx.dsl.components.component
 def BlessingGate(
+    examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
     model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model],
-    vs_last_blessed: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ModelBlessing],
-    vs_baseline: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ModelBlessing],
+    baseline_model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model],
     blessing: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.ModelBlessing],
+    last_blessed_model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model] = None,
+    split: tfx.dsl.components.Parameter[str] = "test",
+    baseline_margin: tfx.dsl.components.Parameter[float] = 0.0,
+    change_tolerance: tfx.dsl.components.Parameter[float] = 0.0,
+    rmse_upper_bound: tfx.dsl.components.Parameter[float] = None,
+    resamples: tfx.dsl.components.Parameter[int] = 1000,
+    seed: tfx.dsl.components.Parameter[int] = 0,
 ) -> None:
-    verdicts = {"vs_last_blessed": is_blessed(vs_last_blessed), "vs_baseline": is_blessed(vs_baseline)}
-    ok = all(verdicts.values())
+    records, users, labels, kinds = read_split(examples, split)
+    models = {"candidate": model, "baseline": baseline_model}
+    if last_blessed_model is not None:
+        models["last_blessed"] = last_blessed_model
+    predictions = {name: score(artifact.uri, records) for name, artifact in models.items()}
+    result = decide(users, labels, kinds, predictions, baseline_margin, change_tolerance, rmse_upper_bound,
+                    resamples, seed)
+    result.update(split=split, resamples=resamples, models={k: v.uri for k, v in models.items()})
     blessing.set_string_custom_property("current_model", model.uri)
     blessing.set_int_custom_property("current_model_id", model.id)
-    for name, verdict in verdicts.items():
-        blessing.set_int_custom_property(name, int(verdict))
-    blessing.set_int_custom_property("blessed", int(ok))
+    blessing.set_int_custom_property("blessed", int(result["blessed"]))
     tf.io.gfile.makedirs(blessing.uri)
-    with tf.io.gfile.GFile(os.path.join(blessing.uri, BLESSED if ok else NOT_BLESSED), "w") as f:
+    with tf.io.gfile.GFile(os.path.join(blessing.uri, COMPARISON_FILE), "w") as f:
+        json.dump(result, f, indent=2)
+    with tf.io.gfile.GFile(os.path.join(blessing.uri, BLESSED if result["blessed"] else NOT_BLESSED), "w") as f:
         f.write("")
+
+
+def read_comparison(blessing_uri: str) -> dict | None:
+    path = os.path.join(blessing_uri, COMPARISON_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)

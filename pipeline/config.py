@@ -8,7 +8,7 @@ import os
 import re
 from pathlib import Path
 
-from trainer_fn.hparams import HParams
+from trainer_fn.hparams import BaselineParams, HParams
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,13 +28,15 @@ class PipelineConfig:
     trainer_module: str | None = str(PROJECT_ROOT / "trainer_fn" / "run.py")
     baseline_module: str | None = str(PROJECT_ROOT / "trainer_fn" / "baseline.py")
     hparams: HParams = dataclasses.field(default_factory=HParams)
-    baseline_params: dict = dataclasses.field(default_factory=dict)   # trainer_fn.baseline.BaselineParams
-    # Blessing: test RMSE must stay under this bound (None: no absolute bound) and must not
-    # be worse than the last blessed model's by more than rmse_change_tolerance.
-    # It must also beat the matrix-factorisation baseline's RMSE by at least baseline_margin.
+    baseline_params: BaselineParams = dataclasses.field(default_factory=BaselineParams)
+    # Blessing (components/blessing_gate.py), on the test split with user-resampled bootstrap
+    # intervals: the RMSE difference to the strong baseline must lie wholly below
+    # -baseline_margin; the one to the last blessed model may not lie wholly above
+    # rmse_change_tolerance; the RMSE must be below rmse_upper_bound (None: no bound).
     rmse_upper_bound: float | None = None
     rmse_change_tolerance: float = 0.0
     baseline_margin: float = 0.0
+    bootstrap_resamples: int = 1000
     enable_cache: bool = True
     beam_pipeline_args: list[str] = dataclasses.field(default_factory=lambda: ["--direct_running_mode=in_memory"])
 

@@ -1,9 +1,9 @@
 """create_pipeline: the component graph, read top to bottom as DESIGN.md draws it.
 
 CsvExampleGen -> StatisticsGen -> ImportSchemaGen (curated schema) -> ExampleValidator
--> AnomalyGate -> Transform -> Trainer (attention model) and BaselineTrainer (matrix
-factorisation) -> Evaluator (test split: vs the last blessed model, absolute bound) and
-BaselineEvaluator (test split: vs matrix factorisation) -> BlessingGate -> Pusher.
+-> AnomalyGate -> Transform -> BaselineTrainer (SVD++) -> Trainer (attention model, the
+residual over the baseline) -> Evaluator (TFMA: test split, both models, per slice)
+and BlessingGate (paired bootstrap vs the baseline and the last blessed model) -> Pusher.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 
 import tensorflow_model_analysis as tfma
-from tensorflow_model_analysis.proto import config_pb2
 from tfx import v1 as tfx
 
 from components.anomaly_gate import AnomalyGate
@@ -36,37 +35,18 @@ def _module(module_file: str | None, function_key: str, function: str) -> dict:
     return {"module_file": module_file} if module_file else {function_key: function}
 
 
-def _rmse_change(allowed: float) -> tfma.GenericChangeThreshold:
-    """Candidate RMSE - baseline RMSE must be <= allowed."""
-    return tfma.GenericChangeThreshold(direction=tfma.MetricDirection.LOWER_IS_BETTER,
-                                       absolute={"value": allowed})
-
-
-def eval_config(threshold: tfma.MetricThreshold) -> tfma.EvalConfig:
-    """RMSE, MAE, MSE and count, overall and per slice; `threshold` judges overall RMSE."""
+def eval_config() -> tfma.EvalConfig:
+    """RMSE, MAE, MSE and count on the test split, overall and per slice, for the candidate
+    and (as TFMA's baseline) the strong classical model. The blessing is BlessingGate's."""
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=F.LABEL,
-                                    prediction_key=PREDICTION_KEY)],
+        model_specs=[tfma.ModelSpec(name=name, signature_name="serving_default", label_key=F.LABEL,
+                                    prediction_key=PREDICTION_KEY, is_baseline=is_baseline)
+                     for name, is_baseline in (("candidate", False), ("baseline", True))],
         slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[f]) for f in SLICE_FEATURES],
         metrics_specs=[tfma.MetricsSpec(metrics=[
-            tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(class_name="MeanSquaredError"),
-            tfma.MetricConfig(class_name="MeanAbsoluteError"),
-            tfma.MetricConfig(class_name="RootMeanSquaredError", per_slice_thresholds=[
-                config_pb2.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)]),
-        ])],
+            tfma.MetricConfig(class_name=name) for name in
+            ("ExampleCount", "MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError")])],
     )
-
-
-def vs_last_blessed_config(config: PipelineConfig) -> tfma.EvalConfig:
-    threshold = tfma.MetricThreshold(change_threshold=_rmse_change(config.rmse_change_tolerance))
-    if config.rmse_upper_bound is not None:
-        threshold.value_threshold.CopyFrom(tfma.GenericValueThreshold(upper_bound={"value": config.rmse_upper_bound}))
-    return eval_config(threshold)
-
-
-def vs_baseline_config(config: PipelineConfig) -> tfma.EvalConfig:
-    return eval_config(tfma.MetricThreshold(change_threshold=_rmse_change(-config.baseline_margin)))
 
 
 def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
@@ -93,17 +73,19 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]))
-    trainer = tfx.components.Trainer(
-        **_module(config.trainer_module, "run_fn", RUN_FN), **trainer_inputs,
-        custom_config={"hparams": dataclasses.asdict(config.hparams)})
     baseline_trainer = tfx.components.Trainer(
         **_module(config.baseline_module, "run_fn", BASELINE_RUN_FN), **trainer_inputs,
-        custom_config={"baseline": config.baseline_params}).with_id("BaselineTrainer")
+        custom_config={"baseline": dataclasses.asdict(config.baseline_params)}).with_id("BaselineTrainer")
+    # The attention model learns the residual over the baseline: it reads its tables.
+    trainer = tfx.components.Trainer(
+        **_module(config.trainer_module, "run_fn", RUN_FN), **trainer_inputs,
+        base_model=baseline_trainer.outputs["model"],
+        custom_config={"hparams": dataclasses.asdict(config.hparams)})
 
-    baseline_resolver = tfx.dsl.Resolver(
+    last_blessed = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        # Only the gate's blessings count: an Evaluator's alone is half the decision.
+        # Only the gate's blessings count.
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing,
                                        producer_component_id="BlessingGate", output_key="blessing"),
     ).with_id("latest_blessed_model_resolver")
@@ -111,17 +93,14 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=baseline_resolver.outputs["model"],
-        eval_config=vs_last_blessed_config(config),
-        example_splits=[EVAL_SPLIT])
-    baseline_evaluator = tfx.components.Evaluator(
-        examples=example_gen.outputs["examples"],
-        model=trainer.outputs["model"],
         baseline_model=baseline_trainer.outputs["model"],
-        eval_config=vs_baseline_config(config),
-        example_splits=[EVAL_SPLIT]).with_id("BaselineEvaluator")
-    blessing_gate = BlessingGate(model=trainer.outputs["model"], vs_last_blessed=evaluator.outputs["blessing"],
-                                 vs_baseline=baseline_evaluator.outputs["blessing"])
+        eval_config=eval_config(),
+        example_splits=[EVAL_SPLIT])
+    blessing_gate = BlessingGate(
+        examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+        baseline_model=baseline_trainer.outputs["model"], last_blessed_model=last_blessed.outputs["model"],
+        split=EVAL_SPLIT, baseline_margin=config.baseline_margin, change_tolerance=config.rmse_change_tolerance,
+        rmse_upper_bound=config.rmse_upper_bound, resamples=config.bootstrap_resamples)
 
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
@@ -133,8 +112,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
-                    transform, trainer, baseline_trainer, baseline_resolver, evaluator, baseline_evaluator,
-                    blessing_gate, pusher],
+                    transform, baseline_trainer, trainer, last_blessed, evaluator, blessing_gate, pusher],
         enable_cache=config.enable_cache,
         metadata_connection_config=(
             tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)

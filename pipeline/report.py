@@ -140,36 +140,17 @@ def _slices(by_slice: dict[tuple, dict[str, float]]) -> list[dict]:
     return rows
 
 
-def _thresholds(evaluation_uri: str, by_slice: dict[tuple, dict[str, float]], baseline_name: str) -> list[dict]:
-    """Each blessing threshold of one Evaluator: its bound, the values and the outcome."""
-    config = json.loads(Path(evaluation_uri, "eval_config.json").read_text())
-    config = config.get("evalConfig", config)
-    failed = run_summary.failed_thresholds(evaluation_uri)
-    metrics = run_summary.candidate_and_baseline(by_slice.get((), {}))
-    value = metrics["candidate"].get("root_mean_squared_error")
-    baseline = metrics.get("baseline", {}).get("root_mean_squared_error")
+def _checks(comparison: dict) -> list[dict]:
+    """BlessingGate's records, one table row each."""
     rows = []
-    for spec in config.get("metricsSpecs", []):
-        for metric in spec.get("metrics", []):
-            thresholds = [t.get("threshold", {}) for t in metric.get("perSliceThresholds", [])]
-            thresholds += [metric["threshold"]] if "threshold" in metric else []
-            for threshold in thresholds:
-                name = metric["className"]
-                if "valueThreshold" in threshold:
-                    bound = threshold["valueThreshold"]["upperBound"]
-                    rows.append({"metric": name, "kind": "absolute: below the mean predictor's test RMSE",
-                                 "bound": f"< {bound:.4f}", "value": value, "baseline": None,
-                                 "passed": not any("must be below" in f for f in failed)})
-                if "changeThreshold" in threshold:
-                    allowed = threshold["changeThreshold"].get("absolute", 0.0)
-                    rows.append({"metric": name, "kind": f"change vs {baseline_name}",
-                                 "bound": f"candidate - baseline <= {allowed:+g}", "value": value,
-                                 "baseline": baseline, "passed": not any("minus the baseline" in f for f in failed)})
-    if not any(spec.get("isBaseline") for spec in config.get("modelSpecs", [])):
-        # TFX drops change thresholds when there is no blessed model to compare with.
-        rows.append({"metric": "RootMeanSquaredError", "kind": f"change vs {baseline_name}",
-                     "bound": "not applied: no blessed model yet", "value": value, "baseline": None,
-                     "passed": True})
+    for c in comparison.get("checks", []):
+        interval = c.get("interval")
+        rows.append({"kind": c["name"], "metric": c["metric"], "bound": f"{c['relation']} {c['bound']:+.4f}",
+                     "value": c["value"], "passed": c["passed"],
+                     "interval": f"[{interval[0]:+.4f}, {interval[1]:+.4f}]" if interval else "-"})
+    if not comparison.get("last_blessed_model"):
+        rows.append({"kind": "not worse than the last blessed model", "metric": "-", "bound": "not applied: "
+                     "no blessed model yet", "value": None, "passed": True, "interval": "-"})
     return rows
 
 
@@ -196,15 +177,10 @@ def model_section(run: run_summary.RunSummary, out_dir: Path, manifest: dict | N
         by_slice = run_summary.metrics_by_slice(evaluation.uri)
         section["slices"] = _slices(by_slice)
         overall = section["slices"][0] if section["slices"] else {}
-        section["thresholds"] = _thresholds(evaluation.uri, by_slice, "the last blessed model")
-        vs_mf = run.output("BaselineEvaluator", "evaluation")
-        if vs_mf:
-            mf_by_slice = run_summary.metrics_by_slice(vs_mf.uri)
-            section["thresholds"] += _thresholds(vs_mf.uri, mf_by_slice,
-                                                 "matrix factorisation (BaselineTrainer)")
-            mf = {r["slice"]: r["baseline_rmse"] for r in _slices(mf_by_slice)}
-            for row in section["slices"]:
-                row["mf_rmse"] = mf.get(row["slice"])
+        comparison = run.comparison()
+        if comparison:
+            section["thresholds"] = _checks(comparison)
+            section["intervals"] = comparison.get("intervals", {})
         if manifest:
             section["mean_baseline"] = manifest["baseline"]
         if overall.get("rmse") is not None:

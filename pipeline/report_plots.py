@@ -61,8 +61,8 @@ def slice_rmse(slices: list[dict], out_dir: Path) -> str:
     fig, ax = plt.subplots(figsize=(7, 0.28 * len(rows) + 1.2))
     y = np.arange(len(rows))
     ax.barh(y, [s["rmse"] for s in rows], height=0.4, label="attention model", color="#4c72b0")
-    if any(s.get("mf_rmse") is not None for s in rows):
-        ax.barh(y + 0.4, [s.get("mf_rmse") or 0 for s in rows], height=0.4, label="matrix factorisation",
+    if any(s.get("baseline_rmse") is not None for s in rows):
+        ax.barh(y + 0.4, [s.get("baseline_rmse") or 0 for s in rows], height=0.4, label="strong baseline",
                 color="#dd8452")
     ax.set_yticks(y + 0.2, [f"{s['slice']} (n={int(s['count'])})" for s in rows], fontsize=7)
     ax.invert_yaxis()

@@ -17,7 +17,8 @@ from data import prepare as data_prepare
 from data import synthetic
 from pipeline import summary as run_summary
 from pipeline.config import PipelineConfig
-from trainer_fn.hparams import HParams
+from components.comparison import Check
+from trainer_fn.hparams import BASELINE_KINDS, BaselineParams, HParams
 from transform_fn import features as F
 
 
@@ -31,22 +32,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     src.add_argument("--raw", help="folder holding ml-1m/ (and optionally imdb/ and links.csv)")
     p.add_argument("--seed", type=int, default=42, help="data generation and pairing seed")
     p.add_argument("--partners", type=int, default=data_prepare.PrepareConfig.partners)
-    hp = p.add_argument_group("model hyperparameters (defaults: the seed's, see trainer_fn/model.py)")
+    hp = p.add_argument_group("model hyperparameters (trainer_fn/hparams.py)")
+    hp.add_argument("--preset", choices=("default", "seed"), default="default",
+                    help="'seed': the spec's training setup (Adagrad 0.01, batch 32, 10 epochs, no baseline "
+                         "residual); flags below override it")
     for field in dataclasses.fields(HParams):
         flag = "--train-seed" if field.name == "seed" else f"--{field.name.replace('_', '-')}"
         if field.name == "hidden_units":
             hp.add_argument(flag, type=int, nargs="+", dest=f"hp_{field.name}")
+        elif str(field.type) == "bool":
+            hp.add_argument(flag, action=argparse.BooleanOptionalAction, dest=f"hp_{field.name}",
+                            help=f"default {field.default}")
         else:
-            kind = {"int": int, "float": float}[str(field.type)]
+            kind = {"int": int, "float": float, "str": str}[str(field.type)]
             hp.add_argument(flag, type=kind, dest=f"hp_{field.name}", help=f"default {field.default}")
     p.add_argument("--rmse-upper-bound", type=float,
                    help="bless only below this test RMSE (default: the mean-predictor's test RMSE)")
     p.add_argument("--rmse-change-tolerance", type=float, default=0.0,
                    help="how much worse than the last blessed model's RMSE still blesses")
-    p.add_argument("--baseline-factors", type=int,
-                   help="latent factors of the matrix-factorisation baseline (0: biases only; default 32)")
+    p.add_argument("--baseline", choices=BASELINE_KINDS, default=BaselineParams.kind,
+                   help="the classical baseline the model must beat: svdpp (default), mf or biases")
+    p.add_argument("--baseline-factors", type=int, help=f"its latent factors (default {BaselineParams.factors})")
     p.add_argument("--baseline-margin", type=float, default=0.0,
-                   help="how much lower than the matrix-factorisation baseline's RMSE the model's must be")
+                   help="how far below the baseline's RMSE the model's whole bootstrap interval must lie")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report (make report builds it later)")
     p.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
@@ -57,7 +65,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 def hparams_from_args(args) -> HParams:
     overrides = {f.name: getattr(args, f"hp_{f.name}") for f in dataclasses.fields(HParams)
                  if getattr(args, f"hp_{f.name}", None) is not None}
-    return HParams.from_dict(overrides)
+    return HParams.preset(args.preset, **overrides)
+
+
+def baseline_from_args(args) -> BaselineParams:
+    values = {"kind": args.baseline}
+    if args.baseline_factors is not None:
+        values["factors"] = args.baseline_factors
+    return BaselineParams.from_dict(values)
 
 
 def prepare_data(args, work: Path) -> tuple[Path, dict]:
@@ -88,7 +103,7 @@ def run(args) -> run_summary.RunSummary:
         work, prepared, hparams=hparams_from_args(args),
         rmse_upper_bound=args.rmse_upper_bound if args.rmse_upper_bound is not None else baseline_rmse,
         rmse_change_tolerance=args.rmse_change_tolerance, baseline_margin=args.baseline_margin,
-        baseline_params={} if args.baseline_factors is None else {"factors": args.baseline_factors},
+        baseline_params=baseline_from_args(args),
         enable_cache=not args.no_cache)
     config.beam_pipeline_args = config.beam_pipeline_args + args.beam_args
     tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
@@ -103,15 +118,15 @@ def run(args) -> run_summary.RunSummary:
     return result
 
 
+BASELINE_NAMES = {"svdpp": "SVD++ baseline", "mf": "matrix factorisation", "biases": "biases only"}
+
+
 def print_summary(result: run_summary.RunSummary, manifest: dict, config: PipelineConfig, seconds: float,
                   report_path: Path | None = None):
     counts = manifest["counts"]
     evaluation = result.output("Evaluator", "evaluation")
-    mf_eval = result.output("BaselineEvaluator", "evaluation")
-    # Each TFMA result is read once; the table and lines below pick slices from it.
-    by_slice = {name: run_summary.metrics_by_slice(source.uri) if source else {}
-                for name, source in (("Evaluator", evaluation), ("BaselineEvaluator", mf_eval))}
-    metrics = run_summary.candidate_and_baseline(by_slice["Evaluator"].get((), {}))
+    by_slice = run_summary.metrics_by_slice(evaluation.uri) if evaluation else {}
+    comparison = result.comparison() or {}
     nan = float("nan")
     print("\n=== movie-pair-recommender: run summary ===")
     print(f"data           {config.data_root}")
@@ -119,25 +134,22 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
                                         f"{counts['singles_per_split'][s]:,} single" for s in ("train", "eval", "test")))
     table = {"mean predictor": [manifest["baseline"]["rmse"]["test"]] +
              [manifest["baseline"]["test_rmse_by_kind"][k] for k in ("pair", "single")]}
-    baseline_name = "biases only" if config.baseline_params.get("factors") == 0 else "matrix factorisation"
-    for name, source, who in ((baseline_name, "BaselineEvaluator", "baseline"),
-                              ("attention model", "Evaluator", "candidate")):
-        table[name] = [run_summary.candidate_and_baseline(by_slice[source].get(key, {})).get(who, {})
+    baseline_name = BASELINE_NAMES[config.baseline_params.kind]
+    for name, who in ((baseline_name, "baseline"), ("attention model", "candidate")):
+        table[name] = [run_summary.candidate_and_baseline(by_slice.get(key, {})).get(who, {})
                        .get("root_mean_squared_error", nan)
                        for key in ((), ((F.EXAMPLE_KIND, "pair"),), ((F.EXAMPLE_KIND, "single"),))]
     print(f"test RMSE      {'':22s} {'all':>7s} {'pair':>7s} {'single':>7s}")
     for name, values in table.items():
         print(f"               {name:22s} " + " ".join(f"{v:7.4f}" for v in values))
-    if "baseline" in metrics:
-        print(f"last blessed   RMSE {metrics['baseline'].get('root_mean_squared_error', nan):.4f}")
-    print(f"blessed        {'yes' if result.blessed() else 'no'}: RMSE below {config.rmse_upper_bound:.4f} "
-          f"(mean predictor) {'ok' if result.blessed('Evaluator') else 'FAILED'} with not worse than the last "
-          f"blessed model (+{config.rmse_change_tolerance}); below {baseline_name} by "
-          f"{config.baseline_margin} {'ok' if result.blessed('BaselineEvaluator') else 'FAILED'}")
-    for component in ("Evaluator", "BaselineEvaluator"):
-        evaluation_of = result.output(component, "evaluation")
-        for line in run_summary.failed_thresholds(evaluation_of.uri) if evaluation_of else []:
-            print(f"  failed       {component}: {line}")
+    for name, d in comparison.get("intervals", {}).items():
+        print(f"difference     {name}: {d['diff']:+.4f}, {d['confidence']:.0%} interval "
+              f"[{d['low']:+.4f}, {d['high']:+.4f}] ({d['users']:,} users resampled)")
+    if comparison and not comparison.get("last_blessed_model"):
+        print("               no last blessed model yet: that check is skipped")
+    print(f"blessed        {'yes' if result.blessed() else 'no'}")
+    for check in comparison.get("checks", []):
+        print(f"  check        {Check(**{**check, 'interval': check.get('interval') and tuple(check['interval'])}).line()}")
     print(f"pushed         {result.pushed_path() or 'nothing (model not blessed)'}")
     states = ", ".join(f"{c.component} {c.state.lower()}" for c in result.components.values())
     print(f"components     {states}")

@@ -34,6 +34,13 @@ class RunSummary:
         blessing = self.output(component, "blessing")
         return bool(blessing and blessing.custom_properties["blessed"].int_value == 1)
 
+    def comparison(self) -> dict | None:
+        """BlessingGate's records: checks (metric, bound, value, passed) and intervals."""
+        from components.blessing_gate import read_comparison
+
+        blessing = self.output("BlessingGate", "blessing")
+        return read_comparison(blessing.uri) if blessing else None
+
     def pushed_path(self) -> str | None:
         pushed = self.output("Pusher", "pushed_model")
         if pushed and pushed.custom_properties["pushed"].int_value == 1:
@@ -113,23 +120,3 @@ def candidate_and_baseline(values: dict[str, float]) -> dict[str, dict[str, floa
 def overall_metrics(evaluation_uri: str, slice_key: tuple = ()) -> dict[str, dict[str, float]]:
     """candidate_and_baseline for one slice (overall by default), loading the result."""
     return candidate_and_baseline(metrics_by_slice(evaluation_uri).get(slice_key, {}))
-
-
-def failed_thresholds(evaluation_uri: str) -> list[str]:
-    """One line per metric threshold the candidate failed, from TFMA's validation result."""
-    import tensorflow_model_analysis as tfma
-
-    validation = tfma.load_validation_result(evaluation_uri)
-    lines = []
-    for per_slice in validation.metric_validations_per_slice:
-        for failure in per_slice.failures:
-            threshold = failure.metric_threshold
-            got = failure.metric_value.double_value.value
-            if threshold.HasField("value_threshold"):
-                bound = threshold.value_threshold.upper_bound.value
-                lines.append(f"{failure.metric_key.name} = {got:.4f}, must be below {bound:.4f}")
-            else:
-                allowed = threshold.change_threshold.absolute.value
-                lines.append(f"{failure.metric_key.name} minus the baseline's = {got:+.4f}, "
-                             f"must be <= {allowed:+.4f}")
-    return lines

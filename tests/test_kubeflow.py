@@ -17,13 +17,12 @@ EDGES = {
     "ExampleValidator": {"StatisticsGen", "ImportSchemaGen"},
     "AnomalyGate": {"ExampleValidator"},
     "Transform": {"CsvExampleGen", "ImportSchemaGen", "AnomalyGate"},
-    "Trainer": {"Transform", "ImportSchemaGen"},
+    "Trainer": {"Transform", "ImportSchemaGen", "BaselineTrainer"},
     "latest_blessed_model_resolver-model-resolver": set(),
     "latest_blessed_model_resolver-model-blessing-resolver": set(),
     "BaselineTrainer": {"Transform", "ImportSchemaGen"},
-    "Evaluator": {"CsvExampleGen", "Trainer", "latest_blessed_model_resolver-model-resolver"},
-    "BaselineEvaluator": {"CsvExampleGen", "Trainer", "BaselineTrainer"},
-    "BlessingGate": {"Trainer", "Evaluator", "BaselineEvaluator"},
+    "Evaluator": {"CsvExampleGen", "Trainer", "BaselineTrainer"},
+    "BlessingGate": {"CsvExampleGen", "Trainer", "BaselineTrainer", "latest_blessed_model_resolver-model-resolver"},
     "Pusher": {"Trainer", "BlessingGate"},
 }
 

@@ -6,16 +6,35 @@ import tensorflow as tf
 
 from trainer_fn.hparams import HParams
 from trainer_fn.model import build_model
+from trainer_fn.svdpp import FactorTables
 from transform_fn import features as F
 
 SIZES = {F.USER_VOCAB: 20, F.MOVIE_VOCAB: 30, F.SEX_VOCAB: 2, F.AGE_VOCAB: 7, F.OCCUPATION_VOCAB: 21,
          F.GENRE_VOCAB: 18, F.DIRECTOR_VOCAB: 5, F.ACTOR_VOCAB: 9}
 
 
-@pytest.fixture(scope="module")
-def model():
+def _tables(seed=0, factors=5):
+    rng = np.random.default_rng(seed)
+    users, movies = F.embedding_rows(SIZES[F.USER_VOCAB]), F.embedding_rows(SIZES[F.MOVIE_VOCAB])
+    return FactorTables(mu=3.6, user_bias=rng.normal(0, 0.3, users), movie_bias=rng.normal(0, 0.3, movies),
+                        user_vectors=rng.normal(0, 0.3, (users, factors)),
+                        movie_vectors=rng.normal(0, 0.3, (movies, factors)))
+
+
+def _untrained(residual: bool):
     tf.keras.utils.set_random_seed(0)
-    return build_model(SIZES, HParams(embedding_dim=8), label_mean=3.5)
+    return build_model(SIZES, HParams(embedding_dim=8, residual=residual), label_mean=3.5,
+                       baseline=_tables() if residual else None)
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["residual", "seed-style"])
+def model(request):
+    """A model whose deep output is not zero (as after training), so every input can matter."""
+    m = _untrained(request.param)
+    layer = m.get_layer("deep_rating")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([np.random.default_rng(1).normal(0, 0.5, kernel.shape), bias])
+    return m
 
 
 def _inputs(rng, n=16, padded_slots=1):
@@ -66,3 +85,17 @@ def test_padded_history_slots_do_not_change_the_prediction(model):
     last[:, -1] = 6.0 - last[:, -1]
     changed[F.HIST_RATING.format(side="a")] = last
     assert not np.allclose(model(x, training=False), model(changed, training=False), atol=1e-5)
+
+
+def test_before_training_the_residual_model_is_exactly_the_baseline():
+    x = _inputs(np.random.default_rng(3))
+    tables = _tables()
+    members = [tables.predict(x[F.USER_IDX.format(side=s)], x[F.MOVIE_IDX]) for s in F.SIDES]
+    np.testing.assert_allclose(_untrained(True)(x, training=False), (members[0] + members[1]) / 2, atol=1e-5)
+
+
+def test_the_baseline_tables_stay_frozen():
+    m = _untrained(True)
+    frozen = {w.name for w in m.non_trainable_weights}
+    assert {n for n in frozen if n.startswith("baseline_")} and not any(
+        w.name.startswith("baseline_") for w in m.trainable_weights)

@@ -20,9 +20,9 @@ from transform_fn import features as F
 
 COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomalyGate",
               "Transform", "Trainer", "BaselineTrainer", "latest_blessed_model_resolver", "Evaluator",
-              "BaselineEvaluator", "BlessingGate", "Pusher"}
+              "BlessingGate", "Pusher"}
 CACHEABLE = ("CsvExampleGen", "StatisticsGen", "ExampleValidator", "AnomalyGate", "Transform", "Trainer",
-             "BaselineTrainer", "BaselineEvaluator")
+             "BaselineTrainer", "Evaluator")
 
 
 def _swap(frame):
@@ -70,8 +70,10 @@ def test_second_run_with_unchanged_inputs_is_served_from_cache(first_run, work):
     assert second.run_id != first_run.run_id
     for name in CACHEABLE:
         assert second.components[name].state == "CACHED", name
-    # Same model as the baseline: not worse, so blessed again.
+    # The same model as the last blessed one: the difference is exactly zero, not worse.
     assert second.blessed()
+    vs_last = second.comparison()["intervals"]["candidate - last blessed (all)"]
+    assert vs_last["diff"] == 0 and vs_last["low"] == 0 and vs_last["high"] == 0
 
 
 def test_a_model_that_does_not_beat_the_baseline_is_not_pushed(first_run, work):
@@ -80,10 +82,12 @@ def test_a_model_that_does_not_beat_the_baseline_is_not_pushed(first_run, work):
                                  "--baseline-margin", "5.0"])
     third = run_local.run(args)
     assert third.components["Trainer"].state == "CACHED"
-    assert third.blessed("Evaluator") and not third.blessed("BaselineEvaluator") and not third.blessed()
+    assert not third.blessed()
     assert third.pushed_path() is None and sorted((work / "serving_model").iterdir()) == pushed_before
-    failures = run_summary.failed_thresholds(third.output("BaselineEvaluator", "evaluation").uri)
-    assert failures and "minus the baseline" in failures[0]
+    checks = {c["name"]: c for c in third.comparison()["checks"]}
+    failed = checks["beats the strong baseline"]
+    assert not failed["passed"] and failed["bound"] == -5.0 and failed["value"] == failed["interval"][1]
+    assert checks["not worse than the last blessed model"]["passed"]
 
 
 def test_anomalies_stop_the_run_before_transform(first_run, work, tmp_path):

@@ -1,66 +1,114 @@
-"""TFX Trainer module for the baseline: matrix factorisation with user and movie biases.
+"""TFX Trainer module for the strong classical baseline: SVD++ (see svdpp.py).
 
-The spec's earlier approach, trained on the same transformed train split as the
-attention model. For a pair (A, B) it predicts the mean of the two users' predicted
-ratings, r(u, m) = mu + b_u + b_m + p_u . q_m, so (A, A) is plain rating prediction and
-the prediction is symmetric in A and B. factors = 0 gives the biases-only baseline.
-It is saved with the same serving signature as the attention model, so TFMA, TF Serving
-and the recommender treat both alike.
+It is trained on the rating events of the same transformed train split the attention
+model reads: each single-user row's target (user, movie, rating) and every filled
+history slot (user, movie, rating), one event per (user, movie). Early stopping uses the
+eval period's rating events (those of the eval rows not already in train). For a pair (A, B) it predicts the mean of the two users'
+predicted ratings, so (A, A) is plain rating prediction and (A, B) = (B, A).
+It is saved with the same serving signature as the attention model, so TFMA, the
+blessing gate, TF Serving and the recommender treat both alike, and the attention
+Trainer reads its tables (it learns the residual over this model).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 from tfx import v1 as tfx
 
+from trainer_fn import svdpp
 from trainer_fn.hparams import BaselineParams
-from trainer_fn.run import dataset, label_mean, save
+from trainer_fn.run import dataset, save
 from transform_fn import features as F
 
+# Variable names the attention Trainer looks up in the saved baseline.
+TABLES = ("global_mean", "user_bias", "movie_bias", "user_vectors", "movie_vectors")
 
-def build_mf_model(n_users: int, n_movies: int, p: BaselineParams, mean: float) -> keras.Model:
-    reg = keras.regularizers.l2(p.l2)
-    user_bias = keras.layers.Embedding(n_users, 1, embeddings_initializer="zeros", embeddings_regularizer=reg,
-                                       name="user_bias")
-    movie_bias = keras.layers.Embedding(n_movies, 1, embeddings_initializer="zeros", embeddings_regularizer=reg,
-                                        name="movie_bias")
+
+def rating_events(batches) -> tuple[svdpp.Ratings, svdpp.Ratings]:
+    """(target events of single-user rows, all events incl. history slots), deduplicated."""
+    users, movies, ratings, is_target = [], [], [], []
+    for features, label in batches:
+        a, b = features[F.USER_IDX.format(side="a")].numpy(), features[F.USER_IDX.format(side="b")].numpy()
+        single = a == b
+        users.append(a[single]), movies.append(features[F.MOVIE_IDX].numpy()[single])
+        ratings.append(label.numpy()[single]), is_target.append(np.ones(single.sum(), bool))
+        for side in F.SIDES:
+            mask = features[F.HIST_MASK.format(side=side)].numpy() > 0
+            user = np.broadcast_to(features[F.USER_IDX.format(side=side)].numpy()[:, None], mask.shape)
+            users.append(user[mask]), movies.append(features[F.HIST_IDX.format(side=side)].numpy()[mask])
+            ratings.append(features[F.HIST_RATING.format(side=side)].numpy()[mask])
+            is_target.append(np.zeros(mask.sum(), bool))
+    users, movies = np.concatenate(users).astype(np.int64), np.concatenate(movies).astype(np.int64)
+    ratings, is_target = np.concatenate(ratings).astype(np.float32), np.concatenate(is_target)
+    _, first = np.unique(users * (movies.max(initial=0) + 1) + movies, return_index=True)
+    first.sort()
+    targets = svdpp.Ratings(users[is_target], movies[is_target], ratings[is_target])
+    return targets, svdpp.Ratings(users[first], movies[first], ratings[first])
+
+
+def not_in(events: svdpp.Ratings, known: svdpp.Ratings) -> svdpp.Ratings:
+    """The events whose (user, movie) is not among `known`'s: the eval period's own ratings
+    (eval rows' histories also hold train-period ratings)."""
+    width = int(max(events.movies.max(initial=0), known.movies.max(initial=0))) + 1
+    keep = ~np.isin(events.users * width + events.movies, known.users * width + known.movies)
+    return svdpp.Ratings(events.users[keep], events.movies[keep], events.ratings[keep])
+
+
+def build_factor_model(tables: svdpp.FactorTables) -> keras.Model:
+    """mean of the two members' mu + b_u + b_m + u_eff . q_m, from the trained tables."""
+    def table(name, values):
+        values = np.asarray(values, np.float32).reshape(len(values), -1)
+        return keras.layers.Embedding(values.shape[0], values.shape[1], name=name, trainable=False,
+                                      embeddings_initializer=keras.initializers.Constant(values))
+
+    user_bias, movie_bias = table("user_bias", tables.user_bias), table("movie_bias", tables.movie_bias)
+    user_vectors, movie_vectors = table("user_vectors", tables.user_vectors), table("movie_vectors",
+                                                                                   tables.movie_vectors)
     inputs = {name: keras.Input(shape=(), dtype=tf.int64, name=name)
               for name in (F.USER_IDX.format(side="a"), F.USER_IDX.format(side="b"), F.MOVIE_IDX)}
     movie = inputs[F.MOVIE_IDX]
-    per_user = []
-    for side in F.SIDES:
-        user = inputs[F.USER_IDX.format(side=side)]
-        score = user_bias(user)[:, 0] + movie_bias(movie)[:, 0]
-        per_user.append(score)
-    rating = mean + (per_user[0] + per_user[1]) / 2.0
-    if p.factors:
-        user_factors = keras.layers.Embedding(n_users, p.factors, embeddings_regularizer=reg, name="user_factors",
-                                              embeddings_initializer=keras.initializers.RandomNormal(stddev=0.05))
-        movie_factors = keras.layers.Embedding(n_movies, p.factors, embeddings_regularizer=reg, name="movie_factors",
-                                               embeddings_initializer=keras.initializers.RandomNormal(stddev=0.05))
-        q = movie_factors(movie)
-        dots = [tf.reduce_sum(user_factors(inputs[F.USER_IDX.format(side=side)]) * q, axis=-1) for side in F.SIDES]
-        rating = rating + (dots[0] + dots[1]) / 2.0
-    model = keras.Model(inputs=inputs, outputs=rating)
-    model.compile(optimizer=keras.optimizers.Adam(p.learning_rate), loss="mse",
-                  metrics=[keras.metrics.RootMeanSquaredError(name="rmse")])
-    return model
+    members = [user_bias(inputs[F.USER_IDX.format(side=s)])[:, 0] + tf.reduce_sum(
+        user_vectors(inputs[F.USER_IDX.format(side=s)]) * movie_vectors(movie), axis=-1) for s in F.SIDES]
+    mean = GlobalMean(tables.mu, name="global_mean")
+    rating = mean(movie_bias(movie)[:, 0] + (members[0] + members[1]) / 2.0)
+    return keras.Model(inputs=inputs, outputs=rating)
+
+
+class GlobalMean(keras.layers.Layer):
+    """Adds the training mean, kept as a named variable so that other Trainers can read it."""
+
+    def __init__(self, value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.value = float(value)
+
+    def build(self, input_shape):
+        self.mu = self.add_weight(name="mu", shape=(), trainable=False,
+                                  initializer=keras.initializers.Constant(self.value))
+
+    def call(self, x):
+        return x + self.mu
+
+    def get_config(self):
+        return {**super().get_config(), "value": self.value}
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     p = BaselineParams.from_dict((fn_args.custom_config or {}).get("baseline"))
+    tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(p.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    train = dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, p.batch_size, True, p.seed)
-    evaluate = dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, 4096, False, p.seed)
-    mean = label_mean(dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, 4096, False, p.seed))
+    read = lambda files: dataset(files, fn_args.data_accessor, tf_transform_output, 8192, False, p.seed)  # noqa: E731
+    _, train = rating_events(read(fn_args.train_files))
+    _, eval_events = rating_events(read(fn_args.eval_files))
+    evaluate = not_in(eval_events, train)
     n_users = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.USER_VOCAB))
     n_movies = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
-    model = build_mf_model(n_users, n_movies, p, mean)
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=p.patience, restore_best_weights=True)
-    history = model.fit(train, validation_data=evaluate, epochs=p.epochs, callbacks=[stop], verbose=2)
-    save(model, tf_transform_output, fn_args, history, {"hparams": dataclasses.asdict(p)})
+    tables, history = svdpp.fit(train, evaluate, n_users, n_movies, p)
+    model = build_factor_model(tables)
+    save(model, tf_transform_output, fn_args, history,
+         {"hparams": dataclasses.asdict(p), "train_events": len(train), "eval_events": len(evaluate)})

@@ -6,14 +6,24 @@ target movie appended, so the history is read in view of the movie being rated; 
 history slots are masked out of the attention. The two tower outputs are combined with
 symmetric operations (sum and element-wise product), so the prediction for (A, B)
 equals the prediction for (B, A), and (A, A) is a single-user prediction.
+
+With `residual` on (the default) the model starts from the strong classical baseline
+(SVD++, trained by the BaselineTrainer on the same split; its tables are frozen here) and
+the deep part learns only the residual: what the recent window adds to a static factor
+model. Each history slot carries its rating's residual against the baseline, the signal a
+static model cannot see (the user's drift and current mood). The deep output starts at
+zero, so before training the model is exactly the baseline. With `residual` off the model
+learns everything itself from the label mean, as the seed's model did.
 """
 
 from __future__ import annotations
 
-import tf_keras as keras
+import numpy as np
 import tensorflow as tf
+import tf_keras as keras
 
 from trainer_fn.hparams import HParams
+from trainer_fn.svdpp import FactorTables
 from transform_fn import features as F
 
 
@@ -55,6 +65,7 @@ class _Encoders:
         self.occupation = table("occupation_embedding", F.OCCUPATION_VOCAB, 6)
         self.movie_dense = keras.layers.Dense(dim, name="movie_features")
         self.history_item = keras.layers.Dense(dim, name="history_item")
+        self.target_item = keras.layers.Dense(dim, name="target_item")
         self.position = keras.layers.Embedding(F.SEQUENCE_LENGTH, dim, name="position_embedding")
 
 
@@ -73,11 +84,16 @@ def encode_movie(enc: _Encoders, inputs) -> tf.Tensor:
     return enc.movie_dense(keras.layers.concatenate(parts))
 
 
-def attend_history(enc: _Encoders, attention, norm, inputs, side: str, target: tf.Tensor) -> tf.Tensor:
-    """Self-attention over [history..., target]; padded slots masked; residual + layer norm."""
+def attend_history(enc: _Encoders, attention, norm, inputs, side: str, target: tf.Tensor,
+                   extra_item_features: tf.Tensor | None = None) -> tf.Tensor:
+    """Self-attention over [history..., target]; padded slots masked; residual + layer norm.
+    extra_item_features: [batch, history, n] more per-slot inputs (the baseline's residuals)."""
     ratings = inputs[F.HIST_RATING.format(side=side)][..., None]
-    items = enc.history_item(keras.layers.concatenate(
-        [enc.movie(inputs[F.HIST_IDX.format(side=side)]), ratings / 5.0]))
+    parts = [enc.movie(inputs[F.HIST_IDX.format(side=side)]), ratings / 5.0]
+    if extra_item_features is not None:
+        parts.append(extra_item_features)
+    items = enc.history_item(keras.layers.concatenate(parts))
+    target = enc.target_item(target)
     sequence = tf.concat([items, target[:, None, :]], axis=1)
     sequence = sequence + enc.position(tf.range(F.SEQUENCE_LENGTH))[None, :, :]
     mask = tf.concat([inputs[F.HIST_MASK.format(side=side)],
@@ -89,13 +105,14 @@ def attend_history(enc: _Encoders, attention, norm, inputs, side: str, target: t
     return tf.reshape(out, [-1, F.SEQUENCE_LENGTH * out.shape[-1]])
 
 
-def user_tower(enc: _Encoders, attention, norm, inputs, side: str, target: tf.Tensor) -> tf.Tensor:
+def user_tower(enc: _Encoders, attention, norm, inputs, side: str, target: tf.Tensor,
+               extra_item_features: tf.Tensor | None = None) -> tf.Tensor:
     return keras.layers.concatenate([
         enc.user(inputs[F.USER_IDX.format(side=side)]),
         enc.sex(inputs[F.SEX_IDX.format(side=side)]),
         enc.age(inputs[F.AGE_IDX.format(side=side)]),
         enc.occupation(inputs[F.OCCUPATION_IDX.format(side=side)]),
-        attend_history(enc, attention, norm, inputs, side, target),
+        attend_history(enc, attention, norm, inputs, side, target, extra_item_features),
     ])
 
 
@@ -111,8 +128,56 @@ def pair_biases(inputs, sizes: dict[str, int], hp: HParams) -> tf.Tensor:
     return tf.squeeze(users + movie_bias(inputs[F.MOVIE_IDX]), axis=-1)
 
 
-def build_model(sizes: dict[str, int], hp: HParams, label_mean: float) -> keras.Model:
-    """sizes: vocabulary sizes by vocabulary name; label_mean: the output's starting bias."""
+class FrozenBaseline:
+    """The baseline's tables as non-trainable layers: r(u, m) = mu + b_u + b_m + u . q_m."""
+
+    def __init__(self, tables: FactorTables):
+        def table(name, values):
+            values = np.asarray(values, np.float32).reshape(len(values), -1)
+            return keras.layers.Embedding(values.shape[0], values.shape[1], name=f"baseline_{name}",
+                                          trainable=False,
+                                          embeddings_initializer=keras.initializers.Constant(values))
+
+        self.mu = float(tables.mu)
+        self.user_bias, self.movie_bias = table("user_bias", tables.user_bias), table("movie_bias", tables.movie_bias)
+        self.user_vectors = table("user_vectors", tables.user_vectors)
+        self.movie_vectors = table("movie_vectors", tables.movie_vectors)
+
+    def rating(self, users: tf.Tensor, movies: tf.Tensor) -> tf.Tensor:
+        """users [batch], movies [batch, ...] -> predicted ratings [batch, ...]."""
+        u, ub = self.user_vectors(users), self.user_bias(users)[:, 0]
+        extra = len(movies.shape) - 1
+        for _ in range(extra):
+            u, ub = u[:, None], ub[:, None]
+        return self.mu + ub + self.movie_bias(movies)[..., 0] + tf.reduce_sum(u * self.movie_vectors(movies), -1)
+
+
+def history_residuals(base: FrozenBaseline, inputs, side: str) -> tf.Tensor:
+    """Each history slot's rating minus the baseline's prediction for it; 0 in padded slots."""
+    users, movies = inputs[F.USER_IDX.format(side=side)], inputs[F.HIST_IDX.format(side=side)]
+    mask = inputs[F.HIST_MASK.format(side=side)]
+    return (inputs[F.HIST_RATING.format(side=side)] - base.rating(users, movies)) * mask
+
+
+def residual_tower(enc: _Encoders, base: FrozenBaseline, attention, norm, inputs, side: str,
+                   target: tf.Tensor) -> tf.Tensor:
+    """The user's tower with the baseline's view added: their factor vector and bias, and the
+    history's residuals (each slot, and their mean over the filled slots)."""
+    users = inputs[F.USER_IDX.format(side=side)]
+    residuals = history_residuals(base, inputs, side)
+    mask = inputs[F.HIST_MASK.format(side=side)]
+    mean_residual = tf.reduce_sum(residuals, -1, keepdims=True) / (tf.reduce_sum(mask, -1, keepdims=True) + 1.0)
+    return keras.layers.concatenate([
+        user_tower(enc, attention, norm, inputs, side, target, extra_item_features=residuals[..., None]),
+        base.user_vectors(users), base.user_bias(users), residuals, mean_residual])
+
+
+def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
+                baseline: FactorTables | None = None) -> keras.Model:
+    """sizes: vocabulary sizes by vocabulary name; label_mean: the output's starting bias
+    without a baseline; baseline: the frozen tables the residual is learned over."""
+    if hp.residual and baseline is None:
+        raise ValueError("hparams.residual needs the baseline's tables")
     inputs = model_inputs()
     enc = _Encoders(sizes, hp.embedding_dim, hp.embedding_l2)
     attention = keras.layers.MultiHeadAttention(
@@ -120,8 +185,16 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float) -> keras.
     norm = keras.layers.LayerNormalization(name="history_norm")
 
     target = encode_movie(enc, inputs)
-    a = user_tower(enc, attention, norm, inputs, "a", target)
-    b = user_tower(enc, attention, norm, inputs, "b", target)
+    if hp.residual:
+        base = FrozenBaseline(baseline)
+        target = keras.layers.concatenate([target, base.movie_vectors(inputs[F.MOVIE_IDX]),
+                                           base.movie_bias(inputs[F.MOVIE_IDX])])
+        a, b = (residual_tower(enc, base, attention, norm, inputs, side, target) for side in F.SIDES)
+        start = (base.rating(inputs[F.USER_IDX.format(side="a")], inputs[F.MOVIE_IDX])
+                 + base.rating(inputs[F.USER_IDX.format(side="b")], inputs[F.MOVIE_IDX])) / 2.0
+    else:
+        a, b = (user_tower(enc, attention, norm, inputs, side, target) for side in F.SIDES)
+        start = label_mean + pair_biases(inputs, sizes, hp)
     x = keras.layers.concatenate([a + b, a * b, target], name="pair")
     for i, units in enumerate(hp.hidden_units):
         x = keras.layers.Dense(units, name=f"dense_{i}",
@@ -129,9 +202,16 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float) -> keras.
         x = keras.layers.LeakyReLU(name=f"leaky_relu_{i}")(x)
         x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
         x = keras.layers.Dropout(hp.dropout, name=f"dropout_{i}")(x)
-    deep = tf.squeeze(keras.layers.Dense(1, name="deep_rating")(x), axis=-1)
-    model = keras.Model(inputs=inputs, outputs=label_mean + pair_biases(inputs, sizes, hp) + deep)
-    model.compile(optimizer=keras.optimizers.Adagrad(learning_rate=hp.learning_rate),
-                  loss="mse", metrics=[keras.metrics.MeanAbsoluteError(name="mae"),
-                                       keras.metrics.RootMeanSquaredError(name="rmse")])
+    # Starts at zero: before training the model predicts `start` (the baseline, with residual on).
+    deep = tf.squeeze(keras.layers.Dense(1, kernel_initializer="zeros", name="deep_rating")(x), axis=-1)
+    model = keras.Model(inputs=inputs, outputs=start + deep)
+    model.compile(optimizer=optimizer(hp), loss="mse",
+                  metrics=[keras.metrics.MeanAbsoluteError(name="mae"),
+                           keras.metrics.RootMeanSquaredError(name="rmse")])
     return model
+
+
+def optimizer(hp: HParams) -> keras.optimizers.Optimizer:
+    if hp.optimizer == "adagrad":
+        return keras.optimizers.Adagrad(learning_rate=hp.learning_rate)
+    return keras.optimizers.Adam(learning_rate=hp.learning_rate)

@@ -7,9 +7,11 @@ and the recommender all call the same preprocessing the model was trained on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
@@ -18,6 +20,7 @@ from tfx_bsl.public import tfxio
 
 from trainer_fn.hparams import HParams
 from trainer_fn.model import build_model
+from trainer_fn.svdpp import load_tables
 from transform_fn import features as F
 
 VOCABULARIES = (F.USER_VOCAB, F.MOVIE_VOCAB, F.SEX_VOCAB, F.AGE_VOCAB, F.OCCUPATION_VOCAB,
@@ -64,30 +67,72 @@ def serving_signature(model, tf_transform_output):
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     hp = HParams.from_dict((fn_args.custom_config or {}).get("hparams"))
+    tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(hp.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
     train = dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
-                     hp.batch_size, shuffle=True, seed=hp.seed)
+                    hp.batch_size, shuffle=True, seed=hp.seed)
     evaluate = dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-                        1024, shuffle=False, seed=hp.seed)
+                       4096, shuffle=False, seed=hp.seed)
     sizes = {name: tf_transform_output.vocabulary_size_by_name(name) for name in VOCABULARIES}
+    baseline = None
+    if hp.residual:
+        if not fn_args.base_model:
+            raise ValueError("hparams.residual needs the baseline model (the Trainer's base_model input)")
+        baseline = load_tables(fn_args.base_model)
     mean = label_mean(dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
-                                      4096, shuffle=False, seed=hp.seed))
-    model = build_model(sizes, hp, mean)
+                              8192, shuffle=False, seed=hp.seed))
+    model = build_model(sizes, hp, mean, baseline)
+    # Compared on eval RMSE, not the loss: the loss includes the L2 penalties.
+    start_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
+    start_weights = model.get_weights()
     callbacks = []
     if hp.early_stopping_patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=hp.early_stopping_patience, restore_best_weights=True))
+            monitor="val_rmse", mode="min", patience=hp.early_stopping_patience, restore_best_weights=True))
     history = model.fit(train, validation_data=evaluate, epochs=hp.epochs, callbacks=callbacks, verbose=2)
+    scale = calibrate_residual(model, evaluate) if hp.residual else 1.0
+    final_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
+    kept = "trained"
+    if hp.residual and final_rmse > start_rmse:
+        # The deep part made eval worse than the baseline it starts from: keep the start.
+        model.set_weights(start_weights)
+        kept = "start (the baseline)"
+    save(model, tf_transform_output, fn_args, history.history,
+         {"hparams": dataclasses.asdict(hp), "vocabulary_sizes": sizes,
+          "eval_rmse_at_start": start_rmse, "eval_rmse_at_end": final_rmse, "weights_kept": kept,
+          "residual_scale_fitted_on_eval": scale})
 
-    save(model, tf_transform_output, fn_args, history, {"hparams": hp.__dict__, "vocabulary_sizes": sizes})
+
+def calibrate_residual(model, evaluate, layer_name: str = "deep_rating", limit: float = 5.0) -> float:
+    """One scalar for the deep residual, fitted by least squares on the eval split.
+
+    The baseline's residuals on training rows are in-sample (its tables were fitted to those
+    very ratings), so the deep part learns them shrunk; on later ratings the same signal is
+    larger. Scaling the deep output by s = <label - base, deep> / <deep, deep> on eval (one
+    parameter, clipped to [0, limit]) corrects that; the test split is never used.
+    """
+    layer = model.get_layer(layer_name)
+    kernel, bias = layer.get_weights()
+    labels, with_deep, without = [], [], []
+    for features, label in evaluate:
+        labels.append(label.numpy().reshape(-1))
+        with_deep.append(model(features, training=False).numpy().reshape(-1))
+    layer.set_weights([np.zeros_like(kernel), np.zeros_like(bias)])
+    for features, _ in evaluate:
+        without.append(model(features, training=False).numpy().reshape(-1))
+    target = np.concatenate(labels) - np.concatenate(without)
+    deep = np.concatenate(with_deep) - np.concatenate(without)
+    scale = float(np.clip(np.dot(target, deep) / max(np.dot(deep, deep), 1e-12), 0.0, limit))
+    layer.set_weights([kernel * scale, bias * scale])
+    return scale
 
 
-def save(model, tf_transform_output, fn_args, history, info: dict) -> None:
+def save(model, tf_transform_output, fn_args, history: dict, info: dict) -> None:
     """The SavedModel with its serving signature, and the per-epoch history beside it."""
     signature = serving_signature(model, tf_transform_output)
     tf.saved_model.save(model, fn_args.serving_model_dir, signatures={"serving_default": signature})
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
-        json.dump({**info, "history": {k: [float(v) for v in vals] for k, vals in history.history.items()}},
+        json.dump({**info, "history": {k: [float(v) for v in vals] for k, vals in history.items()}},
                   f, indent=2, default=list)

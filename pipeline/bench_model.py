@@ -1,0 +1,144 @@
+"""Model-quality benchmark: rebuilds the quality table of BENCHMARKS.md.
+
+    python -m pipeline.bench_model --work-dir work/bench-model [--ml-100k DIR] [--quick]
+
+For each data set (the embedded default data, and ML-100K when its folder is given or
+fetched) it runs the real pipeline several times on the identical split: with the SVD++,
+matrix-factorisation and biases-only baselines, the attention model with three training
+seeds, and the seed's own training setup (--preset seed). Test RMSE (all / pair / single)
+comes from BlessingGate's records, which score every model on the same test examples;
+scikit-surprise's SVD++ is added on the exported split when it is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.layout import WorkLayout
+
+KINDS = ("all", "pair", "single")
+SEEDS = (42, 43, 44)
+START, END = "<!-- model-quality:start -->", "<!-- model-quality:end -->"
+
+
+def _run(work: Path, source: list[str], extra: list[str]) -> tuple[dict, dict, float]:
+    from pipeline import run_local
+
+    started = time.time()
+    args = run_local.parse_args(["--work-dir", str(work), "--no-report", *source, *extra])
+    result = run_local.run(args)
+    intervals = result.comparison()["intervals"]
+    rmse = {who: {k: intervals[f"candidate - baseline ({k})"][f"rmse_{ab}"] for k in KINDS}
+            for who, ab in (("candidate", "a"), ("baseline", "b"))}
+    return rmse, intervals, time.time() - started
+
+
+def surprise_svdpp(prepared: Path) -> dict | None:
+    """scikit-surprise's SVD++ (defaults) on the exported train events, scored on the test rows."""
+    try:
+        import pandas as pd
+        import surprise
+    except ImportError:
+        return None
+    ratings = pd.read_csv(prepared / "ratings_by_split.csv")
+    train = ratings[ratings["split"] == "train"][["user_id", "movie_id", "rating"]]
+    algo = surprise.SVDpp(random_state=0, cache_ratings=True)
+    algo.fit(surprise.Dataset.load_from_df(train, surprise.Reader(rating_scale=(1, 5))).build_full_trainset())
+    errors = {}
+    for kind in ("pair", "single"):
+        rows = pd.read_csv(prepared / "test" / f"{kind}s.csv")
+        pred = np.mean([[algo.predict(u, m).est for u, m in zip(rows[f"{s}_user"], rows["movie"])]
+                        for s in ("a", "b")], axis=0)
+        errors[kind] = pred - rows["label"].to_numpy()
+    errors["all"] = np.concatenate([errors["pair"], errors["single"]])
+    return {k: float(np.sqrt(np.mean(errors[k] ** 2))) for k in KINDS}
+
+
+def bench(name: str, work: Path, source: list[str], seeds, quick: bool) -> tuple[list[str], dict]:
+    import json
+
+    rows, seconds = {}, {}
+    attention = []
+    for seed in seeds:
+        rmse, _, s = _run(work, source, ["--train-seed", str(seed)])
+        attention.append(rmse["candidate"])
+        seconds[f"attention, seed {seed}"] = s
+        if seed == seeds[0]:
+            rows["SVD++ (in-pipeline BaselineTrainer)"] = rmse["baseline"]
+    if not quick:
+        for kind, label in (("mf", "matrix factorisation (--baseline mf)"), ("biases", "biases only (--baseline biases)")):
+            rmse, _, s = _run(work, source, ["--baseline", kind])
+            rows[label] = rmse["baseline"]
+            seconds[label] = s
+        rmse, _, s = _run(work, source, ["--preset", "seed"])
+        rows["attention, the seed's setup (--preset seed)"] = rmse["candidate"]
+        seconds["--preset seed"] = s
+    prepared = WorkLayout.at(work).latest_prepared()
+    manifest = json.loads((prepared / "manifest.json").read_text())
+    mean = {"all": manifest["baseline"]["rmse"]["test"], **manifest["baseline"]["test_rmse_by_kind"]}
+    table = {"mean of training labels": mean}
+    table.update(rows)
+    theirs = surprise_svdpp(prepared)
+    if theirs:
+        table["scikit-surprise SVD++ (defaults, same split)"] = theirs
+    stacked = {k: np.array([a[k] for a in attention]) for k in KINDS}
+    lines = [f"### {name}", "", "| model | all | pair | single |", "|---|---:|---:|---:|"]
+    for label, r in table.items():
+        lines.append(f"| {label} | {r['all']:.4f} | {r['pair']:.4f} | {r['single']:.4f} |")
+    spread = " | ".join(f"**{stacked[k].mean():.4f}** ± {stacked[k].std(ddof=1) if len(seeds) > 1 else 0:.4f}"
+                        for k in KINDS)
+    lines.append(f"| attention model, residual over SVD++ (default; mean ± std over seeds "
+                 f"{', '.join(map(str, seeds))}) | {spread} |")
+    base = rows["SVD++ (in-pipeline BaselineTrainer)"]
+    gain = " / ".join(f"{(1 - stacked[k].mean() / base[k]) * 100:.1f}%" for k in KINDS)
+    lines += ["", f"Attention model below the in-pipeline SVD++ (all / pair / single): {gain}.",
+              "Wall time per pipeline run (s): " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()) + ".", ""]
+    return lines, table
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m pipeline.bench_model", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work-dir", default="work/bench-model")
+    p.add_argument("--ml-100k", help="folder holding ML-100K's u.data, u.user, u.item "
+                                     "(default: <work>/raw/real/ml-100k from `make fetch DATASET=ml-100k`)")
+    p.add_argument("--quick", action="store_true", help="default data only, one seed, no other baselines")
+    p.add_argument("--output", default="BENCHMARKS.md")
+    args = p.parse_args(argv)
+    root = Path(args.work_dir)
+    datasets = [("Embedded default data (`make run`)", root / "default", ["--size", "default"])]
+    ml100k = Path(args.ml_100k) if args.ml_100k else WorkLayout.at("work").real_raw / "ml-100k"
+    if not args.quick and (ml100k / "u.data").exists():
+        datasets.append(("MovieLens 100K", root / "ml-100k", ["--raw", str(ml100k)]))
+    started = time.time()
+    seeds = SEEDS[:1] if args.quick else SEEDS
+    section = [START, "## Model quality", "",
+               f"Test RMSE on the last 10% of each user's ratings in time; every model on the identical split "
+               f"and test rows. `python -m pipeline.bench_model{' --quick' if args.quick else ''}` "
+               f"(`make bench-model`), {datetime.date.today()}, {os.cpu_count()} cores, "
+               f"{platform.machine()}, CPU only.", ""]
+    for name, work, source in datasets:
+        lines, _ = bench(name, work, source, seeds, args.quick)
+        section += lines
+    if not any("100K" in d[0] for d in datasets):
+        section += [f"ML-100K not benchmarked: no folder at {ml100k} (`make fetch DATASET=ml-100k`).", ""]
+    section += [f"Whole benchmark: {(time.time() - started) / 60:.1f} min.", END]
+    out = Path(args.output)
+    text = out.read_text() if out.exists() else "# Benchmarks\n\n"
+    block = "\n".join(section)
+    text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S) \
+        if START in text else text.rstrip() + "\n\n" + block + "\n"
+    out.write_text(text)
+    print(block)
+
+
+if __name__ == "__main__":
+    main()

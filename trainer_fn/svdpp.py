@@ -1,0 +1,162 @@
+"""SVD++ (Koren 2008) trained with TensorFlow on rating events: the strong classical baseline.
+
+    r(u, i) = mu + b_u + b_i + q_i . (p_u + |N(u)|^-1/2 sum_{j in N(u)} y_j)
+
+N(u) is every movie u rated in the training period (implicit feedback). The objective is
+scikit-surprise's: squared error plus lambda times the squared norm of every parameter a
+rating touches (so each y_j is penalised once per rating of each user who rated j),
+minimised with mini-batch Adam instead of per-rating SGD, with early stopping on eval.
+factors = 0 gives the biases-only model, implicit = False plain biased MF (Funk SVD).
+After training the implicit sum is folded into one effective vector per user, so serving
+is a plain factor model: mu + b_u + b_i + q_i . u_eff.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import numpy as np
+import tensorflow as tf
+
+from trainer_fn.hparams import BaselineParams
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Ratings:
+    users: np.ndarray     # int64 row indices into the user table
+    movies: np.ndarray    # int64 row indices into the movie table
+    ratings: np.ndarray   # float32
+
+    def __len__(self):
+        return len(self.ratings)
+
+
+@dataclasses.dataclass
+class FactorTables:
+    """The trained model, folded for serving."""
+    mu: float
+    user_bias: np.ndarray      # [n_users]
+    movie_bias: np.ndarray     # [n_movies]
+    user_vectors: np.ndarray   # [n_users, factors]: p_u + implicit sum
+    movie_vectors: np.ndarray  # [n_movies, factors]
+
+    def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        dots = np.sum(self.user_vectors[users] * self.movie_vectors[movies], axis=-1)
+        return self.mu + self.user_bias[users] + self.movie_bias[movies] + dots
+
+
+def _implicit_sets(train: Ratings, n_users: int) -> tf.RaggedTensor:
+    order = np.lexsort((train.movies, train.users))
+    return tf.RaggedTensor.from_value_rowids(train.movies[order], train.users[order], nrows=n_users)
+
+
+def fit(train: Ratings, evaluate: Ratings, n_users: int, n_movies: int, p: BaselineParams,
+        on_epoch=None) -> tuple[FactorTables, dict]:
+    """Trains on `train`, keeps the epoch with the lowest RMSE on `evaluate`."""
+    rng = np.random.default_rng(p.seed)
+    tf.random.set_seed(p.seed)
+    k = max(p.factors, 1)
+    mu = float(train.ratings.mean())
+    init = lambda *shape: tf.Variable(rng.normal(0.0, p.init_std, shape).astype(np.float32))  # noqa: E731
+    bu, bi = tf.Variable(tf.zeros([n_users])), tf.Variable(tf.zeros([n_movies]))
+    pu, qi, yj = init(n_users, k), init(n_movies, k), init(n_movies, k)
+    use_factors = p.uses_factors
+    use_implicit = use_factors and p.implicit
+    implicit = _implicit_sets(train, n_users)
+    sizes = tf.cast(implicit.row_lengths(), tf.float32)
+    variables = [bu, bi] + ([pu, qi] + ([yj] if use_implicit else []) if use_factors else [])
+    optimizer = tf.keras.optimizers.Adam(p.learning_rate)
+
+    def user_vectors(u):
+        vec = tf.gather(pu, u)
+        if use_implicit:
+            items = tf.gather(implicit, u)
+            y = tf.gather(yj, items.flat_values)
+            total = tf.math.unsorted_segment_sum(y, items.value_rowids(), tf.shape(u)[0])
+            norm = tf.math.rsqrt(tf.maximum(tf.gather(sizes, u), 1.0))[:, None]
+            y_penalty = tf.math.unsorted_segment_sum(tf.reduce_sum(y * y, -1), items.value_rowids(),
+                                                     tf.shape(u)[0])
+            return vec + norm * total, y_penalty
+        return vec, tf.zeros_like(tf.cast(u, tf.float32))
+
+    def predict(u, i):
+        b = mu + tf.gather(bu, u) + tf.gather(bi, i)
+        if not use_factors:
+            return b, tf.zeros_like(b), tf.zeros_like(b)
+        vec, y_penalty = user_vectors(u)
+        q = tf.gather(qi, i)
+        penalty = tf.reduce_sum(tf.square(tf.gather(pu, u)), -1) + tf.reduce_sum(q * q, -1)
+        return b + tf.reduce_sum(vec * q, -1), penalty, y_penalty
+
+    @tf.function(reduce_retracing=True)
+    def step(u, i, r):
+        with tf.GradientTape() as tape:
+            pred, penalty, y_penalty = predict(u, i)
+            bias_penalty = tf.square(tf.gather(bu, u)) + tf.square(tf.gather(bi, i))
+            loss = tf.reduce_mean(tf.square(r - pred) + p.l2 * (bias_penalty + penalty + y_penalty))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    @tf.function(reduce_retracing=True)
+    def squared_errors(u, i, r):
+        return tf.reduce_sum(tf.square(r - tf.clip_by_value(predict(u, i)[0], 1.0, 5.0)))
+
+    def rmse(data: Ratings) -> float:
+        total = 0.0
+        for s in range(0, len(data), 65536):
+            sl = slice(s, s + 65536)
+            total += float(squared_errors(data.users[sl], data.movies[sl], data.ratings[sl]))
+        return float(np.sqrt(total / max(len(data), 1)))
+
+    best, best_rmse, waited, history = None, np.inf, 0, {"rmse": [], "val_rmse": []}
+    n = len(train)
+    for epoch in range(p.epochs):
+        order = rng.permutation(n)
+        for s in range(0, n, p.batch_size):
+            idx = order[s:s + p.batch_size]
+            step(train.users[idx], train.movies[idx], train.ratings[idx])
+        history["rmse"].append(rmse(train))
+        history["val_rmse"].append(rmse(evaluate))
+        if on_epoch:
+            on_epoch(epoch, history)
+        if history["val_rmse"][-1] < best_rmse - 1e-5:
+            best_rmse, waited = history["val_rmse"][-1], 0
+            best = [v.numpy().copy() for v in (bu, bi, pu, qi, yj)]
+        else:
+            waited += 1
+            if waited >= p.patience:
+                break
+    b_u, b_i, p_u, q_i, y_j = best
+    if use_implicit:
+        pu.assign(p_u)
+        yj.assign(y_j)
+        vec = user_vectors(tf.range(n_users, dtype=tf.int64))[0].numpy()
+    else:
+        vec = p_u
+    if not use_factors:
+        vec, q_i = np.zeros((n_users, 1), np.float32), np.zeros((n_movies, 1), np.float32)
+    # Rows no training event touched keep their random start: zero them, so an unseen user
+    # or movie gets mu + the other side's bias, as in scikit-surprise.
+    vec[np.bincount(train.users, minlength=n_users) == 0] = 0.0
+    q_i[np.bincount(train.movies, minlength=n_movies) == 0] = 0.0
+    tables = FactorTables(mu=mu, user_bias=b_u, movie_bias=b_i, user_vectors=vec, movie_vectors=q_i)
+    return tables, history
+
+
+def load_tables(saved_model_dir: str) -> FactorTables:
+    """The tables of a baseline SavedModel written by trainer_fn/baseline.py."""
+    loaded = tf.saved_model.load(saved_model_dir)
+    by_name = {v.name.split(":")[0]: v.numpy() for v in loaded.variables}
+
+    def find(name):
+        hits = [value for key, value in by_name.items() if key == name or key.startswith(name + "/")]
+        if len(hits) != 1:
+            raise ValueError(f"{saved_model_dir}: expected one variable {name!r}, found {sorted(by_name)}")
+        return hits[0]
+
+    return FactorTables(mu=float(find("global_mean")), user_bias=find("user_bias").reshape(-1),
+                        movie_bias=find("movie_bias").reshape(-1), user_vectors=find("user_vectors"),
+                        movie_vectors=find("movie_vectors"))
