@@ -3,7 +3,7 @@
 It is trained on the rating events of the same transformed train split the attention
 model reads: each single-user row's target (user, movie, rating) and every filled
 history slot (user, movie, rating), one event per (user, movie). Early stopping uses the
-eval period's rating events (those of the eval rows not already in train). For a pair (A, B) it predicts the mean of the two users'
+eval split's single-user targets. For a pair (A, B) it predicts the mean of the two users'
 predicted ratings, so (A, A) is plain rating prediction and (A, B) = (B, A).
 It is saved with the same serving signature as the attention model, so TFMA, the
 blessing gate, TF Serving and the recommender treat both alike, and the attention
@@ -51,14 +51,6 @@ def rating_events(batches) -> tuple[svdpp.Ratings, svdpp.Ratings]:
     return targets, svdpp.Ratings(users[first], movies[first], ratings[first])
 
 
-def not_in(events: svdpp.Ratings, known: svdpp.Ratings) -> svdpp.Ratings:
-    """The events whose (user, movie) is not among `known`'s: the eval period's own ratings
-    (eval rows' histories also hold train-period ratings)."""
-    width = int(max(events.movies.max(initial=0), known.movies.max(initial=0))) + 1
-    keep = ~np.isin(events.users * width + events.movies, known.users * width + known.movies)
-    return svdpp.Ratings(events.users[keep], events.movies[keep], events.ratings[keep])
-
-
 def build_factor_model(tables: svdpp.FactorTables) -> keras.Model:
     """mean of the two members' mu + b_u + b_m + u_eff . q_m, from the trained tables."""
     def table(name, values):
@@ -104,8 +96,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     read = lambda files: dataset(files, fn_args.data_accessor, tf_transform_output, 8192, False, p.seed)  # noqa: E731
     _, train = rating_events(read(fn_args.train_files))
-    _, eval_events = rating_events(read(fn_args.eval_files))
-    evaluate = not_in(eval_events, train)
+    evaluate, _ = rating_events(read(fn_args.eval_files))
     n_users = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.USER_VOCAB))
     n_movies = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
     tables, history = svdpp.fit(train, evaluate, n_users, n_movies, p)

@@ -11,7 +11,6 @@ import dataclasses
 import json
 import os
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
@@ -92,7 +91,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_rmse", mode="min", patience=hp.early_stopping_patience, restore_best_weights=True))
     history = model.fit(train, validation_data=evaluate, epochs=hp.epochs, callbacks=callbacks, verbose=2)
-    scale = calibrate_residual(model, evaluate) if hp.residual else 1.0
     final_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
     kept = "trained"
     if hp.residual and final_rmse > start_rmse:
@@ -101,32 +99,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         kept = "start (the baseline)"
     save(model, tf_transform_output, fn_args, history.history,
          {"hparams": dataclasses.asdict(hp), "vocabulary_sizes": sizes,
-          "eval_rmse_at_start": start_rmse, "eval_rmse_at_end": final_rmse, "weights_kept": kept,
-          "residual_scale_fitted_on_eval": scale})
+          "eval_rmse_at_start": start_rmse, "eval_rmse_at_end": final_rmse, "weights_kept": kept})
 
-
-def calibrate_residual(model, evaluate, layer_name: str = "deep_rating", limit: float = 5.0) -> float:
-    """One scalar for the deep residual, fitted by least squares on the eval split.
-
-    The baseline's residuals on training rows are in-sample (its tables were fitted to those
-    very ratings), so the deep part learns them shrunk; on later ratings the same signal is
-    larger. Scaling the deep output by s = <label - base, deep> / <deep, deep> on eval (one
-    parameter, clipped to [0, limit]) corrects that; the test split is never used.
-    """
-    layer = model.get_layer(layer_name)
-    kernel, bias = layer.get_weights()
-    labels, with_deep, without = [], [], []
-    for features, label in evaluate:
-        labels.append(label.numpy().reshape(-1))
-        with_deep.append(model(features, training=False).numpy().reshape(-1))
-    layer.set_weights([np.zeros_like(kernel), np.zeros_like(bias)])
-    for features, _ in evaluate:
-        without.append(model(features, training=False).numpy().reshape(-1))
-    target = np.concatenate(labels) - np.concatenate(without)
-    deep = np.concatenate(with_deep) - np.concatenate(without)
-    scale = float(np.clip(np.dot(target, deep) / max(np.dot(deep, deep), 1e-12), 0.0, limit))
-    layer.set_weights([kernel * scale, bias * scale])
-    return scale
 
 
 def save(model, tf_transform_output, fn_args, history: dict, info: dict) -> None:
