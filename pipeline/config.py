@@ -1,4 +1,4 @@
-"""PipelineConfig: everything create_pipeline needs, in one dataclass."""
+"""PipelineConfig: everything create_pipeline needs, in one dataclass (TensorFlow-free)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,20 @@ import os
 import re
 from pathlib import Path
 
+from pipeline.layout import WorkLayout
 from trainer_fn.hparams import HParams
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_WORK = WorkLayout(Path("work"))      # the defaults: the layout under a relative ./work
 
 
 @dataclasses.dataclass
 class PipelineConfig:
     pipeline_name: str = "movie-pair-recommender"
-    data_root: str = "work/prepared/default"        # prepared CSVs: train/ eval/ test/
-    pipeline_root: str = "work/pipeline_root"
-    metadata_path: str = "work/metadata.sqlite"     # SQLite MLMD for local runs; '' for Kubeflow
-    serving_model_dir: str = "work/serving_model"    # Pusher base: <dir>/<version>/
+    data_root: str = str(_WORK.prepared / "default")   # prepared CSVs: train/ eval/ test/
+    pipeline_root: str = str(_WORK.pipeline_root)
+    metadata_path: str = str(_WORK.metadata)           # SQLite MLMD for local runs; '' for Kubeflow
+    serving_model_dir: str = str(_WORK.serving_model)  # Pusher base: <dir>/<version>/
     schema_file: str = str(PROJECT_ROOT / "pipeline" / "schema" / "schema.pbtxt")
     # Module files (local runs: TFX hashes their folders, so a code change misses the cache).
     # None: call the installed package's functions instead (Kubeflow, where the image holds
@@ -28,7 +30,7 @@ class PipelineConfig:
     trainer_module: str | None = str(PROJECT_ROOT / "trainer_fn" / "run.py")
     baseline_module: str | None = str(PROJECT_ROOT / "trainer_fn" / "baseline.py")
     hparams: HParams = dataclasses.field(default_factory=HParams)
-    baseline_params: dict = dataclasses.field(default_factory=dict)   # trainer_fn.baseline.BaselineParams
+    baseline_params: dict = dataclasses.field(default_factory=dict)   # overrides of trainer_fn.hparams.BaselineParams
     # Blessing: test RMSE must stay under this bound (None: no absolute bound) and must not
     # be worse than the last blessed model's by more than rmse_change_tolerance.
     # It must also beat the matrix-factorisation baseline's RMSE by at least baseline_margin.
@@ -44,11 +46,10 @@ class PipelineConfig:
 
     @classmethod
     def local(cls, work_dir: str | os.PathLike, data_root: str | os.PathLike, **overrides) -> "PipelineConfig":
-        work = Path(work_dir).resolve()
-        return cls(data_root=str(Path(data_root).resolve()), pipeline_root=str(work / "pipeline_root"),
-                   metadata_path=str(work / "metadata.sqlite"),
-                   serving_model_dir=str(work / "serving_model"),
-                   schema_file=content_addressed_copy(Path(cls.schema_file), work / "schema"), **overrides)
+        work = WorkLayout.at(work_dir)
+        return cls(data_root=str(Path(data_root).resolve()), pipeline_root=str(work.pipeline_root),
+                   metadata_path=str(work.metadata), serving_model_dir=str(work.serving_model),
+                   schema_file=content_addressed_copy(Path(cls.schema_file), work.schema), **overrides)
 
 
 def content_addressed_copy(path: Path, folder: Path) -> str:

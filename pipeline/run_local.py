@@ -1,9 +1,9 @@
 """Local runner: data stage, then the pipeline on Beam with LocalDagRunner, then a summary.
 
     python -m pipeline.run_local --work-dir work --size default
-    python -m pipeline.run_local --work-dir work --raw /path/with/ml-1m-folder
+    python -m pipeline.run_local --work-dir work --raw work/raw/real/ml-100k
 
-Everything it writes lives under --work-dir.
+Everything it writes lives under --work-dir (pipeline/layout.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from data import prepare as data_prepare
 from data import synthetic
 from pipeline import summary as run_summary
 from pipeline.config import PipelineConfig
+from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
 from trainer_fn.hparams import HParams
 from transform_fn import features as F
 
@@ -24,11 +25,12 @@ from transform_fn import features as F
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m pipeline.run_local", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work-dir", default="work")
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--size", choices=sorted(synthetic.SIZES), default="default",
                      help="embedded synthetic data set to generate and use (default: default)")
-    src.add_argument("--raw", help="folder holding ml-1m/ (and optionally imdb/ and links.csv)")
+    src.add_argument("--raw", help="folder holding ml-1m/ or ML-100K's u.* files (and optionally imdb/ "
+                                   "and links.csv), e.g. work/raw/real/ml-100k after `make fetch DATASET=ml-100k`")
     p.add_argument("--seed", type=int, default=42, help="data generation and pairing seed")
     p.add_argument("--partners", type=int, default=data_prepare.PrepareConfig.partners)
     hp = p.add_argument_group("model hyperparameters (defaults: the seed's, see trainer_fn/model.py)")
@@ -60,16 +62,15 @@ def hparams_from_args(args) -> HParams:
     return HParams.from_dict(overrides)
 
 
-def prepare_data(args, work: Path) -> tuple[Path, dict]:
+def prepare_data(args, work: WorkLayout) -> tuple[Path, dict]:
     if args.raw:
-        raw, name = Path(args.raw), Path(args.raw).resolve().name
+        raw = Path(args.raw)
     else:
-        name = f"synthetic-{args.size}-seed{args.seed}"
-        raw = work / "raw" / name
+        raw = work.synthetic_raw(args.size, args.seed)
         if not (raw / "ml-1m" / "ratings.dat").exists():
             print(f"generating the embedded '{args.size}' data set into {raw}")
             synthetic.generate(raw, args.size, args.seed)
-    prepared = work / "prepared" / name
+    prepared = work.prepared_for(raw)
     manifest = data_prepare.prepare(raw, prepared, data_prepare.PrepareConfig(
         partners=args.partners, seed=args.seed))
     return prepared, manifest
@@ -81,11 +82,11 @@ def run(args) -> run_summary.RunSummary:
     from pipeline.pipeline import create_pipeline
 
     started = time.time()
-    work = Path(args.work_dir).resolve()
+    work = WorkLayout.at(args.work_dir)
     prepared, manifest = prepare_data(args, work)
     baseline_rmse = manifest["baseline"]["rmse"]["test"]
     config = PipelineConfig.local(
-        work, prepared, hparams=hparams_from_args(args),
+        work.root, prepared, hparams=hparams_from_args(args),
         rmse_upper_bound=args.rmse_upper_bound if args.rmse_upper_bound is not None else baseline_rmse,
         rmse_change_tolerance=args.rmse_change_tolerance, baseline_margin=args.baseline_margin,
         baseline_params={} if args.baseline_factors is None else {"factors": args.baseline_factors},
@@ -98,7 +99,7 @@ def run(args) -> run_summary.RunSummary:
     if not args.no_report:
         from pipeline.report import build_report
 
-        report_path = build_report(config.metadata_path, config.pipeline_name, work / "reports")
+        report_path = build_report(config.metadata_path, config.pipeline_name, work.reports)
     print_summary(result, manifest, config, time.time() - started, report_path)
     return result
 
@@ -116,7 +117,7 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     print("\n=== movie-pair-recommender: run summary ===")
     print(f"data           {config.data_root}")
     print("rows           " + ", ".join(f"{s} {counts['pairs_per_split'][s]:,} pairs + "
-                                        f"{counts['singles_per_split'][s]:,} single" for s in ("train", "eval", "test")))
+                                        f"{counts['singles_per_split'][s]:,} single" for s in F.SPLITS))
     table = {"mean predictor": [manifest["baseline"]["rmse"]["test"]] +
              [manifest["baseline"]["test_rmse_by_kind"][k] for k in ("pair", "single")]}
     baseline_name = "biases only" if config.baseline_params.get("factors") == 0 else "matrix factorisation"
