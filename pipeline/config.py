@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from pipeline.layout import WorkLayout
-from trainer_fn.hparams import HParams
+from trainer_fn.hparams import BaselineParams, HParams
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _WORK = WorkLayout(Path("work"))      # the defaults: the layout under a relative ./work
@@ -43,6 +43,7 @@ class PipelineConfig:
     def __post_init__(self):
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", self.pipeline_name):
             raise ValueError(f"pipeline_name must match [a-z0-9][a-z0-9-]*: {self.pipeline_name!r}")
+        BaselineParams.from_dict(self.baseline_params)      # unknown keys refused here too
 
     @classmethod
     def local(cls, work_dir: str | os.PathLike, data_root: str | os.PathLike, **overrides) -> "PipelineConfig":
@@ -50,6 +51,19 @@ class PipelineConfig:
         return cls(data_root=str(Path(data_root).resolve()), pipeline_root=str(work.pipeline_root),
                    metadata_path=str(work.metadata), serving_model_dir=str(work.serving_model),
                    schema_file=content_addressed_copy(Path(cls.schema_file), work.schema), **overrides)
+
+    @classmethod
+    def from_dict(cls, values: dict, where: str = "PipelineConfig") -> "PipelineConfig":
+        """A config from plain values (a TOML file): field names as keys, unknown keys refused;
+        the `hparams` and `baseline_params` tables are checked by HParams and BaselineParams."""
+        values = dict(values)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown settings {unknown}; known: {sorted(known)}")
+        if "hparams" in values:
+            values["hparams"] = HParams.from_dict(values["hparams"])
+        return cls(**values)
 
 
 def content_addressed_copy(path: Path, folder: Path) -> str:
