@@ -2,7 +2,8 @@ import os
 
 import pytest
 
-# Every process that may import TensorFlow must start with legacy Keras (see TFX-NOTES).
+# Every process that may import TensorFlow must start with legacy Keras: tf.Transform's
+# layer is a Keras 2 model, and which Keras TensorFlow binds is decided at its first import.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from data import prepare, synthetic  # noqa: E402

@@ -18,6 +18,8 @@ from pipeline.report import build_report
 from pipeline.tf_examples import serialize
 from transform_fn import features as F
 
+pytestmark = pytest.mark.e2e
+
 COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomalyGate",
               "Transform", "Trainer", "BaselineTrainer", "latest_blessed_model_resolver", "Evaluator",
               "BaselineEvaluator", "BlessingGate", "Pusher"}

@@ -7,6 +7,8 @@ from playwright.sync_api import sync_playwright
 
 from pipeline.report import report_dir
 
+pytestmark = pytest.mark.e2e
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
