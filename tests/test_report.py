@@ -5,6 +5,7 @@ import shutil
 import pytest
 from playwright.sync_api import sync_playwright
 
+from pipeline.layout import WorkLayout
 from pipeline.report import report_dir
 
 pytestmark = pytest.mark.e2e
@@ -15,7 +16,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 @pytest.fixture(scope="module")
 def report(first_run, work):
-    return report_dir(work / "reports", first_run.run_id) / "report.html"
+    return report_dir(WorkLayout.at(work).reports, first_run.run_id) / "report.html"
 
 
 def test_report_renders_offline_in_chromium(report):
