@@ -19,7 +19,7 @@ export TF_USE_LEGACY_KERAS := 1
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup platform browser run report test data fetch bench-data kubeflow clean
+.PHONY: setup platform browser run report test test-fast data fetch bench-data kubeflow clean
 
 setup: $(STAMP)
 
@@ -63,8 +63,13 @@ browser:
 kubeflow: platform $(STAMP)
 	$(PY) -m pipeline.run_kubeflow --settings pipeline/kubeflow.toml --work-dir $(WORK)
 
+# Every test, the end-to-end ones (pytest marker e2e) included.
 test: platform $(STAMP) browser
 	$(PY) -m pytest -q tests $(ARGS)
+
+# The fast loop: everything but the tests marked e2e.
+test-fast: platform $(STAMP)
+	$(PY) -m pytest -q -m "not e2e" tests $(ARGS)
 
 clean:
 	rm -rf $(WORK)
