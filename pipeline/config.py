@@ -8,11 +8,11 @@ import os
 import re
 from pathlib import Path
 
-from pipeline.layout import WorkLayout
+from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
 from trainer_fn.hparams import BaselineParams, HParams
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-_WORK = WorkLayout(Path("work"))      # the defaults: the layout under a relative ./work
+_WORK = WorkLayout(Path(DEFAULT_WORK_DIR))      # the defaults: the layout under a relative ./work
 
 
 @dataclasses.dataclass

@@ -18,7 +18,7 @@ from data import synthetic
 from pipeline import summary as run_summary
 from pipeline.config import PipelineConfig
 from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
-from trainer_fn.hparams import HParams
+from trainer_fn.hparams import BaselineParams, HParams
 from transform_fn import features as F
 
 
@@ -31,9 +31,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                      help="embedded synthetic data set to generate and use (default: default)")
     src.add_argument("--raw", help="folder holding ml-1m/ or ML-100K's u.* files (and optionally imdb/ "
                                    "and links.csv), e.g. work/raw/real/ml-100k after `make fetch DATASET=ml-100k`")
-    p.add_argument("--seed", type=int, default=42, help="data generation and pairing seed")
+    p.add_argument("--seed", type=int, default=data_prepare.PrepareConfig.seed, help="data generation and pairing seed")
     p.add_argument("--partners", type=int, default=data_prepare.PrepareConfig.partners)
-    hp = p.add_argument_group("model hyperparameters (defaults: the seed's, see trainer_fn/model.py)")
+    hp = p.add_argument_group("model hyperparameters (defaults: the seed's, see trainer_fn/hparams.py)")
     for field in dataclasses.fields(HParams):
         flag = "--train-seed" if field.name == "seed" else f"--{field.name.replace('_', '-')}"
         if field.name == "hidden_units":
@@ -43,11 +43,12 @@ def parse_args(argv=None) -> argparse.Namespace:
             hp.add_argument(flag, type=kind, dest=f"hp_{field.name}", help=f"default {field.default}")
     p.add_argument("--rmse-upper-bound", type=float,
                    help="bless only below this test RMSE (default: the mean-predictor's test RMSE)")
-    p.add_argument("--rmse-change-tolerance", type=float, default=0.0,
+    p.add_argument("--rmse-change-tolerance", type=float, default=PipelineConfig.rmse_change_tolerance,
                    help="how much worse than the last blessed model's RMSE still blesses")
     p.add_argument("--baseline-factors", type=int,
-                   help="latent factors of the matrix-factorisation baseline (0: biases only; default 32)")
-    p.add_argument("--baseline-margin", type=float, default=0.0,
+                   help="latent factors of the matrix-factorisation baseline (0: biases only; "
+                        f"default {BaselineParams.factors})")
+    p.add_argument("--baseline-margin", type=float, default=PipelineConfig.baseline_margin,
                    help="how much lower than the matrix-factorisation baseline's RMSE the model's must be")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report (make report builds it later)")
