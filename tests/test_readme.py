@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.layout import WorkLayout
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 SHELL_BLOCKS = {"", "sh", "bash", "shell", "console"}
@@ -130,7 +132,6 @@ def test_block_parsing():
 def test_cheap_command_runs_as_written(command, tmp_path):
     result = _run(command, ROOT, _env(WORK=str(tmp_path / "work"), SIZE="tiny"), timeout=300)
     if command == "make data":       # it writes where `make run` with the same SIZE and SEED reads
-        from pipeline.layout import WorkLayout
         assert (WorkLayout.at(tmp_path / "work").synthetic_raw("tiny", 42) / "ml-1m" / "ratings.dat").exists()
     assert result.stdout
 
@@ -215,7 +216,7 @@ def _fetch_from_local_server(command: str, repo: Path, tmp_path: Path, monkeypat
     finally:
         httpd.shutdown()
         httpd.server_close()
-    assert (repo / "work" / "raw" / "real" / "ml-100k" / "u.data").exists()
+    assert (WorkLayout.at(repo / "work").real_raw / "ml-100k" / "u.data").exists()
 
 
 @pytest.mark.e2e
@@ -229,12 +230,12 @@ def test_expensive_commands_run_as_written_on_tiny_data(tmp_path, monkeypatch):
             _fetch_from_local_server(command, repo, tmp_path, monkeypatch)
             continue
         outputs[command] = _run(command, repo, _env(**E2E_ENV), timeout=900).stdout
-    work = repo / "work"
+    work = WorkLayout.at(repo / "work")
     assert "run summary" in outputs["make run"]
-    assert (work / "raw" / "synthetic-tiny-seed42" / "ml-1m" / "ratings.dat").exists()
-    manifest = (work / "prepared" / "ml-100k" / "manifest.json").read_text()
+    assert (work.synthetic_raw("tiny", 42) / "ml-1m" / "ratings.dat").exists()
+    manifest = (work.prepared / "ml-100k" / "manifest.json").read_text()
     assert '"format": "ml-100k"' in manifest
-    assert list((work / "reports").glob("*/report.html"))
-    assert (work / "kubeflow" / "movie-pair-recommender.yaml").exists()
+    assert list(work.reports.glob("*/report.html"))
+    assert work.kubeflow_spec("movie-pair-recommender").exists()
     assert "serving_default" in outputs[E2E[7]]
     assert "top 5 for users 1 and 2" in outputs[E2E[8]]
