@@ -5,8 +5,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Every generated file goes under $(WORK); Python derives the folders in it (pipeline/layout.py).
 WORK ?= work
+# The data: the embedded synthetic set of size SIZE (tiny, default, ml-1m) generated with
+# SEED, or, when RAW is given, a folder of real data (e.g. RAW=work/raw/real/ml-100k).
 SIZE ?= default
+SEED ?= 42
+RAW ?=
 ARGS ?=
 
 # tf.Transform's layer is a Keras 2 model: every process must start with legacy Keras.
@@ -14,7 +19,7 @@ export TF_USE_LEGACY_KERAS := 1
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup platform browser run report test data fetch bench-data kubeflow clean
+.PHONY: setup platform browser run report test test-fast data fetch bench-data kubeflow clean
 
 setup: $(STAMP)
 
@@ -31,19 +36,20 @@ $(STAMP): requirements.txt constraints.txt | platform
 	touch $(STAMP)
 
 run: platform $(STAMP)
-	$(PY) -m pipeline.run_local --work-dir $(WORK) --size $(SIZE) $(ARGS)
+	$(PY) -m pipeline.run_local --work-dir $(WORK) $(if $(RAW),--raw $(RAW),--size $(SIZE)) --seed $(SEED) $(ARGS)
 
+# Only the raw synthetic data, where `make run` with the same SIZE and SEED reads it.
 data: platform $(STAMP)
-	$(PY) -m data.cli generate --size $(SIZE) --out $(WORK)/raw/synthetic-$(SIZE)
+	$(PY) -m data.cli generate --work-dir $(WORK) --size $(SIZE) --seed $(SEED)
 
-# make fetch DATASET=ml-1m|ml-100k|imdb [SOURCE=dir-with-the-files]
+# make fetch DATASET=ml-1m|ml-100k|imdb [SOURCE=dir-with-the-files]: into $(WORK)/raw/real/
 DATASET ?= ml-1m
 fetch: platform $(STAMP)
-	$(PY) -m data.cli fetch --dataset $(DATASET) --out $(WORK)/raw/real --cache $(WORK)/cache $(if $(SOURCE),--source $(SOURCE))
+	$(PY) -m data.cli fetch --work-dir $(WORK) --dataset $(DATASET) $(if $(SOURCE),--source $(SOURCE))
 
 # Wall time and peak RSS of each data-stage step on the ml-1m-size synthetic data.
 bench-data: platform $(STAMP)
-	$(PY) -m data.benchmark --size ml-1m --work-dir $(WORK)/bench
+	$(PY) -m data.benchmark --size ml-1m --work-dir $(WORK)
 
 # Rebuilds the HTML report of the latest run under $(WORK)/reports/.
 report: platform $(STAMP)
@@ -55,10 +61,15 @@ browser:
 
 # Compiles the pipeline for Kubeflow Pipelines; settings in pipeline/kubeflow.toml.
 kubeflow: platform $(STAMP)
-	$(PY) -m pipeline.run_kubeflow --settings pipeline/kubeflow.toml --output $(WORK)/kubeflow/movie-pair-recommender.yaml
+	$(PY) -m pipeline.run_kubeflow --settings pipeline/kubeflow.toml --work-dir $(WORK)
 
+# Every test, the end-to-end ones (pytest marker e2e) included.
 test: platform $(STAMP) browser
 	$(PY) -m pytest -q tests $(ARGS)
+
+# The fast loop: everything but the tests marked e2e.
+test-fast: platform $(STAMP)
+	$(PY) -m pytest -q -m "not e2e" tests $(ARGS)
 
 clean:
 	rm -rf $(WORK)

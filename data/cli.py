@@ -1,4 +1,9 @@
-"""Data-stage command line: `python -m data.cli generate|prepare ...`."""
+"""Data-stage command line: `python -m data.cli generate|fetch|prepare ...`.
+
+Output folders default to their place under --work-dir (pipeline/layout.py):
+generate -> <work>/raw/synthetic-<size>-seed<seed>, fetch -> <work>/raw/real (archives
+cached in <work>/cache), prepare -> <work>/prepared/<name of the raw folder>.
+"""
 
 from __future__ import annotations
 
@@ -8,42 +13,52 @@ import json
 from pathlib import Path
 
 from data import download, prepare, synthetic
+from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m data.cli", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m data.cli", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="write synthetic MovieLens-1M + IMDb files")
     gen.add_argument("--size", choices=sorted(synthetic.SIZES), default="default")
-    gen.add_argument("--seed", type=int, default=42)
-    gen.add_argument("--out", required=True)
+    gen.add_argument("--seed", type=int, default=prepare.PrepareConfig.seed)
+    gen.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
+    gen.add_argument("--out", help="default: <work-dir>/raw/synthetic-<size>-seed<seed>")
     get = sub.add_parser("fetch", help="download (or copy from --source) a real data set")
     get.add_argument("--dataset", choices=sorted(download.DATASETS), required=True)
-    get.add_argument("--out", default="work/raw/real", help="where the data stage will read it")
-    get.add_argument("--cache", default="work/cache", help="downloaded archives, reused")
+    get.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
+    get.add_argument("--out", help="where the data stage will read it (default: <work-dir>/raw/real)")
+    get.add_argument("--cache", help="downloaded archives, reused (default: <work-dir>/cache)")
     get.add_argument("--source", help="a folder already holding the archives or TSVs (no download)")
     prep = sub.add_parser("prepare", help="raw files -> prepared CSVs + manifest")
     prep.add_argument("--raw", required=True,
                       help="folder with ml-1m/ or ML-100K's u.* files (and optionally imdb/, links.csv)")
-    prep.add_argument("--out", required=True)
+    prep.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
+    prep.add_argument("--out", help="default: <work-dir>/prepared/<name of the --raw folder>")
     prep.add_argument("--partners", type=int, default=prepare.PrepareConfig.partners)
     prep.add_argument("--seed", type=int, default=prepare.PrepareConfig.seed)
     prep.add_argument("--force", action="store_true", help="rebuild even if the manifest matches")
     prep.add_argument("--strict", action="store_true", help="fail on the first bad row, naming file and line")
     args = parser.parse_args(argv)
+    work = WorkLayout.at(args.work_dir)
 
     if args.command == "generate":
-        print(synthetic.generate(args.out, args.size, args.seed))
+        print(synthetic.generate(args.out or work.synthetic_raw(args.size, args.seed), args.size, args.seed))
     elif args.command == "fetch":
         try:
-            out = download.fetch(args.dataset, Path(args.out), Path(args.cache),
+            out = download.fetch(args.dataset, Path(args.out) if args.out else work.real_raw,
+                                 Path(args.cache) if args.cache else work.cache,
                                  Path(args.source) if args.source else None)
         except download.DownloadError as e:
             raise SystemExit(f"fetch: {e}")
-        print(f"{args.dataset} is in {out}; prepare it with: python -m data.cli prepare --raw {out}")
+        # ML-100K is read from its own folder; ML-1M from the folder holding ml-1m/ and imdb/.
+        raw = out / "ml-100k" if args.dataset == "ml-100k" else out
+        print(f"{args.dataset} is in {out}; run the pipeline on it with: make run RAW={raw}")
     else:
         config = prepare.PrepareConfig(partners=args.partners, seed=args.seed, strict=args.strict)
-        manifest = prepare.prepare(args.raw, args.out, config, force=args.force)
+        out = args.out or work.prepared_for(args.raw)
+        manifest = prepare.prepare(args.raw, out, config, force=args.force)
         print(json.dumps({k: manifest[k] for k in ("format", "counts", "dropped", "repaired", "imdb", "baseline")},
                          indent=2))
 

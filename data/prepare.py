@@ -28,8 +28,9 @@ import pandas as pd
 
 from data import imdb, movielens
 from data.rejects import Rejects
-from data.windows import PAD_MOVIE, SPLITS, make_windows, pair_windows, split_in_time
+from data.windows import PAD_MOVIE, make_windows, pair_windows, split_in_time
 from transform_fn import features as F
+from transform_fn.features import EVAL_SPLIT, SPLITS, TEST_SPLIT, TRAIN_SPLIT
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 3
@@ -127,7 +128,7 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     # Single-user rows (A, A): every window target in train and eval; in test every rating
     # of the period (windows with step 1), so test RMSE compares with rating prediction.
     every = make_windows(timeline, config.sequence_length, step=1)
-    singles = pd.concat([windows[windows["split"] != "test"], every[every["split"] == "test"]], ignore_index=True)
+    singles = pd.concat([windows[windows["split"] != TEST_SPLIT], every[every["split"] == TEST_SPLIT]], ignore_index=True)
     self_pairs = pd.DataFrame({"a": np.arange(len(singles)), "b": np.arange(len(singles))})
     single_rows = _pair_rows(singles, self_pairs, users, movie_table, config.sequence_length - 1)
     for s in SPLITS:
@@ -148,7 +149,7 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     paired[pairs["a"].to_numpy()] = True
     paired[pairs["b"].to_numpy()] = True
     split_rows = {s: pd.concat([tables[f"{s}/pairs.csv"], tables[f"{s}/singles.csv"]]) for s in SPLITS}
-    train_mean = float(split_rows["train"][F.LABEL].mean())
+    train_mean = float(split_rows[TRAIN_SPLIT][F.LABEL].mean())
     manifest = {
         "format": fmt,
         "counts": {
@@ -167,7 +168,7 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
         "baseline": {
             "name": "predict the mean training label",
             "train_label_mean": train_mean,
-            "rmse": {s: _rmse(split_rows[s][F.LABEL], train_mean) for s in ("eval", "test")},
+            "rmse": {s: _rmse(split_rows[s][F.LABEL], train_mean) for s in (EVAL_SPLIT, TEST_SPLIT)},
             "test_rmse_by_kind": {kind: _rmse(tables[f"test/{kind}s.csv"][F.LABEL], train_mean)
                                   for kind in ("pair", "single")},
         },

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-SPLITS = ("train", "eval", "test")
+from transform_fn.features import EVAL_SPLIT, SPLITS, TEST_SPLIT, TRAIN_SPLIT
+
 PAD_MOVIE = -1       # padded history slot (written as '' in the prepared CSVs)
 PAD_RATING = 0
 
@@ -32,7 +33,7 @@ def split_in_time(ratings: pd.DataFrame, fractions=(0.8, 0.1, 0.1)) -> pd.DataFr
     out["n"] = out.groupby("user_id")["pos"].transform("size").astype("int64")
     train_end = np.floor(out["n"] * fractions[0]).astype("int64")
     eval_end = np.floor(out["n"] * (fractions[0] + fractions[1])).astype("int64")
-    out["split"] = np.select([out["pos"] < train_end, out["pos"] < eval_end], ["train", "eval"], "test")
+    out["split"] = np.select([out["pos"] < train_end, out["pos"] < eval_end], [TRAIN_SPLIT, EVAL_SPLIT], TEST_SPLIT)
     return out
 
 

@@ -1,4 +1,4 @@
-"""PipelineConfig: everything create_pipeline needs, in one dataclass."""
+"""PipelineConfig: everything create_pipeline needs, in one dataclass (TensorFlow-free)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,20 @@ import os
 import re
 from pathlib import Path
 
+from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
 from trainer_fn.hparams import BaselineParams, HParams
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_WORK = WorkLayout(Path(DEFAULT_WORK_DIR))      # the defaults: the layout under a relative ./work
 
 
 @dataclasses.dataclass
 class PipelineConfig:
     pipeline_name: str = "movie-pair-recommender"
-    data_root: str = "work/prepared/default"        # prepared CSVs: train/ eval/ test/
-    pipeline_root: str = "work/pipeline_root"
-    metadata_path: str = "work/metadata.sqlite"     # SQLite MLMD for local runs; '' for Kubeflow
-    serving_model_dir: str = "work/serving_model"    # Pusher base: <dir>/<version>/
+    data_root: str = str(_WORK.prepared / "default")   # prepared CSVs: train/ eval/ test/
+    pipeline_root: str = str(_WORK.pipeline_root)
+    metadata_path: str = str(_WORK.metadata)           # SQLite MLMD for local runs; '' for Kubeflow
+    serving_model_dir: str = str(_WORK.serving_model)  # Pusher base: <dir>/<version>/
     schema_file: str = str(PROJECT_ROOT / "pipeline" / "schema" / "schema.pbtxt")
     # Module files (local runs: TFX hashes their folders, so a code change misses the cache).
     # None: call the installed package's functions instead (Kubeflow, where the image holds
@@ -43,14 +45,29 @@ class PipelineConfig:
     def __post_init__(self):
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", self.pipeline_name):
             raise ValueError(f"pipeline_name must match [a-z0-9][a-z0-9-]*: {self.pipeline_name!r}")
+        # Plain tables (a TOML file) become the dataclasses; unknown keys are refused there.
+        if isinstance(self.hparams, dict):
+            self.hparams = HParams.from_dict(self.hparams)
+        if isinstance(self.baseline_params, dict):
+            self.baseline_params = BaselineParams.from_dict(self.baseline_params)
 
     @classmethod
     def local(cls, work_dir: str | os.PathLike, data_root: str | os.PathLike, **overrides) -> "PipelineConfig":
-        work = Path(work_dir).resolve()
-        return cls(data_root=str(Path(data_root).resolve()), pipeline_root=str(work / "pipeline_root"),
-                   metadata_path=str(work / "metadata.sqlite"),
-                   serving_model_dir=str(work / "serving_model"),
-                   schema_file=content_addressed_copy(Path(cls.schema_file), work / "schema"), **overrides)
+        work = WorkLayout.at(work_dir)
+        return cls(data_root=str(Path(data_root).resolve()), pipeline_root=str(work.pipeline_root),
+                   metadata_path=str(work.metadata), serving_model_dir=str(work.serving_model),
+                   schema_file=content_addressed_copy(Path(cls.schema_file), work.schema), **overrides)
+
+    @classmethod
+    def from_dict(cls, values: dict, where: str = "PipelineConfig") -> "PipelineConfig":
+        """A config from plain values (a TOML file): field names as keys, unknown keys refused;
+        the `hparams` and `baseline_params` tables are checked by HParams and BaselineParams."""
+        values = dict(values)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown settings {unknown}; known: {sorted(known)}")
+        return cls(**values)
 
 
 def content_addressed_copy(path: Path, folder: Path) -> str:

@@ -1,4 +1,4 @@
-"""create_pipeline: the component graph, read top to bottom as DESIGN.md draws it.
+"""create_pipeline: the component graph, read top to bottom as docs/DESIGN.md draws it.
 
 CsvExampleGen -> StatisticsGen -> ImportSchemaGen (curated schema) -> ExampleValidator
 -> AnomalyGate -> Transform -> BaselineTrainer (SVD++) -> Trainer (attention model, the
@@ -17,14 +17,12 @@ from components.anomaly_gate import AnomalyGate
 from components.blessing_gate import BlessingGate
 from pipeline.config import PipelineConfig
 from transform_fn import features as F
+from transform_fn.features import PREDICTION_KEY, SPLITS
 
-SPLITS = ("train", "eval", "test")
-EVAL_SPLIT = "test"
+EVAL_SPLIT = F.TEST_SPLIT      # the split both Evaluators judge
 # Metrics are reported overall and per slice; the blessing thresholds judge the overall slice.
 SLICE_FEATURES = (F.EXAMPLE_KIND, F.sex("a"), F.age("a"), F.occupation("a"), F.MOVIE_PRIMARY_GENRE,
                   F.HISTORY_PADDED)
-# Serving signature output the Evaluator reads.
-PREDICTION_KEY = "predictions"
 # The same user code as the module files, by import path, for an image that installs the project.
 PREPROCESSING_FN = "transform_fn.preprocessing.preprocessing_fn"
 RUN_FN = "trainer_fn.run.run_fn"

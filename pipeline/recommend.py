@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
-from pipeline.tf_examples import serialize
+from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
 from transform_fn import features as F
 
 SERVING_DROP = (F.LABEL, *F.EVAL_ONLY)
@@ -72,10 +71,14 @@ def candidate_rows(prepared: Path, user_a: int, user_b: int, max_candidates: int
 def recommend(model_dir: Path, prepared: Path, user_a: int, user_b: int, top: int = 10,
               max_candidates: int | None = None, batch: int = 4096) -> pd.DataFrame:
     """The top movies for the pair, highest predicted pair rating first."""
+    import tensorflow as tf  # heavy: imported when scoring, not for --help
+
+    from pipeline.tf_examples import serialize
+
     rows = candidate_rows(prepared, user_a, user_b, max_candidates)
     serve = tf.saved_model.load(str(model_dir)).signatures["serving_default"]
     examples = serialize(rows, drop=SERVING_DROP)
-    scores = [serve(examples=tf.constant(examples[i:i + batch]))["predictions"].numpy()[:, 0]
+    scores = [serve(examples=tf.constant(examples[i:i + batch]))[F.PREDICTION_KEY].numpy()[:, 0]
               for i in range(0, len(examples), batch)]
     rows["predicted_rating"] = np.concatenate(scores) if scores else np.array([])
     ranked = rows.sort_values(["predicted_rating", F.MOVIE], ascending=[False, True]).head(top)
@@ -87,16 +90,15 @@ def main(argv=None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--users", type=int, nargs=2, required=True, metavar=("A", "B"),
                    help="two user ids; the same id twice for one person")
-    p.add_argument("--work-dir", default="work")
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
     p.add_argument("--prepared", help="prepared data folder (default: the newest under <work>/prepared)")
     p.add_argument("--model", help="SavedModel folder (default: the newest pushed version)")
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--max-candidates", type=int, help="score only the most rated unseen movies")
     args = p.parse_args(argv)
-    work = Path(args.work_dir)
-    prepared = Path(args.prepared) if args.prepared else max((work / "prepared").glob("*/"),
-                                                              key=lambda d: d.stat().st_mtime)
-    model = Path(args.model) if args.model else latest_model(work / "serving_model")
+    work = WorkLayout.at(args.work_dir)
+    prepared = Path(args.prepared) if args.prepared else work.latest_prepared()
+    model = Path(args.model) if args.model else latest_model(work.serving_model)
     result = recommend(model, prepared, *args.users, top=args.top, max_candidates=args.max_candidates)
     print(f"top {len(result)} for users {args.users[0]} and {args.users[1]} (model {model}):")
     print(result.to_string(index=False, float_format=lambda v: f"{v:.2f}"))

@@ -27,9 +27,10 @@ from components.anomaly_gate import read_anomalies
 from pipeline import report_plots
 from pipeline import summary as run_summary
 from pipeline.config import PipelineConfig
-from pipeline.pipeline import EVAL_SPLIT, SPLITS
-from trainer_fn.run import HISTORY_FILE
+from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
+from pipeline.pipeline import EVAL_SPLIT
 from transform_fn import features as F
+from transform_fn.features import HISTORY_FILE, SPLITS, TRAIN_SPLIT
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DRIFT_THRESHOLD = 0.1    # L-infinity (categorical) and Jensen-Shannon (numeric) distance
@@ -115,7 +116,7 @@ def data_section(run: run_summary.RunSummary) -> dict:
         schema = tfdv.load_schema_text(os.path.join(schema_artifact.uri, "schema.pbtxt"))
         section["schema"] = _schema_rows(schema)
         for split in SPLITS[1:]:
-            section["drift"][split] = _drift(schema, stats["train"], stats[split])
+            section["drift"][split] = _drift(schema, stats[TRAIN_SPLIT], stats[split])
     if anomalies:
         section["anomalies"] = read_anomalies(anomalies.uri, anomalies.properties["split_names"].string_value)
     return section
@@ -166,7 +167,7 @@ def _test_predictions(run: run_summary.RunSummary) -> tuple[np.ndarray, np.ndarr
     for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(2048):
         parsed = tf.io.parse_example(batch, {F.LABEL: tf.io.FixedLenFeature([], tf.float32)})
         labels.append(parsed[F.LABEL].numpy())
-        predictions.append(serve(examples=batch)["predictions"].numpy()[:, 0])
+        predictions.append(serve(examples=batch)[F.PREDICTION_KEY].numpy()[:, 0])
     return np.concatenate(labels), np.concatenate(predictions)
 
 
@@ -230,11 +231,11 @@ def build_report(metadata_path: str, pipeline_name: str, reports_dir: str | Path
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m pipeline.report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work-dir", default="work")
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
     p.add_argument("--pipeline-name", default=PipelineConfig.pipeline_name)
     args = p.parse_args(argv)
-    work = Path(args.work_dir).resolve()
-    print(build_report(str(work / "metadata.sqlite"), args.pipeline_name, work / "reports"))
+    work = WorkLayout.at(args.work_dir)
+    print(build_report(str(work.metadata), args.pipeline_name, work.reports))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Compiles the same create_pipeline for Kubeflow Pipelines (KFP v2 YAML spec).
 
-    python -m pipeline.run_kubeflow --settings pipeline/kubeflow.toml --output work/kubeflow/pipeline.yaml
+    python -m pipeline.run_kubeflow --settings pipeline/kubeflow.toml --work-dir work
 
 Nothing runs here: upload the YAML to a KFP cluster. The image must hold this project at
 `project_dir_in_image` (see the Dockerfile).
@@ -15,48 +15,40 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from pipeline.config import PipelineConfig
-from trainer_fn.hparams import HParams
+from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
 
 REMOTE_KEYS = ("pipeline_root", "data_root", "serving_model_dir")
+# PipelineConfig fields the Kubeflow runner sets itself: no MLMD file (the cluster has its
+# own), the schema and the user code from the image rather than from this machine.
+DERIVED_KEYS = ("metadata_path", "schema_file", "transform_module", "trainer_module", "baseline_module")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class KubeflowSettings:
+    """The TOML file: PipelineConfig's fields by name, plus the two Kubeflow-only keys."""
     image: str
-    pipeline_root: str
-    data_root: str
-    serving_model_dir: str
+    config: PipelineConfig
     project_dir_in_image: str = "/pipeline"
-    pipeline_name: str = PipelineConfig.pipeline_name
-    rmse_upper_bound: float | None = None
-    rmse_change_tolerance: float = 0.0
-    baseline_margin: float = 0.0
-    beam_pipeline_args: list[str] = dataclasses.field(default_factory=list)
-    hparams: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path) -> "KubeflowSettings":
         values = tomllib.loads(Path(path).read_text())
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
-        settings = cls(**values)
+        own = {f.name: values.pop(f.name) for f in dataclasses.fields(cls) if f.name in values and f.name != "config"}
+        if "image" not in own:
+            raise ValueError(f"{path}: image is required (the container image holding this project)")
+        derived = sorted(set(values) & set(DERIVED_KEYS))
+        if derived:
+            raise ValueError(f"{path}: {derived} are set by the Kubeflow runner, not by the settings")
         for key in REMOTE_KEYS:
-            if not urlparse(getattr(settings, key)).scheme:
-                raise ValueError(f"{path}: {key} must be a remote URI such as gs://bucket/..., "
-                                 f"got {getattr(settings, key)!r}")
-        return settings
-
-    def pipeline_config(self) -> PipelineConfig:
-        root = self.project_dir_in_image.rstrip("/")
-        return PipelineConfig(
-            pipeline_name=self.pipeline_name, data_root=self.data_root, pipeline_root=self.pipeline_root,
-            metadata_path="", serving_model_dir=self.serving_model_dir,
-            schema_file=f"{root}/pipeline/schema/schema.pbtxt",
-            transform_module=None, trainer_module=None,
-            hparams=HParams.from_dict(self.hparams), rmse_upper_bound=self.rmse_upper_bound,
-            rmse_change_tolerance=self.rmse_change_tolerance, baseline_margin=self.baseline_margin,
-            baseline_module=None, beam_pipeline_args=list(self.beam_pipeline_args))
+            if key not in values:
+                raise ValueError(f"{path}: {key} is required (a remote URI such as gs://bucket/...)")
+            if not urlparse(values[key]).scheme:
+                raise ValueError(f"{path}: {key} must be a remote URI such as gs://bucket/..., got {values[key]!r}")
+        root = own.get("project_dir_in_image", cls.project_dir_in_image).rstrip("/")
+        config = PipelineConfig.from_dict(
+            {**values, "metadata_path": "", "schema_file": f"{root}/pipeline/schema/schema.pbtxt",
+             "transform_module": None, "trainer_module": None, "baseline_module": None}, where=str(path))
+        return cls(config=config, **own)
 
 
 def compile_pipeline(settings: KubeflowSettings, output: str | Path) -> dict:
@@ -74,20 +66,22 @@ def compile_pipeline(settings: KubeflowSettings, output: str | Path) -> dict:
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=settings.image),
         output_dir=str(output.parent), output_filename=output.name)
-    return runner.run(create_pipeline(settings.pipeline_config()))
+    return runner.run(create_pipeline(settings.config))
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m pipeline.run_kubeflow", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--settings", default="pipeline/kubeflow.toml")
-    p.add_argument("--output", default="work/kubeflow/movie-pair-recommender.yaml")
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
+    p.add_argument("--output", help="the YAML spec to write (default: <work-dir>/kubeflow/<pipeline name>.yaml)")
     args = p.parse_args(argv)
     settings = KubeflowSettings.load(args.settings)
-    job = compile_pipeline(settings, args.output)
+    output = args.output or WorkLayout.at(args.work_dir).kubeflow_spec(settings.config.pipeline_name)
+    job = compile_pipeline(settings, output)
     tasks = sorted(job["pipelineSpec"]["root"]["dag"]["tasks"])
-    print(f"wrote {args.output}: {len(tasks)} tasks ({', '.join(tasks)}); image {settings.image}; "
-          f"submit it with pipeline_root={settings.pipeline_root}")
+    print(f"wrote {output}: {len(tasks)} tasks ({', '.join(tasks)}); image {settings.image}; "
+          f"submit it with pipeline_root={settings.config.pipeline_root}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Local runner: data stage, then the pipeline on Beam with LocalDagRunner, then a summary.
 
     python -m pipeline.run_local --work-dir work --size default
-    python -m pipeline.run_local --work-dir work --raw /path/with/ml-1m-folder
+    python -m pipeline.run_local --work-dir work --raw work/raw/real/ml-100k
 
-Everything it writes lives under --work-dir.
+Everything it writes lives under --work-dir (pipeline/layout.py).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from data import synthetic
 from pipeline import summary as run_summary
 from pipeline.config import PipelineConfig
 from components.comparison import Check
+from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
 from trainer_fn.hparams import BASELINE_KINDS, BaselineParams, HParams
 from transform_fn import features as F
 
@@ -25,12 +26,13 @@ from transform_fn import features as F
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m pipeline.run_local", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work-dir", default="work")
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--size", choices=sorted(synthetic.SIZES), default="default",
                      help="embedded synthetic data set to generate and use (default: default)")
-    src.add_argument("--raw", help="folder holding ml-1m/ (and optionally imdb/ and links.csv)")
-    p.add_argument("--seed", type=int, default=42, help="data generation and pairing seed")
+    src.add_argument("--raw", help="folder holding ml-1m/ or ML-100K's u.* files (and optionally imdb/ "
+                                   "and links.csv), e.g. work/raw/real/ml-100k after `make fetch DATASET=ml-100k`")
+    p.add_argument("--seed", type=int, default=data_prepare.PrepareConfig.seed, help="data generation and pairing seed")
     p.add_argument("--partners", type=int, default=data_prepare.PrepareConfig.partners)
     hp = p.add_argument_group("model hyperparameters (trainer_fn/hparams.py)")
     hp.add_argument("--preset", choices=("default", "seed"), default="default",
@@ -48,12 +50,12 @@ def parse_args(argv=None) -> argparse.Namespace:
             hp.add_argument(flag, type=kind, dest=f"hp_{field.name}", help=f"default {field.default}")
     p.add_argument("--rmse-upper-bound", type=float,
                    help="bless only below this test RMSE (default: the mean-predictor's test RMSE)")
-    p.add_argument("--rmse-change-tolerance", type=float, default=0.0,
+    p.add_argument("--rmse-change-tolerance", type=float, default=PipelineConfig.rmse_change_tolerance,
                    help="how much worse than the last blessed model's RMSE still blesses")
     p.add_argument("--baseline", choices=BASELINE_KINDS, default=BaselineParams.kind,
                    help="the classical baseline the model must beat: svdpp (default), mf or biases")
     p.add_argument("--baseline-factors", type=int, help=f"its latent factors (default {BaselineParams.factors})")
-    p.add_argument("--baseline-margin", type=float, default=0.0,
+    p.add_argument("--baseline-margin", type=float, default=PipelineConfig.baseline_margin,
                    help="how far below the baseline's RMSE the model's whole bootstrap interval must lie")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report (make report builds it later)")
@@ -75,16 +77,15 @@ def baseline_from_args(args) -> BaselineParams:
     return BaselineParams.from_dict(values)
 
 
-def prepare_data(args, work: Path) -> tuple[Path, dict]:
+def prepare_data(args, work: WorkLayout) -> tuple[Path, dict]:
     if args.raw:
-        raw, name = Path(args.raw), Path(args.raw).resolve().name
+        raw = Path(args.raw)
     else:
-        name = f"synthetic-{args.size}-seed{args.seed}"
-        raw = work / "raw" / name
+        raw = work.synthetic_raw(args.size, args.seed)
         if not (raw / "ml-1m" / "ratings.dat").exists():
             print(f"generating the embedded '{args.size}' data set into {raw}")
             synthetic.generate(raw, args.size, args.seed)
-    prepared = work / "prepared" / name
+    prepared = work.prepared_for(raw)
     manifest = data_prepare.prepare(raw, prepared, data_prepare.PrepareConfig(
         partners=args.partners, seed=args.seed))
     return prepared, manifest
@@ -96,11 +97,11 @@ def run(args) -> run_summary.RunSummary:
     from pipeline.pipeline import create_pipeline
 
     started = time.time()
-    work = Path(args.work_dir).resolve()
+    work = WorkLayout.at(args.work_dir)
     prepared, manifest = prepare_data(args, work)
     baseline_rmse = manifest["baseline"]["rmse"]["test"]
     config = PipelineConfig.local(
-        work, prepared, hparams=hparams_from_args(args),
+        work.root, prepared, hparams=hparams_from_args(args),
         rmse_upper_bound=args.rmse_upper_bound if args.rmse_upper_bound is not None else baseline_rmse,
         rmse_change_tolerance=args.rmse_change_tolerance, baseline_margin=args.baseline_margin,
         baseline_params=baseline_from_args(args),
@@ -113,7 +114,7 @@ def run(args) -> run_summary.RunSummary:
     if not args.no_report:
         from pipeline.report import build_report
 
-        report_path = build_report(config.metadata_path, config.pipeline_name, work / "reports")
+        report_path = build_report(config.metadata_path, config.pipeline_name, work.reports)
     print_summary(result, manifest, config, time.time() - started, report_path)
     return result
 
@@ -131,7 +132,7 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     print("\n=== movie-pair-recommender: run summary ===")
     print(f"data           {config.data_root}")
     print("rows           " + ", ".join(f"{s} {counts['pairs_per_split'][s]:,} pairs + "
-                                        f"{counts['singles_per_split'][s]:,} single" for s in ("train", "eval", "test")))
+                                        f"{counts['singles_per_split'][s]:,} single" for s in F.SPLITS))
     table = {"mean predictor": [manifest["baseline"]["rmse"]["test"]] +
              [manifest["baseline"]["test_rmse_by_kind"][k] for k in ("pair", "single")]}
     baseline_name = BASELINE_NAMES[config.baseline_params.kind]

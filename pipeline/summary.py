@@ -1,13 +1,12 @@
-"""What the last pipeline run did, read back from MLMD and the Evaluator's output."""
+"""What the last pipeline run did, read back from MLMD and the Evaluator's output.
+
+ml_metadata and TFMA are imported where they are used, so that importing this module (as
+the runners do before parsing their arguments) stays cheap.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-
-import ml_metadata as mlmd
-from ml_metadata.proto import metadata_store_pb2
-
-_STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 
 
 @dataclasses.dataclass
@@ -48,7 +47,11 @@ class RunSummary:
         return None
 
 
-def store(metadata_path: str) -> mlmd.MetadataStore:
+def store(metadata_path: str):
+    """A read-only ml_metadata.MetadataStore on a local SQLite MLMD file."""
+    import ml_metadata as mlmd
+    from ml_metadata.proto import metadata_store_pb2
+
     config = metadata_store_pb2.ConnectionConfig()
     config.sqlite.filename_uri = metadata_path
     config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
@@ -56,6 +59,9 @@ def store(metadata_path: str) -> mlmd.MetadataStore:
 
 
 def latest_run(metadata_path: str, pipeline_name: str) -> RunSummary:
+    from ml_metadata.proto import metadata_store_pb2
+
+    states = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
     s = store(metadata_path)
     pipeline = s.get_context_by_type_and_name("pipeline", pipeline_name)
     if pipeline is None:
@@ -84,7 +90,7 @@ def latest_run(metadata_path: str, pipeline_name: str) -> RunSummary:
     for e in sorted(executions, key=lambda e: e.id):
         name = node_of.get(e.id, str(e.type_id))
         components[name] = ComponentRun(
-            component=name, state=_STATES.get(e.last_known_state, str(e.last_known_state)),
+            component=name, state=states.get(e.last_known_state, str(e.last_known_state)),
             seconds=(e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000.0,
             outputs={k: [artifacts[i] for i in ids] for k, ids in outputs.get(e.id, {}).items()},
             properties={k: v.string_value or v.int_value or v.double_value

@@ -2,7 +2,8 @@ import os
 
 import pytest
 
-# Every process that may import TensorFlow must start with legacy Keras (see TFX-NOTES).
+# Every process that may import TensorFlow must start with legacy Keras: tf.Transform's
+# layer is a Keras 2 model, and which Keras TensorFlow binds is decided at its first import.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from data import prepare, synthetic  # noqa: E402
@@ -31,7 +32,7 @@ def first_run(work):
     from pipeline import run_local
 
     # The tiny data is too small to judge models by; the margin -1 lets the attention model
-    # through the matrix-factorisation gate here (test_pipeline_e2e checks that gate failing).
+    # through the strong-baseline gate here (test_pipeline_e2e checks that gate failing).
     args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3",
                                  "--baseline-margin", "-1"])
     return run_local.run(args)

@@ -33,7 +33,7 @@ def compiled(tmp_path_factory):
     settings = dataclasses.replace(settings, image="europe-docker.pkg.dev/p/r/recommender:test")
     path = tmp_path_factory.mktemp("kfp") / "pipeline.yaml"
     job = compile_pipeline(settings, path)
-    assert job["runtimeConfig"]["gcsOutputDirectory"] == settings.pipeline_root
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == settings.config.pipeline_root
     text = path.read_text()
     spec = json_format.ParseDict(yaml.safe_load(text), pipeline_spec_pb2.PipelineSpec())
     return settings, text, spec
@@ -53,15 +53,45 @@ def test_image_and_remote_locations(compiled):
     images = {e.struct_value.fields["container"].struct_value.fields["image"].string_value
               for e in executors.values() if "container" in e.struct_value.fields}
     assert images == {settings.image}
-    assert settings.serving_model_dir in text and settings.data_root in text
+    assert settings.config.serving_model_dir in text and settings.config.data_root in text
     # Nothing of the machine that compiled it leaks into the spec.
     assert str(PROJECT_ROOT) not in text
     assert "/tmp/" not in text and "/root/" not in text and "metadata.sqlite" not in text
 
 
+REMOTE = 'image = "i"\npipeline_root = "gs://b/r"\ndata_root = "gs://b/d"\nserving_model_dir = "gs://b/s"\n'
+
+
 def test_local_paths_are_refused(tmp_path):
     settings = tmp_path / "k.toml"
-    settings.write_text('image = "i"\npipeline_root = "/data/root"\ndata_root = "gs://b/d"\n'
-                        'serving_model_dir = "gs://b/s"\n')
+    settings.write_text(REMOTE.replace("gs://b/r", "/data/root"))
     with pytest.raises(ValueError, match="pipeline_root must be a remote URI"):
+        KubeflowSettings.load(settings)
+
+
+def test_settings_are_pipeline_config_fields(tmp_path):
+    settings = tmp_path / "k.toml"
+    settings.write_text(REMOTE + 'rmse_change_tolerance = 0.01\nbeam_pipeline_args = ["--runner=DataflowRunner"]\n'
+                        '[hparams]\nepochs = 3\nhidden_units = [64, 32]\n[baseline_params]\nfactors = 8\n')
+    loaded = KubeflowSettings.load(settings)
+    config = loaded.config
+    assert (loaded.image, loaded.project_dir_in_image) == ("i", "/pipeline")
+    assert (config.pipeline_root, config.data_root, config.serving_model_dir) == ("gs://b/r", "gs://b/d", "gs://b/s")
+    assert config.rmse_change_tolerance == 0.01 and config.beam_pipeline_args == ["--runner=DataflowRunner"]
+    assert config.hparams.epochs == 3 and config.hparams.hidden_units == (64, 32)
+    assert config.baseline_params.factors == 8 and config.baseline_params.kind == "svdpp"
+    assert config.metadata_path == "" and config.trainer_module is None
+    assert config.schema_file == "/pipeline/pipeline/schema/schema.pbtxt"
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("rmse_bound = 1.0\n", r"unknown settings \['rmse_bound'\]"),
+    ("metadata_path = 'x'\n", "set by the Kubeflow runner"),
+    ("[hparams]\nepoch = 3\n", r"hparams: unknown keys \['epoch'\]"),
+    ("[baseline_params]\nfactor = 3\n", r"baseline: unknown keys \['factor'\]"),
+])
+def test_unknown_settings_are_refused(tmp_path, extra, message):
+    settings = tmp_path / "k.toml"
+    settings.write_text(REMOTE + extra)
+    with pytest.raises(ValueError, match=message):
         KubeflowSettings.load(settings)

@@ -12,11 +12,19 @@ from tfx import v1 as tfx
 from pipeline import run_local
 from pipeline import summary as run_summary
 from pipeline.config import PipelineConfig
+from pipeline.layout import WorkLayout, synthetic_name
 from pipeline.pipeline import create_pipeline
 from pipeline.recommend import recommend
 from pipeline.report import build_report
 from pipeline.tf_examples import serialize
 from transform_fn import features as F
+
+pytestmark = pytest.mark.e2e
+
+
+def _prepared(work):
+    """Where `run_local --size tiny` (seed 42) put the prepared data."""
+    return WorkLayout.at(work).prepared / synthetic_name("tiny", 42)
 
 COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomalyGate",
               "Transform", "Trainer", "BaselineTrainer", "latest_blessed_model_resolver", "Evaluator",
@@ -37,17 +45,17 @@ def test_first_run_completes_is_blessed_and_pushed(first_run, work):
     assert {c.state for c in first_run.components.values()} == {"COMPLETE"}
     assert first_run.blessed()
     pushed = Path(first_run.pushed_path())
-    assert pushed.parent == work / "serving_model" and pushed.name.isdigit()   # TF Serving layout
+    assert pushed.parent == WorkLayout.at(work).serving_model and pushed.name.isdigit()   # TF Serving layout
     assert (pushed / "saved_model.pb").exists()
 
 
 def test_pushed_model_scores_tf_examples_like_the_evaluator(first_run, work):
-    test_dir = work / "prepared" / "synthetic-tiny-seed42" / "test"
+    test_dir = _prepared(work) / F.TEST_SPLIT
     test_rows = pd.concat([pd.read_csv(test_dir / f"{kind}.csv", dtype=str, keep_default_na=False)
                            for kind in ("pairs", "singles")], ignore_index=True)
     model = tf.saved_model.load(first_run.pushed_path())
     serve = model.signatures["serving_default"]
-    predictions = serve(examples=tf.constant(serialize(test_rows)))["predictions"].numpy()[:, 0]
+    predictions = serve(examples=tf.constant(serialize(test_rows)))[F.PREDICTION_KEY].numpy()[:, 0]
     assert predictions.shape == (len(test_rows),) and np.isfinite(predictions).all()
     # Training/serving parity: the served RMSE is the Evaluator's RMSE on the same examples.
     labels = test_rows[F.LABEL].astype(float).to_numpy()
@@ -56,11 +64,11 @@ def test_pushed_model_scores_tf_examples_like_the_evaluator(first_run, work):
     tfma_rmse = run_summary.overall_metrics(evaluation.uri)["candidate"]["root_mean_squared_error"]
     assert served_rmse == pytest.approx(tfma_rmse, abs=1e-4)
     # Pair symmetry: (A, B) and (B, A) get the same prediction.
-    swapped = serve(examples=tf.constant(serialize(_swap(test_rows))))["predictions"].numpy()[:, 0]
+    swapped = serve(examples=tf.constant(serialize(_swap(test_rows))))[F.PREDICTION_KEY].numpy()[:, 0]
     np.testing.assert_allclose(swapped, predictions, atol=1e-5)
     # Unknown users and movies map to out-of-vocabulary buckets, not to an error.
     unknown = test_rows.head(3).assign(a_user="999999", movie="999999", a_hist_movies="|999998|999997")
-    assert np.isfinite(serve(examples=tf.constant(serialize(unknown)))["predictions"].numpy()).all()
+    assert np.isfinite(serve(examples=tf.constant(serialize(unknown)))[F.PREDICTION_KEY].numpy()).all()
 
 
 def test_second_run_with_unchanged_inputs_is_served_from_cache(first_run, work):
@@ -77,13 +85,14 @@ def test_second_run_with_unchanged_inputs_is_served_from_cache(first_run, work):
 
 
 def test_a_model_that_does_not_beat_the_baseline_is_not_pushed(first_run, work):
-    pushed_before = sorted((work / "serving_model").iterdir())
+    serving = WorkLayout.at(work).serving_model
+    pushed_before = sorted(serving.iterdir())
     args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3",
                                  "--baseline-margin", "5.0"])
     third = run_local.run(args)
     assert third.components["Trainer"].state == "CACHED"
     assert not third.blessed()
-    assert third.pushed_path() is None and sorted((work / "serving_model").iterdir()) == pushed_before
+    assert third.pushed_path() is None and sorted(serving.iterdir()) == pushed_before
     checks = {c["name"]: c for c in third.comparison()["checks"]}
     failed = checks["beats the strong baseline"]
     assert not failed["passed"] and failed["bound"] == -5.0 and failed["value"] == failed["interval"][1]
@@ -92,23 +101,24 @@ def test_a_model_that_does_not_beat_the_baseline_is_not_pushed(first_run, work):
 
 def test_anomalies_stop_the_run_before_transform(first_run, work, tmp_path):
     data = tmp_path / "bad"
-    shutil.copytree(work / "prepared" / "synthetic-tiny-seed42", data)
-    eval_rows = pd.read_csv(data / "eval" / "pairs.csv", dtype=str, keep_default_na=False)
+    shutil.copytree(_prepared(work), data)
+    eval_rows = pd.read_csv(data / F.EVAL_SPLIT / "pairs.csv", dtype=str, keep_default_na=False)
     eval_rows.loc[0, F.sex("a")] = "X"
-    eval_rows.to_csv(data / "eval" / "pairs.csv", index=False)
-    config = PipelineConfig.local(tmp_path / "work", data)
+    eval_rows.to_csv(data / F.EVAL_SPLIT / "pairs.csv", index=False)
+    layout = WorkLayout.at(tmp_path / "work")
+    config = PipelineConfig.local(layout.root, data)
     with pytest.raises(Exception, match="anomalies"):
         tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
     result = run_summary.latest_run(config.metadata_path, config.pipeline_name)
     assert result.components["AnomalyGate"].state == "FAILED"
     assert "Transform" not in result.components and "Trainer" not in result.components
     # The report of the failed run still shows the data and names the anomaly.
-    html = build_report(config.metadata_path, config.pipeline_name, tmp_path / "reports").read_text()
+    html = build_report(config.metadata_path, config.pipeline_name, layout.reports).read_text()
     assert "Not blessed" in html and "a_sex" in html and "unexpected string values" in html.lower()
 
 
 def test_recommend_ranks_unseen_movies_for_a_pair(first_run, work):
-    prepared = work / "prepared" / "synthetic-tiny-seed42"
+    prepared = _prepared(work)
     ratings = pd.read_csv(prepared / "ratings_by_split.csv")
     a, b = (int(u) for u in ratings["user_id"].unique()[:2])
     model = Path(first_run.pushed_path())

@@ -24,7 +24,7 @@ from transform_fn import features as F
 
 VOCABULARIES = (F.USER_VOCAB, F.MOVIE_VOCAB, F.SEX_VOCAB, F.AGE_VOCAB, F.OCCUPATION_VOCAB,
                 F.GENRE_VOCAB, F.DIRECTOR_VOCAB, F.ACTOR_VOCAB)
-HISTORY_FILE = "training_history.json"
+HISTORY_FILE = F.HISTORY_FILE
 SHUFFLE_BUFFER = 200_000   # rows; the data stage also writes them shuffled
 
 
@@ -59,7 +59,7 @@ def serving_signature(model, tf_transform_output):
         raw = tf.io.parse_example(serialized, raw_spec)
         transformed = model.tft_layer(raw)
         prediction = model({name: transformed[name] for name in input_names}, training=False)
-        return {"predictions": tf.reshape(prediction, [-1, 1])}
+        return {F.PREDICTION_KEY: tf.reshape(prediction, [-1, 1])}
 
     return serve
 

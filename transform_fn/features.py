@@ -13,6 +13,14 @@ NO_GENRES = "(no genres listed)"   # written when a movie has none (an empty CSV
 
 SIDES = ("a", "b")           # the two users of a pair; (A, A) is a single-user example
 
+# Split names: the data stage's folders, CsvExampleGen's splits, the Trainer's and the
+# Evaluator's splits. Each user's ratings go to train, then eval, then test, in time.
+TRAIN_SPLIT, EVAL_SPLIT, TEST_SPLIT = SPLITS = ("train", "eval", "test")
+# The serving signature's output, read by the Evaluator, the report and the recommender.
+PREDICTION_KEY = "predictions"
+# Per-epoch training history the Trainer writes beside the model (in its model_run folder).
+HISTORY_FILE = "training_history.json"
+
 LABEL = "label"
 MOVIE = "movie"
 MOVIE_GENRES = "movie_genres"

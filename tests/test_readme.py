@@ -1,0 +1,241 @@
+"""The README's commands work as written.
+
+Every line of a shell block in README.md (```sh, ```bash, ```console or an unlabelled
+block; ```text and ```python blocks are not commands) that is not a comment is a command.
+Each one is either run here -- the cheap ones in the fast loop from the repository root
+with WORK and SIZE given in the environment (make's `?=` honours them), the expensive
+ones under the e2e marker, in README order, on tiny data in a copy of the repository --
+or listed in NOT_RUN with the reason it cannot run on a development machine. A command
+that is none of these fails the test, and so does an entry for a command the README no
+longer holds: the README cannot drift from what works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pipeline.layout import WorkLayout
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+SHELL_BLOCKS = {"", "sh", "bash", "shell", "console"}
+
+# Run in the fast loop, exactly as written, from the repository root; WORK and SIZE come
+# from the environment.
+CHEAP = {
+    "make data",
+    ".venv/bin/python -m pipeline.run_local --help",
+}
+# Run in this order under the e2e marker, exactly as written, in a copy of the repository
+# (so that the README's literal work/ paths are the copy's), SIZE=tiny; ARGS (for the
+# commands that do not set it) shortens training and lets the tiny data's model through
+# the strong-baseline gate, so that the serving commands after it have a model.
+E2E = [
+    "make run",
+    "make run SIZE=tiny",
+    'make run ARGS="--epochs 3 --baseline-factors 0"',
+    "make fetch DATASET=ml-100k",            # from a 127.0.0.1 server, see _fetch_from_local_server
+    "make run RAW=work/raw/real/ml-100k",
+    "make report",
+    "make kubeflow",
+    ".venv/bin/saved_model_cli show --all --dir work/serving_model/$(ls work/serving_model | sort -n | tail -1)",
+    ".venv/bin/python -m pipeline.recommend --users 1 2 --top 5",
+    "make bench-data",
+]
+E2E_ENV = {"SIZE": "tiny", "ARGS": "--epochs 3 --baseline-margin -1"}
+# Not run here, and why.
+NOT_RUN = {
+    "make test": "the whole suite, this test included; CI runs it (.ci/run)",
+    "make test-fast": "the fast loop, this test included",
+    "make fetch DATASET=ml-1m": "downloads from files.grouplens.org: no network on the development machines "
+                                "(the same code is run for ml-100k against a local server)",
+    "make fetch DATASET=imdb": "downloads several GB from datasets.imdbws.com: no network here",
+    "make run RAW=work/raw/real": "needs the ML-1M and IMDb downloads above (network)",
+    "docker run -p 8501:8501 -v $PWD/work/serving_model:/models/pairs -e MODEL_NAME=pairs tensorflow/serving":
+        "no Docker on the development machines",
+}
+
+
+def readme_commands(text: str) -> list[str]:
+    """The commands of the shell blocks, in order: comments removed, continuations joined."""
+    commands, inside, language, pending = [], False, "", ""
+    for line in text.splitlines():
+        fence = re.match(r"^\s*```(\S*)", line)
+        if fence:
+            inside, language = (not inside), fence.group(1)
+            continue
+        if not inside or language not in SHELL_BLOCKS:
+            continue
+        line = re.sub(r"\s+#\s.*$", "", line).rstrip()   # a trailing comment
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1].strip() + " "
+            continue
+        commands.append(pending + line.strip())
+        pending = ""
+    return commands
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("WORK", "SIZE", "SEED", "RAW", "ARGS", "TF_USE_LEGACY_KERAS", "PYTHONPATH", "MAKEFLAGS")}
+    return {**env, **extra}
+
+
+def _run(command: str, cwd: Path, env: dict, timeout: int) -> subprocess.CompletedProcess:
+    result = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, (f"README command failed: {command}\n--- stdout\n{result.stdout[-3000:]}"
+                                    f"\n--- stderr\n{result.stderr[-3000:]}")
+    return result
+
+
+def test_every_readme_command_is_run_or_listed_with_a_reason():
+    commands = readme_commands(README.read_text())
+    assert commands, "no commands found in README.md's shell blocks"
+    covered = CHEAP | set(E2E) | set(NOT_RUN)
+    unknown = [c for c in commands if c not in covered]
+    assert not unknown, (f"README commands neither run by tests/test_readme.py nor listed in its NOT_RUN "
+                         f"with a reason: {unknown}")
+    stale = sorted(covered - set(commands))
+    assert not stale, f"tests/test_readme.py lists commands the README no longer holds: {stale}"
+    assert all(reason for reason in NOT_RUN.values())
+
+
+def test_readme_links_only_files_of_the_repository():
+    text = README.read_text()
+    assert "../" not in text, "the README must not point outside the repository"
+    for target in re.findall(r"\]\(([^)#]+)\)", text):
+        if not re.match(r"[a-z]+://", target):
+            assert (ROOT / target).exists(), f"README links to {target}, which is not in the repository"
+
+
+def test_block_parsing():
+    text = "```sh\nmake a  # comment\n# only a comment\nmake b \\\n  C=1\n```\n```text\nmake no\n```\n```\nx\n```\n"
+    assert readme_commands(text) == ["make a", "make b C=1", "x"]
+
+
+@pytest.mark.parametrize("command", sorted(CHEAP))
+def test_cheap_command_runs_as_written(command, tmp_path):
+    result = _run(command, ROOT, _env(WORK=str(tmp_path / "work"), SIZE="tiny"), timeout=300)
+    if command == "make data":       # it writes where `make run` with the same SIZE and SEED reads
+        assert (WorkLayout.at(tmp_path / "work").synthetic_raw("tiny", 42) / "ml-1m" / "ratings.dat").exists()
+    assert result.stdout
+
+
+# ---------------------------------------------------------------- the e2e commands
+
+def _copy_of_the_repository(dest: Path) -> Path:
+    """The files git knows (committed or not, ignored ones left out), with their times, and
+    a .venv link to this checkout's environment."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file() and not source.is_symlink():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    (dest / ".venv").symlink_to((ROOT / ".venv").resolve())
+    stamp = dest / ".venv" / ".installed"
+    newest_requirement = max((dest / f).stat().st_mtime for f in ("requirements.txt", "constraints.txt"))
+    if not stamp.exists() or stamp.stat().st_mtime < newest_requirement:
+        pytest.skip("the .venv is not installed for the current requirements: `make setup` first")
+    return dest
+
+
+def _tiny_ml100k_zip(path: Path) -> bytes:
+    """The tiny synthetic data set rewritten in ML-100K's formats, zipped as GroupLens does."""
+    from data import synthetic
+    from data.formats import ML_GENRES
+    from data.movielens import GENRES_100K, OCCUPATIONS_100K
+
+    raw = synthetic.generate(path / "synthetic", "tiny", seed=42) / "ml-1m"
+    name_of = {}
+    for name, code in OCCUPATIONS_100K.items():
+        name_of.setdefault(code, name)
+    users, items, data = [], [], []
+    for line in (raw / "users.dat").read_text(encoding="latin-1").splitlines():
+        user, sex, age, occupation, zip_code = line.split("::")
+        users.append(f"{user}|{age}|{sex}|{name_of.get(int(occupation), 'other')}|{zip_code}")
+    for line in (raw / "movies.dat").read_text(encoding="latin-1").splitlines():
+        movie, title, genres = line.split("::")
+        year = title[-5:-1]
+        flags = "|".join("1" if g in genres.split("|") and g in ML_GENRES else "0" for g in GENRES_100K)
+        items.append(f"{movie}|{title}|01-Jan-{year}||http://example.invalid/{movie}|{flags}")
+    for line in (raw / "ratings.dat").read_text(encoding="latin-1").splitlines():
+        data.append("\t".join(line.split("::")))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, lines in (("u.user", users), ("u.item", items), ("u.data", data)):
+            z.writestr(f"ml-100k/{name}", ("\n".join(lines) + "\n").encode("latin-1"))
+    return buffer.getvalue()
+
+
+def _fetch_from_local_server(command: str, repo: Path, tmp_path: Path, monkeypatch) -> None:
+    """`make fetch DATASET=ml-100k`: make says the command it would run (make -n), which then
+    runs in-process against a 127.0.0.1 server holding a tiny ML-100K archive and its MD5."""
+    from data import cli, download
+
+    archive = _tiny_ml100k_zip(tmp_path)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(archive)))
+            self.end_headers()
+            self.wfile.write(archive)
+
+    planned = _run(command.replace("make ", "make -n ", 1), repo, _env(), timeout=60).stdout.splitlines()
+    python = [shlex.split(line) for line in planned if " -m data.cli fetch " in line]
+    assert len(python) == 1, planned
+    argv = python[0][python[0].index("data.cli") + 1:]
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/ml-100k.zip"
+        monkeypatch.setitem(download.DATASETS, "ml-100k",
+                            [download.Remote("ml-100k.zip", url, hashlib.md5(archive).hexdigest())])
+        monkeypatch.chdir(repo)
+        cli.main(argv)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert (WorkLayout.at(repo / "work").real_raw / "ml-100k" / "u.data").exists()
+
+
+@pytest.mark.e2e
+def test_expensive_commands_run_as_written_on_tiny_data(tmp_path, monkeypatch):
+    repo = _copy_of_the_repository(tmp_path / "clone")
+    readme_order = [c for c in readme_commands((repo / "README.md").read_text()) if c in E2E]
+    assert readme_order == E2E, "E2E must list the README's expensive commands in README order"
+    outputs = {}
+    for command in readme_order:
+        if command == "make fetch DATASET=ml-100k":
+            _fetch_from_local_server(command, repo, tmp_path, monkeypatch)
+            continue
+        outputs[command] = _run(command, repo, _env(**E2E_ENV), timeout=900).stdout
+    work = WorkLayout.at(repo / "work")
+    assert "run summary" in outputs["make run"]
+    assert (work.synthetic_raw("tiny", 42) / "ml-1m" / "ratings.dat").exists()
+    manifest = (work.prepared / "ml-100k" / "manifest.json").read_text()
+    assert '"format": "ml-100k"' in manifest
+    assert list(work.reports.glob("*/report.html"))
+    assert work.kubeflow_spec("movie-pair-recommender").exists()
+    assert "serving_default" in outputs[E2E[7]]
+    assert "top 5 for users 1 and 2" in outputs[E2E[8]]
