@@ -109,3 +109,23 @@ def test_on_a_terminal_a_live_line_shows_the_epoch_bar(tmp_path):
     shown = shown.decode()
     assert re.search(r"\r\s*\d+\.\ds  Trainer\s+running\s+0 s  \|\S+\s*\| 5/10 epochs\x1b\[K", shown)
     assert events(shown.replace("\r\x1b[K", "\n"))[-1] == ("Trainer", "done")
+
+
+def test_epoch_progress_counts_the_epochs_of_a_fit(tmp_path, monkeypatch):
+    import numpy as np
+    import tf_keras as keras
+
+    from trainer_fn.progress import EpochProgress
+
+    x = np.ones((8, 2), "float32")
+    model = keras.Sequential([keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    model.fit(x, x[:, :1], epochs=1, callbacks=[EpochProgress()], verbose=0)   # no console: does nothing
+    bars = []
+    with Console(tmp_path / "run.log") as console:
+        progress = console.progress
+        monkeypatch.setattr(console, "progress", lambda *args: bars.append(progress(*args)) or bars[-1])
+        model.fit(x, x[:, :1], validation_data=(x, x[:, :1]), epochs=3, batch_size=4,
+                  callbacks=[EpochProgress()], verbose=0)
+    assert len(bars) == 1 and bars[0].n == 3 and console.bar is None
+    assert re.fullmatch(r"3/3 epochs, loss \d+\.\d{4}, val_loss \d+\.\d{4}", bars[0].text)

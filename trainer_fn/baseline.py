@@ -18,6 +18,7 @@ import tf_keras as keras
 from tfx import v1 as tfx
 
 from trainer_fn.hparams import BaselineParams
+from trainer_fn.progress import EpochProgress
 from trainer_fn.run import dataset, label_mean, save
 from transform_fn import features as F
 
@@ -62,5 +63,5 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     n_movies = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
     model = build_mf_model(n_users, n_movies, p, mean)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=p.patience, restore_best_weights=True)
-    history = model.fit(train, validation_data=evaluate, epochs=p.epochs, callbacks=[stop], verbose=2)
+    history = model.fit(train, validation_data=evaluate, epochs=p.epochs, callbacks=[stop, EpochProgress()], verbose=2)
     save(model, tf_transform_output, fn_args, history, {"hparams": dataclasses.asdict(p)})

@@ -18,6 +18,7 @@ from tfx_bsl.public import tfxio
 
 from trainer_fn.hparams import HParams
 from trainer_fn.model import build_model
+from trainer_fn.progress import EpochProgress
 from transform_fn import features as F
 
 VOCABULARIES = (F.USER_VOCAB, F.MOVIE_VOCAB, F.SEX_VOCAB, F.AGE_VOCAB, F.OCCUPATION_VOCAB,
@@ -79,7 +80,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     if hp.early_stopping_patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=hp.early_stopping_patience, restore_best_weights=True))
-    history = model.fit(train, validation_data=evaluate, epochs=hp.epochs, callbacks=callbacks, verbose=2)
+    history = model.fit(train, validation_data=evaluate, epochs=hp.epochs, callbacks=[*callbacks, EpochProgress()], verbose=2)
 
     save(model, tf_transform_output, fn_args, history, {"hparams": hp.__dict__, "vocabulary_sizes": sizes})
 
