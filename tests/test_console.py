@@ -7,11 +7,13 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from absl import logging as absl_logging
 
 from pipeline import console as console_module
+from pipeline import run_local
 from pipeline.console import Console
 
 # "   12.0s  Transform      executed  30.1 s", as Console.line writes it
@@ -129,3 +131,30 @@ def test_epoch_progress_counts_the_epochs_of_a_fit(tmp_path, monkeypatch):
                   callbacks=[EpochProgress()], verbose=0)
     assert len(bars) == 1 and bars[0].n == 3 and console.bar is None
     assert re.fullmatch(r"3/3 epochs, loss \d+\.\d{4}, val_loss \d+\.\d{4}", bars[0].text)
+
+
+@pytest.mark.e2e
+def test_the_runner_prints_a_line_as_each_component_starts_and_ends(first_run, first_run_console):
+    before_summary, summary = first_run_console.split("=== movie-pair-recommender: run summary ===")
+    assert len(before_summary.splitlines()) < 40
+    seen = events(before_summary)
+    for name in first_run.components:   # the resolver is a system node: neither executed nor cached
+        assert [e for n, e in seen if n == name and e != "running"] in (["start", "executed"], ["start", "done"])
+    log = Path(re.search(r"^log +(\S+)", first_run_console, re.M).group(1))
+    logged = log.read_text()
+    assert "running bdist_wheel" in logged and "Epoch 3/3" in logged     # the module wheels, Keras's fit
+    assert "running bdist_wheel" not in first_run_console
+    assert "elapsed" in summary
+
+
+@pytest.mark.e2e
+def test_a_failed_component_exits_non_zero_with_its_error_and_the_log(tmp_path, capfd):
+    with pytest.raises(SystemExit) as exit_:
+        run_local.main(["--work-dir", str(tmp_path), "--size", "tiny", "--no-report",
+                        "--beam-arg=--runner=NoSuchRunner"])
+    assert exit_.value.code == 1
+    out, err = capfd.readouterr()
+    assert ("CsvExampleGen", "FAILED") in events(out)
+    assert "NoSuchRunner" in err and len(err.splitlines()) <= console_module.ERROR_LINES + 2
+    log = Path(err.splitlines()[-1].split()[-1])
+    assert log.parent == tmp_path / "logs" and "Traceback" in log.read_text()
