@@ -3,19 +3,24 @@
     python -m pipeline.run_local --work-dir work --size default
     python -m pipeline.run_local --work-dir work --raw work/raw/real/ml-100k
 
-Everything it writes lives under --work-dir (pipeline/layout.py).
+Everything it writes lives under --work-dir (pipeline/layout.py). The console shows one line as each component
+starts and ends, a live line or bar while it runs, and the summary; warnings and logs go to
+<work-dir>/logs/<run timestamp>.log (see pipeline/console.py), or with --verbose to the console.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
+import sys
 import time
 from pathlib import Path
 
 from data import prepare as data_prepare
 from data import synthetic
 from pipeline import summary as run_summary
+from pipeline.console import Console
 from pipeline.config import PipelineConfig
 from components.comparison import Check
 from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
@@ -59,6 +64,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="how far below the baseline's RMSE the model's whole bootstrap interval must lie")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report (make report builds it later)")
+    p.add_argument("--verbose", action="store_true",
+                   help="print every warning and log on the console instead of <work-dir>/logs/<run>.log")
     p.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
                    help="extra Beam pipeline argument, repeatable (e.g. --beam-arg=--runner=FlinkRunner)")
     return p.parse_args(argv)
@@ -92,13 +99,20 @@ def prepare_data(args, work: WorkLayout) -> tuple[Path, dict]:
 
 
 def run(args) -> run_summary.RunSummary:
+    log_path = WorkLayout.at(args.work_dir).logs / f"{datetime.datetime.now():%Y-%m-%dT%H-%M-%S}.log"
+    with Console(log_path, verbose=args.verbose) as console:
+        return _run(args, console)
+
+
+def _run(args, console: Console) -> run_summary.RunSummary:
     from tfx import v1 as tfx  # heavy import, after argument errors are reported
 
     from pipeline.pipeline import create_pipeline
 
     started = time.time()
     work = WorkLayout.at(args.work_dir)
-    prepared, manifest = prepare_data(args, work)
+    with console.step("data stage"):
+        prepared, manifest = prepare_data(args, work)
     baseline_rmse = manifest["baseline"]["rmse"]["test"]
     config = PipelineConfig.local(
         work.root, prepared, hparams=hparams_from_args(args),
@@ -114,8 +128,10 @@ def run(args) -> run_summary.RunSummary:
     if not args.no_report:
         from pipeline.report import build_report
 
-        report_path = build_report(config.metadata_path, config.pipeline_name, work.reports)
-    print_summary(result, manifest, config, time.time() - started, report_path)
+        with console.step("report"):
+            report_path = build_report(config.metadata_path, config.pipeline_name, work.reports)
+    with console.printing():
+        print_summary(result, manifest, config, time.time() - started, report_path)
     return result
 
 
@@ -160,7 +176,15 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
 
 
 def main(argv=None) -> None:
-    run(parse_args(argv))
+    args = parse_args(argv)
+    try:
+        run(args)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception:
+        if args.verbose:
+            raise
+        sys.exit(1)   # the console has shown the error and the log's path; the traceback is in the log
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
+import contextlib
 import os
+import sys
 
 import pytest
 
@@ -26,13 +28,34 @@ def work(tmp_path_factory):
     return tmp_path_factory.mktemp("work")
 
 
+@contextlib.contextmanager
+def fd1_to(path):
+    """File descriptor 1 into path meanwhile, as `make run > file` would have it."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(path, "wb") as f:
+        os.dup2(f.fileno(), 1)
+    try:
+        yield path
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 @pytest.fixture(scope="session")
 def first_run(work):
-    """The real pipeline on the tiny embedded data, as `make run SIZE=tiny` runs it."""
+    """The real pipeline on the tiny embedded data, as `make run SIZE=tiny` runs it. What it
+    prints on the console is in first_run_console."""
     from pipeline import run_local
 
     # The tiny data is too small to judge models by; the margin -1 lets the attention model
     # through the strong-baseline gate here (test_pipeline_e2e checks that gate failing).
     args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3",
                                  "--baseline-margin", "-1"])
-    return run_local.run(args)
+    with fd1_to(work / "first-run-console.txt"):
+        return run_local.run(args)
+
+
+@pytest.fixture(scope="session")
+def first_run_console(first_run, work) -> str:
+    return (work / "first-run-console.txt").read_text()

@@ -22,6 +22,7 @@ from tfx import v1 as tfx
 
 from trainer_fn import svdpp
 from trainer_fn.hparams import BaselineParams
+from trainer_fn.progress import epoch_reporter
 from trainer_fn.run import dataset, save
 from transform_fn import features as F
 
@@ -99,7 +100,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     evaluate, _ = rating_events(read(fn_args.eval_files))
     n_users = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.USER_VOCAB))
     n_movies = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
-    tables, history = svdpp.fit(train, evaluate, n_users, n_movies, p)
+    tables, history = svdpp.fit(train, evaluate, n_users, n_movies, p, on_epoch=epoch_reporter(p.epochs))
     model = build_factor_model(tables)
     save(model, tf_transform_output, fn_args, history,
          {"hparams": dataclasses.asdict(p), "train_events": len(train), "eval_events": len(evaluate)})

@@ -19,6 +19,7 @@ from tfx_bsl.public import tfxio
 
 from trainer_fn.hparams import HParams
 from trainer_fn.model import build_model
+from trainer_fn.progress import EpochProgress
 from trainer_fn.svdpp import load_tables
 from transform_fn import features as F
 
@@ -90,7 +91,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     if hp.early_stopping_patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_rmse", mode="min", patience=hp.early_stopping_patience, restore_best_weights=True))
-    history = model.fit(train, validation_data=evaluate, epochs=hp.epochs, callbacks=callbacks, verbose=2)
+    history = model.fit(train, validation_data=evaluate, epochs=hp.epochs,
+                        callbacks=[*callbacks, EpochProgress()], verbose=2)
     final_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
     kept = "trained"
     if hp.residual and final_rmse > start_rmse:
