@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.test-installed
 # Every generated file goes under $(WORK); Python derives the folders in it (pipeline/layout.py).
 WORK ?= work
 # The data: the embedded synthetic set of size SIZE (tiny, default, ml-1m) generated with
@@ -19,7 +20,7 @@ export TF_USE_LEGACY_KERAS := 1
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup platform browser run report test test-fast data fetch bench-data kubeflow clean
+.PHONY: setup platform browser run report test test-fast data fetch bench-data bench-model kubeflow clean
 
 setup: $(STAMP)
 
@@ -34,6 +35,11 @@ $(STAMP): requirements.txt constraints.txt | platform
 	$(VENV)/bin/pip install -q --upgrade pip==26.3
 	$(VENV)/bin/pip install -q -r requirements.txt -c constraints.txt
 	touch $(STAMP)
+
+# Test-only packages (requirements-test.txt), on top of the pinned stack.
+$(TEST_STAMP): requirements-test.txt $(STAMP)
+	$(VENV)/bin/pip install -q -r requirements-test.txt -c constraints.txt
+	touch $(TEST_STAMP)
 
 run: platform $(STAMP)
 	$(PY) -m pipeline.run_local --work-dir $(WORK) $(if $(RAW),--raw $(RAW),--size $(SIZE)) --seed $(SEED) $(ARGS)
@@ -51,6 +57,12 @@ fetch: platform $(STAMP)
 bench-data: platform $(STAMP)
 	$(PY) -m data.benchmark --size ml-1m --work-dir $(WORK)
 
+# The model-quality table of BENCHMARKS.md: every baseline and the attention model (3 seeds)
+# on the default data and, when fetched (make fetch DATASET=ml-100k), ML-100K. About 30 min;
+# ARGS=--quick: default data, one seed (about 5 min); ARGS="--ml-100k DIR" for another folder.
+bench-model: platform $(STAMP) $(TEST_STAMP)
+	$(PY) -m pipeline.bench_model --work-dir $(WORK) $(ARGS)
+
 # Rebuilds the HTML report of the latest run under $(WORK)/reports/.
 report: platform $(STAMP)
 	$(PY) -m pipeline.report --work-dir $(WORK)
@@ -64,11 +76,11 @@ kubeflow: platform $(STAMP)
 	$(PY) -m pipeline.run_kubeflow --settings pipeline/kubeflow.toml --work-dir $(WORK)
 
 # Every test, the end-to-end ones (pytest marker e2e) included.
-test: platform $(STAMP) browser
+test: platform $(STAMP) $(TEST_STAMP) browser
 	$(PY) -m pytest -q tests $(ARGS)
 
 # The fast loop: everything but the tests marked e2e.
-test-fast: platform $(STAMP)
+test-fast: platform $(STAMP) $(TEST_STAMP)
 	$(PY) -m pytest -q -m "not e2e" tests $(ARGS)
 
 clean:

@@ -1,6 +1,6 @@
 """Model-quality benchmark: rebuilds the quality table of BENCHMARKS.md.
 
-    python -m pipeline.bench_model --work-dir work/bench-model [--ml-100k DIR] [--quick]
+    python -m pipeline.bench_model --work-dir work [--ml-100k DIR] [--quick]
 
 For each data set (the embedded default data, and ML-100K when its folder is given or
 fetched) it runs the real pipeline several times on the identical split: with the SVD++,
@@ -107,15 +107,16 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool) -> tuple
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m pipeline.bench_model", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work-dir", default="work/bench-model")
+    p.add_argument("--work-dir", default="work")
     p.add_argument("--ml-100k", help="folder holding ML-100K's u.data, u.user, u.item "
                                      "(default: <work>/raw/real/ml-100k from `make fetch DATASET=ml-100k`)")
     p.add_argument("--quick", action="store_true", help="default data only, one seed, no other baselines")
     p.add_argument("--output", default="BENCHMARKS.md")
     args = p.parse_args(argv)
-    root = Path(args.work_dir)
+    layout = WorkLayout.at(args.work_dir)
+    root = layout.bench_model
     datasets = [("Embedded default data (`make run`)", root / "default", ["--size", "default"])]
-    ml100k = Path(args.ml_100k) if args.ml_100k else WorkLayout.at("work").real_raw / "ml-100k"
+    ml100k = Path(args.ml_100k) if args.ml_100k else layout.real_raw / "ml-100k"
     if not args.quick and (ml100k / "u.data").exists():
         datasets.append(("MovieLens 100K", root / "ml-100k", ["--raw", str(ml100k)]))
     started = time.time()

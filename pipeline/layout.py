@@ -13,6 +13,7 @@
       logs/                              run logs
       kubeflow/<pipeline name>.yaml      compiled Kubeflow spec (make kubeflow)
       bench/                             data-stage benchmark files (make bench-data)
+      bench-model/<data set>/            the model-quality benchmark's runs (make bench-model)
 
 Imports nothing heavy: the command-line entry points, the Makefile's commands and the
 tests all derive their paths from here.
@@ -91,6 +92,11 @@ class WorkLayout:
     @property
     def bench(self) -> Path:
         return self.root / "bench"
+
+    @property
+    def bench_model(self) -> Path:
+        """One work folder per data set for the model-quality benchmark (make bench-model)."""
+        return self.root / "bench-model"
 
     def synthetic_raw(self, size: str, seed: int) -> Path:
         return self.raw / synthetic_name(size, seed)
