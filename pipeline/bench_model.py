@@ -62,7 +62,8 @@ def surprise_svdpp(prepared: Path) -> dict | None:
     return {k: float(np.sqrt(np.mean(errors[k] ** 2))) for k in KINDS}
 
 
-def bench(name: str, work: Path, source: list[str], seeds, quick: bool) -> tuple[list[str], dict]:
+def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
+          with_seed_preset: bool) -> tuple[list[str], dict]:
     import json
 
     rows, seconds = {}, {}
@@ -78,9 +79,10 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool) -> tuple
             rmse, _, s = _run(work, source, ["--baseline", kind])
             rows[label] = rmse["baseline"]
             seconds[label] = s
-        rmse, _, s = _run(work, source, ["--preset", "seed"])
-        rows["attention, the seed's setup (--preset seed)"] = rmse["candidate"]
-        seconds["--preset seed"] = s
+        if with_seed_preset:
+            rmse, _, s = _run(work, source, ["--preset", "seed"])
+            rows["attention, the seed's setup (--preset seed)"] = rmse["candidate"]
+            seconds["--preset seed"] = s
     prepared = WorkLayout.at(work).latest_prepared()
     manifest = json.loads((prepared / "manifest.json").read_text())
     mean = {"all": manifest["baseline"]["rmse"]["test"], **manifest["baseline"]["test_rmse_by_kind"]}
@@ -111,6 +113,8 @@ def main(argv=None) -> None:
     p.add_argument("--ml-100k", help="folder holding ML-100K's u.data, u.user, u.item "
                                      "(default: <work>/raw/real/ml-100k from `make fetch DATASET=ml-100k`)")
     p.add_argument("--quick", action="store_true", help="default data only, one seed, no other baselines")
+    p.add_argument("--no-seed-preset", action="store_true",
+                   help="skip the run with the seed's training setup (batch 32: the slowest run)")
     p.add_argument("--output", default="BENCHMARKS.md")
     args = p.parse_args(argv)
     layout = WorkLayout.at(args.work_dir)
@@ -127,7 +131,7 @@ def main(argv=None) -> None:
                f"(`make bench-model`), {datetime.date.today()}, {os.cpu_count()} cores, "
                f"{platform.machine()}, CPU only.", ""]
     for name, work, source in datasets:
-        lines, _ = bench(name, work, source, seeds, args.quick)
+        lines, _ = bench(name, work, source, seeds, args.quick, not args.no_seed_preset)
         section += lines
     if not any("100K" in d[0] for d in datasets):
         section += [f"ML-100K not benchmarked: no folder at {ml100k} (`make fetch DATASET=ml-100k`).", ""]

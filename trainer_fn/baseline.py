@@ -53,7 +53,8 @@ def rating_events(batches) -> tuple[svdpp.Ratings, svdpp.Ratings]:
 
 
 def build_factor_model(tables: svdpp.FactorTables) -> keras.Model:
-    """mean of the two members' mu + b_u + b_m + u_eff . q_m, from the trained tables."""
+    """Mean of the two members' mu + b_u + b_m + u_eff . q_m (each clipped to the rating
+    scale), from the trained tables."""
     def table(name, values):
         values = np.asarray(values, np.float32).reshape(len(values), -1)
         return keras.layers.Embedding(values.shape[0], values.shape[1], name=name, trainable=False,
@@ -65,10 +66,14 @@ def build_factor_model(tables: svdpp.FactorTables) -> keras.Model:
     inputs = {name: keras.Input(shape=(), dtype=tf.int64, name=name)
               for name in (F.USER_IDX.format(side="a"), F.USER_IDX.format(side="b"), F.MOVIE_IDX)}
     movie = inputs[F.MOVIE_IDX]
-    members = [user_bias(inputs[F.USER_IDX.format(side=s)])[:, 0] + tf.reduce_sum(
-        user_vectors(inputs[F.USER_IDX.format(side=s)]) * movie_vectors(movie), axis=-1) for s in F.SIDES]
     mean = GlobalMean(tables.mu, name="global_mean")
-    rating = mean(movie_bias(movie)[:, 0] + (members[0] + members[1]) / 2.0)
+    members = []
+    for side in F.SIDES:
+        user = inputs[F.USER_IDX.format(side=side)]
+        member = mean(user_bias(user)[:, 0] + movie_bias(movie)[:, 0]
+                      + tf.reduce_sum(user_vectors(user) * movie_vectors(movie), axis=-1))
+        members.append(tf.clip_by_value(member, F.RATING_MIN, F.RATING_MAX))   # as scikit-surprise does
+    rating = (members[0] + members[1]) / 2.0
     return keras.Model(inputs=inputs, outputs=rating)
 
 

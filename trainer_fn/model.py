@@ -24,6 +24,8 @@ import tf_keras as keras
 
 from trainer_fn.hparams import HParams
 from trainer_fn.svdpp import FactorTables
+
+RECENCY_LAYER = "recency_correction"
 from transform_fn import features as F
 
 
@@ -149,7 +151,8 @@ class FrozenBaseline:
         extra = len(movies.shape) - 1
         for _ in range(extra):
             u, ub = u[:, None], ub[:, None]
-        return self.mu + ub + self.movie_bias(movies)[..., 0] + tf.reduce_sum(u * self.movie_vectors(movies), -1)
+        rating = self.mu + ub + self.movie_bias(movies)[..., 0] + tf.reduce_sum(u * self.movie_vectors(movies), -1)
+        return tf.clip_by_value(rating, F.RATING_MIN, F.RATING_MAX)
 
 
 def history_residuals(base: FrozenBaseline, inputs, side: str) -> tf.Tensor:
@@ -159,14 +162,20 @@ def history_residuals(base: FrozenBaseline, inputs, side: str) -> tf.Tensor:
     return (inputs[F.HIST_RATING.format(side=side)] - base.rating(users, movies)) * mask
 
 
+def mean_history_residual(base: FrozenBaseline, inputs, side: str) -> tf.Tensor:
+    """[batch, 1]: the filled slots' residuals summed over (filled slots + 1), a shrunk mean."""
+    mask = inputs[F.HIST_MASK.format(side=side)]
+    residuals = history_residuals(base, inputs, side)
+    return tf.reduce_sum(residuals, -1, keepdims=True) / (tf.reduce_sum(mask, -1, keepdims=True) + 1.0)
+
+
 def residual_tower(enc: _Encoders, base: FrozenBaseline, attention, norm, inputs, side: str,
                    target: tf.Tensor) -> tf.Tensor:
     """The user's tower with the baseline's view added: their factor vector and bias, and the
     history's residuals (each slot, and their mean over the filled slots)."""
     users = inputs[F.USER_IDX.format(side=side)]
     residuals = history_residuals(base, inputs, side)
-    mask = inputs[F.HIST_MASK.format(side=side)]
-    mean_residual = tf.reduce_sum(residuals, -1, keepdims=True) / (tf.reduce_sum(mask, -1, keepdims=True) + 1.0)
+    mean_residual = mean_history_residual(base, inputs, side)
     return keras.layers.concatenate([
         user_tower(enc, attention, norm, inputs, side, target, extra_item_features=residuals[..., None]),
         base.user_vectors(users), base.user_bias(users), residuals, mean_residual])
@@ -192,6 +201,12 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
         a, b = (residual_tower(enc, base, attention, norm, inputs, side, target) for side in F.SIDES)
         start = (base.rating(inputs[F.USER_IDX.format(side="a")], inputs[F.MOVIE_IDX])
                  + base.rating(inputs[F.USER_IDX.format(side="b")], inputs[F.MOVIE_IDX])) / 2.0
+        # The pair's recent drift from the baseline (mean history residual of both members),
+        # times one weight that training leaves at 0 and run_fn fits on the eval split: drift
+        # only shows on ratings after the baseline's training period (see recency_weight).
+        recency = (mean_history_residual(base, inputs, "a") + mean_history_residual(base, inputs, "b")) / 2.0
+        start = start + tf.squeeze(keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros", trainable=False,
+                                                      name=RECENCY_LAYER)(recency), axis=-1)
     else:
         a, b = (user_tower(enc, attention, norm, inputs, side, target) for side in F.SIDES)
         start = label_mean + pair_biases(inputs, sizes, hp)

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer_fn.hparams import BaselineParams
+from transform_fn.features import RATING_MAX, RATING_MIN
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,9 @@ class FactorTables:
     movie_vectors: np.ndarray  # [n_movies, factors]
 
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        """Predicted ratings, clipped to the rating scale as scikit-surprise does."""
         dots = np.sum(self.user_vectors[users] * self.movie_vectors[movies], axis=-1)
-        return self.mu + self.user_bias[users] + self.movie_bias[movies] + dots
+        return np.clip(self.mu + self.user_bias[users] + self.movie_bias[movies] + dots, RATING_MIN, RATING_MAX)
 
 
 def _implicit_sets(train: Ratings, n_users: int) -> tf.RaggedTensor:
@@ -102,7 +104,7 @@ def fit(train: Ratings, evaluate: Ratings, n_users: int, n_movies: int, p: Basel
 
     @tf.function(reduce_retracing=True)
     def squared_errors(u, i, r):
-        return tf.reduce_sum(tf.square(r - tf.clip_by_value(predict(u, i)[0], 1.0, 5.0)))
+        return tf.reduce_sum(tf.square(r - tf.clip_by_value(predict(u, i)[0], RATING_MIN, RATING_MAX)))
 
     def rmse(data: Ratings) -> float:
         total = 0.0

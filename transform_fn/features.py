@@ -18,6 +18,7 @@ SIDES = ("a", "b")           # the two users of a pair; (A, A) is a single-user 
 TRAIN_SPLIT, EVAL_SPLIT, TEST_SPLIT = SPLITS = ("train", "eval", "test")
 # The serving signature's output, read by the Evaluator, the report and the recommender.
 PREDICTION_KEY = "predictions"
+RATING_MIN, RATING_MAX = 1.0, 5.0   # MovieLens stars; served predictions are clipped to them
 # Per-epoch training history the Trainer writes beside the model (in its model_run folder).
 HISTORY_FILE = "training_history.json"
 
