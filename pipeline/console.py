@@ -12,8 +12,8 @@ files all land there. The console's own lines go to a duplicate of the original 
 
 On a terminal a live line under them shows the running component's seconds, or a Trainer's
 epoch bar (trainer_fn/progress.py draws through `active().progress`). Without a terminal
-(CI, a pipe, a file) there are plain lines only: a "running" line after 30, 60, 120 and 240
-seconds of one component, then every 5 minutes, with the epochs done if it is a Trainer.
+(CI, a pipe, a file) there are plain lines only: a "running" line after 1, 2 and 4 minutes
+of one component, then every 5 minutes, with the epochs done if it is a Trainer.
 A failure prints its exception's message (a few lines) and the log's path; the traceback is
 in the log. With verbose=True it changes nothing: all output goes to the console as it comes.
 """
@@ -37,7 +37,7 @@ _active: Console | None = None
 # What TFX's LocalDagRunner and launcher log through absl (at INFO) about each component.
 _STARTED, _FINISHED, _SKIPPED = "Component %s is running.", "Component %s is finished.", "Skipping component %s."
 _HOW = {"A cached execution %d is used.": "cached", "Going to run a new execution %d": "executed"}
-HEARTBEATS_S = (30, 60, 120, 240)   # then every 300 s (plain lines, no terminal)
+HEARTBEATS_S = (60, 120, 240)       # then every 300 s (plain lines, no terminal)
 NAME_WIDTH = 17                     # len("BaselineEvaluator"); a longer name shifts its line
 ERROR_LINES = 6                     # of a failure's message on the console
 
