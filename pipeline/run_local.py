@@ -167,7 +167,8 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     print(f"blessed        {'yes' if result.blessed() else 'no'}")
     for check in comparison.get("checks", []):
         print(f"  check        {Check(**{**check, 'interval': check.get('interval') and tuple(check['interval'])}).line()}")
-    print(f"pushed         {result.pushed_path() or 'nothing (model not blessed)'}")
+    already = any(c["name"] == "is a new model" and not c["passed"] for c in comparison.get("checks", []))
+    print(f"pushed         {result.pushed_path() or ('nothing new: this model is the last blessed one, already pushed' if already else 'nothing (model not blessed)')}")
     states = ", ".join(f"{c.component} {c.state.lower()}" for c in result.components.values())
     print(f"components     {states}")
     if report_path:
