@@ -155,7 +155,7 @@ def _read_lines(path: Path, columns: list[str], sep: str, ints: dict[str, tuple[
         values = raw[~huge].astype("int64").to_numpy()
         if col == "movie_id":
             pad = values == PAD_MOVIE
-            frame = _drop(frame, pad, name, f"movie_id {PAD_MOVIE} is the padding value of histories", rejects)
+            frame = _drop(frame, pad, name, f"movie_id {PAD_MOVIE} is the padding value", rejects)
             values = values[~pad]
         if bounds is not None:
             out = (values < bounds[0]) | (values > bounds[1])
