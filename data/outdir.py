@@ -106,7 +106,7 @@ def recover(out: Path) -> None:
         else:
             shutil.rmtree(old)
     for tmp in out.parent.glob(f".{out.name}.tmp-*"):
-        if tmp.is_dir() and ((tmp / MARKER).is_file() or not any(tmp.iterdir())):
+        if tmp.is_dir() and (is_ours(tmp) or not any(tmp.iterdir())):   # ours, old or new
             shutil.rmtree(tmp)
 
 
