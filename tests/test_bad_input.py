@@ -551,3 +551,28 @@ def test_fetch_refuses_a_folder_as_archive_and_a_file_as_cache(fake_ml100k, tmp_
                               "--cache", tmp_path / "cachefile")
     assert code == 2 and "--cache" in stderr and "is a file, not a folder" in stderr
     assert (tmp_path / "cachefile").read_text() == "x"
+
+
+# ------------------------------------------------------------------ the other command lines
+
+def _exit_of(main, argv) -> int:
+    try:
+        main([str(a) for a in argv])
+    except SystemExit as e:
+        return e.code
+    return 0
+
+
+def test_recommend_and_kubeflow_say_what_is_missing_with_exit_2(tmp_path, capsys):
+    from pipeline import recommend, run_kubeflow
+
+    assert _exit_of(recommend.main, ["--users", 1, 2, "--work-dir", tmp_path / "work"]) == 2
+    assert "no prepared data under" in capsys.readouterr().err
+    assert _exit_of(recommend.main, ["--users", 1, 2, "--prepared", tmp_path]) == 2
+    assert "not a prepared data folder" in capsys.readouterr().err
+    assert _exit_of(run_kubeflow.main, ["--settings", tmp_path / "none.toml"]) == 2
+    err = capsys.readouterr().err
+    assert "none.toml: No such file or directory" in err and "Traceback" not in err
+    (tmp_path / "bad.toml").write_text("image = \n")
+    assert _exit_of(run_kubeflow.main, ["--settings", tmp_path / "bad.toml"]) == 2
+    assert "bad.toml: not valid TOML" in capsys.readouterr().err
