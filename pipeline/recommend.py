@@ -16,15 +16,25 @@ import numpy as np
 import pandas as pd
 
 from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
+from data.errors import UserError, run_cli
 from transform_fn import features as F
 
 SERVING_DROP = (F.LABEL, *F.EVAL_ONLY)
 
 
+class UnknownUser(KeyError, UserError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class NoModel(FileNotFoundError, UserError):
+    pass
+
+
 def latest_model(serving_dir: Path) -> Path:
     versions = sorted((p for p in Path(serving_dir).glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
     if not versions:
-        raise FileNotFoundError(f"no pushed model under {serving_dir}: run `make run` until a model is "
+        raise NoModel(f"no pushed model under {serving_dir}: run `make run` until a model is "
                                 f"blessed, or pass --model DIR")
     return versions[-1]
 
@@ -44,7 +54,7 @@ def candidate_rows(prepared: Path, user_a: int, user_b: int, max_candidates: int
     ratings = pd.read_csv(prepared / "ratings_by_split.csv")
     for user in (user_a, user_b):
         if user not in users.index:
-            raise KeyError(f"user {user} is not in {prepared / 'users.csv'}")
+            raise UnknownUser(f"user {user} is not in {prepared / 'users.csv'}")
     seen = set(ratings.loc[ratings["user_id"].isin([user_a, user_b]), "movie_id"])
     candidates = movies[~movies["movie_id"].isin(seen)]
     if max_candidates:
@@ -95,8 +105,15 @@ def main(argv=None) -> None:
     p.add_argument("--model", help="SavedModel folder (default: the newest pushed version)")
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--max-candidates", type=int, help="score only the most rated unseen movies")
+    p.add_argument("--verbose", action="store_true", help="show the traceback of an error")
     args = p.parse_args(argv)
+    run_cli(p.prog, lambda: _main(args), verbose=args.verbose)
+
+
+def _main(args) -> None:
     work = WorkLayout.at(args.work_dir)
+    if args.prepared and not Path(args.prepared, "users.csv").is_file():
+        raise UserError(f"--prepared {args.prepared}: not a prepared data folder (no users.csv in it)")
     prepared = Path(args.prepared) if args.prepared else work.latest_prepared()
     model = Path(args.model) if args.model else latest_model(work.serving_model)
     result = recommend(model, prepared, *args.users, top=args.top, max_candidates=args.max_candidates)

@@ -37,6 +37,7 @@ SHELL_BLOCKS = {"", "sh", "bash", "shell", "console"}
 CHEAP = {
     "make data",
     ".venv/bin/python -m pipeline.run_local --help",
+    ".venv/bin/python -m data.cli prepare --help",
 }
 # Run in this order under the e2e marker, exactly as written, in a copy of the repository
 # (so that the README's literal work/ paths are the copy's), SIZE=tiny; ARGS (for the
