@@ -46,7 +46,7 @@ CHEAP = {
 E2E = [
     "make run",
     "make run SIZE=tiny",
-    'make run ARGS="--epochs 3 --baseline-factors 0"',
+    'make run ARGS="--preset seed --baseline mf"',
     "make fetch DATASET=ml-100k",            # from a 127.0.0.1 server, see _fetch_from_local_server
     "make run RAW=work/raw/real/ml-100k",
     "make report",
