@@ -5,7 +5,8 @@
 N(u) is every movie u rated in the training period (implicit feedback). The objective is
 scikit-surprise's: squared error plus lambda times the squared norm of every parameter a
 rating touches (so each y_j is penalised once per rating of each user who rated j),
-minimised with mini-batch Adam instead of per-rating SGD, with early stopping on eval.
+minimised with mini-batch SGD at the same per-rating step (or Adam), with early stopping
+on eval.
 factors = 0 gives the biases-only model, implicit = False plain biased MF (Funk SVD).
 After training the implicit sum is folded into one effective vector per user, so serving
 is a plain factor model: mu + b_u + b_i + q_i . u_eff.
@@ -70,7 +71,8 @@ def fit(train: Ratings, evaluate: Ratings, n_users: int, n_movies: int, p: Basel
     implicit = _implicit_sets(train, n_users)
     sizes = tf.cast(implicit.row_lengths(), tf.float32)
     variables = [bu, bi] + ([pu, qi] + ([yj] if use_implicit else []) if use_factors else [])
-    optimizer = tf.keras.optimizers.Adam(p.learning_rate)
+    optimizer = (tf.keras.optimizers.SGD(p.learning_rate) if p.optimizer == "sgd"
+                 else tf.keras.optimizers.Adam(p.learning_rate))
 
     def user_vectors(u):
         vec = tf.gather(pu, u)
