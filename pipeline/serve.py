@@ -254,8 +254,8 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
             strategy: Literal["average", "least_misery"] = Query(
                 "average", description="average: the pair prediction; least_misery: the lower member prediction"),
             diversify: bool = Query(False, description="maximal-marginal-relevance re-rank for genre diversity")):
-        s = state()
         ids = parse_users(users)
+        s = state()
         body = R.recommendations(s.scorer, s.tables, members_of(s, ids), n, strategy, diversify)
         return {"users": ids, "model_version": s.version, **body}
 
@@ -283,8 +283,8 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
 
     @app.get("/v1/predict", summary="One pair prediction")
     def predict(users: str = Query(..., examples=["1,2"]), movie: int = Query(..., description="movie id")):
-        s = state()
         ids = parse_users(users)
+        s = state()
         members = members_of(s, ids)
         if movie not in s.tables.movies.index:
             raise HTTPException(404, detail=f"unknown movie {movie} (not in {s.tables.prepared / 'movies.csv'})")
