@@ -74,6 +74,7 @@ class Tables:
         self.users = pd.read_csv(self.prepared / "users.csv").set_index("user_id")
         self.movies = pd.read_csv(self.prepared / "movies.csv", keep_default_na=False).set_index("movie_id",
                                                                                                   drop=False)
+        self.movies.index.name = None       # looked up by id; sorted by the movie_id column
         ratings = pd.read_csv(self.prepared / "ratings_by_split.csv")
         self.ratings = ratings.sort_values(["user_id", "timestamp", "movie_id"], kind="stable")
         self.by_user = {user: frame for user, frame in self.ratings.groupby("user_id", sort=False)}
@@ -201,7 +202,8 @@ class Scorer:
             inputs = {}
             for name, dtype in self.dtypes.items():
                 values = rows[name].to_numpy()
-                inputs[name] = tf.constant(values.astype(str) if dtype == tf.string else values, dtype=dtype)
+                values = values.astype(str) if dtype == tf.string else values.astype(dtype.as_numpy_dtype)
+                inputs[name] = tf.constant(values, dtype=dtype)
             return {k: v.numpy() for k, v in self.raw(**inputs).items()}
         from pipeline.tf_examples import serialize
 
