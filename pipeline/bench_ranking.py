@@ -14,6 +14,7 @@ between the ranking markers.
 
 import argparse
 import datetime as dt
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -100,10 +101,11 @@ def coverage(scorers: dict, tables: R.Tables, pairs: int, seed: int) -> dict[str
     return out
 
 
-def table(ranks: dict, cover: dict, n_rows: int, pairs: int, data: str) -> str:
-    lines = [f"Ranking on `{data}` ({dt.date.today().isoformat()}): {n_rows} test pair rows with label >= 4, "
-             f"the target ranked among every movie neither member rated before the test period; coverage of "
-             f"the top-10 lists of {pairs} random pairs. `python -m pipeline.bench_ranking --write`.", "",
+def table(ranks: dict, cover: dict, n_rows: int, pairs: int, data: str, model: str = "", command: str = "") -> str:
+    lines = [f"Ranking on `{data}` ({dt.date.today().isoformat()}, model version {model}): {n_rows} test pair "
+             f"rows with label >= 4, the target ranked among every movie neither member rated before the test "
+             f"period (pair prediction for the models, rating count for popularity); coverage: the share of the "
+             f"catalogue in the top-10 lists of {pairs} random pairs. `{command}`", "",
              "| ranker | HR@10 | NDCG@10 | catalogue coverage of top-10 |", "|---|---:|---:|---:|"]
     for name, r in ranks.items():
         hr, ndcg = hit_and_ndcg(r)
@@ -149,7 +151,8 @@ def main(argv=None) -> None:
     test = test.sample(min(args.rows, len(test)), random_state=args.seed) if len(test) else test
     ranks = evaluate(scorers, tables, test)
     cover = coverage(scorers, tables, args.pairs, args.seed)
-    text = table(ranks, cover, len(test), args.pairs, prepared.name)
+    command = " ".join(["python -m pipeline.bench_ranking", *(sys.argv[1:] if argv is None else argv)])
+    text = table(ranks, cover, len(test), args.pairs, prepared.name, model.name, command)
     print(f"models: {model} (attention), {baseline} (SVD++); data {prepared}")
     print(text)
     if args.write:
