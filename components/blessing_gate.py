@@ -7,7 +7,8 @@ and blesses the candidate only when
     whole bootstrap interval of the difference (users resampled) below -margin;
   - it is not worse than the last blessed model beyond the noise: the interval's lower
     end is at most `change_tolerance`;
-  - its RMSE is below `rmse_upper_bound` when one is given (the mean predictor's).
+  - its RMSE is below `rmse_upper_bound` when one is given (the mean predictor's);
+  - it is not the last blessed model itself (a re-run with nothing changed pushes nothing).
 Each check is written as a record (name, metric, bound, value, interval, passed) to
 `comparison.json` in the blessing artifact; the summary and the report read those records.
 """
@@ -107,6 +108,12 @@ def BlessingGate(
     predictions = {name: score(artifact.uri, records) for name, artifact in models.items()}
     result = decide(users, labels, kinds, predictions, baseline_margin, change_tolerance, rmse_upper_bound,
                     resamples, seed)
+    if last_blessed_model is not None and last_blessed_model.uri == model.uri:
+        # A re-run that changed nothing upstream reuses the cached model: it is already pushed.
+        same = comparison.Check(name="is a new model", metric="same model artifact as the last blessed one",
+                                bound=1.0, value=1.0, passed=False)
+        result["checks"].append(dataclasses.asdict(same))
+        result["blessed"] = False
     result.update(split=split, resamples=resamples, models={k: v.uri for k, v in models.items()})
     blessing.set_string_custom_property("current_model", model.uri)
     blessing.set_int_custom_property("current_model_id", model.id)

@@ -3,6 +3,10 @@
 Output folders default to their place under --work-dir (pipeline/layout.py):
 generate -> <work>/raw/synthetic-<size>-seed<seed>, fetch -> <work>/raw/real (archives
 cached in <work>/cache), prepare -> <work>/prepared/<name of the raw folder>.
+
+A mistake in the input or the invocation (a missing file, a bad flag, a folder the data
+stage must not write, data too small to train on, --strict's first bad line, a full disk)
+is one line on stderr and exit code 2; --verbose adds the traceback.
 """
 
 from __future__ import annotations
@@ -13,12 +17,21 @@ import json
 from pathlib import Path
 
 from data import download, prepare, synthetic
+from data.errors import UserError, run_cli
 from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m data.cli", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--verbose", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="write synthetic MovieLens-1M + IMDb files")
     gen.add_argument("--size", choices=sorted(synthetic.SIZES), default="default")
@@ -36,26 +49,32 @@ def main(argv=None) -> None:
                       help="folder with ml-1m/ or ML-100K's u.* files (and optionally imdb/, links.csv)")
     prep.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
     prep.add_argument("--out", help="default: <work-dir>/prepared/<name of the --raw folder>")
-    prep.add_argument("--partners", type=int, default=prepare.PrepareConfig.partners)
+    prep.add_argument("--partners", type=positive_int, default=prepare.PrepareConfig.partners)
     prep.add_argument("--seed", type=int, default=prepare.PrepareConfig.seed)
     prep.add_argument("--force", action="store_true", help="rebuild even if the manifest matches")
     prep.add_argument("--strict", action="store_true", help="fail on the first bad row, naming file and line")
+    for p in (gen, get, prep):
+        p.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="show the traceback of an error")
     args = parser.parse_args(argv)
+    run_cli(parser.prog, lambda: _main(args), verbose=args.verbose)
+
+
+def _main(args) -> None:
     work = WorkLayout.at(args.work_dir)
 
     if args.command == "generate":
         print(synthetic.generate(args.out or work.synthetic_raw(args.size, args.seed), args.size, args.seed))
     elif args.command == "fetch":
-        try:
-            out = download.fetch(args.dataset, Path(args.out) if args.out else work.real_raw,
-                                 Path(args.cache) if args.cache else work.cache,
-                                 Path(args.source) if args.source else None)
-        except download.DownloadError as e:
-            raise SystemExit(f"fetch: {e}")
+        out = download.fetch(args.dataset, Path(args.out) if args.out else work.real_raw,
+                             Path(args.cache) if args.cache else work.cache,
+                             Path(args.source) if args.source else None)
         # ML-100K is read from its own folder; ML-1M from the folder holding ml-1m/ and imdb/.
         raw = out / "ml-100k" if args.dataset == "ml-100k" else out
         print(f"{args.dataset} is in {out}; run the pipeline on it with: make run RAW={raw}")
     else:
+        if args.raw and not Path(args.raw).is_dir():
+            raise UserError(f"--raw {args.raw}: {'is a file, not a folder' if Path(args.raw).exists() else 'no such folder'}")
         config = prepare.PrepareConfig(partners=args.partners, seed=args.seed, strict=args.strict)
         out = args.out or work.prepared_for(args.raw)
         manifest = prepare.prepare(args.raw, out, config, force=args.force)

@@ -21,6 +21,8 @@ from pathlib import Path, PurePosixPath
 import requests
 from tqdm import tqdm
 
+from data.errors import UserError
+
 CHUNK = 1 << 16
 
 
@@ -43,7 +45,7 @@ DATASETS = {
 }
 
 
-class DownloadError(RuntimeError):
+class DownloadError(RuntimeError, UserError):
     pass
 
 
@@ -63,7 +65,13 @@ def download(remote: Remote, cache: Path, timeout: float = 30.0, progress: bool 
     cache.mkdir(parents=True, exist_ok=True)
     target, part = cache / remote.name, cache / f"{remote.name}.part"
     if target.exists():
-        _verify(target, remote)
+        try:
+            _verify(target, remote)
+        except DownloadError as e:
+            # A corrupt cached copy must not hide a good one later: set it aside (kept, not deleted).
+            bad = cache / f"{remote.name}.bad"
+            target.replace(bad)
+            raise DownloadError(f"{e} (moved aside to {bad}, so the next fetch gets a fresh copy)") from None
         return target
     have = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={have}-"} if have else {}
@@ -107,7 +115,11 @@ def download(remote: Remote, cache: Path, timeout: float = 30.0, progress: bool 
 def safe_extract(archive: Path, out_dir: Path) -> list[Path]:
     """Extracts a zip, refusing any member that would land outside out_dir."""
     out_dir = out_dir.resolve()
-    with zipfile.ZipFile(archive) as z:
+    try:
+        z = zipfile.ZipFile(archive)
+    except zipfile.BadZipFile as e:
+        raise DownloadError(f"{archive}: not a readable zip archive ({e}); delete it and fetch again") from e
+    with z:
         for member in z.namelist():
             path = PurePosixPath(member)
             dest = (out_dir / member).resolve()
@@ -122,15 +134,26 @@ def fetch(dataset: str, out_dir: Path, cache: Path, source: Path | None = None, 
     ml-1m -> out_dir/ml-1m/*.dat, ml-100k -> out_dir/ml-100k/u.*, imdb -> out_dir/imdb/*.tsv.gz."""
     if dataset not in DATASETS:
         raise ValueError(f"unknown data set {dataset!r}; choose from {sorted(DATASETS)}")
+    for flag, folder in (("--out", out_dir), ("--cache", cache), ("--source", source)):
+        if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
+            raise DownloadError(f"{flag} {folder} is a file, not a folder")
+    if source is not None and not Path(source).exists():
+        raise DownloadError(f"--source {source}: no such folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     for remote in DATASETS[dataset]:
         if source is not None:
             given = Path(source) / remote.name
             if not given.exists():
                 raise DownloadError(f"--source {source}: {remote.name} is not there (expected {given})")
+            if not given.is_file():
+                raise DownloadError(f"--source {source}: {given} is a folder, not the archive {remote.name}")
             cache.mkdir(parents=True, exist_ok=True)
-            if not (cache / remote.name).exists():
-                shutil.copyfile(given, cache / remote.name)
+            cached = cache / remote.name
+            # The given file wins over a cached copy that differs (or failed its checksum before).
+            if not cached.exists() or md5sum(cached) != md5sum(given):
+                part = cache / f"{remote.name}.part"
+                shutil.copyfile(given, part)
+                part.replace(cached)
         path = download(remote, cache, progress=progress)
         if path.suffix == ".zip":
             safe_extract(path, out_dir)

@@ -13,13 +13,16 @@ or no person), 1 means "other" (a person in fewer than MIN_MOVIES matched movies
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from data.errors import UserError
 from data.formats import IMDB_MISSING, ML_TO_IMDB_GENRE
 from data.movielens import normalise_title
+from data.rejects import Rejects
 
 CHUNK = 500_000
 MIN_MOVIES = 2
@@ -30,8 +33,17 @@ _IMDB_TO_ML_GENRE = {v: k for k, v in ML_TO_IMDB_GENRE.items()}
 
 
 def _chunks(path: Path, usecols: list[str]):
-    return pd.read_csv(path, sep="\t", usecols=usecols, dtype=str, quoting=3, na_values=[IMDB_MISSING],
-                       keep_default_na=False, chunksize=CHUNK, encoding="utf-8")
+    """The file in chunks; a truncated or damaged file stops with a UserError naming it."""
+    rows = 0
+    try:
+        for chunk in pd.read_csv(path, sep="\t", usecols=usecols, dtype=str, quoting=3, na_values=[IMDB_MISSING],
+                                 keep_default_na=False, chunksize=CHUNK, encoding="utf-8"):
+            rows += len(chunk)
+            yield chunk
+    except (EOFError, OSError, zlib.error, UnicodeDecodeError, ValueError) as e:
+        # pandas' ParserError is a ValueError, gzip.BadGzipFile an OSError
+        raise UserError(f"{path}: damaged, truncated or not an IMDb TSV near line {rows + 2} "
+                        f"({type(e).__name__}: {e}); delete it and fetch it again") from e
 
 
 def _filtered(path: Path, usecols: list[str], column: str, keep: set[str]) -> pd.DataFrame:
@@ -39,10 +51,34 @@ def _filtered(path: Path, usecols: list[str], column: str, keep: set[str]) -> pd
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=usecols)
 
 
-def read_links(path: Path) -> pd.DataFrame:
-    links = pd.read_csv(path, dtype={"movieId": "int64", "imdbId": str}, usecols=["movieId", "imdbId"])
-    links["tconst"] = "tt" + links["imdbId"].str.zfill(7)
-    return links.rename(columns={"movieId": "movie_id"})[["movie_id", "tconst"]]
+def read_links(path: Path, rejects: Rejects | None = None) -> pd.DataFrame:
+    """links.csv (movieId,imdbId,...) -> movie_id, tconst. Rows whose ids are not whole numbers
+    (or out of range) go to rejects with their line (the header is line 1)."""
+    path = Path(path)
+    rejects = rejects if rejects is not None else Rejects(strict=True)
+    try:
+        links = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (UnicodeDecodeError, ValueError) as e:
+        raise UserError(f"{path}: not a readable CSV ({type(e).__name__}: {e})") from e
+    missing = {"movieId", "imdbId"} - set(links.columns)
+    if missing:
+        raise UserError(f"{path}: line 1: expected the columns movieId and imdbId, missing {sorted(missing)}")
+    rejects.read(path.name, len(links), "utf-8")
+    line = np.arange(2, len(links) + 2)
+    text = links.astype(str).agg(",".join, axis=1) if len(links) else pd.Series([], dtype=str)
+    movie = links["movieId"].str.strip()
+    imdb_id = links["imdbId"].str.strip()
+    movie_ok = movie.str.fullmatch(r"\d{1,9}").to_numpy()
+    imdb_ok = imdb_id.str.fullmatch(r"\d{1,9}").to_numpy()
+    rejects.add(path.name, line[~movie_ok], "movieId is not a whole number", text[~movie_ok])
+    rejects.add(path.name, line[movie_ok & ~imdb_ok], "imdbId is not a whole number", text[movie_ok & ~imdb_ok])
+    ok = movie_ok & imdb_ok
+    links = pd.DataFrame({"movie_id": movie[ok].astype("int64").to_numpy(),
+                          "tconst": ("tt" + imdb_id[ok].str.zfill(7)).to_numpy()})
+    dup = links.duplicated("movie_id", keep="first").to_numpy()
+    rejects.add(path.name, line[ok][dup], "duplicate movieId (kept the first)", text[ok][dup])
+    rejects.stop_if_strict()
+    return links[~dup].reset_index(drop=True)
 
 
 def match_by_title(movies: pd.DataFrame, basics_path: Path) -> pd.DataFrame:
@@ -79,11 +115,12 @@ def _encode_people(per_movie: pd.DataFrame, column: str) -> dict[str, int]:
     return codes
 
 
-def movie_features(movies: pd.DataFrame, imdb_dir: Path, links_path: Path | None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def movie_features(movies: pd.DataFrame, imdb_dir: Path, links_path: Path | None,
+                   rejects: Rejects | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(features per movie_id, people table, counts). Missing values: runtime/rating/votes 0, codes 0."""
     imdb_dir = Path(imdb_dir)
     if links_path is not None and Path(links_path).exists():
-        links, method = read_links(links_path), "links.csv"
+        links, method = read_links(links_path, rejects), "links.csv"
         links = links[links["movie_id"].isin(movies["movie_id"])]
     else:
         links, method = match_by_title(movies, imdb_dir / "title.basics.tsv.gz"), "title and year"

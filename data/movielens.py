@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 
 from data.formats import ML_AGE_GROUPS, ML_GENDERS, ML_GENRES
+from data.errors import UserError
 from data.rejects import RawDataError, Rejects
+from data.windows import PAD_MOVIE
 
 __all__ = ["RawDataError", "read_ml1m", "read_ml100k", "read_movielens", "split_title", "normalise_title"]
 
@@ -91,34 +93,79 @@ def normalise_title(title: str) -> str:
 
 # ---------------------------------------------------------------- generic reader
 
-def _read_lines(path: Path, columns: list[str], sep: str, encoding: str, ints: set[str],
+ID_RANGE = (1, 2**31 - 1)                 # MovieLens ids are positive; the model keeps them in int32
+TIMESTAMP_RANGE = (0, 4_102_444_800)      # 1970-01-01 .. 2100-01-01, Unix seconds
+_INTEGER = r"[+-]?\d+"
+
+
+class MissingFile(UserError, FileNotFoundError):
+    """A MovieLens file that should be there is not (or is not a file)."""
+
+
+def decode(path: Path, rejects: Rejects) -> str:
+    """The file's text: strict UTF-8 if it is valid UTF-8 (ASCII is), else latin-1 (MovieLens's own
+    encoding). A UTF-8 byte-order mark is dropped. The choice is noted per file for the manifest."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+        encoding = "ascii" if text.isascii() else "utf-8"
+        if text.startswith("\ufeff"):
+            text, encoding = text[1:], "utf-8 (with byte-order mark)"
+    except UnicodeDecodeError:
+        text, encoding = data.decode("latin-1"), "latin-1"
+    lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    rejects.read(path.name, lines, encoding)
+    return text
+
+
+def _read_lines(path: Path, columns: list[str], sep: str, ints: dict[str, tuple[int, int] | None],
                 rejects: Rejects) -> pd.DataFrame:
-    """Splits each line into `columns`; malformed lines and bad integers go to rejects."""
-    text = path.read_bytes().decode(encoding)
-    lines = pd.Series(text.split("\n"))
+    """Splits each line into `columns`; blank and malformed lines, and values that are not
+    whole numbers in their range (never rounded, truncated or wrapped), go to rejects."""
+    text = decode(path, rejects)
+    lines = pd.Series(text.split("\n"), dtype=object)
     if len(lines) and lines.iloc[-1] == "":
         lines = lines.iloc[:-1]
     lines = lines.str.rstrip("\r")
     number = np.arange(1, len(lines) + 1)
     name = path.name
+    blank = (lines.str.strip() == "").to_numpy()
+    rejects.add(name, number[blank], "blank line", lines[blank])
     n_fields = lines.str.count(re.escape(sep)) + 1
-    bad = (n_fields != len(columns)).to_numpy()
+    bad = (n_fields != len(columns)).to_numpy() & ~blank
     rejects.add(name, number[bad], f"expected {len(columns)} fields separated by {sep!r}", lines[bad])
-    ok = lines[~bad]
+    keep = ~bad & ~blank
+    ok = lines[keep]
     frame = ok.str.split(sep, expand=True, regex=False) if len(ok) else pd.DataFrame(columns=range(len(columns)))
     frame.columns = columns
-    frame["line"] = number[~bad]
+    frame["line"] = number[keep]
     frame["text"] = ok.to_numpy()
-    for col in columns:
-        if col in ints:
-            values = pd.to_numeric(frame[col], errors="coerce")
-            missing = (frame[col].str.strip() == "").to_numpy()
-            nan = values.isna().to_numpy()
-            rejects.add(name, frame["line"][missing], f"missing value in {col}", frame["text"][missing])
-            rejects.add(name, frame["line"][nan & ~missing], f"{col} is not an integer", frame["text"][nan & ~missing])
-            frame = frame[~nan]
-            frame[col] = values[~nan].astype("int64")
+    frame = frame.reset_index(drop=True)
+    for col, bounds in ints.items():
+        raw = frame[col].astype(str).str.strip()
+        missing = (raw == "").to_numpy()
+        frame = _drop(frame, missing, name, f"missing value in {col}", rejects)
+        raw = raw[~missing].reset_index(drop=True)
+        integer = raw.str.fullmatch(_INTEGER).to_numpy()
+        frame = _drop(frame, ~integer, name, f"{col} is not an integer", rejects)
+        raw = raw[integer].reset_index(drop=True)
+        digits = raw.str.lstrip("+-").str.lstrip("0").str.len().to_numpy()
+        huge = digits > 18                           # would not fit 64 bits: never wrapped around
+        frame = _drop(frame, huge, name, f"{col} out of range (more than 64 bits)", rejects)
+        values = raw[~huge].astype("int64").to_numpy()
+        if col == "movie_id":
+            pad = values == PAD_MOVIE
+            frame = _drop(frame, pad, name, f"movie_id {PAD_MOVIE} is the padding value", rejects)
+            values = values[~pad]
+        if bounds is not None:
+            out = (values < bounds[0]) | (values > bounds[1])
+            frame = _drop(frame, out, name, f"{col} out of range {bounds[0]}..{bounds[1]}", rejects)
+            values = values[~out]
+        frame[col] = values
     return frame.reset_index(drop=True)
+
+
+RATING_INTS = {"user_id": ID_RANGE, "movie_id": ID_RANGE, "rating": None, "timestamp": TIMESTAMP_RANGE}
 
 
 def _drop(frame: pd.DataFrame, bad, file: str, reason: str, rejects: Rejects) -> pd.DataFrame:
@@ -152,12 +199,14 @@ def _clean_ratings(ratings: pd.DataFrame, file: str, rejects: Rejects) -> pd.Dat
 
 def read_users(path: Path, rejects: Rejects | None = None) -> pd.DataFrame:
     rejects = rejects if rejects is not None else Rejects(strict=True)
-    users = _read_lines(Path(path), ["user_id", "sex", "age", "occupation", "zip"], "::", "latin-1",
-                        {"user_id", "age", "occupation"}, rejects)
+    users = _read_lines(Path(path), ["user_id", "sex", "age", "occupation", "zip"], "::",
+                        {"user_id": ID_RANGE, "age": None, "occupation": None}, rejects)
     users = _drop(users, ~users["sex"].isin(ML_GENDERS), path.name, "sex is not F or M", rejects)
     users = _drop(users, ~users["age"].isin(ML_AGE_GROUPS), path.name, "age is not an ML-1M age group", rejects)
     users = _drop(users, ~users["occupation"].between(0, 20), path.name, "occupation is not 0..20", rejects)
-    return _dedupe_ids(users, "user_id", path.name, rejects)
+    users = _dedupe_ids(users, "user_id", path.name, rejects)
+    rejects.stop_if_strict()
+    return users
 
 
 def _clean_genres(movies: pd.DataFrame, file: str, rejects: Rejects) -> pd.DataFrame:
@@ -171,53 +220,74 @@ def _clean_genres(movies: pd.DataFrame, file: str, rejects: Rejects) -> pd.DataF
 
 def read_movies(path: Path, rejects: Rejects | None = None) -> pd.DataFrame:
     rejects = rejects if rejects is not None else Rejects(strict=True)
-    movies = _read_lines(Path(path), ["movie_id", "raw_title", "ml_genres"], "::", "latin-1", {"movie_id"}, rejects)
+    movies = _read_lines(Path(path), ["movie_id", "raw_title", "ml_genres"], "::", {"movie_id": ID_RANGE}, rejects)
     movies = _drop(movies, movies["raw_title"].str.strip() == "", path.name, "missing title", rejects)
     movies = _dedupe_ids(_clean_genres(movies, path.name, rejects), "movie_id", path.name, rejects)
+    rejects.stop_if_strict()
     return _with_titles(movies)
 
 
-def read_ratings(path: Path, rejects: Rejects | None = None) -> pd.DataFrame:
+def read_ratings(path: Path, rejects: Rejects | None = None, stop: bool = True) -> pd.DataFrame:
+    """stop=False leaves the strict stop to the caller (the data stage checks unknown ids first)."""
     rejects = rejects if rejects is not None else Rejects(strict=True)
-    ratings = _read_lines(Path(path), ["user_id", "movie_id", "rating", "timestamp"], "::", "latin-1",
-                          {"user_id", "movie_id", "rating", "timestamp"}, rejects)
-    return _clean_ratings(ratings, path.name, rejects)
+    ratings = _read_lines(Path(path), ["user_id", "movie_id", "rating", "timestamp"], "::",
+                          RATING_INTS, rejects)
+    ratings = _clean_ratings(ratings, path.name, rejects)
+    if stop:
+        rejects.stop_if_strict()
+    return ratings
 
 
-def read_ml1m(folder: Path, rejects: Rejects | None = None):
+def _need(folder: Path, names: tuple[str, ...], what: str) -> None:
+    """Each file is there and is a file, or a MissingFile naming the first that is not."""
+    for name in names:
+        path = folder / name
+        if not path.exists():
+            raise MissingFile(f"{path}: missing; {what} needs {', '.join(names)} in {folder}")
+        if not path.is_file():
+            raise MissingFile(f"{path}: is a folder, not a file; {what} needs {', '.join(names)} in {folder}")
+
+
+def read_ml1m(folder: Path, rejects: Rejects | None = None, stop: bool = True):
     folder = Path(folder)
+    _need(folder, ("users.dat", "movies.dat", "ratings.dat"), "MovieLens 1M")
     rejects = rejects if rejects is not None else Rejects(strict=True)
     return (read_users(folder / "users.dat", rejects), read_movies(folder / "movies.dat", rejects),
-            read_ratings(folder / "ratings.dat", rejects))
+            read_ratings(folder / "ratings.dat", rejects, stop=stop))
 
 
 # ---------------------------------------------------------------- MovieLens 100K
 
-def read_ml100k(folder: Path, rejects: Rejects | None = None):
+def read_ml100k(folder: Path, rejects: Rejects | None = None, stop: bool = True):
     folder = Path(folder)
+    _need(folder, ("u.user", "u.item", "u.data"), "MovieLens 100K")
     rejects = rejects if rejects is not None else Rejects(strict=True)
-    users = _read_lines(folder / "u.user", ["user_id", "age", "sex", "occupation_name", "zip"], "|", "latin-1",
-                        {"user_id", "age"}, rejects)
+    users = _read_lines(folder / "u.user", ["user_id", "age", "sex", "occupation_name", "zip"], "|",
+                        {"user_id": ID_RANGE, "age": (0, 150)}, rejects)
     users = _drop(users, ~users["sex"].isin(ML_GENDERS), "u.user", "sex is not F or M", rejects)
     users = _drop(users, ~users["occupation_name"].isin(list(OCCUPATIONS_100K)), "u.user",
                   "unknown occupation", rejects)
     users["age"] = age_group(users["age"].to_numpy())
     users["occupation"] = users["occupation_name"].map(OCCUPATIONS_100K).astype("int64")
     users = _dedupe_ids(users, "user_id", "u.user", rejects)
+    rejects.stop_if_strict()
 
     item_cols = ["movie_id", "raw_title", "release_date", "video_release_date", "imdb_url", *GENRES_100K]
-    movies = _read_lines(folder / "u.item", item_cols, "|", "latin-1", {"movie_id"}, rejects)
+    movies = _read_lines(folder / "u.item", item_cols, "|", {"movie_id": ID_RANGE}, rejects)
     flags = movies[list(ML_GENRES)].to_numpy() == "1"
     movies["ml_genres"] = ["|".join(g for g, on in zip(ML_GENRES, row) if on) for row in flags]
     movies = _dedupe_ids(movies, "movie_id", "u.item", rejects)
+    rejects.stop_if_strict()
     movies = _with_titles(movies)
     # u.item's 'unknown' title has no year; its release date has one where the title lacks it.
     release_year = pd.to_numeric(movies["release_date"].str[-4:], errors="coerce").fillna(0).astype("int64")
     movies["year"] = np.where(movies["year"] == 0, release_year, movies["year"])
 
-    ratings = _read_lines(folder / "u.data", ["user_id", "movie_id", "rating", "timestamp"], "\t", "latin-1",
-                          {"user_id", "movie_id", "rating", "timestamp"}, rejects)
+    ratings = _read_lines(folder / "u.data", ["user_id", "movie_id", "rating", "timestamp"], "\t",
+                          RATING_INTS, rejects)
     ratings = _clean_ratings(ratings, "u.data", rejects)
+    if stop:
+        rejects.stop_if_strict()
     return users, movies, ratings
 
 
@@ -228,16 +298,19 @@ def detect_format(folder: Path) -> str:
         return "ml-1m"
     if (folder / "u.data").exists() or (folder / "ml-100k" / "u.data").exists():
         return "ml-100k"
-    raise FileNotFoundError(
+    if not folder.exists():
+        raise MissingFile(f"{folder}: no such folder (--raw names the folder holding ml-1m/ or ML-100K's u.* files)")
+    raise MissingFile(
         f"{folder}: no MovieLens files found: expected ml-1m/{{users,movies,ratings}}.dat "
         f"or u.data, u.user and u.item (ML-100K). Fetch them with `python -m data.cli fetch`.")
 
 
-def read_movielens(folder: Path, rejects: Rejects) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def read_movielens(folder: Path, rejects: Rejects, stop: bool = True
+                   ) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     folder = Path(folder)
     fmt = detect_format(folder)
     if fmt == "ml-1m":
         inner = folder / "ml-1m" if (folder / "ml-1m").exists() else folder
-        return (fmt, *read_ml1m(inner, rejects))
+        return (fmt, *read_ml1m(inner, rejects, stop=stop))
     inner = folder / "ml-100k" if (folder / "ml-100k").exists() else folder
-    return (fmt, *read_ml100k(inner, rejects))
+    return (fmt, *read_ml100k(inner, rejects, stop=stop))

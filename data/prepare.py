@@ -20,20 +20,22 @@ import dataclasses
 import hashlib
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from data import imdb, movielens
+from data import imdb, movielens, outdir
+from data.errors import UserError
 from data.rejects import Rejects
 from data.windows import PAD_MOVIE, make_windows, pair_windows, split_in_time
 from transform_fn import features as F
 from transform_fn.features import EVAL_SPLIT, SPLITS, TEST_SPLIT, TRAIN_SPLIT
 
 MANIFEST = "manifest.json"
-MANIFEST_VERSION = 3
+MANIFEST_VERSION = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,10 +47,20 @@ class PrepareConfig:
     seed: int = 42
     strict: bool = False      # fail on the first bad raw row instead of rejecting it
 
+    def __post_init__(self):
+        if self.partners < 1:
+            raise UserError(f"--partners must be at least 1 (got {self.partners}): each window needs a partner")
+        if self.seed < 0:
+            raise UserError(f"--seed must be 0 or more (got {self.seed})")
+        if self.step < 1 or self.sequence_length < 2:
+            raise UserError(f"step must be >= 1 and sequence_length >= 2 (got {self.step}, {self.sequence_length})")
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+
+class DatasetTooSmall(UserError):
+    """The data left after cleaning cannot train or evaluate a model."""
+
+
+_sha256 = outdir.sha256
 
 
 RAW_NAMES = ("users.dat", "movies.dat", "ratings.dat", "u.user", "u.item", "u.data", "links.csv")
@@ -69,55 +81,87 @@ def _code_version() -> str:
 
 
 def load_manifest(out_dir: Path) -> dict | None:
+    """The manifest of a prepared folder, None if there is none or it is unreadable."""
     path = Path(out_dir) / MANIFEST
-    return json.loads(path.read_text()) if path.exists() else None
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def prepare(raw_dir, out_dir, config: PrepareConfig = PrepareConfig(), force: bool = False) -> dict:
-    """Runs the data stage unless out_dir already holds it for the same inputs and config."""
-    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
-    inputs = {str(p.relative_to(raw_dir)): _sha256(p) for p in _raw_files(raw_dir)}
-    key = hashlib.sha256(json.dumps([MANIFEST_VERSION, inputs, dataclasses.asdict(config), _code_version()],
-                                    sort_keys=True).encode()).hexdigest()
-    old = load_manifest(out_dir)
-    if old and old.get("key") == key and not force:
-        return old
+    """Runs the data stage unless out_dir already holds it, undamaged, for the same inputs and config.
 
-    started = time.time()
-    tables, manifest = build(raw_dir, config)
-    manifest.update(key=key, version=MANIFEST_VERSION, config=dataclasses.asdict(config),
-                    inputs=inputs, raw_dir=str(raw_dir))
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    for rel, frame in tables.items():
-        path = tmp / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False, lineterminator="\n")
-    manifest["outputs"] = {rel: _sha256(tmp / rel) for rel in sorted(tables)}
-    manifest["seconds"] = round(time.time() - started, 2)
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    if out_dir.exists():
-        trash = out_dir.with_name(f".{out_dir.name}.old")
-        shutil.rmtree(trash, ignore_errors=True)
-        out_dir.rename(trash)
-        tmp.rename(out_dir)
-        shutil.rmtree(trash)
-    else:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp.rename(out_dir)
-    return load_manifest(out_dir)
+    Refuses (UserError) an out_dir it must not write (data/outdir.py), and a data set too small
+    to train on, before anything is written; one run at a time per out_dir.
+    """
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    movielens.detect_format(raw_dir)
+    outdir.check_out(out_dir, raw_dir)
+    with outdir.locked(out_dir):
+        outdir.recover(out_dir)
+        outdir.check_out(out_dir, raw_dir)
+        inputs = {str(p.relative_to(raw_dir)): _sha256(p) for p in _raw_files(raw_dir)}
+        key = hashlib.sha256(json.dumps([MANIFEST_VERSION, inputs, dataclasses.asdict(config), _code_version()],
+                                        sort_keys=True).encode()).hexdigest()
+        old = load_manifest(out_dir)
+        if old and old.get("key") == key and not force:
+            problem = outdir.damaged(out_dir, old.get("outputs") or {"manifest.json": ""})
+            if problem is None:
+                return old
+            print(f"data stage: {out_dir}: {problem}; rebuilding it", file=sys.stderr, flush=True)
+
+        started = time.time()
+        tables, manifest = build(raw_dir, config)
+        check_trainable(manifest, raw_dir)
+        manifest.update(key=key, version=MANIFEST_VERSION, config=dataclasses.asdict(config),
+                        inputs=inputs, raw_dir=str(raw_dir))
+        tmp = outdir.new_temp(out_dir)
+        try:
+            for rel, frame in tables.items():
+                path = tmp / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                frame.to_csv(path, index=False, lineterminator="\n")
+            manifest["outputs"] = {rel: _sha256(tmp / rel) for rel in sorted(tables)}
+            manifest["seconds"] = round(time.time() - started, 2)
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+            outdir.swap_in(tmp, out_dir)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)     # only still there if writing failed
+        return load_manifest(out_dir)
+
+
+def check_trainable(manifest: dict, raw_dir: Path) -> None:
+    """Stops (DatasetTooSmall) when a split has no user pairs: nothing to train or evaluate on."""
+    counts = manifest["counts"]
+    empty = [s for s in SPLITS if counts["pairs_per_split"][s] == 0]
+    if empty:
+        kept = sum(counts["ratings_per_split"].values())
+        raise DatasetTooSmall(
+            f"{raw_dir}: too small to train on: no user pairs in the {' and '.join(empty)} split "
+            f"({kept} usable ratings of {counts['users_with_ratings']} users; a pair needs two users rating "
+            f"the same movie in the same period of their histories). Nothing was written.")
 
 
 def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame], dict]:
     """The pure part: parsed inputs -> output tables and manifest counts."""
     rejects = Rejects(strict=config.strict)
-    fmt, users, movies, ratings = movielens.read_movielens(raw_dir, rejects)
+    fmt, users, movies, ratings = movielens.read_movielens(raw_dir, rejects, stop=False)
     ratings_file = "ratings.dat" if fmt == "ml-1m" else "u.data"
+    users_file, movies_file = ("users.dat", "movies.dat") if fmt == "ml-1m" else ("u.user", "u.item")
     unknown = ~ratings["user_id"].isin(users["user_id"]) | ~ratings["movie_id"].isin(movies["movie_id"])
     rejects.add(ratings_file, ratings["line"][unknown], "unknown user or movie", ratings["text"][unknown])
+    rejects.stop_if_strict()
     ratings = ratings[~unknown][["user_id", "movie_id", "rating", "timestamp"]]
+    if ratings.empty:
+        lines = rejects.files.get(ratings_file, {}).get("lines", 0)
+        reasons = "; ".join(f"{r.split(': ', 1)[1]} x{n}" for r, n in rejects.counts("dropped").items()
+                            if r.startswith(ratings_file))
+        raise DatasetTooSmall(f"{ratings_file}: no usable ratings ({lines} lines"
+                              f"{', all rejected: ' + reasons if reasons else ''}). Nothing was written.")
 
-    movie_table, people, imdb_counts = _movie_table(raw_dir, movies)
+    movie_table, people, imdb_counts = _movie_table(raw_dir, movies, rejects)
     timeline = split_in_time(ratings, config.split_fractions)
     windows = make_windows(timeline, config.sequence_length, config.step)
     pairs = pair_windows(windows, config.partners, config.seed)
@@ -150,10 +194,18 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     paired[pairs["b"].to_numpy()] = True
     split_rows = {s: pd.concat([tables[f"{s}/pairs.csv"], tables[f"{s}/singles.csv"]]) for s in SPLITS}
     train_mean = float(split_rows[TRAIN_SPLIT][F.LABEL].mean())
+    kept = {users_file: len(users), movies_file: len(movies), ratings_file: len(ratings)}
+    files = {}
+    for name, info in rejects.files.items():
+        dropped = rejects.dropped(name)
+        files[name] = {**info, "kept": int(kept.get(name, info["lines"] - dropped)), "dropped": dropped,
+                       "repaired": rejects.repaired(name)}
     manifest = {
         "format": fmt,
+        "files": files,
         "counts": {
             "users": int(len(users)), "movies": int(len(movies)),
+            "users_with_ratings": int(ratings["user_id"].nunique()),
             "raw_ratings": int(len(ratings) + rejects.dropped(ratings_file)),
             "ratings_per_split": _per_split(timeline["split"]),
             "windows_per_split": _per_split(windows["split"]),
@@ -176,11 +228,12 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     return tables, manifest
 
 
-def _movie_table(raw_dir: Path, movies: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def _movie_table(raw_dir: Path, movies: pd.DataFrame, rejects: Rejects | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     imdb_dir = raw_dir / "imdb"
     if (imdb_dir / "title.basics.tsv.gz").exists():
         links = raw_dir / "links.csv"
-        extra, people, counts = imdb.movie_features(movies, imdb_dir, links if links.exists() else None)
+        extra, people, counts = imdb.movie_features(movies, imdb_dir, links if links.exists() else None, rejects)
     else:
         extra, people = imdb.no_features(movies), pd.DataFrame(columns=["role", "code", "nconst", "name"])
         counts = {"method": "none (no imdb/ folder)", "movies": int(len(movies)), "matched": 0, "match_rate": 0.0}

@@ -8,6 +8,7 @@
       schema/<hash>/schema.pbtxt         content-addressed copy of the curated schema
       pipeline_root/                     TFX artifacts
       metadata.sqlite                    ML Metadata of every local run
+      .run.lock                          held by the running `make run` (one run per work folder)
       serving_model/<version>/           pushed SavedModels (TF Serving layout)
       reports/<run id>/report.html       run reports
       logs/                              run logs
@@ -65,6 +66,11 @@ class WorkLayout:
     @property
     def pipeline_root(self) -> Path:
         return self.root / "pipeline_root"
+
+    @property
+    def run_lock(self) -> Path:
+        """Held (flock) by a local run for its whole length: one run per work folder."""
+        return self.root / ".run.lock"
 
     @property
     def metadata(self) -> Path:

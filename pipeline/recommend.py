@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
+from data.errors import UserError, run_cli
 from transform_fn import features as F
 
 SERVING_DROP = (F.LABEL, *F.EVAL_ONLY)
@@ -33,10 +34,19 @@ MMR_POOL = 5                          # the re-rank picks from the top MMR_POOL 
 SCORE_BATCH = 4096
 
 
+class UnknownUser(KeyError, UserError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class NoModel(FileNotFoundError, UserError):
+    pass
+
+
 def latest_model(serving_dir: Path) -> Path:
     versions = model_versions(serving_dir)
     if not versions:
-        raise FileNotFoundError(f"no pushed model under {serving_dir}: run `make run` until a model is "
+        raise NoModel(f"no pushed model under {serving_dir}: run `make run` until a model is "
                                 f"blessed, or pass --model DIR")
     return versions[-1]
 
@@ -89,7 +99,7 @@ class Tables:
 
     def member(self, user: int) -> Member:
         if user not in self.users.index:
-            raise KeyError(f"user {user} is not in {self.prepared / 'users.csv'}")
+            raise UnknownUser(f"user {user} is not in {self.prepared / 'users.csv'}")
         row = self.users.loc[user]
         mine = self.by_user.get(user, self.ratings.iloc[:0])
         return Member(int(user), str(row["sex"]), int(row["age"]), int(row["occupation"]),
@@ -381,8 +391,15 @@ def main(argv=None) -> None:
                    help="average: the pair prediction; least_misery: the lower member prediction")
     p.add_argument("--diversify", action="store_true", help="re-rank the top candidates for genre diversity")
     p.add_argument("--json", action="store_true", help="print the service's JSON body instead of a table")
+    p.add_argument("--verbose", action="store_true", help="show the traceback of an error")
     args = p.parse_args(argv)
+    run_cli(p.prog, lambda: _main(args), verbose=args.verbose)
+
+
+def _main(args) -> None:
     work = WorkLayout.at(args.work_dir)
+    if args.prepared and not Path(args.prepared, "users.csv").is_file():
+        raise UserError(f"--prepared {args.prepared}: not a prepared data folder (no users.csv in it)")
     prepared = Path(args.prepared) if args.prepared else work.latest_prepared()
     model = Path(args.model) if args.model else latest_model(work.serving_model)
     if args.json:

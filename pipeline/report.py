@@ -29,6 +29,7 @@ from pipeline import summary as run_summary
 from pipeline.config import PipelineConfig
 from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
 from pipeline.pipeline import EVAL_SPLIT
+from data.errors import UserError, run_cli
 from transform_fn import features as F
 from transform_fn.features import HISTORY_FILE, SPLITS, TRAIN_SPLIT
 
@@ -233,8 +234,15 @@ def main(argv=None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
     p.add_argument("--pipeline-name", default=PipelineConfig.pipeline_name)
+    p.add_argument("--verbose", action="store_true", help="show the traceback of an error")
     args = p.parse_args(argv)
+    run_cli(p.prog, lambda: _main(args), verbose=args.verbose)
+
+
+def _main(args) -> None:
     work = WorkLayout.at(args.work_dir)
+    if not work.metadata.is_file():
+        raise UserError(f"{work.metadata}: no runs recorded in this work folder; run `make run` first")
     print(build_report(str(work.metadata), args.pipeline_name, work.reports))
 
 

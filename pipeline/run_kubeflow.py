@@ -16,12 +16,17 @@ from urllib.parse import urlparse
 
 from pipeline.config import PipelineConfig
 from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
+from data.errors import UserError, run_cli
 
 REMOTE_KEYS = ("pipeline_root", "data_root", "serving_model_dir")
 # PipelineConfig fields the Kubeflow runner sets itself: no MLMD file (the cluster has its
 # own), the schema and the user code from the image rather than from this machine.
 DERIVED_KEYS = ("metadata_path", "schema_file", "transform_module", "trainer_module", "baseline_module")
 
+
+
+class SettingsError(ValueError, UserError):
+    """A problem in the Kubeflow settings file."""
 
 @dataclasses.dataclass(frozen=True)
 class KubeflowSettings:
@@ -32,22 +37,28 @@ class KubeflowSettings:
 
     @classmethod
     def load(cls, path: str | Path) -> "KubeflowSettings":
-        values = tomllib.loads(Path(path).read_text())
+        try:
+            values = tomllib.loads(Path(path).read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise SettingsError(f"{path}: not valid TOML ({e})") from e
         own = {f.name: values.pop(f.name) for f in dataclasses.fields(cls) if f.name in values and f.name != "config"}
         if "image" not in own:
-            raise ValueError(f"{path}: image is required (the container image holding this project)")
+            raise SettingsError(f"{path}: image is required (the container image holding this project)")
         derived = sorted(set(values) & set(DERIVED_KEYS))
         if derived:
-            raise ValueError(f"{path}: {derived} are set by the Kubeflow runner, not by the settings")
+            raise SettingsError(f"{path}: {derived} are set by the Kubeflow runner, not by the settings")
         for key in REMOTE_KEYS:
             if key not in values:
-                raise ValueError(f"{path}: {key} is required (a remote URI such as gs://bucket/...)")
+                raise SettingsError(f"{path}: {key} is required (a remote URI such as gs://bucket/...)")
             if not urlparse(values[key]).scheme:
-                raise ValueError(f"{path}: {key} must be a remote URI such as gs://bucket/..., got {values[key]!r}")
+                raise SettingsError(f"{path}: {key} must be a remote URI such as gs://bucket/..., got {values[key]!r}")
         root = own.get("project_dir_in_image", cls.project_dir_in_image).rstrip("/")
-        config = PipelineConfig.from_dict(
-            {**values, "metadata_path": "", "schema_file": f"{root}/pipeline/schema/schema.pbtxt",
-             "transform_module": None, "trainer_module": None, "baseline_module": None}, where=str(path))
+        try:
+            config = PipelineConfig.from_dict(
+                {**values, "metadata_path": "", "schema_file": f"{root}/pipeline/schema/schema.pbtxt",
+                 "transform_module": None, "trainer_module": None, "baseline_module": None}, where=str(path))
+        except (TypeError, ValueError) as e:
+            raise SettingsError(str(e)) from e
         return cls(config=config, **own)
 
 
@@ -75,7 +86,12 @@ def main(argv=None) -> None:
     p.add_argument("--settings", default="pipeline/kubeflow.toml")
     p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
     p.add_argument("--output", help="the YAML spec to write (default: <work-dir>/kubeflow/<pipeline name>.yaml)")
+    p.add_argument("--verbose", action="store_true", help="show the traceback of an error")
     args = p.parse_args(argv)
+    run_cli(p.prog, lambda: _main(args), verbose=args.verbose)
+
+
+def _main(args) -> None:
     settings = KubeflowSettings.load(args.settings)
     output = args.output or WorkLayout.at(args.work_dir).kubeflow_spec(settings.config.pipeline_name)
     job = compile_pipeline(settings, output)

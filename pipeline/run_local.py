@@ -6,19 +6,28 @@
 Everything it writes lives under --work-dir (pipeline/layout.py). The console shows one line as each component
 starts and ends, a live line or bar while it runs, and the summary; warnings and logs go to
 <work-dir>/logs/<run timestamp>.log (see pipeline/console.py), or with --verbose to the console.
+
+Exit codes: 0 done, 1 a pipeline component failed (the console names it and the log), 2 a
+usage or input error found before the pipeline (a missing --raw, data the data stage
+refuses, another run holding the work folder: one run per work folder, never two writing
+one metadata store), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
+import fcntl
+import os
 import sys
 import time
 from pathlib import Path
 
 from data import prepare as data_prepare
 from data import synthetic
+from data.errors import EXIT_USAGE, UserError, run_cli
 from pipeline import summary as run_summary
 from pipeline.console import Console
 from pipeline.config import PipelineConfig
@@ -167,7 +176,8 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     print(f"blessed        {'yes' if result.blessed() else 'no'}")
     for check in comparison.get("checks", []):
         print(f"  check        {Check(**{**check, 'interval': check.get('interval') and tuple(check['interval'])}).line()}")
-    print(f"pushed         {result.pushed_path() or 'nothing (model not blessed)'}")
+    already = any(c["name"] == "is a new model" and not c["passed"] for c in comparison.get("checks", []))
+    print(f"pushed         {result.pushed_path() or ('nothing new: this model is the last blessed one, already pushed' if already else 'nothing (model not blessed)')}")
     states = ", ".join(f"{c.component} {c.state.lower()}" for c in result.components.values())
     print(f"components     {states}")
     if report_path:
@@ -175,16 +185,62 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     print(f"elapsed        {seconds:.0f} s")
 
 
+def check_args(args) -> None:
+    """The usage errors found without reading any data (UserError)."""
+    if args.raw and not Path(args.raw).is_dir():
+        raise UserError(f"--raw {args.raw}: {'is a file, not a folder' if Path(args.raw).exists() else 'no such folder'}"
+                        f" (it names the folder holding ml-1m/ or ML-100K's u.* files)")
+    if args.partners < 1:
+        raise UserError(f"--partners must be at least 1 (got {args.partners})")
+    if args.seed < 0:
+        raise UserError(f"--seed must be 0 or more (got {args.seed})")
+    work = Path(args.work_dir)
+    if work.exists() and not work.is_dir():
+        raise UserError(f"--work-dir {work} is a file, not a folder")
+
+
+@contextlib.contextmanager
+def work_lock(work: WorkLayout):
+    """One run per work folder: a second one is refused while the first holds the lock."""
+    work.root.mkdir(parents=True, exist_ok=True)
+    with open(work.run_lock, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "pid unknown"
+            raise UserError(f"another run is using the work folder {work.root} ({holder}); wait for it to "
+                            f"finish, or give this one another --work-dir") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}, started {datetime.datetime.now():%Y-%m-%d %H:%M:%S}\n")
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
-    try:
-        run(args)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception:
-        if args.verbose:
-            raise
-        sys.exit(1)   # the console has shown the error and the log's path; the traceback is in the log
+
+    def body():
+        check_args(args)
+        with work_lock(WorkLayout.at(args.work_dir)):
+            try:
+                run(args)
+            except KeyboardInterrupt:
+                sys.exit(130)
+            except UserError:
+                if args.verbose:
+                    raise
+                sys.exit(EXIT_USAGE)   # the input's fault; the console has shown the message
+            except Exception:
+                if args.verbose:
+                    raise
+                sys.exit(1)   # the console has shown the error and the log's path; the traceback is in the log
+
+    run_cli("python -m pipeline.run_local", body, verbose=args.verbose)
 
 
 if __name__ == "__main__":

@@ -78,10 +78,14 @@ def test_second_run_with_unchanged_inputs_is_served_from_cache(first_run, work):
     assert second.run_id != first_run.run_id
     for name in CACHEABLE:
         assert second.components[name].state == "CACHED", name
-    # The same model as the last blessed one: the difference is exactly zero, not worse.
-    assert second.blessed()
+    # The cached model is the last blessed one: the difference is exactly zero, and there is
+    # nothing new to push.
     vs_last = second.comparison()["intervals"]["candidate - last blessed (all)"]
     assert vs_last["diff"] == 0 and vs_last["low"] == 0 and vs_last["high"] == 0
+    checks = {c["name"]: c["passed"] for c in second.comparison()["checks"]}
+    assert checks == {"beats the strong baseline": True, "not worse than the last blessed model": True,
+                      "below the mean predictor": True, "is a new model": False}
+    assert not second.blessed() and second.pushed_path() is None
 
 
 def test_a_model_that_does_not_beat_the_baseline_is_not_pushed(first_run, work):

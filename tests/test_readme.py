@@ -37,6 +37,7 @@ SHELL_BLOCKS = {"", "sh", "bash", "shell", "console"}
 CHEAP = {
     "make data",
     ".venv/bin/python -m pipeline.run_local --help",
+    ".venv/bin/python -m data.cli prepare --help",
 }
 # Run in this order under the e2e marker, exactly as written, in a copy of the repository
 # (so that the README's literal work/ paths are the copy's), SIZE=tiny; ARGS (for the
@@ -45,7 +46,7 @@ CHEAP = {
 E2E = [
     "make run",
     "make run SIZE=tiny",
-    'make run ARGS="--epochs 3 --baseline-factors 0"',
+    'make run ARGS="--preset seed --baseline mf"',
     "make fetch DATASET=ml-100k",            # from a 127.0.0.1 server, see _fetch_from_local_server
     "make run RAW=work/raw/real/ml-100k",
     "make report",

@@ -74,3 +74,18 @@ def test_kinds_and_unseen_rows():
         assert np.all(tables.movie_vectors[3] == 0) and tables.movie_bias[3] == 0
         # an unseen user gets the mean plus the movie's bias
         assert tables.predict(np.array([3]), np.array([1]))[0] == pytest.approx(tables.mu + tables.movie_bias[1])
+
+
+def test_same_data_and_seed_give_identical_tables(tiny_prepared):
+    """The gate's decision must not flip between identical runs: training is deterministic."""
+    tf.config.experimental.enable_op_determinism()
+    prepared, _ = tiny_prepared
+    ratings, by, events, users, movies, _ = _split(prepared)
+    p = BaselineParams(epochs=4, patience=10)
+    first, _ = svdpp.fit(events(by["train"]), events(by["eval"]), len(users), len(movies), p)
+    second, _ = svdpp.fit(events(by["train"]), events(by["eval"]), len(users), len(movies), p)
+    np.testing.assert_array_equal(first.user_vectors, second.user_vectors)
+    np.testing.assert_array_equal(first.movie_bias, second.movie_bias)
+    other, _ = svdpp.fit(events(by["train"]), events(by["eval"]), len(users), len(movies),
+                         BaselineParams(epochs=4, patience=10, seed=7))
+    assert not np.array_equal(first.user_vectors, other.user_vectors)
