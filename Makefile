@@ -20,7 +20,7 @@ export TF_USE_LEGACY_KERAS := 1
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup platform browser run report test test-fast data fetch bench-data bench-model kubeflow clean
+.PHONY: setup platform browser run report serve test test-fast data fetch bench-data bench-model kubeflow clean
 
 setup: $(STAMP)
 
@@ -66,6 +66,12 @@ bench-model: platform $(STAMP) $(TEST_STAMP)
 # Rebuilds the HTML report of the latest run under $(WORK)/reports/.
 report: platform $(STAMP)
 	$(PY) -m pipeline.report --work-dir $(WORK)
+
+# The recommendation service on 127.0.0.1:$(PORT) (OpenAPI docs at /docs): the newest pushed
+# model, swapped for a newer one without a restart. Stop it with Ctrl-C.
+PORT ?= 8000
+serve: platform $(STAMP)
+	$(PY) -m pipeline.serve --work-dir $(WORK) --host 127.0.0.1 --port $(PORT)
 
 # The report test opens the report in Debian's headless Chromium.
 browser:

@@ -4,12 +4,18 @@
 
 Candidates are the movies neither user has rated (optionally only the most rated ones);
 each is scored as the pair (A, B) with both users' latest viewing history, through the
-model's serving signature, i.e. the same Transform graph the Trainer saw.
+model's `predict_raw` signature (trainer_fn/signatures.py), i.e. the same Transform graph
+the Trainer saw: the pair rating, each member's own rating and their attention over their
+history come from one call. `--strategy least_misery` ranks by the lower of the two
+members' ratings, `--diversify` re-ranks the top candidates for genre diversity (maximal
+marginal relevance). The HTTP service (pipeline/serve.py) calls the same code.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +26,12 @@ from data.errors import UserError, run_cli
 from transform_fn import features as F
 
 SERVING_DROP = (F.LABEL, *F.EVAL_ONLY)
+STRATEGIES = ("average", "least_misery")
+RAW_SIGNATURE = "predict_raw"         # trainer_fn.signatures.RAW_SIGNATURE (no TF import here)
+NEW_USER_ID = 0                       # sent for a person without an id: out of the user vocabulary
+MMR_LAMBDA = 0.7                      # relevance weight of the diversifying re-rank
+MMR_POOL = 5                          # the re-rank picks from the top MMR_POOL * n (at least 50)
+SCORE_BATCH = 4096
 
 
 class UnknownUser(KeyError, UserError):
@@ -32,67 +44,337 @@ class NoModel(FileNotFoundError, UserError):
 
 
 def latest_model(serving_dir: Path) -> Path:
-    versions = sorted((p for p in Path(serving_dir).glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
+    versions = model_versions(serving_dir)
     if not versions:
         raise NoModel(f"no pushed model under {serving_dir}: run `make run` until a model is "
                                 f"blessed, or pass --model DIR")
     return versions[-1]
 
 
-def _history(ratings: pd.DataFrame, user: int) -> tuple[str, str]:
-    """The user's last HISTORY_LENGTH ratings, oldest first, left-padded with ''."""
-    mine = ratings[ratings["user_id"] == user].sort_values(["timestamp", "movie_id"]).tail(F.HISTORY_LENGTH)
-    pad = [""] * (F.HISTORY_LENGTH - len(mine))
-    movies = pad + mine["movie_id"].astype(str).tolist()
-    stars = pad + mine["rating"].astype(str).tolist()
+def model_versions(serving_dir: Path) -> list[Path]:
+    """The complete version folders (with saved_model.pb), oldest first."""
+    return sorted((p for p in Path(serving_dir).glob("*") if p.name.isdigit() and (p / "saved_model.pb").exists()),
+                  key=lambda p: int(p.name))
+
+
+# ---------------------------------------------------------------- members and tables
+
+@dataclasses.dataclass
+class Member:
+    """One person as the model sees them: id (NEW_USER_ID when unknown), demographics, the
+    latest HISTORY_LENGTH ratings (oldest first) and every movie they rated."""
+    user: int
+    sex: str
+    age: int
+    occupation: int
+    history: list[tuple[int, float]]
+    seen: frozenset
+    known: bool = True
+
+    @property
+    def label(self) -> str:
+        return f"user {self.user}" if self.user != NEW_USER_ID else "the new member"
+
+
+class Tables:
+    """The prepared tables serving needs: movies, users, people, every rating."""
+
+    def __init__(self, prepared: Path):
+        self.prepared = Path(prepared)
+        self.users = pd.read_csv(self.prepared / "users.csv").set_index("user_id")
+        self.movies = pd.read_csv(self.prepared / "movies.csv", keep_default_na=False).set_index("movie_id",
+                                                                                                  drop=False)
+        self.movies.index.name = None       # looked up by id; sorted by the movie_id column
+        ratings = pd.read_csv(self.prepared / "ratings_by_split.csv")
+        self.ratings = ratings.sort_values(["user_id", "timestamp", "movie_id"], kind="stable")
+        self.by_user = {user: frame for user, frame in self.ratings.groupby("user_id", sort=False)}
+        self.popularity = ratings["movie_id"].value_counts()
+        self.genres = {m: _genres(g) for m, g in zip(self.movies["movie_id"], self.movies["genres"])}
+        people = self.prepared / "people.csv"
+        self.directors = {}
+        if people.exists():
+            frame = pd.read_csv(people, keep_default_na=False)
+            frame = frame[frame["role"] == "director"]
+            self.directors = dict(zip(frame["code"].astype(int), frame["name"]))
+
+    def member(self, user: int) -> Member:
+        if user not in self.users.index:
+            raise UnknownUser(f"user {user} is not in {self.prepared / 'users.csv'}")
+        row = self.users.loc[user]
+        mine = self.by_user.get(user, self.ratings.iloc[:0])
+        return Member(int(user), str(row["sex"]), int(row["age"]), int(row["occupation"]),
+                      history=_latest(mine["movie_id"], mine["rating"]), seen=frozenset(mine["movie_id"].tolist()))
+
+    def member_with_ratings(self, ratings: list[tuple[int, float]], user: int | None = None, sex: str | None = None,
+                            age: int | None = None, occupation: int | None = None) -> Member:
+        """A person from ratings given now (oldest first): a known user's fresher ratings come
+        after their stored ones; a person never seen needs sex, age and occupation."""
+        unknown = [m for m, _ in ratings if m not in self.movies.index]
+        if unknown:
+            raise ValueError(f"unknown movie id(s) in the ratings: {unknown[:5]}")
+        if user is not None and user in self.users.index:
+            base = self.member(user)
+            mine = self.by_user.get(user, self.ratings.iloc[:0])
+            movies = mine["movie_id"].tolist() + [m for m, _ in ratings]
+            stars = mine["rating"].tolist() + [r for _, r in ratings]
+            return dataclasses.replace(base, sex=sex or base.sex, age=base.age if age is None else age,
+                                       occupation=base.occupation if occupation is None else occupation,
+                                       history=_latest(movies, stars), seen=base.seen | {m for m, _ in ratings})
+        missing = [name for name, value in (("sex", sex), ("age", age), ("occupation", occupation)) if value is None]
+        if missing:
+            raise ValueError(f"a person not in users.csv needs {', '.join(missing)}")
+        return Member(NEW_USER_ID if user is None else int(user), str(sex), int(age), int(occupation),
+                      history=_latest([m for m, _ in ratings], [r for _, r in ratings]),
+                      seen=frozenset(m for m, _ in ratings), known=False)
+
+    def candidates(self, members: list[Member], max_candidates: int | None = None) -> pd.DataFrame:
+        """The movies none of the members has rated (the most rated first when limited)."""
+        seen = set().union(*(m.seen for m in members))
+        frame = self.movies[~self.movies["movie_id"].isin(seen)]
+        if max_candidates:
+            frame = frame.assign(n=frame["movie_id"].map(self.popularity).fillna(0))
+            frame = frame.sort_values(["n", "movie_id"], ascending=[False, True]).head(max_candidates)
+        return frame
+
+
+def _genres(text: str) -> frozenset:
+    return frozenset(g for g in str(text).split(F.LIST_SEPARATOR) if g and g != F.NO_GENRES)
+
+
+def _latest(movies, stars) -> list[tuple[int, float]]:
+    pairs = list(zip((int(m) for m in movies), (float(r) for r in stars)))
+    return pairs[-F.HISTORY_LENGTH:] if F.HISTORY_LENGTH else []
+
+
+def _history_strings(member: Member) -> tuple[str, str]:
+    """'|'-joined, oldest first, left-padded with '' (as the data stage writes them)."""
+    pad = [""] * (F.HISTORY_LENGTH - len(member.history))
+    movies = pad + [str(m) for m, _ in member.history]
+    stars = pad + [str(int(r)) if float(r).is_integer() else str(r) for _, r in member.history]
     return F.LIST_SEPARATOR.join(movies), F.LIST_SEPARATOR.join(stars)
 
 
+def raw_rows(a: Member, b: Member, movies: pd.DataFrame) -> pd.DataFrame:
+    """The raw serving columns (pairs.csv's, without label and evaluation-only columns), one
+    row per movie, for the pair (a, b)."""
+    n = len(movies)
+    columns = {}
+    for side, member in (("a", a), ("b", b)):
+        hist_movies, hist_ratings = _history_strings(member)
+        columns.update({F.user(side): [member.user] * n, F.hist_movies(side): [hist_movies] * n,
+                        F.hist_ratings(side): [hist_ratings] * n, F.sex(side): [member.sex] * n,
+                        F.age(side): [member.age] * n, F.occupation(side): [member.occupation] * n})
+    columns.update({F.MOVIE: movies["movie_id"].to_numpy(), F.MOVIE_GENRES: movies["genres"].to_numpy(),
+                    F.MOVIE_YEAR: movies["year"].to_numpy(), F.MOVIE_RUNTIME: movies["runtime"].to_numpy(),
+                    F.MOVIE_DIRECTOR: movies["director"].to_numpy(), F.MOVIE_ACTORS: movies["actors"].to_numpy(),
+                    F.MOVIE_IMDB_RATING: movies["imdb_rating"].to_numpy(),
+                    F.MOVIE_IMDB_VOTES: movies["imdb_votes"].to_numpy()})
+    return pd.DataFrame(columns)
+
+
 def candidate_rows(prepared: Path, user_a: int, user_b: int, max_candidates: int | None = None) -> pd.DataFrame:
-    users = pd.read_csv(prepared / "users.csv").set_index("user_id")
-    movies = pd.read_csv(prepared / "movies.csv", keep_default_na=False)
-    ratings = pd.read_csv(prepared / "ratings_by_split.csv")
-    for user in (user_a, user_b):
-        if user not in users.index:
-            raise UnknownUser(f"user {user} is not in {prepared / 'users.csv'}")
-    seen = set(ratings.loc[ratings["user_id"].isin([user_a, user_b]), "movie_id"])
-    candidates = movies[~movies["movie_id"].isin(seen)]
-    if max_candidates:
-        popularity = ratings["movie_id"].value_counts()
-        candidates = candidates.assign(n=candidates["movie_id"].map(popularity).fillna(0))
-        candidates = candidates.sort_values(["n", "movie_id"], ascending=[False, True]).head(max_candidates)
-    rows = {}
-    for side, user in (("a", user_a), ("b", user_b)):
-        rows[F.user(side)] = user
-        rows[F.hist_movies(side)], rows[F.hist_ratings(side)] = _history(ratings, user)
-        rows[F.sex(side)] = users.loc[user, "sex"]
-        rows[F.age(side)] = users.loc[user, "age"]
-        rows[F.occupation(side)] = users.loc[user, "occupation"]
-    frame = pd.DataFrame({**{k: [v] * len(candidates) for k, v in rows.items()},
-                          F.MOVIE: candidates["movie_id"].to_numpy(), F.MOVIE_GENRES: candidates["genres"].to_numpy(),
-                          F.MOVIE_YEAR: candidates["year"].to_numpy(), F.MOVIE_RUNTIME: candidates["runtime"].to_numpy(),
-                          F.MOVIE_DIRECTOR: candidates["director"].to_numpy(),
-                          F.MOVIE_ACTORS: candidates["actors"].to_numpy(),
-                          F.MOVIE_IMDB_RATING: candidates["imdb_rating"].to_numpy(),
-                          F.MOVIE_IMDB_VOTES: candidates["imdb_votes"].to_numpy()})
-    return frame.assign(title=candidates["title"].to_numpy())
+    """The raw rows of every candidate for a pair, with the title (the first version's API)."""
+    tables = Tables(prepared)
+    a, b = tables.member(user_a), tables.member(user_b)
+    movies = tables.candidates([a, b], max_candidates)
+    return raw_rows(a, b, movies).assign(title=movies["title"].to_numpy())
+
+
+# ---------------------------------------------------------------- the model
+
+class Scorer:
+    """A loaded SavedModel version: pair rating, member ratings and attention per row. Models
+    pushed before `predict_raw` existed are scored through serving_default (no attention)."""
+
+    def __init__(self, model_dir: Path):
+        import tensorflow as tf  # heavy: imported when scoring, not for --help
+
+        self.tf = tf
+        self.model_dir = Path(model_dir)
+        self.loaded = tf.saved_model.load(str(model_dir))
+        self.raw = self.loaded.signatures.get(RAW_SIGNATURE)
+        self.has_attention = self.raw is not None
+        if self.raw is not None:
+            self.dtypes = {name: spec.dtype for name, spec in self.raw.structured_input_signature[1].items()}
+        self.default = self.loaded.signatures["serving_default"]
+
+    def score(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+        """{pair_rating, a_rating, b_rating: [n], a_attention, b_attention: [n, HISTORY_LENGTH]}."""
+        parts = [self._score(rows.iloc[i:i + SCORE_BATCH]) for i in range(0, len(rows), SCORE_BATCH)]
+        if not parts:
+            return {k: np.zeros((0,) if "rating" in k else (0, F.HISTORY_LENGTH), np.float32)
+                    for k in ("pair_rating", "a_rating", "b_rating", "a_attention", "b_attention")}
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def _score(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+        tf = self.tf
+        if self.raw is not None:
+            inputs = {}
+            for name, dtype in self.dtypes.items():
+                values = rows[name].to_numpy()
+                values = values.astype(str) if dtype == tf.string else values.astype(dtype.as_numpy_dtype)
+                inputs[name] = tf.constant(values, dtype=dtype)
+            return {k: v.numpy() for k, v in self.raw(**inputs).items()}
+        from pipeline.tf_examples import serialize
+
+        def pair(frame):
+            return self.default(examples=tf.constant(serialize(frame, drop=SERVING_DROP)))[F.PREDICTION_KEY].numpy()[:, 0]
+
+        out = {"pair_rating": pair(rows)}
+        for side in F.SIDES:
+            single = rows.copy()
+            for column in F.USER_COLUMNS:
+                for other in F.SIDES:
+                    single[column(other)] = rows[column(side)].to_numpy()
+            out[f"{side}_rating"] = pair(single)
+            out[f"{side}_attention"] = np.zeros((len(rows), F.HISTORY_LENGTH), np.float32)
+        return out
+
+
+# ---------------------------------------------------------------- ranking (no TensorFlow)
+
+def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member, max_candidates: int | None = None,
+               movies: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every candidate (or `movies`) with its predictions, in catalogue order."""
+    movies = tables.candidates([a, b], max_candidates) if movies is None else movies
+    scores = scorer.score(raw_rows(a, b, movies))
+    frame = movies[["movie_id", "title", "year", "genres", "director"]].reset_index(drop=True)
+    frame = frame.assign(pair_rating=scores["pair_rating"], a_rating=scores["a_rating"],
+                         b_rating=scores["b_rating"])
+    frame["a_attention"] = list(scores["a_attention"])
+    frame["b_attention"] = list(scores["b_attention"])
+    return frame
+
+
+def strategy_score(frame: pd.DataFrame, strategy: str) -> pd.Series:
+    """average: the pair prediction; least_misery: the lower of the two members' own."""
+    if strategy == "average":
+        return frame["pair_rating"]
+    if strategy == "least_misery":
+        return np.minimum(frame["a_rating"], frame["b_rating"])
+    raise ValueError(f"unknown strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
+
+
+def rank(frame: pd.DataFrame, strategy: str = "average", n: int = 10) -> pd.DataFrame:
+    """The top n by the strategy's score; ties by the pair rating, then the movie id."""
+    scored = frame.assign(score=strategy_score(frame, strategy))
+    return scored.sort_values(["score", "pair_rating", "movie_id"], ascending=[False, False, True],
+                              kind="stable").head(n).reset_index(drop=True)
+
+
+def genre_similarity(x: frozenset, y: frozenset) -> float:
+    """Jaccard similarity of two genre sets (0 when both are empty)."""
+    union = len(x | y)
+    return len(x & y) / union if union else 0.0
+
+
+def diversify(frame: pd.DataFrame, strategy: str = "average", n: int = 10, lam: float = MMR_LAMBDA,
+              pool: int | None = None) -> pd.DataFrame:
+    """Maximal marginal relevance over the top candidates: each pick maximises
+    lam * relevance - (1 - lam) * (highest genre similarity to the movies already picked),
+    relevance being the strategy's score scaled to [0, 1] over the pool."""
+    pool = pool or max(MMR_POOL * n, 50)
+    top = rank(frame, strategy, pool)
+    if top.empty:
+        return top
+    genres = [_genres(g) for g in top["genres"]]
+    score = top["score"].to_numpy(dtype=float)
+    spread = score.max() - score.min()
+    relevance = (score - score.min()) / spread if spread > 0 else np.ones_like(score)
+    picked, left = [], list(range(len(top)))
+    while left and len(picked) < n:
+        def value(i):
+            redundancy = max((genre_similarity(genres[i], genres[j]) for j in picked), default=0.0)
+            return lam * relevance[i] - (1 - lam) * redundancy
+        best = max(left, key=lambda i: (value(i), -i))
+        picked.append(best)
+        left.remove(best)
+    return top.iloc[picked].reset_index(drop=True)
+
+
+def genre_spread(frame: pd.DataFrame) -> dict:
+    """How varied a list is: distinct genres, the count of each, and the mean pairwise
+    genre dissimilarity (1 - Jaccard; 0 when every movie has the same genres)."""
+    genres = [_genres(g) for g in frame["genres"]]
+    counts: dict[str, int] = {}
+    for gs in genres:
+        for g in gs:
+            counts[g] = counts.get(g, 0) + 1
+    pairs = [(i, j) for i in range(len(genres)) for j in range(i + 1, len(genres))]
+    dissimilarity = (float(np.mean([1 - genre_similarity(genres[i], genres[j]) for i, j in pairs]))
+                     if pairs else 0.0)
+    return {"distinct_genres": len(counts), "genre_counts": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "mean_pairwise_genre_dissimilarity": round(dissimilarity, 4)}
+
+
+def reason(tables: Tables, row, members: list[Member]) -> str:
+    """Why this movie: the history movie each member's attention weighted most, and the
+    genres or director it shares with their history."""
+    parts = []
+    title = lambda m: tables.movies.at[m, "title"] if m in tables.movies.index else f"movie {m}"  # noqa: E731
+    for side, member in zip(F.SIDES, members):
+        weights = np.asarray(row[f"{side}_attention"], dtype=float)[-len(member.history):] if member.history else []
+        if len(weights) and weights.max() > 0:
+            i = int(np.argmax(weights))
+            movie, stars = member.history[i]
+            parts.append(f"{member.label}'s attention weighted '{title(movie)}' ({stars:g} stars) most "
+                         f"({weights[i]:.2f})")
+    movie_genres = _genres(row["genres"])
+    shared = set()
+    director = int(row["director"]) if str(row["director"]).lstrip("-").isdigit() else 0
+    same_director = []
+    for member in members:
+        for movie, _ in member.history:
+            shared |= movie_genres & tables.genres.get(movie, frozenset())
+            if director >= 2 and movie in tables.movies.index and int(tables.movies.at[movie, "director"]) == director:
+                same_director.append(title(movie))
+    if shared:
+        parts.append("shares " + ", ".join(sorted(shared)) + " with their recent movies")
+    if same_director:
+        name = tables.directors.get(director, f"director {director}")
+        parts.append(f"same director ({name}) as '{same_director[0]}'")
+    return "; ".join(parts) if parts else "high predicted rating"
+
+
+def recommendations(scorer: Scorer, tables: Tables, members: list[Member], n: int = 10,
+                    strategy: str = "average", diversified: bool = False,
+                    max_candidates: int | None = None) -> dict:
+    """The ranked list as plain data (the service's response body without the model)."""
+    strategy_score(pd.DataFrame({"pair_rating": [], "a_rating": [], "b_rating": []}), strategy)  # validates
+    a, b = (members[0], members[0]) if len(members) == 1 else members
+    frame = score_pair(scorer, tables, a, b, max_candidates)
+    top = diversify(frame, strategy, n) if diversified else rank(frame, strategy, n)
+    items = []
+    for i, row in top.iterrows():
+        ratings = [{"user": m.user if m.user != NEW_USER_ID else None, "predicted_rating": round(float(row[f"{s}_rating"]), 4)}
+                   for s, m in zip(F.SIDES, members)]
+        items.append({"rank": i + 1, "movie": int(row["movie_id"]), "title": row["title"],
+                      "year": int(row["year"]) if str(row["year"]).isdigit() else None,
+                      "genres": sorted(_genres(row["genres"])), "pair_rating": round(float(row["pair_rating"]), 4),
+                      "member_ratings": ratings, "score": round(float(row["score"]), 4),
+                      "reason": reason(tables, row, members)})
+    return {"mode": "single" if len(members) == 1 else "pair", "strategy": strategy, "diversify": diversified,
+            "candidates": int(len(frame)), "items": items, "genre_spread": genre_spread(top)}
 
 
 def recommend(model_dir: Path, prepared: Path, user_a: int, user_b: int, top: int = 10,
-              max_candidates: int | None = None, batch: int = 4096) -> pd.DataFrame:
-    """The top movies for the pair, highest predicted pair rating first."""
-    import tensorflow as tf  # heavy: imported when scoring, not for --help
-
-    from pipeline.tf_examples import serialize
-
-    rows = candidate_rows(prepared, user_a, user_b, max_candidates)
-    serve = tf.saved_model.load(str(model_dir)).signatures["serving_default"]
-    examples = serialize(rows, drop=SERVING_DROP)
-    scores = [serve(examples=tf.constant(examples[i:i + batch]))[F.PREDICTION_KEY].numpy()[:, 0]
-              for i in range(0, len(examples), batch)]
-    rows["predicted_rating"] = np.concatenate(scores) if scores else np.array([])
-    ranked = rows.sort_values(["predicted_rating", F.MOVIE], ascending=[False, True]).head(top)
-    return ranked[[F.MOVIE, "title", F.MOVIE_GENRES, "predicted_rating"]].reset_index(drop=True)
+              max_candidates: int | None = None, strategy: str = "average", diversified: bool = False,
+              scorer: Scorer | None = None, tables: Tables | None = None) -> pd.DataFrame:
+    """The top movies for the pair, as a table: highest strategy score first."""
+    tables = tables or Tables(prepared)
+    scorer = scorer or Scorer(model_dir)
+    a, b = tables.member(user_a), tables.member(user_b)
+    frame = score_pair(scorer, tables, a, b, max_candidates)
+    ranked = diversify(frame, strategy, top) if diversified else rank(frame, strategy, top)
+    if user_a == user_b:
+        ranked = ranked.drop(columns="b_rating")
+    ranked = ranked.rename(columns={"movie_id": F.MOVIE, "genres": F.MOVIE_GENRES, "pair_rating": "predicted_rating",
+                                    "a_rating": f"rating_{user_a}", "b_rating": f"rating_{user_b}"})
+    members = [a] if user_a == user_b else [a, b]
+    ranked["reason"] = [reason(tables, row, members) for _, row in
+                        ranked.rename(columns={F.MOVIE_GENRES: "genres"}).iterrows()]
+    columns = [F.MOVIE, "title", F.MOVIE_GENRES, "predicted_rating", f"rating_{user_a}", f"rating_{user_b}", "reason"]
+    return ranked[list(dict.fromkeys(columns))].reset_index(drop=True)
 
 
 def main(argv=None) -> None:
@@ -105,6 +387,10 @@ def main(argv=None) -> None:
     p.add_argument("--model", help="SavedModel folder (default: the newest pushed version)")
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--max-candidates", type=int, help="score only the most rated unseen movies")
+    p.add_argument("--strategy", choices=STRATEGIES, default="average",
+                   help="average: the pair prediction; least_misery: the lower member prediction")
+    p.add_argument("--diversify", action="store_true", help="re-rank the top candidates for genre diversity")
+    p.add_argument("--json", action="store_true", help="print the service's JSON body instead of a table")
     p.add_argument("--verbose", action="store_true", help="show the traceback of an error")
     args = p.parse_args(argv)
     run_cli(p.prog, lambda: _main(args), verbose=args.verbose)
@@ -116,9 +402,18 @@ def _main(args) -> None:
         raise UserError(f"--prepared {args.prepared}: not a prepared data folder (no users.csv in it)")
     prepared = Path(args.prepared) if args.prepared else work.latest_prepared()
     model = Path(args.model) if args.model else latest_model(work.serving_model)
-    result = recommend(model, prepared, *args.users, top=args.top, max_candidates=args.max_candidates)
+    if args.json:
+        tables = Tables(prepared)
+        members = [tables.member(u) for u in dict.fromkeys(args.users)]
+        body = recommendations(Scorer(model), tables, members, args.top, args.strategy, args.diversify,
+                               args.max_candidates)
+        print(json.dumps({"users": list(dict.fromkeys(args.users)), "model": str(model), **body}, indent=2))
+        return
+    result = recommend(model, prepared, *args.users, top=args.top, max_candidates=args.max_candidates,
+                       strategy=args.strategy, diversified=args.diversify)
     print(f"top {len(result)} for users {args.users[0]} and {args.users[1]} (model {model}):")
-    print(result.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    with pd.option_context("display.max_colwidth", 90, "display.width", 250):
+        print(result.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 
 if __name__ == "__main__":

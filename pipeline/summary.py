@@ -59,9 +59,6 @@ def store(metadata_path: str):
 
 
 def latest_run(metadata_path: str, pipeline_name: str) -> RunSummary:
-    from ml_metadata.proto import metadata_store_pb2
-
-    states = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
     s = store(metadata_path)
     pipeline = s.get_context_by_type_and_name("pipeline", pipeline_name)
     if pipeline is None:
@@ -71,6 +68,28 @@ def latest_run(metadata_path: str, pipeline_name: str) -> RunSummary:
     if not runs:
         raise LookupError(f"pipeline {pipeline_name!r} in {metadata_path} has no runs")
     run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+    return _summary(s, run, pipeline_name)
+
+
+def pushing_run(metadata_path: str, pipeline_name: str, destination: str) -> RunSummary | None:
+    """The run whose Pusher pushed the model to `destination` (a serving version folder)."""
+    s = store(metadata_path)
+    run_type = s.get_context_type("pipeline_run").id
+    for artifact in s.get_artifacts_by_type("PushedModel"):
+        prop = artifact.custom_properties.get("pushed_destination")
+        if prop is None or prop.string_value != str(destination):
+            continue
+        for event in s.get_events_by_artifact_ids([artifact.id]):
+            for context in s.get_contexts_by_execution(event.execution_id):
+                if context.type_id == run_type:
+                    return _summary(s, context, pipeline_name)
+    return None
+
+
+def _summary(s, run, pipeline_name: str) -> RunSummary:
+    from ml_metadata.proto import metadata_store_pb2
+
+    states = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
     executions = s.get_executions_by_context(run.id)
     node_of = {}
     for node in s.get_contexts_by_type("node"):

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from trainer_fn.hparams import HParams
-from trainer_fn.model import build_model
+from trainer_fn.model import build_model, explaining_model
 from trainer_fn.svdpp import FactorTables
 from transform_fn import features as F
 
@@ -99,3 +99,18 @@ def test_the_baseline_tables_stay_frozen():
     frozen = {w.name for w in m.non_trainable_weights}
     assert {n for n in frozen if n.startswith("baseline_")} and not any(
         w.name.startswith("baseline_") for w in m.trainable_weights)
+
+
+def test_the_explaining_model_shares_the_layers_and_exposes_the_attention(model):
+    x = _inputs(np.random.default_rng(4), padded_slots=1)
+    explain = explaining_model(model)
+    out = explain(x, training=False)
+    assert len(model.outputs) == 1      # the training model keeps its single output
+    np.testing.assert_allclose(out["rating"], model(x, training=False), atol=1e-6)
+    for side in F.SIDES:
+        weights = out[f"{side}_attention"].numpy()
+        assert weights.shape == (16, F.HISTORY_LENGTH)
+        np.testing.assert_allclose(weights[:, 0], 0.0, atol=1e-6)       # the padded slot
+        assert (weights[:, 1:] > 0).all() and (weights.sum(axis=1) <= 1 + 1e-5).all()
+    swapped = explain(_swapped(x), training=False)
+    np.testing.assert_allclose(swapped["a_attention"], out["b_attention"], atol=1e-6)

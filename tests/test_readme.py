@@ -56,6 +56,14 @@ E2E = [
     "make bench-data",
 ]
 E2E_ENV = {"SIZE": "tiny", "ARGS": "--epochs 3 --baseline-margin -1"}
+# The recommendation service's requests (README "The recommendation service").
+SERVICE_CURLS = [
+    "curl -s 'http://127.0.0.1:8000/v1/recommendations?users=1,2&n=5&strategy=least_misery&diversify=true'",
+    "curl -s 'http://127.0.0.1:8000/v1/predict?users=1,2&movie=7'",
+    "curl -s -X POST http://127.0.0.1:8000/v1/recommendations -H 'Content-Type: application/json' "
+    "-d @docs/serving/cold_start.json",
+    "curl -s http://127.0.0.1:8000/v1/model",
+]
 # Not run here, and why.
 NOT_RUN = {
     "make test": "the whole suite, this test included; CI runs it (.ci/run)",
@@ -64,8 +72,17 @@ NOT_RUN = {
                                 "(the same code is run for ml-100k against a local server)",
     "make fetch DATASET=imdb": "downloads several GB from datasets.imdbws.com: no network here",
     "make run RAW=work/raw/real": "needs the ML-1M and IMDb downloads above (network)",
-    "docker run -p 8501:8501 -v $PWD/work/serving_model:/models/pairs -e MODEL_NAME=pairs tensorflow/serving":
+    'docker run --rm -p 8500:8500 -p 8501:8501 -v "$PWD/work/serving_model:/models/pairs" -e MODEL_NAME=pairs '
+    'tensorflow/serving:2.19.1':
         "no Docker on the development machines",
+    "curl -s -X POST http://localhost:8501/v1/models/pairs:predict -d @docs/serving/predict_raw_instances.json":
+        "needs the TF Serving container above; tests/test_serve_e2e.py runs this body (and the columnar one) "
+        "through the same signature in-process",
+    "make serve": "runs until stopped; tests/test_serve_e2e.py starts `make serve PORT=<a free port>` and stops it",
+    "make serve PORT=8080": "runs until stopped; tests/test_serve_e2e.py starts it with a free port and stops it",
+    **{command: "needs `make serve` running; tests/test_serve_e2e.py runs it as written against "
+                "`make serve PORT=<a free port>`, the port substituted"
+       for command in SERVICE_CURLS},
 }
 
 

@@ -25,8 +25,10 @@ import tf_keras as keras
 from trainer_fn.hparams import HParams
 from trainer_fn.svdpp import FactorTables
 
-RECENCY_LAYER = "recency_correction"
 from transform_fn import features as F
+
+RECENCY_LAYER = "recency_correction"
+ATTENTION_LAYER = "history_attention"
 
 
 def model_inputs() -> dict[str, keras.Input]:
@@ -101,7 +103,8 @@ def attend_history(enc: _Encoders, attention, norm, inputs, side: str, target: t
     mask = tf.concat([inputs[F.HIST_MASK.format(side=side)],
                       tf.ones_like(inputs[F.HIST_MASK.format(side=side)][:, :1])], axis=1)
     attention_mask = tf.cast(mask[:, None, :] * mask[:, :, None], tf.bool)
-    attended = attention(sequence, sequence, attention_mask=attention_mask)
+    # The scores are not used here; explaining_model reads them from this call's node.
+    attended, _ = attention(sequence, sequence, attention_mask=attention_mask, return_attention_scores=True)
     out = norm(sequence + attended)
     out = out * mask[..., None]
     return tf.reshape(out, [-1, F.SEQUENCE_LENGTH * out.shape[-1]])
@@ -190,7 +193,7 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
     inputs = model_inputs()
     enc = _Encoders(sizes, hp.embedding_dim, hp.embedding_l2)
     attention = keras.layers.MultiHeadAttention(
-        num_heads=hp.attention_heads, key_dim=hp.embedding_dim, dropout=hp.dropout, name="history_attention")
+        num_heads=hp.attention_heads, key_dim=hp.embedding_dim, dropout=hp.dropout, name=ATTENTION_LAYER)
     norm = keras.layers.LayerNormalization(name="history_norm")
 
     target = encode_movie(enc, inputs)
@@ -224,6 +227,23 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
                   metrics=[keras.metrics.MeanAbsoluteError(name="mae"),
                            keras.metrics.RootMeanSquaredError(name="rmse")])
     return model
+
+
+def explaining_model(model: keras.Model) -> keras.Model | None:
+    """The trained model's layers with the attention weights as outputs too, for serving:
+    {"rating": the model's output, "a_attention"/"b_attention": [batch, HISTORY_LENGTH], the
+    target slot's attention over each history slot, mean over heads (0 on padded slots; the
+    rest of the row is on the target itself)}. None for a model without attention (the
+    SVD++ baseline). The training model keeps its single output."""
+    try:
+        layer = model.get_layer(ATTENTION_LAYER)
+    except ValueError:
+        return None
+    outputs = {"rating": model.output}
+    for node, side in enumerate(F.SIDES):     # build_model calls the layer for side a, then b
+        _, scores = layer.get_output_at(node)   # [batch, heads, query, key]
+        outputs[f"{side}_attention"] = tf.reduce_mean(scores[:, :, -1, :F.HISTORY_LENGTH], axis=1)
+    return keras.Model(model.inputs, outputs, name="explaining_model")
 
 
 def optimizer(hp: HParams) -> keras.optimizers.Optimizer:

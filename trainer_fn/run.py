@@ -1,8 +1,10 @@
 """TFX Trainer module: run_fn trains the two-user model and saves it with its signatures.
 
-The saved model carries the Transform graph (`model.tft_layer`) and a `serving_default`
-signature that takes serialized raw tf.Examples without the label, so TF Serving, TFMA
-and the recommender all call the same preprocessing the model was trained on.
+The saved model carries the Transform graph (`model.tft_layer`) and the signatures of
+trainer_fn/signatures.py: `serving_default` on serialized raw tf.Examples without the
+label, and `predict_raw` on the raw features as named tensors (pair rating, each member's
+own rating, attention weights), so TF Serving, TFMA and the recommender all call the
+same preprocessing the model was trained on.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tfx_bsl.public import tfxio
 from trainer_fn.hparams import HParams
 from trainer_fn.model import RECENCY_LAYER, build_model
 from trainer_fn.progress import EpochProgress
+from trainer_fn.signatures import SERVING_DEFAULT, build_signatures, serving_raw_spec, write_warmup
 from trainer_fn.svdpp import load_tables
 from transform_fn import features as F
 
@@ -47,24 +50,6 @@ def label_mean(batches) -> float:
     if count == 0:
         raise ValueError("the training split is empty")
     return total / count
-
-
-def serving_signature(model, tf_transform_output):
-    raw_spec = tf_transform_output.raw_feature_spec()
-    for name in (F.LABEL, *F.EVAL_ONLY):     # not sent by serving clients
-        raw_spec.pop(name)
-    model.tft_layer = tf_transform_output.transform_features_layer()
-    input_names = list(model.input.keys()) if isinstance(model.input, dict) else model.input_names
-
-    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
-    def serve(serialized):
-        raw = tf.io.parse_example(serialized, raw_spec)
-        transformed = model.tft_layer(raw)
-        prediction = model({name: transformed[name] for name in input_names}, training=False)
-        prediction = tf.clip_by_value(prediction, F.RATING_MIN, F.RATING_MAX)   # no 5.3 stars
-        return {F.PREDICTION_KEY: tf.reshape(prediction, [-1, 1])}
-
-    return serve
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -132,9 +117,15 @@ def fit_recency_weight(model, evaluate, limit: float = 2.0) -> float:
 
 
 def save(model, tf_transform_output, fn_args, history: dict, info: dict) -> None:
-    """The SavedModel with its serving signature, and the per-epoch history beside it."""
-    signature = serving_signature(model, tf_transform_output)
-    tf.saved_model.save(model, fn_args.serving_model_dir, signatures={"serving_default": signature})
+    """The SavedModel with its serving signatures and TF Serving's warm-up requests
+    (trainer_fn/signatures.py), and the per-epoch history beside it."""
+    tf.saved_model.save(model, fn_args.serving_model_dir, signatures=build_signatures(model, tf_transform_output))
+    write_warmup(fn_args.serving_model_dir, serving_raw_spec(tf_transform_output))
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
         json.dump({**info, "history": {k: [float(v) for v in vals] for k, vals in history.items()}},
                   f, indent=2, default=list)
+
+
+def serving_signature(model, tf_transform_output):
+    """The `serving_default` signature alone (kept for callers of the first version)."""
+    return build_signatures(model, tf_transform_output)[SERVING_DEFAULT]

@@ -1,0 +1,164 @@
+"""Ranking quality of the served models: HR@10, NDCG@10 and catalogue coverage.
+
+    python -m pipeline.bench_ranking --work-dir work [--rows 300] [--pairs 1000] [--write]
+
+For test-split pair rows whose label is >= 4 (a sample of --rows), the target movie is
+ranked among every movie neither member had rated before the test period (train and eval
+ratings), the row's own histories as the model saw them; hit rate and NDCG at 10 for the
+attention model (the newest pushed version), the SVD++ baseline its run trained, and a
+popularity ranker (rating counts before the test period). Coverage: the share of the
+catalogue that appears in the top-10 lists of --pairs random user pairs (each with their
+latest history, as the service scores them). --write puts the table into BENCHMARKS.md
+between the ranking markers.
+"""
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline import recommend as R
+from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
+from transform_fn import features as F
+
+START, END = "<!-- ranking:start -->", "<!-- ranking:end -->"
+K = 10
+
+
+def hit_and_ndcg(ranks: np.ndarray, k: int = K) -> tuple[float, float]:
+    """Mean hit rate and NDCG at k for 1-based ranks of one relevant item per row."""
+    ranks = np.asarray(ranks, dtype=float)
+    if ranks.size == 0:
+        return float("nan"), float("nan")
+    hits = ranks <= k
+    return float(hits.mean()), float(np.where(hits, 1.0 / np.log2(ranks + 1.0), 0.0).mean())
+
+
+def target_rank(scores: np.ndarray, target: int) -> int:
+    """1 + the number of candidates scored strictly above the target (ties in its favour)."""
+    return int(1 + np.sum(scores > scores[target]))
+
+
+def models_of_latest_push(work: WorkLayout) -> tuple[Path, Path | None, Path | None]:
+    """(pushed attention model, its run's baseline model, its run's prepared data)."""
+    from pipeline import serve, summary
+
+    model = R.latest_model(work.serving_model)
+    baseline = prepared = None
+    if work.metadata.exists():
+        run = summary.pushing_run(str(work.metadata), serve.PIPELINE_NAME, str(model))
+        if run is not None:
+            base = run.output("BaselineTrainer", "model")
+            baseline = Path(base.uri) / "Format-Serving" if base is not None else None
+            prepared = serve.model_info(work, model).get("prepared")
+    return model, baseline, Path(prepared) if prepared else None
+
+
+def evaluate(scorers: dict, tables: R.Tables, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Target ranks per ranker for the test rows."""
+    before = tables.ratings[tables.ratings["split"] != F.TEST_SPLIT]
+    seen = before.groupby("user_id")["movie_id"].agg(set).to_dict()
+    popularity = before["movie_id"].value_counts()
+    catalogue = tables.movies
+    ranks = {name: [] for name in [*scorers, "popularity"]}
+    for row in rows.to_dict("records"):
+        a, b = int(row[F.user("a")]), int(row[F.user("b")])
+        target = int(row[F.MOVIE])
+        rated = seen.get(a, set()) | seen.get(b, set())
+        movies = catalogue[~catalogue["movie_id"].isin(rated - {target})]
+        where = int(np.flatnonzero(movies["movie_id"].to_numpy() == target)[0])
+        frame = R.raw_rows(R.Member(a, "", 0, 0, [], frozenset()), R.Member(b, "", 0, 0, [], frozenset()), movies)
+        for column in F.USER_COLUMNS:      # the row's own users and histories, as of the test target
+            for side in F.SIDES:
+                frame[column(side)] = row[column(side)]
+        for name, scorer in scorers.items():
+            ranks[name].append(target_rank(scorer.score(frame)["pair_rating"], where))
+        pop = movies["movie_id"].map(popularity).fillna(0).to_numpy(float)
+        ranks["popularity"].append(target_rank(pop, where))
+    return {name: np.array(r) for name, r in ranks.items()}
+
+
+def coverage(scorers: dict, tables: R.Tables, pairs: int, seed: int) -> dict[str, float]:
+    users = tables.users.index.to_numpy()
+    out = {}
+    for name, scorer in [*scorers.items(), ("popularity", None)]:
+        shown = set()
+        rng_pairs = np.random.default_rng(seed)
+        for _ in range(pairs):
+            a, b = (int(u) for u in rng_pairs.choice(users, 2, replace=False))
+            ma, mb = tables.member(a), tables.member(b)
+            if scorer is None:
+                movies = tables.candidates([ma, mb])
+                top = movies.assign(n=movies["movie_id"].map(tables.popularity).fillna(0)).sort_values(
+                    ["n", "movie_id"], ascending=[False, True]).head(K)["movie_id"]
+            else:
+                top = R.rank(R.score_pair(scorer, tables, ma, mb), "average", K)["movie_id"]
+            shown |= set(int(m) for m in top)
+        out[name] = len(shown) / len(tables.movies)
+    return out
+
+
+def table(ranks: dict, cover: dict, n_rows: int, pairs: int, data: str, model: str = "", command: str = "") -> str:
+    lines = [f"Ranking on `{data}` ({dt.date.today().isoformat()}, model version {model}): {n_rows} test pair "
+             f"rows with label >= 4, the target ranked among every movie neither member rated before the test "
+             f"period (pair prediction for the models, rating count for popularity); coverage: the share of the "
+             f"catalogue in the top-10 lists of {pairs} random pairs. `{command}`", "",
+             "| ranker | HR@10 | NDCG@10 | catalogue coverage of top-10 |", "|---|---:|---:|---:|"]
+    for name, r in ranks.items():
+        hr, ndcg = hit_and_ndcg(r)
+        lines.append(f"| {name} | {hr:.3f} | {ndcg:.3f} | {cover.get(name, float('nan')):.3f} |")
+    return "\n".join(lines)
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace what lies between the ranking markers (or append them); the rest is kept."""
+    body = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{START}\n{text}\n{END}"
+    if START in body and END in body:
+        body = body[:body.index(START)] + block + body[body.index(END) + len(END):]
+    else:
+        body = body.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(body)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m pipeline.bench_ranking", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
+    p.add_argument("--model", help="attention model (default: the newest pushed version)")
+    p.add_argument("--baseline", help="SVD++ model folder (default: the one the pushing run trained)")
+    p.add_argument("--prepared", help="prepared data (default: the one the pushing run read)")
+    p.add_argument("--rows", type=int, default=300, help="test pair rows sampled (label >= 4)")
+    p.add_argument("--pairs", type=int, default=1000, help="random pairs for the coverage")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
+    p.add_argument("--benchmarks", default="BENCHMARKS.md")
+    args = p.parse_args(argv)
+    work = WorkLayout.at(args.work_dir)
+    model, baseline, prepared = models_of_latest_push(work)
+    model = Path(args.model) if args.model else model
+    baseline = Path(args.baseline) if args.baseline else baseline
+    prepared = Path(args.prepared) if args.prepared else (prepared or work.latest_prepared())
+    tables = R.Tables(prepared)
+    scorers = {"attention model": R.Scorer(model)}
+    if baseline is not None:
+        scorers["SVD++ baseline"] = R.Scorer(baseline)
+    test = pd.read_csv(prepared / F.TEST_SPLIT / "pairs.csv", dtype=str, keep_default_na=False)
+    test = test[test[F.LABEL].astype(float) >= 4]
+    test = test.sample(min(args.rows, len(test)), random_state=args.seed) if len(test) else test
+    ranks = evaluate(scorers, tables, test)
+    cover = coverage(scorers, tables, args.pairs, args.seed)
+    command = " ".join(["python -m pipeline.bench_ranking", *(sys.argv[1:] if argv is None else argv)])
+    text = table(ranks, cover, len(test), args.pairs, prepared.name, model.name, command)
+    print(f"models: {model} (attention), {baseline} (SVD++); data {prepared}")
+    print(text)
+    if args.write:
+        write_section(Path(args.benchmarks), text)
+        print(f"written to {args.benchmarks}")
+
+
+if __name__ == "__main__":
+    main()

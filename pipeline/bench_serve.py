@@ -1,0 +1,139 @@
+"""Latency and throughput of the recommendation service on 127.0.0.1.
+
+    python -m pipeline.bench_serve --work-dir work [--prepared DIR] [--seconds 15]
+
+Starts `python -m pipeline.serve` on a free 127.0.0.1 port (the newest pushed model; the
+prepared tables of --prepared when given), waits for the model, sends warm-up requests,
+then for 1 and 8 concurrent clients sends GET /v1/recommendations?n=10 (random known
+pairs, the whole catalogue scored each time) for --seconds each, and prints p50/p99
+latency and requests per second. Only 127.0.0.1 is contacted.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def get(connection: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
+    connection.request("GET", path)
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def wait_for_model(port: int, process: subprocess.Popen, timeout: float = 300) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the service exited before it was ready")
+        try:
+            connection = http.client.HTTPConnection(HOST, port, timeout=5)
+            status, body = get(connection, "/healthz")
+            if status == 200 and json.loads(body)["model_loaded"]:
+                return json.loads(get(connection, "/v1/model")[1])
+        except OSError:
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"no model loaded after {timeout:.0f} s")
+
+
+def load(port: int, pairs: list[tuple[int, int]], clients: int, seconds: float, n: int) -> dict:
+    latencies, errors = [], []
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def client(index: int):
+        connection = http.client.HTTPConnection(HOST, port, timeout=60)
+        i = index
+        mine, failed = [], 0
+        while time.perf_counter() < stop_at:
+            a, b = pairs[i % len(pairs)]
+            i += clients
+            start = time.perf_counter()
+            status, _ = get(connection, f"/v1/recommendations?users={a},{b}&n={n}")
+            mine.append(time.perf_counter() - start)
+            failed += status != 200
+        with lock:
+            latencies.extend(mine)
+            errors.append(failed)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    ms = np.array(latencies) * 1000
+    return {"clients": clients, "requests": len(ms), "failed": int(sum(errors)), "seconds": round(elapsed, 1),
+            "p50_ms": round(float(np.percentile(ms, 50)), 1), "p99_ms": round(float(np.percentile(ms, 99)), 1),
+            "rps": round(len(ms) / elapsed, 1)}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m pipeline.bench_serve", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
+    p.add_argument("--prepared", help="prepared tables for the service (default: the pushing run's)")
+    p.add_argument("--seconds", type=float, default=15.0, help="per concurrency level")
+    p.add_argument("--clients", type=int, nargs="+", default=[1, 8])
+    p.add_argument("--n", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=20, help="requests before measuring")
+    args = p.parse_args(argv)
+    work = WorkLayout.at(args.work_dir)
+    port = free_port()
+    command = [sys.executable, "-m", "pipeline.serve", "--work-dir", str(work.root), "--host", HOST,
+               "--port", str(port)] + (["--prepared", args.prepared] if args.prepared else [])
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    try:
+        model = wait_for_model(port, process)
+        prepared = Path(args.prepared or model["prepared"])
+        users = pd.read_csv(prepared / "users.csv")["user_id"].to_numpy()
+        rng = np.random.default_rng(0)
+        pairs = [tuple(int(u) for u in rng.choice(users, 2, replace=False)) for _ in range(500)]
+        connection = http.client.HTTPConnection(HOST, port, timeout=60)
+        for a, b in pairs[:args.warmup]:
+            status, body = get(connection, f"/v1/recommendations?users={a},{b}&n={args.n}")
+            if status != 200:
+                raise RuntimeError(f"warm-up request failed: {status} {body[:300]!r}")
+        candidates = json.loads(body)["candidates"]
+        movies = len(pd.read_csv(prepared / "movies.csv"))
+        print(f"model {model['version']}, data {prepared.name} ({movies} movies; about {candidates} candidates "
+              f"a request), n={args.n}, {os.cpu_count()} CPUs")
+        print("| concurrent clients | requests | failed | p50 ms | p99 ms | requests/s |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for clients in args.clients:
+            r = load(port, pairs, clients, args.seconds, args.n)
+            print(f"| {r['clients']} | {r['requests']} | {r['failed']} | {r['p50_ms']} | {r['p99_ms']} | {r['rps']} |",
+                  flush=True)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,311 @@
+"""The recommendation service and its ranking code, fast: hand-made tables and a stand-in
+scorer (no TensorFlow, no pipeline run). tests/test_serve_e2e.py runs them on a real model."""
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from pipeline import recommend as R
+from pipeline import serve
+from transform_fn import features as F
+
+GENRES = ["Drama", "Comedy", "Action", "Drama|Comedy", "Horror", "Drama", "Comedy|Romance", "Action|Thriller",
+          "Documentary", "Drama|Romance", "Animation", "Drama"]
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("prepared") / "hand-made"
+    out.mkdir()
+    movies = pd.DataFrame({"movie_id": range(1, 13), "title": [f"Movie {i}" for i in range(1, 13)],
+                           "year": 1990, "genres": GENRES, "runtime": 100, "director": [2, 3] * 6,
+                           "actors": "2|3|0", "imdb_rating": 7.0, "imdb_votes": 1000, "imdb_matched": True,
+                           "tconst": "tt0"})
+    movies.to_csv(out / "movies.csv", index=False)
+    pd.DataFrame({"user_id": [1, 2, 3], "sex": ["F", "M", "F"], "age": [25, 35, 18],
+                  "occupation": [4, 7, 0]}).to_csv(out / "users.csv", index=False)
+    # user 1 rated 1, 2, 3, 4 (4 last); user 2 rated 5, 6; user 3 nothing
+    pd.DataFrame({"user_id": [1, 1, 1, 1, 2, 2], "movie_id": [1, 2, 3, 4, 5, 6], "rating": [5, 4, 3, 2, 5, 1],
+                  "timestamp": [10, 20, 30, 40, 15, 25],
+                  "split": ["train"] * 6}).to_csv(out / "ratings_by_split.csv", index=False)
+    pd.DataFrame({"role": ["director", "director"], "code": [2, 3], "nconst": ["nm1", "nm2"],
+                  "name": ["Ada Director", "Bo Director"]}).to_csv(out / "people.csv", index=False)
+    return out
+
+
+class FakeScorer:
+    """Deterministic stand-in for R.Scorer: member rating from movie and user, pair the mean."""
+    has_attention = True
+
+    def __init__(self, offset: float = 0.0):
+        self.offset = offset
+
+    def member(self, users, movies):
+        return np.clip(1.0 + ((movies * 7 + users * 3) % 9) / 2.0 + self.offset, 1, 5)
+
+    def score(self, rows):
+        movies = rows[F.MOVIE].to_numpy(int)
+        a, b = (self.member(rows[F.user(s)].to_numpy(int), movies) for s in F.SIDES)
+        weights = np.tile(np.array([0.1, 0.2, 0.5], np.float32), (len(rows), 1))
+        return {"pair_rating": (a + b) / 2, "a_rating": a, "b_rating": b, "a_attention": weights,
+                "b_attention": weights}
+
+
+def frame(pair, a, b, genres=None):
+    n = len(pair)
+    return pd.DataFrame({"movie_id": range(1, n + 1), "title": [f"m{i}" for i in range(n)], "year": 2000,
+                         "genres": genres or ["Drama"] * n, "director": 0, "pair_rating": pair, "a_rating": a,
+                         "b_rating": b})
+
+
+# ---------------------------------------------------------------- ranking
+
+def test_average_ranks_by_the_pair_and_least_misery_by_the_lower_member():
+    f = frame(pair=[4.0, 3.9, 3.0], a=[5.0, 3.9, 3.1], b=[2.5, 3.9, 2.9])
+    assert R.rank(f, "average", 3)["movie_id"].tolist() == [1, 2, 3]
+    least = R.rank(f, "least_misery", 3)
+    assert least["movie_id"].tolist() == [2, 3, 1]
+    assert least["score"].tolist() == [3.9, 2.9, 2.5]
+    assert len(R.rank(f, "average", 2)) == 2
+    with pytest.raises(ValueError, match="unknown strategy"):
+        R.rank(f, "median", 3)
+
+
+def test_ties_are_broken_by_pair_rating_then_movie_id():
+    f = frame(pair=[3.0, 3.5, 3.5], a=[3.0, 3.0, 3.0], b=[3.0, 3.0, 3.0])
+    assert R.rank(f, "least_misery", 3)["movie_id"].tolist() == [2, 3, 1]
+
+
+def test_diversify_trades_a_little_relevance_for_genre_spread():
+    genres = ["Drama"] * 6 + ["Comedy", "Action", "Horror", "Drama"]
+    pair = [5.0, 4.95, 4.9, 4.85, 4.8, 4.75, 4.7, 4.65, 4.6, 4.0]
+    f = frame(pair=pair, a=pair, b=pair, genres=genres)
+    plain, diverse = R.rank(f, "average", 4), R.diversify(f, "average", 4)
+    assert plain["genres"].tolist() == ["Drama"] * 4
+    assert diverse["movie_id"].iloc[0] == 1                      # the best stays first
+    assert R.genre_spread(diverse)["distinct_genres"] == 4 > R.genre_spread(plain)["distinct_genres"]
+    assert len(diverse) == 4 and diverse["movie_id"].is_unique
+    # lam = 1: pure relevance, the plain ranking
+    assert R.diversify(f, "average", 4, lam=1.0)["movie_id"].tolist() == plain["movie_id"].tolist()
+
+
+def test_genre_spread():
+    spread = R.genre_spread(frame([1, 1, 1], [1, 1, 1], [1, 1, 1], genres=["Drama|Comedy", "Drama", "Horror"]))
+    assert spread["distinct_genres"] == 3 and spread["genre_counts"] == {"Drama": 2, "Comedy": 1, "Horror": 1}
+    assert spread["mean_pairwise_genre_dissimilarity"] == pytest.approx((0.5 + 1 + 1) / 3, abs=1e-4)
+    assert R.genre_spread(frame([1], [1], [1]))["mean_pairwise_genre_dissimilarity"] == 0.0
+
+
+# ---------------------------------------------------------------- members and reasons
+
+def test_members_history_candidates_and_cold_start(prepared):
+    tables = R.Tables(prepared)
+    one, two = tables.member(1), tables.member(2)
+    assert one.history == [(2, 4.0), (3, 3.0), (4, 2.0)] and one.seen == {1, 2, 3, 4}
+    assert R._history_strings(two) == ("|5|6", "|5|1")
+    assert set(tables.candidates([one, two])["movie_id"]) == set(range(7, 13))
+    with pytest.raises(KeyError, match="user 99 is not in"):
+        tables.member(99)
+    fresher = tables.member_with_ratings([(9, 5.0)], user=1)
+    assert fresher.history == [(3, 3.0), (4, 2.0), (9, 5.0)] and 9 in fresher.seen and fresher.sex == "F"
+    new = tables.member_with_ratings([(7, 4.0), (8, 1.0)], sex="M", age=25, occupation=3)
+    assert new.user == R.NEW_USER_ID and not new.known and new.history == [(7, 4.0), (8, 1.0)]
+    assert R._history_strings(new) == ("|7|8", "|4|1")
+    with pytest.raises(ValueError, match="needs sex, age"):
+        tables.member_with_ratings([(7, 4.0)])
+    with pytest.raises(ValueError, match="unknown movie"):
+        tables.member_with_ratings([(999, 4.0)], user=1)
+
+
+def test_reason_names_the_most_attended_movie_shared_genres_and_director(prepared):
+    tables = R.Tables(prepared)
+    member = tables.member(1)                     # history 2 (Comedy), 3 (Action), 4 (Drama|Comedy)
+    row = {"genres": "Drama|Romance", "director": 2, "a_attention": np.array([0.1, 0.2, 0.6]),
+           "b_attention": np.array([0.1, 0.2, 0.6])}
+    text = R.reason(tables, row, [member])
+    assert "user 1's attention weighted 'Movie 4' (2 stars) most (0.60)" in text
+    assert "shares Drama with their recent movies" in text
+    assert "same director (Ada Director) as 'Movie 3'" in text    # movies 1, 3, 5... have director 2
+    no_attention = {**row, "a_attention": np.zeros(3), "genres": "Horror", "director": 0}
+    assert R.reason(tables, no_attention, [member]) == "high predicted rating"
+
+
+# ---------------------------------------------------------------- the service (stand-in scorer)
+
+class FakeWatcher(serve.ModelWatcher):
+    """Versions are the folder names under serving_model; loading builds a FakeScorer."""
+
+    def __init__(self, work, prepared):
+        super().__init__(work, prepared, settle_seconds=0)
+        self.loads = 0
+
+    def load(self, model_dir):
+        self.loads += 1
+        return serve.ServingState(model_dir.name, model_dir, FakeScorer(offset=0.1 * self.loads),
+                                  R.Tables(self.prepared), {"rmse": {"candidate": 0.9}, "pushed_at": "now"})
+
+
+def push(work: Path, version: int) -> Path:
+    folder = work / "serving_model" / str(version)
+    folder.mkdir(parents=True)
+    (folder / "saved_model.pb").write_bytes(b"")
+    return folder
+
+
+@pytest.fixture
+def client(tmp_path, prepared):
+    push(tmp_path, 1)
+    app = serve.create_app(tmp_path, watch=False, watcher=FakeWatcher(tmp_path, prepared))
+    with TestClient(app) as c:
+        yield c
+
+
+def test_recommendations_for_a_pair(client):
+    r = client.get("/v1/recommendations", params={"users": "1,2", "n": 3})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["users"] == [1, 2] and body["mode"] == "pair" and body["model_version"] == "1"
+    assert body["candidates"] == 6 and len(body["items"]) == 3
+    items = body["items"]
+    assert [i["rank"] for i in items] == [1, 2, 3]
+    assert all(i["movie"] in range(7, 13) for i in items)            # neither has rated them
+    pair = [i["pair_rating"] for i in items]
+    assert pair == sorted(pair, reverse=True)
+    first = items[0]
+    assert set(first) >= {"movie", "title", "year", "genres", "pair_rating", "member_ratings", "reason"}
+    assert [m["user"] for m in first["member_ratings"]] == [1, 2]
+    mean = np.mean([m["predicted_rating"] for m in first["member_ratings"]])
+    assert first["pair_rating"] == pytest.approx(mean, abs=1e-3)
+    assert "attention weighted" in first["reason"]
+    assert body["genre_spread"]["distinct_genres"] >= 1
+
+
+def test_least_misery_and_diversify(client):
+    body = client.get("/v1/recommendations", params={"users": "1,2", "n": 4, "strategy": "least_misery",
+                                                     "diversify": "true"}).json()
+    assert body["strategy"] == "least_misery" and body["diversify"] is True
+    for item in body["items"]:
+        assert item["score"] == pytest.approx(min(m["predicted_rating"] for m in item["member_ratings"]), abs=1e-3)
+
+
+def test_one_user_twice_is_single_person_mode(client):
+    body = client.get("/v1/recommendations", params={"users": "1,1", "n": 2}).json()
+    assert body["users"] == [1] and body["mode"] == "single"
+    assert len(body["items"][0]["member_ratings"]) == 1
+    assert client.get("/v1/recommendations", params={"users": "1"}).json()["mode"] == "single"
+
+
+@pytest.mark.parametrize("params, status, words", [
+    ({"users": "1,999"}, 404, "999"),
+    ({"users": "1,abc"}, 422, "integers"),
+    ({"users": "1,2,3"}, 422, "one or two"),
+    ({"users": "1,2", "n": 0}, 422, "greater than or equal to 1"),
+    ({"users": "1,2", "n": 101}, 422, "less than or equal to 100"),
+    ({"users": "1,2", "strategy": "median"}, 422, "least_misery"),
+])
+def test_bad_input_is_refused_with_the_reason(client, params, status, words):
+    r = client.get("/v1/recommendations", params=params)
+    assert r.status_code == status and words in r.text and "Traceback" not in r.text
+
+
+def test_predict(client):
+    r = client.get("/v1/predict", params={"users": "1,2", "movie": 8})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["movie"] == 8 and body["already_rated_by"] == []
+    assert body["pair_rating"] == pytest.approx(np.mean([m["predicted_rating"] for m in body["member_ratings"]]),
+                                                abs=1e-3)
+    assert client.get("/v1/predict", params={"users": "1,2", "movie": 1}).json()["already_rated_by"] == [1]
+    assert client.get("/v1/predict", params={"users": "1,2", "movie": 999}).status_code == 404
+    assert client.get("/v1/predict", params={"users": "1,2", "movie": "x"}).status_code == 422
+
+
+def test_post_cold_start_and_fresher_ratings(client):
+    body = {"members": [{"user": 1, "ratings": [{"movie": 9, "rating": 5}]},
+                        {"sex": "F", "age": 25, "occupation": 4, "ratings": [{"movie": 10, "rating": 4}]}],
+            "n": 10, "strategy": "least_misery", "diversify": True}
+    r = client.post("/v1/recommendations", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["users"] == [1, None] and out["mode"] == "pair"
+    movies = {i["movie"] for i in out["items"]}
+    assert not movies & {1, 2, 3, 4, 9, 10}                       # stored and fresh ratings both excluded
+    assert "the new member's attention" in out["items"][0]["reason"]
+    single = client.post("/v1/recommendations", json={"members": [{"user": 3}]}).json()
+    assert single["mode"] == "single" and single["candidates"] == 12
+    for bad, status, words in [
+        ({"members": [{"ratings": [{"movie": 7, "rating": 4}]}]}, 422, "needs sex, age, occupation"),
+        ({"members": [{"user": 1, "ratings": [{"movie": 999, "rating": 4}]}]}, 422, "unknown movie"),
+        ({"members": [{"user": 1, "ratings": [{"movie": 7, "rating": 9}]}]}, 422, "less than or equal to 5"),
+        ({"members": []}, 422, "at least 1"),
+        ({"members": [{"user": 77}]}, 404, "unknown user 77"),
+    ]:
+        r = client.post("/v1/recommendations", json=bad)
+        assert r.status_code == status and words in r.text, r.text
+
+
+def test_health_model_and_openapi(client):
+    assert client.get("/healthz").json() == {"status": "ok", "model_loaded": True, "model_version": "1"}
+    model = client.get("/v1/model").json()
+    assert model["version"] == "1" and model["rmse"] == {"candidate": 0.9} and model["pushed_at"] == "now"
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/healthz", "/v1/model", "/v1/recommendations", "/v1/predict"} <= set(paths)
+    assert {"get", "post"} <= set(paths["/v1/recommendations"])
+
+
+def test_no_pushed_model_is_503_saying_how_to_get_one(tmp_path, prepared):
+    app = serve.create_app(tmp_path, watch=False, watcher=FakeWatcher(tmp_path, prepared))
+    with TestClient(app) as c:
+        r = c.get("/v1/recommendations", params={"users": "1,2"})
+        assert r.status_code == 503 and "make run" in r.json()["detail"]
+        assert c.get("/v1/model").status_code == 503
+        assert c.get("/healthz").json()["model_loaded"] is False
+        push(tmp_path, 5)                       # pushed while serving: picked up, no restart
+        assert app.state.watcher.refresh()
+        assert c.get("/v1/model").json()["version"] == "5"
+
+
+def test_a_new_version_is_swapped_in_without_a_failed_request(client, tmp_path):
+    watcher = client.app.state.watcher
+    statuses, versions, stop = [], set(), threading.Event()
+
+    def hammer():
+        while not stop.is_set():
+            r = client.get("/v1/recommendations", params={"users": "1,2", "n": 3})
+            statuses.append(r.status_code)
+            versions.add(r.json().get("model_version"))
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for version in (2, 3):
+            push(tmp_path, version)
+            assert watcher.refresh()
+            assert not watcher.refresh()            # already current
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert statuses and set(statuses) == {200}
+    assert client.get("/v1/model").json()["version"] == "3" and "3" in versions
+
+
+def test_a_version_that_fails_to_load_keeps_the_current_one(client, tmp_path, monkeypatch):
+    watcher = client.app.state.watcher
+    push(tmp_path, 7)
+    monkeypatch.setattr(watcher, "load", lambda d: (_ for _ in ()).throw(OSError("half written")))
+    assert not watcher.refresh()
+    assert client.get("/v1/model").json()["version"] == "1" and "half written" in watcher.last_error
+
+
+def test_unfinished_version_folders_are_not_loaded(tmp_path):
+    push(tmp_path, 1)
+    (tmp_path / "serving_model" / "2").mkdir()          # no saved_model.pb yet
+    watcher = serve.ModelWatcher(tmp_path, settle_seconds=0)
+    assert watcher.newest().name == "1"
+    assert serve.ModelWatcher(tmp_path, settle_seconds=3600).newest() is None    # still being written

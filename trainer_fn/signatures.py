@@ -1,0 +1,165 @@
+"""The serving signatures of every saved model, and TF Serving's warm-up requests.
+
+One function builds them for both Trainers (run.py's save() calls it):
+
+- `serving_default` (SERVING_DEFAULT): serialized raw `tf.Example`s without the label ->
+  {"predictions": [batch, 1]}, the pair rating. TFMA, the blessing gate and TF Serving's
+  classify/regress-style clients use it; it is unchanged from the first pushed models.
+- `predict_raw` (RAW_SIGNATURE): the same raw features as named tensors, one value per
+  row (what a JSON client sends to TF Serving's REST predict as `instances` or `inputs`) ->
+  pair_rating [batch], a_rating and b_rating [batch] (each member alone: the rows with
+  both sides set to A, then to B), a_attention and b_attention [batch, HISTORY_LENGTH]
+  (the target's attention over each member's history slots, 0 on padded slots; zeros for
+  the SVD++ baseline, which has no attention).
+
+Both run the Transform graph the model was trained with (`model.tft_layer`); ratings are
+clipped to the star scale.
+"""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+
+from trainer_fn.model import explaining_model
+from transform_fn import features as F
+
+SERVING_DEFAULT = "serving_default"
+RAW_SIGNATURE = "predict_raw"
+RAW_OUTPUTS = ("pair_rating", "a_rating", "b_rating", "a_attention", "b_attention")
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+WARMUP_MODEL_NAME = "pairs"       # the MODEL_NAME of the README's docker command
+WARMUP_BATCH_SIZES = (1, 16)
+
+
+def serving_raw_spec(tf_transform_output) -> dict:
+    """The raw feature spec a serving client sends: no label, no evaluation-only columns."""
+    raw_spec = tf_transform_output.raw_feature_spec()
+    for name in (F.LABEL, *F.EVAL_ONLY):
+        raw_spec.pop(name, None)
+    return raw_spec
+
+
+def _clip(rating: tf.Tensor) -> tf.Tensor:
+    return tf.clip_by_value(rating, F.RATING_MIN, F.RATING_MAX)   # no 5.3 stars
+
+
+def _both_sides_from(raw: dict, side: str) -> dict:
+    """The rows with both members set to `side`'s member: (A, A) or (B, B)."""
+    out = dict(raw)
+    for column in F.USER_COLUMNS:
+        for other in F.SIDES:
+            out[column(other)] = raw[column(side)]
+    return out
+
+
+def build_signatures(model, tf_transform_output) -> dict:
+    """{signature name: concrete function} for tf.saved_model.save."""
+    raw_spec = serving_raw_spec(tf_transform_output)
+    model.tft_layer = tf_transform_output.transform_features_layer()
+    input_names = list(model.input.keys()) if isinstance(model.input, dict) else model.input_names
+    explain = explaining_model(model)
+
+    def model_inputs(transformed):
+        return {name: transformed[name] for name in input_names}
+
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+    def serve_examples(serialized):
+        raw = tf.io.parse_example(serialized, raw_spec)
+        prediction = model(model_inputs(model.tft_layer(raw)), training=False)
+        return {F.PREDICTION_KEY: tf.reshape(_clip(prediction), [-1, 1])}
+
+    @tf.function
+    def serve_raw(**features):
+        # The parsed shape of each column ([batch, 1] for the schema's single values).
+        raw = {name: tf.reshape(features[name], [-1, *spec.shape]) for name, spec in raw_spec.items()}
+        n = tf.shape(raw[F.MOVIE])[0]
+        variants = (raw, _both_sides_from(raw, "a"), _both_sides_from(raw, "b"))
+        batch = {name: tf.concat([v[name] for v in variants], axis=0) for name in raw}   # one model call
+        x = model_inputs(model.tft_layer(batch))
+        if explain is not None:
+            out = explain(x, training=False)
+            rating = out["rating"]
+            attention = {side: out[f"{side}_attention"][:n] for side in F.SIDES}
+        else:
+            rating = model(x, training=False)
+            attention = {side: tf.zeros([n, F.HISTORY_LENGTH]) for side in F.SIDES}
+        rating = _clip(tf.reshape(rating, [-1]))
+        return {"pair_rating": rating[:n], "a_rating": rating[n:2 * n], "b_rating": rating[2 * n:],
+                "a_attention": attention["a"], "b_attention": attention["b"]}
+
+    raw_inputs = {name: tf.TensorSpec(shape=[None], dtype=spec.dtype, name=name) for name, spec in raw_spec.items()}
+    return {SERVING_DEFAULT: serve_examples.get_concrete_function(),
+            RAW_SIGNATURE: serve_raw.get_concrete_function(**raw_inputs)}
+
+
+def warmup_rows(raw_spec: dict, n: int) -> list[dict]:
+    """n rows of the right names and types (ids out of vocabulary, histories empty)."""
+    def value(name, spec, i):
+        if spec.dtype == tf.string:
+            return ""
+        return float(i % 5 + 1) if spec.dtype == tf.float32 else i + 1
+    return [{name: value(name, spec, i) for name, spec in raw_spec.items()} for i in range(n)]
+
+
+def _serialize(rows: list[dict], raw_spec: dict) -> list[bytes]:
+    out = []
+    for row in rows:
+        example = tf.train.Example()
+        for name, spec in raw_spec.items():
+            feature = example.features.feature[name]
+            if spec.dtype == tf.string:
+                feature.bytes_list.value.append(str(row[name]).encode("utf-8"))
+            elif spec.dtype == tf.float32:
+                feature.float_list.value.append(float(row[name]))
+            else:
+                feature.int64_list.value.append(int(row[name]))
+        out.append(example.SerializeToString())
+    return out
+
+
+def warmup_requests(raw_spec: dict, batch_sizes=WARMUP_BATCH_SIZES) -> list:
+    """PredictionLog records: for each batch size, one request per signature."""
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    logs = []
+    for size in batch_sizes:
+        rows = warmup_rows(raw_spec, size)
+        for signature in (SERVING_DEFAULT, RAW_SIGNATURE):
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=WARMUP_MODEL_NAME, signature_name=signature))
+            if signature == SERVING_DEFAULT:
+                request.inputs["examples"].CopyFrom(tf.make_tensor_proto(_serialize(rows, raw_spec), dtype=tf.string))
+            else:
+                for name, spec in raw_spec.items():
+                    request.inputs[name].CopyFrom(
+                        tf.make_tensor_proto([row[name] for row in rows], dtype=spec.dtype))
+            logs.append(prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request)))
+    return logs
+
+
+def write_warmup(export_dir: str, raw_spec: dict) -> str:
+    """assets.extra/tf_serving_warmup_requests in the SavedModel folder, as TF Serving reads it
+    (a TFRecord file of PredictionLog protos, run once on each load before serving)."""
+    path = os.path.join(export_dir, WARMUP_FILE)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.TFRecordWriter(path) as writer:
+        for log in warmup_requests(raw_spec):
+            writer.write(log.SerializeToString())
+    return path
+
+
+def read_warmup(export_dir: str) -> list:
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    path = os.path.join(export_dir, WARMUP_FILE)
+    return [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in tf.data.TFRecordDataset(path)]
+
+
+def run_predict_request(loaded, request) -> dict:
+    """A PredictRequest through the named signature of a loaded SavedModel, in-process: what
+    TF Serving does with it (used to check the warm-up file and the README's requests)."""
+    signature = loaded.signatures[request.model_spec.signature_name or SERVING_DEFAULT]
+    inputs = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
+    return {name: value.numpy() for name, value in signature(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
