@@ -16,17 +16,17 @@ import argparse
 import datetime
 import os
 import platform
-import re
 import time
 from pathlib import Path
 
 import numpy as np
 
+from pipeline import benchmarks_page
 from pipeline.layout import WorkLayout
 
 KINDS = ("all", "pair", "single")
 SEEDS = (42, 43, 44)
-START, END = "<!-- model-quality:start -->", "<!-- model-quality:end -->"
+SECTION = "model-quality"
 
 
 def _run(work: Path, source: list[str], extra: list[str]) -> tuple[dict, dict, float]:
@@ -115,7 +115,7 @@ def main(argv=None) -> None:
     p.add_argument("--quick", action="store_true", help="default data only, one seed, no other baselines")
     p.add_argument("--no-seed-preset", action="store_true",
                    help="skip the run with the seed's training setup (batch 32: the slowest run)")
-    p.add_argument("--output", default="BENCHMARKS.md")
+    p.add_argument("--output", default=benchmarks_page.PAGE)
     args = p.parse_args(argv)
     layout = WorkLayout.at(args.work_dir)
     root = layout.bench_model
@@ -125,7 +125,7 @@ def main(argv=None) -> None:
         datasets.append(("MovieLens 100K", root / "ml-100k", ["--raw", str(ml100k)]))
     started = time.time()
     seeds = SEEDS[:1] if args.quick else SEEDS
-    section = [START, "## Model quality", "",
+    section = ["## Model quality", "",
                f"Test RMSE on the last 10% of each user's ratings in time; every model on the identical split "
                f"and test rows. `python -m pipeline.bench_model{' --quick' if args.quick else ''}` "
                f"(`make bench-model`), {datetime.date.today()}, {os.cpu_count()} cores, "
@@ -135,14 +135,9 @@ def main(argv=None) -> None:
         section += lines
     if not any("100K" in d[0] for d in datasets):
         section += [f"ML-100K not benchmarked: no folder at {ml100k} (`make fetch DATASET=ml-100k`).", ""]
-    section += [f"Whole benchmark: {(time.time() - started) / 60:.1f} min.", END]
-    out = Path(args.output)
-    text = out.read_text() if out.exists() else "# Benchmarks\n\n"
-    block = "\n".join(section)
-    text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S) \
-        if START in text else text.rstrip() + "\n\n" + block + "\n"
-    out.write_text(text)
-    print(block)
+    section += [f"Whole benchmark: {(time.time() - started) / 60:.1f} min."]
+    benchmarks_page.write_section(args.output, SECTION, "\n".join(section))
+    print("\n".join(section))
 
 
 if __name__ == "__main__":

@@ -21,10 +21,12 @@ import numpy as np
 import pandas as pd
 
 from pipeline import recommend as R
+from pipeline import benchmarks_page
 from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
 from transform_fn import features as F
 
-START, END = "<!-- ranking:start -->", "<!-- ranking:end -->"
+SECTION = "ranking"
+START, END = benchmarks_page.markers(SECTION)
 K = 10
 
 
@@ -114,14 +116,8 @@ def table(ranks: dict, cover: dict, n_rows: int, pairs: int, data: str, model: s
 
 
 def write_section(path: Path, text: str) -> None:
-    """Replace what lies between the ranking markers (or append them); the rest is kept."""
-    body = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{text}\n{END}"
-    if START in body and END in body:
-        body = body[:body.index(START)] + block + body[body.index(END) + len(END):]
-    else:
-        body = body.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(body)
+    """Replace the ranking section of the results page; the rest is kept."""
+    benchmarks_page.write_section(path, SECTION, text)
 
 
 def main(argv=None) -> None:

@@ -6,10 +6,12 @@ Starts `python -m pipeline.serve` on a free 127.0.0.1 port (the newest pushed mo
 prepared tables of --prepared when given), waits for the model, sends warm-up requests,
 then for 1 and 8 concurrent clients sends GET /v1/recommendations?n=10 (random known
 pairs, the whole catalogue scored each time) for --seconds each, and prints p50/p99
-latency and requests per second. Only 127.0.0.1 is contacted.
+latency and requests per second. Only 127.0.0.1 is contacted. --write puts the table into
+BENCHMARKS.md's serving section.
 """
 
 import argparse
+import datetime
 import http.client
 import json
 import os
@@ -24,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline import benchmarks_page
 from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
 
 HOST = "127.0.0.1"
@@ -99,6 +102,7 @@ def main(argv=None) -> None:
     p.add_argument("--clients", type=int, nargs="+", default=[1, 8])
     p.add_argument("--n", type=int, default=10)
     p.add_argument("--warmup", type=int, default=20, help="requests before measuring")
+    p.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
     args = p.parse_args(argv)
     work = WorkLayout.at(args.work_dir)
     port = free_port()
@@ -119,14 +123,21 @@ def main(argv=None) -> None:
                 raise RuntimeError(f"warm-up request failed: {status} {body[:300]!r}")
         candidates = json.loads(body)["candidates"]
         movies = len(pd.read_csv(prepared / "movies.csv"))
-        print(f"model {model['version']}, data {prepared.name} ({movies} movies; about {candidates} candidates "
-              f"a request), n={args.n}, {os.cpu_count()} CPUs")
-        print("| concurrent clients | requests | failed | p50 ms | p99 ms | requests/s |")
-        print("|---:|---:|---:|---:|---:|---:|")
+        lines = [f"Service latency on 127.0.0.1, {datetime.date.today()}, {os.cpu_count()} CPUs: model "
+                 f"{model['version']}, tables of `{prepared.name}` ({movies} movies; about {candidates} candidates "
+                 f"a request), GET /v1/recommendations n={args.n} for random known pairs, {args.seconds:g} s per "
+                 f"level after {args.warmup} warm-up requests. `python -m pipeline.bench_serve "
+                 f"{' '.join(argv if argv is not None else sys.argv[1:])}`", "",
+                 "| concurrent clients | requests | failed | p50 ms | p99 ms | requests/s |",
+                 "|---:|---:|---:|---:|---:|---:|"]
+        print("\n".join(lines))
         for clients in args.clients:
             r = load(port, pairs, clients, args.seconds, args.n)
-            print(f"| {r['clients']} | {r['requests']} | {r['failed']} | {r['p50_ms']} | {r['p99_ms']} | {r['rps']} |",
-                  flush=True)
+            lines.append(f"| {r['clients']} | {r['requests']} | {r['failed']} | {r['p50_ms']} | {r['p99_ms']} "
+                         f"| {r['rps']} |")
+            print(lines[-1], flush=True)
+        if args.write:
+            benchmarks_page.write_section(benchmarks_page.PAGE, "serving", "\n".join(lines))
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:

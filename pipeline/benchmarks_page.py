@@ -1,0 +1,27 @@
+"""BENCHMARKS.md, the results page: each benchmark command owns one section between
+`<!-- NAME:start -->` and `<!-- NAME:end -->` and rewrites only that section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PAGE = "BENCHMARKS.md"
+HEADER = ("# Benchmarks\n\nEvery table on this page is written by the command named in its section; "
+          "the README quotes only what is here.\n")
+
+
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def write_section(path: str | Path, name: str, text: str) -> None:
+    """Replace section `name` (or append it); the rest of the page is kept."""
+    path = Path(path)
+    start, end = markers(name)
+    body = path.read_text() if path.exists() else HEADER
+    block = f"{start}\n{text.strip()}\n{end}"
+    if start in body and end in body:
+        body = body[:body.index(start)] + block + body[body.index(end) + len(end):]
+    else:
+        body = body.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(body)
