@@ -41,7 +41,9 @@ class HParams:
     dropout: float = 0.1
     optimizer: str = "adam"         # adam | adagrad
     batch_size: int = 256
-    learning_rate: float = 0.001
+    # Chosen on eval RMSE: 3e-4 gave 0.8432 and 0.8433 on the default data's eval split for
+    # seeds 42 and 43, 1e-3 gave 0.8434, 0.8459 and 0.8422 for seeds 42-44 (more spread).
+    learning_rate: float = 0.0003
     epochs: int = 10
     early_stopping_patience: int = 2   # epochs without eval-loss gain before stopping; 0 = off
     seed: int = 42
