@@ -31,7 +31,9 @@ TABLES = ("global_mean", "user_bias", "movie_bias", "user_vectors", "movie_vecto
 
 
 def rating_events(batches) -> tuple[svdpp.Ratings, svdpp.Ratings]:
-    """(target events of single-user rows, all events incl. history slots), deduplicated."""
+    """(target events of single-user rows, all events incl. history slots), deduplicated and
+    in a canonical (user, movie) order: Beam writes records in no fixed order, and the
+    training must not depend on it."""
     users, movies, ratings, is_target = [], [], [], []
     for features, label in batches:
         a, b = features[F.USER_IDX.format(side="a")].numpy(), features[F.USER_IDX.format(side="b")].numpy()
@@ -46,9 +48,10 @@ def rating_events(batches) -> tuple[svdpp.Ratings, svdpp.Ratings]:
             is_target.append(np.zeros(mask.sum(), bool))
     users, movies = np.concatenate(users).astype(np.int64), np.concatenate(movies).astype(np.int64)
     ratings, is_target = np.concatenate(ratings).astype(np.float32), np.concatenate(is_target)
-    _, first = np.unique(users * (movies.max(initial=0) + 1) + movies, return_index=True)
-    first.sort()
-    targets = svdpp.Ratings(users[is_target], movies[is_target], ratings[is_target])
+    key = users * (movies.max(initial=0) + 1) + movies
+    _, first = np.unique(key, return_index=True)          # in key order
+    target_order = np.flatnonzero(is_target)[np.argsort(key[is_target], kind="stable")]
+    targets = svdpp.Ratings(users[target_order], movies[target_order], ratings[target_order])
     return targets, svdpp.Ratings(users[first], movies[first], ratings[first])
 
 
@@ -100,7 +103,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(p.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    read = lambda files: dataset(files, fn_args.data_accessor, tf_transform_output, 8192, False, p.seed)  # noqa: E731
+    read = lambda files: dataset(files, fn_args.data_accessor, tf_transform_output, 8192)  # noqa: E731
     _, train = rating_events(read(fn_args.train_files))
     evaluate, _ = rating_events(read(fn_args.eval_files))
     n_users = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.USER_VOCAB))

@@ -30,16 +30,42 @@ from transform_fn import features as F
 VOCABULARIES = (F.USER_VOCAB, F.MOVIE_VOCAB, F.SEX_VOCAB, F.AGE_VOCAB, F.OCCUPATION_VOCAB,
                 F.GENRE_VOCAB, F.DIRECTOR_VOCAB, F.ACTOR_VOCAB)
 HISTORY_FILE = F.HISTORY_FILE
-SHUFFLE_BUFFER = 200_000   # rows; the data stage also writes them shuffled
 
 
-def dataset(files, data_accessor, tf_transform_output, batch_size: int, shuffle: bool, seed: int):
+def dataset(files, data_accessor, tf_transform_output, batch_size: int):
+    """One pass over the transformed examples as written, unshuffled (for evaluation and
+    for reading a split; training batches come from training_dataset)."""
     return data_accessor.tf_dataset_factory(
         files,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=F.LABEL, num_epochs=1,
-                                       shuffle=shuffle, shuffle_seed=seed, shuffle_buffer_size=SHUFFLE_BUFFER),
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=F.LABEL, num_epochs=1, shuffle=False),
         tf_transform_output.transformed_metadata.schema,
     ).prefetch(tf.data.AUTOTUNE)
+
+
+def training_dataset(files, data_accessor, tf_transform_output, batch_size: int, seed: int):
+    """The whole split in memory in a canonical order, shuffled with `seed` each epoch.
+
+    Beam writes the transformed records in no fixed order; reading them into a fixed order
+    first makes the batches, and so the trained model and the blessing decision, the same
+    for the same data and seed.
+    """
+    columns: dict[str, list] = {}
+    labels = []
+    for features, label in dataset(files, data_accessor, tf_transform_output, 8192):
+        for name, value in features.items():
+            columns.setdefault(name, []).append(value.numpy())
+        labels.append(label.numpy())
+    if not labels:
+        raise ValueError("the training split is empty")
+    data = {name: np.concatenate(parts) for name, parts in columns.items()}
+    label = np.concatenate(labels)
+    keys = [data[F.USER_IDX.format(side=side)] for side in F.SIDES] + [data[F.MOVIE_IDX]]
+    keys += [data[F.HIST_IDX.format(side=side)][:, k] for side in F.SIDES for k in range(F.HISTORY_LENGTH)]
+    keys += [data[F.HIST_RATING.format(side=side)][:, k] for side in F.SIDES for k in range(F.HISTORY_LENGTH)]
+    order = np.lexsort(keys[::-1])
+    rows = tf.data.Dataset.from_tensor_slices(({name: value[order] for name, value in data.items()}, label[order]))
+    return (rows.shuffle(len(label), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
 
 def label_mean(batches) -> float:
@@ -58,18 +84,16 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     keras.utils.set_random_seed(hp.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
-    train = dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
-                    hp.batch_size, shuffle=True, seed=hp.seed)
-    evaluate = dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-                       4096, shuffle=False, seed=hp.seed)
+    train = training_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
+                             hp.batch_size, seed=hp.seed)
+    evaluate = dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, 4096)
     sizes = {name: tf_transform_output.vocabulary_size_by_name(name) for name in VOCABULARIES}
     baseline = None
     if hp.residual:
         if not fn_args.base_model:
             raise ValueError("hparams.residual needs the baseline model (the Trainer's base_model input)")
         baseline = load_tables(fn_args.base_model)
-    mean = label_mean(dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
-                              8192, shuffle=False, seed=hp.seed))
+    mean = label_mean(dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, 8192))
     model = build_model(sizes, hp, mean, baseline)
     # Compared on eval RMSE, not the loss: the loss includes the L2 penalties.
     start_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]

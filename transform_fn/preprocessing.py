@@ -42,11 +42,18 @@ def _lookup(x: tf.Tensor, vocabulary) -> tf.Tensor:
     return tf.where(tf.equal(x, ""), tf.zeros_like(index), index + 1)
 
 
+def _rounded(x: tf.Tensor, digits: int = 4) -> tf.Tensor:
+    scale = 10.0 ** digits
+    return tf.round(x * scale) / scale
+
+
 def _scale_known(x: tf.Tensor, known: tf.Tensor) -> tf.Tensor:
     """z-score over the known values; unknown ones become 0 (the mean)."""
     values = tf.boolean_mask(x, known)
-    mean = tft.mean(values)
-    std = tf.sqrt(tft.var(values)) + 1e-6
+    # Rounded: Beam sums in no fixed order, so the raw mean and variance differ in their last
+    # bits run to run; rounded, the same data gives the same features and the same model.
+    mean = _rounded(tft.mean(values))
+    std = _rounded(tf.sqrt(tft.var(values))) + 1e-6
     return tf.where(known, (x - mean) / std, tf.zeros_like(x))
 
 
