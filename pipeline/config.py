@@ -28,7 +28,9 @@ class PipelineConfig:
     # the project and a module file would be packaged into the pipeline root at compile time).
     transform_module: str | None = str(PROJECT_ROOT / "transform_fn" / "preprocessing.py")
     trainer_module: str | None = str(PROJECT_ROOT / "trainer_fn" / "run.py")
-    baseline_module: str | None = str(PROJECT_ROOT / "trainer_fn" / "baseline.py")
+    # The baseline in a folder of its own: TFX hashes a module file's folder, so a change to the
+    # attention model (trainer_fn/*.py) re-runs the Trainer onward and not the BaselineTrainer.
+    baseline_module: str | None = str(PROJECT_ROOT / "trainer_fn" / "baseline" / "run.py")
     hparams: HParams = dataclasses.field(default_factory=HParams)
     baseline_params: BaselineParams = dataclasses.field(default_factory=BaselineParams)
     # Blessing (components/blessing_gate.py), on the test split with user-resampled bootstrap
@@ -68,6 +70,19 @@ class PipelineConfig:
         if unknown:
             raise ValueError(f"{where}: unknown settings {unknown}; known: {sorted(known)}")
         return cls(**values)
+
+
+# Files outside trainer_fn/baseline/ that the BaselineTrainer runs: their hash goes into its
+# custom_config, so that a change to them re-runs it although its module folder is unchanged.
+BASELINE_SHARED_CODE = ("trainer_fn/saving.py", "trainer_fn/signatures.py", "trainer_fn/hparams.py",
+                        "trainer_fn/progress.py", "transform_fn/features.py")
+
+
+def baseline_shared_code_version() -> str:
+    digest = hashlib.sha256()
+    for name in BASELINE_SHARED_CODE:
+        digest.update(name.encode() + b"\0" + (PROJECT_ROOT / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def content_addressed_copy(path: Path, folder: Path) -> str:

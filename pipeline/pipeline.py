@@ -15,7 +15,7 @@ from tfx import v1 as tfx
 
 from components.anomaly_gate import AnomalyGate
 from components.blessing_gate import BlessingGate
-from pipeline.config import PipelineConfig
+from pipeline.config import PipelineConfig, baseline_shared_code_version
 from transform_fn import features as F
 from transform_fn.features import PREDICTION_KEY, SPLITS
 
@@ -26,7 +26,7 @@ SLICE_FEATURES = (F.EXAMPLE_KIND, F.sex("a"), F.age("a"), F.occupation("a"), F.M
 # The same user code as the module files, by import path, for an image that installs the project.
 PREPROCESSING_FN = "transform_fn.preprocessing.preprocessing_fn"
 RUN_FN = "trainer_fn.run.run_fn"
-BASELINE_RUN_FN = "trainer_fn.baseline.run_fn"
+BASELINE_RUN_FN = "trainer_fn.baseline.run.run_fn"
 
 
 def _module(module_file: str | None, function_key: str, function: str) -> dict:
@@ -73,7 +73,8 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         eval_args=tfx.proto.EvalArgs(splits=["eval"]))
     baseline_trainer = tfx.components.Trainer(
         **_module(config.baseline_module, "run_fn", BASELINE_RUN_FN), **trainer_inputs,
-        custom_config={"baseline": dataclasses.asdict(config.baseline_params)}).with_id("BaselineTrainer")
+        custom_config={"baseline": dataclasses.asdict(config.baseline_params),
+                       "shared_code": baseline_shared_code_version()}).with_id("BaselineTrainer")
     # The attention model learns the residual over the baseline: it reads its tables.
     trainer = tfx.components.Trainer(
         **_module(config.trainer_module, "run_fn", RUN_FN), **trainer_inputs,

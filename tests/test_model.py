@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from trainer_fn.hparams import HParams
 from trainer_fn.model import build_model, explaining_model
-from trainer_fn.svdpp import FactorTables
+from trainer_fn.baseline.svdpp import FactorTables
 from transform_fn import features as F
 
 SIZES = {F.USER_VOCAB: 20, F.MOVIE_VOCAB: 30, F.SEX_VOCAB: 2, F.AGE_VOCAB: 7, F.OCCUPATION_VOCAB: 21,

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from trainer_fn import svdpp
+from trainer_fn.baseline import svdpp
 from trainer_fn.hparams import BaselineParams
 
 surprise = pytest.importorskip("surprise", reason="scikit-surprise is a test dependency (requirements-test.txt)")

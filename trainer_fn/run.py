@@ -10,36 +10,23 @@ same preprocessing the model was trained on.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 from tfx import v1 as tfx
-from tfx_bsl.public import tfxio
 
 from trainer_fn.hparams import HParams
-from trainer_fn.model import RECENCY_LAYER, build_model
+from trainer_fn.baseline.svdpp import load_tables
+from trainer_fn.model import RECENCY_LAYER, build_model, explaining_model
 from trainer_fn.progress import EpochProgress
-from trainer_fn.signatures import SERVING_DEFAULT, build_signatures, serving_raw_spec, write_warmup
-from trainer_fn.svdpp import load_tables
+from trainer_fn.saving import HISTORY_FILE, dataset, save  # noqa: F401 (HISTORY_FILE: for readers)
+from trainer_fn.signatures import SERVING_DEFAULT, build_signatures
 from transform_fn import features as F
 
 VOCABULARIES = (F.USER_VOCAB, F.MOVIE_VOCAB, F.SEX_VOCAB, F.AGE_VOCAB, F.OCCUPATION_VOCAB,
                 F.GENRE_VOCAB, F.DIRECTOR_VOCAB, F.ACTOR_VOCAB)
-HISTORY_FILE = F.HISTORY_FILE
-
-
-def dataset(files, data_accessor, tf_transform_output, batch_size: int):
-    """One pass over the transformed examples as written, unshuffled (for evaluation and
-    for reading a split; training batches come from training_dataset)."""
-    return data_accessor.tf_dataset_factory(
-        files,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=F.LABEL, num_epochs=1, shuffle=False),
-        tf_transform_output.transformed_metadata.schema,
-    ).prefetch(tf.data.AUTOTUNE)
 
 
 def training_dataset(files, data_accessor, tf_transform_output, batch_size: int, seed: int):
@@ -114,7 +101,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     save(model, tf_transform_output, fn_args, history.history,
          {"hparams": dataclasses.asdict(hp), "vocabulary_sizes": sizes,
           "eval_rmse_at_start": start_rmse, "eval_rmse_at_end": final_rmse, "weights_kept": kept,
-          "recency_weight_fitted_on_eval": recency})
+          "recency_weight_fitted_on_eval": recency}, explain=explaining_model(model))
 
 
 def fit_recency_weight(model, evaluate, limit: float = 2.0) -> float:
@@ -140,16 +127,6 @@ def fit_recency_weight(model, evaluate, limit: float = 2.0) -> float:
 
 
 
-def save(model, tf_transform_output, fn_args, history: dict, info: dict) -> None:
-    """The SavedModel with its serving signatures and TF Serving's warm-up requests
-    (trainer_fn/signatures.py), and the per-epoch history beside it."""
-    tf.saved_model.save(model, fn_args.serving_model_dir, signatures=build_signatures(model, tf_transform_output))
-    write_warmup(fn_args.serving_model_dir, serving_raw_spec(tf_transform_output))
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
-        json.dump({**info, "history": {k: [float(v) for v in vals] for k, vals in history.items()}},
-                  f, indent=2, default=list)
-
-
 def serving_signature(model, tf_transform_output):
     """The `serving_default` signature alone (kept for callers of the first version)."""
-    return build_signatures(model, tf_transform_output)[SERVING_DEFAULT]
+    return build_signatures(model, tf_transform_output, explaining_model(model))[SERVING_DEFAULT]

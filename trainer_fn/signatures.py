@@ -22,7 +22,6 @@ import os
 
 import tensorflow as tf
 
-from trainer_fn.model import explaining_model
 from transform_fn import features as F
 
 SERVING_DEFAULT = "serving_default"
@@ -54,12 +53,12 @@ def _both_sides_from(raw: dict, side: str) -> dict:
     return out
 
 
-def build_signatures(model, tf_transform_output) -> dict:
-    """{signature name: concrete function} for tf.saved_model.save."""
+def build_signatures(model, tf_transform_output, explain=None) -> dict:
+    """{signature name: concrete function} for tf.saved_model.save. explain: a model with the
+    same inputs returning (rating, attention A, attention B), or None (no attention)."""
     raw_spec = serving_raw_spec(tf_transform_output)
     model.tft_layer = tf_transform_output.transform_features_layer()
     input_names = list(model.input.keys()) if isinstance(model.input, dict) else model.input_names
-    explain = explaining_model(model)
 
     def model_inputs(transformed):
         return {name: transformed[name] for name in input_names}

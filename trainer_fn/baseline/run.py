@@ -20,10 +20,10 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tfx import v1 as tfx
 
-from trainer_fn import svdpp
+from trainer_fn.baseline import svdpp
 from trainer_fn.hparams import BaselineParams
 from trainer_fn.progress import epoch_reporter
-from trainer_fn.run import dataset, save
+from trainer_fn.saving import dataset, save
 from transform_fn import features as F
 
 # Variable names the attention Trainer looks up in the saved baseline.

@@ -151,7 +151,7 @@ def fit(train: Ratings, evaluate: Ratings, n_users: int, n_movies: int, p: Basel
 
 
 def load_tables(saved_model_dir: str) -> FactorTables:
-    """The tables of a baseline SavedModel written by trainer_fn/baseline.py."""
+    """The tables of a baseline SavedModel written by trainer_fn/baseline/run.py."""
     loaded = tf.saved_model.load(saved_model_dir)
     by_name = {v.name.split(":")[0]: v.numpy() for v in loaded.variables}
 

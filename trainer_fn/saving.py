@@ -1,0 +1,41 @@
+"""What both Trainer modules share: reading transformed examples, and saving a model with
+its signatures, TF Serving's warm-up requests and its training history.
+
+The BaselineTrainer's cache key covers these files (pipeline/config.py), not the attention
+model's code, so a change to the model re-runs the Trainer onward only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import tensorflow as tf
+from tfx_bsl.public import tfxio
+
+from trainer_fn.signatures import build_signatures, serving_raw_spec, write_warmup
+from transform_fn import features as F
+
+HISTORY_FILE = F.HISTORY_FILE
+
+
+def dataset(files, data_accessor, tf_transform_output, batch_size: int):
+    """One pass over the transformed examples as written, unshuffled (for evaluation and
+    for reading a split; training batches come from training_dataset)."""
+    return data_accessor.tf_dataset_factory(
+        files,
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=F.LABEL, num_epochs=1, shuffle=False),
+        tf_transform_output.transformed_metadata.schema,
+    ).prefetch(tf.data.AUTOTUNE)
+
+
+def save(model, tf_transform_output, fn_args, history: dict, info: dict, explain=None) -> None:
+    """The SavedModel with its serving signatures and TF Serving's warm-up requests
+    (trainer_fn/signatures.py), and the per-epoch history beside it. explain: the model
+    that also returns attention weights (None for a model without attention)."""
+    tf.saved_model.save(model, fn_args.serving_model_dir,
+                        signatures=build_signatures(model, tf_transform_output, explain))
+    write_warmup(fn_args.serving_model_dir, serving_raw_spec(tf_transform_output))
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
+        json.dump({**info, "history": {k: [float(v) for v in vals] for k, vals in history.items()}},
+                  f, indent=2, default=list)
