@@ -69,28 +69,37 @@ def check_out(out: Path, raw: Path | None = None) -> None:
 
 
 @contextlib.contextmanager
-def locked(out: Path):
-    """Holds the exclusive lock of one output folder; waits (with a message) while another run has it."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = out.parent / f".{out.name}.lock"
-    with open(lock_path, "a+") as lock:
+def file_lock(path: Path, owner: str, busy):
+    """An exclusive flock on `path` for the with-block, with `owner` written into the file.
+    While another process holds it, busy(what that process wrote) is called: it raises to
+    refuse, or returns to wait for the lock. The kernel drops the lock if the holder dies."""
+    with open(path, "a+") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.seek(0)
-            holder = lock.read().strip() or "unknown"
-            print(f"data stage: another run (pid {holder}) is writing {out}; waiting for it to finish",
-                  file=sys.stderr, flush=True)
+            busy(lock.read().strip() or "unknown")
             fcntl.flock(lock, fcntl.LOCK_EX)
         lock.seek(0)
         lock.truncate()
-        lock.write(f"{os.getpid()}\n")
+        lock.write(f"{owner}\n")
         lock.flush()
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def locked(out: Path):
+    """Holds the exclusive lock of one output folder; waits (with a message) while another run has it."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def wait(holder: str) -> None:
+        print(f"data stage: another run (pid {holder}) is writing {out}; waiting for it to finish",
+              file=sys.stderr, flush=True)
+
+    return file_lock(out.parent / f".{out.name}.lock", str(os.getpid()), wait)
 
 
 def _old(out: Path) -> Path:

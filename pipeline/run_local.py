@@ -16,10 +16,8 @@ one metadata store), 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import datetime
-import fcntl
 import os
 import sys
 import time
@@ -28,6 +26,7 @@ from pathlib import Path
 from data import prepare as data_prepare
 from data import synthetic
 from data.errors import EXIT_USAGE, UserError, run_cli
+from data.outdir import file_lock
 from pipeline import summary as run_summary
 from pipeline.console import Console
 from pipeline.config import PipelineConfig
@@ -199,26 +198,16 @@ def check_args(args) -> None:
         raise UserError(f"--work-dir {work} is a file, not a folder")
 
 
-@contextlib.contextmanager
 def work_lock(work: WorkLayout):
     """One run per work folder: a second one is refused while the first holds the lock."""
     work.root.mkdir(parents=True, exist_ok=True)
-    with open(work.run_lock, "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "pid unknown"
-            raise UserError(f"another run is using the work folder {work.root} ({holder}); wait for it to "
-                            f"finish, or give this one another --work-dir") from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(f"pid {os.getpid()}, started {datetime.datetime.now():%Y-%m-%d %H:%M:%S}\n")
-        lock.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def refuse(holder: str) -> None:
+        raise UserError(f"another run is using the work folder {work.root} ({holder}); wait for it to "
+                        f"finish, or give this one another --work-dir")
+
+    return file_lock(work.run_lock, f"pid {os.getpid()}, started {datetime.datetime.now():%Y-%m-%d %H:%M:%S}",
+                     refuse)
 
 
 def main(argv=None) -> None:
