@@ -23,7 +23,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from trainer_fn.hparams import HParams
-from trainer_fn.svdpp import FactorTables
+from trainer_fn.baseline.svdpp import FactorTables
 
 from transform_fn import features as F
 
