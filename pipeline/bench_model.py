@@ -127,7 +127,8 @@ def main(argv=None) -> None:
     seeds = SEEDS[:1] if args.quick else SEEDS
     section = ["## Model quality", "",
                f"Test RMSE on the last 10% of each user's ratings in time; every model on the identical split "
-               f"and test rows. `python -m pipeline.bench_model{' --quick' if args.quick else ''}` "
+               f"and test rows. `python -m pipeline.bench_model{' --quick' if args.quick else ''}"
+               f"{' --ml-100k ' + str(ml100k) if args.ml_100k else ''}` "
                f"(`make bench-model`), {datetime.date.today()}, {os.cpu_count()} cores, "
                f"{platform.machine()}, CPU only.", ""]
     for name, work, source in datasets:
