@@ -63,18 +63,20 @@ def score(model_uri: str, records: list[bytes]) -> np.ndarray:
 
 
 def decide(users, labels, kinds, predictions: dict[str, np.ndarray], baseline_margin: float,
-           change_tolerance: float, rmse_upper_bound: float | None, resamples: int, seed: int) -> dict:
+           change_tolerance: float, rmse_upper_bound: float | None, resamples: int, seed: int,
+           same_as_last_blessed: bool = False) -> dict:
     """The checks and the per-kind intervals, as plain records."""
     candidate = predictions["candidate"]
     checks, intervals = [], {}
-    for kind in ("all", "pair", "single"):
-        rows = np.ones(len(labels), bool) if kind == "all" else kinds == kind
+    vs_baseline = comparison.rmse_difference(users, labels, candidate, predictions["baseline"], resamples,
+                                             seed=seed)
+    intervals["candidate - baseline (all)"] = dataclasses.asdict(vs_baseline)
+    for kind in ("pair", "single"):
+        rows = kinds == kind
         if rows.any():
             d = comparison.rmse_difference(users[rows], labels[rows], candidate[rows],
                                            predictions["baseline"][rows], resamples, seed=seed)
             intervals[f"candidate - baseline ({kind})"] = dataclasses.asdict(d)
-    vs_baseline = comparison.rmse_difference(users, labels, candidate, predictions["baseline"], resamples,
-                                             seed=seed)
     checks.append(comparison.beats("beats the strong baseline", vs_baseline, baseline_margin))
     if "last_blessed" in predictions:
         vs_last = comparison.rmse_difference(users, labels, candidate, predictions["last_blessed"], resamples,
@@ -83,6 +85,10 @@ def decide(users, labels, kinds, predictions: dict[str, np.ndarray], baseline_ma
         checks.append(comparison.not_worse("not worse than the last blessed model", vs_last, change_tolerance))
     if rmse_upper_bound is not None:
         checks.append(comparison.below("below the mean predictor", vs_baseline.rmse_a, rmse_upper_bound))
+    if same_as_last_blessed:
+        # A re-run that changed nothing upstream reuses the cached model: it is already pushed.
+        checks.append(comparison.Check(name="is a new model", metric="same model artifact as the last blessed one",
+                                       bound=1.0, value=1.0, passed=False))
     return {"blessed": all(c.passed for c in checks), "checks": [dataclasses.asdict(c) for c in checks],
             "intervals": intervals, "last_blessed_model": "last_blessed" in predictions}
 
@@ -107,13 +113,8 @@ def BlessingGate(
         models["last_blessed"] = last_blessed_model
     predictions = {name: score(artifact.uri, records) for name, artifact in models.items()}
     result = decide(users, labels, kinds, predictions, baseline_margin, change_tolerance, rmse_upper_bound,
-                    resamples, seed)
-    if last_blessed_model is not None and last_blessed_model.uri == model.uri:
-        # A re-run that changed nothing upstream reuses the cached model: it is already pushed.
-        same = comparison.Check(name="is a new model", metric="same model artifact as the last blessed one",
-                                bound=1.0, value=1.0, passed=False)
-        result["checks"].append(dataclasses.asdict(same))
-        result["blessed"] = False
+                    resamples, seed,
+                    same_as_last_blessed=last_blessed_model is not None and last_blessed_model.uri == model.uri)
     result.update(split=split, resamples=resamples, models={k: v.uri for k, v in models.items()})
     blessing.set_string_custom_property("current_model", model.uri)
     blessing.set_int_custom_property("current_model_id", model.id)

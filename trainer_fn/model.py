@@ -165,20 +165,17 @@ def history_residuals(base: FrozenBaseline, inputs, side: str) -> tf.Tensor:
     return (inputs[F.HIST_RATING.format(side=side)] - base.rating(users, movies)) * mask
 
 
-def mean_history_residual(base: FrozenBaseline, inputs, side: str) -> tf.Tensor:
+def shrunk_mean(residuals: tf.Tensor, inputs, side: str) -> tf.Tensor:
     """[batch, 1]: the filled slots' residuals summed over (filled slots + 1), a shrunk mean."""
     mask = inputs[F.HIST_MASK.format(side=side)]
-    residuals = history_residuals(base, inputs, side)
     return tf.reduce_sum(residuals, -1, keepdims=True) / (tf.reduce_sum(mask, -1, keepdims=True) + 1.0)
 
 
 def residual_tower(enc: _Encoders, base: FrozenBaseline, attention, norm, inputs, side: str,
-                   target: tf.Tensor) -> tf.Tensor:
+                   target: tf.Tensor, residuals: tf.Tensor, mean_residual: tf.Tensor) -> tf.Tensor:
     """The user's tower with the baseline's view added: their factor vector and bias, and the
-    history's residuals (each slot, and their mean over the filled slots)."""
+    history's residuals (each slot, and their shrunk mean)."""
     users = inputs[F.USER_IDX.format(side=side)]
-    residuals = history_residuals(base, inputs, side)
-    mean_residual = mean_history_residual(base, inputs, side)
     return keras.layers.concatenate([
         user_tower(enc, attention, norm, inputs, side, target, extra_item_features=residuals[..., None]),
         base.user_vectors(users), base.user_bias(users), residuals, mean_residual])
@@ -201,13 +198,16 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
         base = FrozenBaseline(baseline)
         target = keras.layers.concatenate([target, base.movie_vectors(inputs[F.MOVIE_IDX]),
                                            base.movie_bias(inputs[F.MOVIE_IDX])])
-        a, b = (residual_tower(enc, base, attention, norm, inputs, side, target) for side in F.SIDES)
+        residuals = {side: history_residuals(base, inputs, side) for side in F.SIDES}
+        means = {side: shrunk_mean(residuals[side], inputs, side) for side in F.SIDES}
+        a, b = (residual_tower(enc, base, attention, norm, inputs, side, target, residuals[side], means[side])
+                for side in F.SIDES)
         start = (base.rating(inputs[F.USER_IDX.format(side="a")], inputs[F.MOVIE_IDX])
                  + base.rating(inputs[F.USER_IDX.format(side="b")], inputs[F.MOVIE_IDX])) / 2.0
         # The pair's recent drift from the baseline (mean history residual of both members),
         # times one weight that training leaves at 0 and run_fn fits on the eval split: drift
-        # only shows on ratings after the baseline's training period (see recency_weight).
-        recency = (mean_history_residual(base, inputs, "a") + mean_history_residual(base, inputs, "b")) / 2.0
+        # only shows on ratings after the baseline's training period (run.fit_recency_weight).
+        recency = (means["a"] + means["b"]) / 2.0
         start = start + tf.squeeze(keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros", trainable=False,
                                                       name=RECENCY_LAYER)(recency), axis=-1)
     else:

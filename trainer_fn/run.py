@@ -21,8 +21,7 @@ from trainer_fn.hparams import HParams
 from trainer_fn.baseline.svdpp import load_tables
 from trainer_fn.model import RECENCY_LAYER, build_model, explaining_model
 from trainer_fn.progress import EpochProgress
-from trainer_fn.saving import HISTORY_FILE, dataset, save  # noqa: F401 (HISTORY_FILE: for readers)
-from trainer_fn.signatures import SERVING_DEFAULT, build_signatures
+from trainer_fn.saving import dataset, save
 from transform_fn import features as F
 
 VOCABULARIES = (F.USER_VOCAB, F.MOVIE_VOCAB, F.SEX_VOCAB, F.AGE_VOCAB, F.OCCUPATION_VOCAB,
@@ -30,7 +29,8 @@ VOCABULARIES = (F.USER_VOCAB, F.MOVIE_VOCAB, F.SEX_VOCAB, F.AGE_VOCAB, F.OCCUPAT
 
 
 def training_dataset(files, data_accessor, tf_transform_output, batch_size: int, seed: int):
-    """The whole split in memory in a canonical order, shuffled with `seed` each epoch.
+    """(batches, mean label): the whole split in memory in a canonical order, shuffled with
+    `seed` each epoch.
 
     Beam writes the transformed records in no fixed order; reading them into a fixed order
     first makes the batches, and so the trained model and the blessing decision, the same
@@ -51,18 +51,9 @@ def training_dataset(files, data_accessor, tf_transform_output, batch_size: int,
     keys += [data[F.HIST_RATING.format(side=side)][:, k] for side in F.SIDES for k in range(F.HISTORY_LENGTH)]
     order = np.lexsort(keys[::-1])
     rows = tf.data.Dataset.from_tensor_slices(({name: value[order] for name, value in data.items()}, label[order]))
-    return (rows.shuffle(len(label), seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size).prefetch(tf.data.AUTOTUNE))
-
-
-def label_mean(batches) -> float:
-    total, count = 0.0, 0
-    for _, label in batches:
-        total += float(tf.reduce_sum(label))
-        count += int(tf.size(label))
-    if count == 0:
-        raise ValueError("the training split is empty")
-    return total / count
+    batches = (rows.shuffle(len(label), seed=seed, reshuffle_each_iteration=True)
+               .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+    return batches, float(np.mean(label, dtype=np.float64))
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -71,8 +62,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     keras.utils.set_random_seed(hp.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
-    train = training_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
-                             hp.batch_size, seed=hp.seed)
+    train, mean = training_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
+                                   hp.batch_size, seed=hp.seed)
     evaluate = dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, 4096)
     sizes = {name: tf_transform_output.vocabulary_size_by_name(name) for name in VOCABULARIES}
     baseline = None
@@ -80,7 +71,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         if not fn_args.base_model:
             raise ValueError("hparams.residual needs the baseline model (the Trainer's base_model input)")
         baseline = load_tables(fn_args.base_model)
-    mean = label_mean(dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, 8192))
     model = build_model(sizes, hp, mean, baseline)
     # Compared on eval RMSE, not the loss: the loss includes the L2 penalties.
     start_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
@@ -124,9 +114,3 @@ def fit_recency_weight(model, evaluate, limit: float = 2.0) -> float:
     weight = float(np.clip(np.dot(x, error) / max(np.dot(x, x), 1e-12), 0.0, limit))
     layer.set_weights([np.array([[weight]], np.float32)])
     return weight
-
-
-
-def serving_signature(model, tf_transform_output):
-    """The `serving_default` signature alone (kept for callers of the first version)."""
-    return build_signatures(model, tf_transform_output, explaining_model(model))[SERVING_DEFAULT]

@@ -16,8 +16,6 @@ from tfx_bsl.public import tfxio
 from trainer_fn.signatures import build_signatures, serving_raw_spec, write_warmup
 from transform_fn import features as F
 
-HISTORY_FILE = F.HISTORY_FILE
-
 
 def dataset(files, data_accessor, tf_transform_output, batch_size: int):
     """One pass over the transformed examples as written, unshuffled (for evaluation and
@@ -36,6 +34,6 @@ def save(model, tf_transform_output, fn_args, history: dict, info: dict, explain
     tf.saved_model.save(model, fn_args.serving_model_dir,
                         signatures=build_signatures(model, tf_transform_output, explain))
     write_warmup(fn_args.serving_model_dir, serving_raw_spec(tf_transform_output))
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, F.HISTORY_FILE), "w") as f:
         json.dump({**info, "history": {k: [float(v) for v in vals] for k, vals in history.items()}},
                   f, indent=2, default=list)

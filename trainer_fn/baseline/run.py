@@ -26,9 +26,6 @@ from trainer_fn.progress import epoch_reporter
 from trainer_fn.saving import dataset, save
 from transform_fn import features as F
 
-# Variable names the attention Trainer looks up in the saved baseline.
-TABLES = ("global_mean", "user_bias", "movie_bias", "user_vectors", "movie_vectors")
-
 
 def rating_events(batches) -> tuple[svdpp.Ratings, svdpp.Ratings]:
     """(target events of single-user rows, all events incl. history slots), deduplicated and
