@@ -48,7 +48,8 @@ def wait_for_model(port: int, process: subprocess.Popen, timeout: float = 300) -
     deadline = time.time() + timeout
     while time.time() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("the service exited before it was ready")
+            said = process.stdout.read() if process.stdout else ""
+            raise RuntimeError(f"the service exited before it was ready{': ' + said if said else ''}")
         try:
             connection = http.client.HTTPConnection(HOST, port, timeout=5)
             status, body = get(connection, "/healthz")
@@ -139,11 +140,17 @@ def main(argv=None) -> None:
         if args.write:
             benchmarks_page.write_section(benchmarks_page.PAGE, "serving", "\n".join(lines))
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stops a service started in a session of its own: SIGINT, then SIGKILL after 30 s."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 if __name__ == "__main__":

@@ -6,8 +6,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import threading
 import time
@@ -21,6 +19,7 @@ import tensorflow as tf
 from fastapi.testclient import TestClient
 
 from pipeline import serve
+from pipeline.bench_serve import free_port, stop, wait_for_model
 from pipeline import summary as run_summary
 from pipeline.layout import WorkLayout, synthetic_name
 from pipeline.tf_examples import serialize
@@ -202,35 +201,19 @@ def test_model_info_reads_the_run_from_mlmd(first_run, work, pushed):
     assert Path(info["prepared"]).name == synthetic_name("tiny", 42) and info["pushed_at"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_make_serve_answers_the_readme_requests(first_run, work):
     stamp = ROOT / ".venv" / ".installed"
     newest = max((ROOT / f).stat().st_mtime for f in ("requirements.txt", "constraints.txt"))
     if not stamp.exists() or stamp.stat().st_mtime < newest:
         pytest.skip("the .venv is not installed for the current requirements: `make setup` first")
     assert "make serve PORT=8080" in readme_commands(README.read_text())
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("PORT", "MAKEFLAGS")}
     env["WORK"] = str(work)
     process = subprocess.Popen(["bash", "-c", f"make serve PORT={port}"], cwd=ROOT, env=env, start_new_session=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    if json.load(r)["model_loaded"]:
-                        break
-            except OSError:
-                pass
-            assert process.poll() is None, process.stdout.read()
-            assert time.time() < deadline, "make serve did not come up in 180 s"
-            time.sleep(1)
+        wait_for_model(port, process, timeout=180)   # raises with make's output if it exits
         for command in SERVICE_CURLS:
             result = subprocess.run(["bash", "-c", command.replace("127.0.0.1:8000", f"127.0.0.1:{port}")],
                                     cwd=ROOT, capture_output=True, text=True, timeout=60)
@@ -240,9 +223,4 @@ def test_make_serve_answers_the_readme_requests(first_run, work):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=10) as r:
             assert "/v1/recommendations" in json.load(r)["paths"]
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop(process)
