@@ -29,7 +29,7 @@ SEEDS = (42, 43, 44)
 SECTION = "model-quality"
 
 
-def _run(work: Path, source: list[str], extra: list[str]) -> tuple[dict, dict, float]:
+def _run(work: Path, source: list[str], extra: list[str]) -> tuple[dict, float]:
     from pipeline import run_local
 
     started = time.time()
@@ -38,7 +38,7 @@ def _run(work: Path, source: list[str], extra: list[str]) -> tuple[dict, dict, f
     intervals = result.comparison()["intervals"]
     rmse = {who: {k: intervals[f"candidate - baseline ({k})"][f"rmse_{ab}"] for k in KINDS}
             for who, ab in (("candidate", "a"), ("baseline", "b"))}
-    return rmse, intervals, time.time() - started
+    return rmse, time.time() - started
 
 
 def surprise_svdpp(prepared: Path) -> dict | None:
@@ -63,24 +63,24 @@ def surprise_svdpp(prepared: Path) -> dict | None:
 
 
 def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
-          with_seed_preset: bool) -> tuple[list[str], dict]:
+          with_seed_preset: bool) -> list[str]:
     import json
 
     rows, seconds = {}, {}
     attention = []
     for seed in seeds:
-        rmse, _, s = _run(work, source, ["--train-seed", str(seed)])
+        rmse, s = _run(work, source, ["--train-seed", str(seed)])
         attention.append(rmse["candidate"])
         seconds[f"attention, seed {seed}"] = s
         if seed == seeds[0]:
             rows["SVD++ (in-pipeline BaselineTrainer)"] = rmse["baseline"]
     if not quick:
         for kind, label in (("mf", "matrix factorisation (--baseline mf)"), ("biases", "biases only (--baseline biases)")):
-            rmse, _, s = _run(work, source, ["--baseline", kind])
+            rmse, s = _run(work, source, ["--baseline", kind])
             rows[label] = rmse["baseline"]
             seconds[label] = s
         if with_seed_preset:
-            rmse, _, s = _run(work, source, ["--preset", "seed"])
+            rmse, s = _run(work, source, ["--preset", "seed"])
             rows["attention, the seed's setup (--preset seed)"] = rmse["candidate"]
             seconds["--preset seed"] = s
     prepared = WorkLayout.at(work).latest_prepared()
@@ -103,7 +103,7 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
     gain = " / ".join(f"{(1 - stacked[k].mean() / base[k]) * 100:.1f}%" for k in KINDS)
     lines += ["", f"Attention model below the in-pipeline SVD++ (all / pair / single): {gain}.",
               "Wall time per pipeline run (s): " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()) + ".", ""]
-    return lines, table
+    return lines
 
 
 def main(argv=None) -> None:
@@ -132,7 +132,7 @@ def main(argv=None) -> None:
                f"(`make bench-model`), {datetime.date.today()}, {os.cpu_count()} cores, "
                f"{platform.machine()}, CPU only.", ""]
     for name, work, source in datasets:
-        lines, _ = bench(name, work, source, seeds, args.quick, not args.no_seed_preset)
+        lines = bench(name, work, source, seeds, args.quick, not args.no_seed_preset)
         section += lines
     if not any("100K" in d[0] for d in datasets):
         section += [f"ML-100K not benchmarked: no folder at {ml100k} (`make fetch DATASET=ml-100k`).", ""]
