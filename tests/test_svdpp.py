@@ -90,3 +90,18 @@ def test_same_data_and_seed_give_identical_tables(tiny_prepared):
     other, _ = svdpp.fit(events(by["train"]), events(by["eval"]), len(users), len(movies),
                          BaselineParams(epochs=4, patience=10, seed=7))
     assert not np.array_equal(first.user_vectors, other.user_vectors)
+
+
+def test_epoch_order_visits_every_rating_once_in_short_runs_of_one_user():
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(5), [1, 7, 70, 3, 40])
+    rng.shuffle(users)
+    order = svdpp._epoch_order(np.random.default_rng(1), users, chunk=8)
+    assert sorted(order.tolist()) == list(range(len(users)))
+    blocks = np.split(users[order], np.flatnonzero(np.diff(users[order])) + 1)
+    # 17 runs of at most 8 (1 + 1 + 9 + 1 + 5); two runs of one user may meet by chance
+    assert len(blocks) >= 9
+    for user in (2, 4):   # the heavy users are spread over several blocks
+        assert sum(b[0] == user for b in blocks) >= 2
+    # a new epoch is a new order
+    assert not np.array_equal(order, svdpp._epoch_order(np.random.default_rng(2), users, chunk=8))

@@ -56,6 +56,23 @@ def _implicit_sets(train: Ratings, n_users: int) -> tf.RaggedTensor:
     return tf.RaggedTensor.from_value_rowids(train.movies[order], train.users[order], nrows=n_users)
 
 
+def _epoch_order(rng: np.random.Generator, users: np.ndarray, chunk: int) -> np.ndarray:
+    """The events in runs of up to `chunk` ratings of one user, the runs in random order.
+
+    A batch then holds about batch_size / chunk users, and each user's implicit sum is
+    computed once per batch: the cost of an epoch grows with the ratings instead of with
+    the sum of each user's rating count squared. Runs are short so that no batch holds all
+    of a heavy user's ratings (one summed step that large overshoots where scikit-surprise
+    takes many small ones).
+    """
+    grouped = np.lexsort((rng.random(len(users)), users))         # by user, shuffled within
+    sorted_users = users[grouped]
+    first = np.searchsorted(sorted_users, sorted_users)            # each event's user's first position
+    run = sorted_users * (len(users) // chunk + 1) + (np.arange(len(users)) - first) // chunk
+    run_rank = rng.permutation(len(users))[np.unique(run, return_inverse=True)[1]]
+    return grouped[np.argsort(run_rank, kind="stable")]
+
+
 def fit(train: Ratings, evaluate: Ratings, n_users: int, n_movies: int, p: BaselineParams,
         on_epoch=None) -> tuple[FactorTables, dict]:
     """Trains on `train`, keeps the epoch with the lowest RMSE on `evaluate`."""
@@ -77,13 +94,16 @@ def fit(train: Ratings, evaluate: Ratings, n_users: int, n_movies: int, p: Basel
     def user_vectors(u):
         vec = tf.gather(pu, u)
         if use_implicit:
-            items = tf.gather(implicit, u)
+            # Each distinct user's implicit sum once per batch, then spread to its events:
+            # the cost is the batch's distinct users' histories, not one history per event.
+            users, position = tf.unique(u)
+            items = tf.gather(implicit, users)
             y = tf.gather(yj, items.flat_values)
-            total = tf.math.unsorted_segment_sum(y, items.value_rowids(), tf.shape(u)[0])
-            norm = tf.math.rsqrt(tf.maximum(tf.gather(sizes, u), 1.0))[:, None]
-            y_penalty = tf.math.unsorted_segment_sum(tf.reduce_sum(y * y, -1), items.value_rowids(),
-                                                     tf.shape(u)[0])
-            return vec + norm * total, y_penalty
+            rows, n = items.value_rowids(), tf.shape(users)[0]
+            total = tf.math.unsorted_segment_sum(y, rows, n)
+            norm = tf.math.rsqrt(tf.maximum(tf.gather(sizes, users), 1.0))[:, None]
+            y_penalty = tf.math.unsorted_segment_sum(tf.reduce_sum(y * y, -1), rows, n)
+            return vec + tf.gather(norm * total, position), tf.gather(y_penalty, position)
         return vec, tf.zeros_like(tf.cast(u, tf.float32))
 
     def predict(u, i):
@@ -118,7 +138,7 @@ def fit(train: Ratings, evaluate: Ratings, n_users: int, n_movies: int, p: Basel
     best, best_rmse, waited, history = None, np.inf, 0, {"rmse": [], "val_rmse": []}
     n = len(train)
     for epoch in range(p.epochs):
-        order = rng.permutation(n)
+        order = _epoch_order(rng, train.users, p.user_run) if p.user_run else rng.permutation(n)
         for s in range(0, n, p.batch_size):
             idx = order[s:s + p.batch_size]
             step(train.users[idx], train.movies[idx], train.ratings[idx])
