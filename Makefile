@@ -20,7 +20,7 @@ export TF_USE_LEGACY_KERAS := 1
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup platform browser run report serve test test-fast data fetch bench-data bench-model kubeflow clean
+.PHONY: setup platform browser run report serve test test-fast data fetch bench bench-data bench-model kubeflow clean
 
 setup: $(STAMP)
 
@@ -52,6 +52,12 @@ data: platform $(STAMP)
 DATASET ?= ml-1m
 fetch: platform $(STAMP)
 	$(PY) -m data.cli fetch --work-dir $(WORK) --dataset $(DATASET) $(if $(SOURCE),--source $(SOURCE))
+
+# The scale benchmark: the whole pipeline at 0.1x, 0.3x and 1x of ML-1M's size, per component
+# wall time and peak RSS, a model-only re-run, the Trainer against a plain tf.data loop; writes
+# the scale section of BENCHMARKS.md. About 45 min; ARGS=--quick: 0.03x and 0.1x (a few minutes).
+bench: platform $(STAMP)
+	$(PY) -m pipeline.bench_scale --work-dir $(WORK) $(ARGS)
 
 # Wall time and peak RSS of each data-stage step on the ml-1m-size synthetic data.
 bench-data: platform $(STAMP)

@@ -9,6 +9,7 @@ step where it jumps is the step that needed the memory.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import resource
 import time
@@ -29,6 +30,7 @@ def main(argv=None) -> None:
     p.add_argument("--size", choices=sorted(synthetic.SIZES), default="ml-1m")
     p.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help="the benchmark writes under <work-dir>/bench")
     p.add_argument("--seed", type=int, default=prepare.PrepareConfig.seed)
+    p.add_argument("--json", help="also write the steps and counts to this JSON file (make bench reads it)")
     args = p.parse_args(argv)
     work = WorkLayout.at(args.work_dir).bench
     raw = work / f"raw-{args.size}-seed{args.seed}"
@@ -61,6 +63,11 @@ def main(argv=None) -> None:
         print(f"{name:34s} {seconds:9.2f} {peak:12.0f}")
     print(f"pair rows per split: {manifest['counts']['pairs_per_split']}; IMDb match rate "
           f"{manifest['imdb']['match_rate']:.1%}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"size": args.size, "raw": str(raw), "ratings": len(ratings), "counts": manifest["counts"],
+                       "steps": [{"step": name, "seconds": seconds, "peak_rss_mb": peak}
+                                 for name, seconds, peak in rows]}, f, indent=2)
 
 
 if __name__ == "__main__":

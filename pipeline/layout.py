@@ -13,7 +13,8 @@
       reports/<run id>/report.html       run reports
       logs/                              run logs
       kubeflow/<pipeline name>.yaml      compiled Kubeflow spec (make kubeflow)
-      bench/                             data-stage benchmark files (make bench-data)
+      bench/                             data-stage benchmark files (make bench-data);
+      bench/scale/                       the scale benchmark's runs (make bench)
       bench-model/<data set>/            the model-quality benchmark's runs (make bench-model)
 
 Imports nothing heavy: the command-line entry points, the Makefile's commands and the

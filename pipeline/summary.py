@@ -16,6 +16,8 @@ class ComponentRun:
     seconds: float
     outputs: dict         # output key -> list of artifacts
     properties: dict = dataclasses.field(default_factory=dict)   # execution properties
+    started: float = 0.0  # seconds since the epoch (MLMD's create time)
+    ended: float = 0.0    # seconds since the epoch (MLMD's last update)
 
 
 @dataclasses.dataclass
@@ -113,7 +115,8 @@ def _summary(s, run, pipeline_name: str) -> RunSummary:
             seconds=(e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000.0,
             outputs={k: [artifacts[i] for i in ids] for k, ids in outputs.get(e.id, {}).items()},
             properties={k: v.string_value or v.int_value or v.double_value
-                        for k, v in e.custom_properties.items()})
+                        for k, v in e.custom_properties.items()},
+            started=e.create_time_since_epoch / 1000.0, ended=e.last_update_time_since_epoch / 1000.0)
     return RunSummary(run_id=run.name, components=components)
 
 

@@ -10,6 +10,7 @@ same preprocessing the model was trained on.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -29,7 +30,7 @@ VOCABULARIES = (F.USER_VOCAB, F.MOVIE_VOCAB, F.SEX_VOCAB, F.AGE_VOCAB, F.OCCUPAT
 
 
 def training_dataset(files, data_accessor, tf_transform_output, batch_size: int, seed: int):
-    """(batches, mean label): the whole split in memory in a canonical order, shuffled with
+    """(batches, mean label, rows): the whole split in memory in a canonical order, shuffled with
     `seed` each epoch.
 
     Beam writes the transformed records in no fixed order; reading them into a fixed order
@@ -53,7 +54,7 @@ def training_dataset(files, data_accessor, tf_transform_output, batch_size: int,
     rows = tf.data.Dataset.from_tensor_slices(({name: value[order] for name, value in data.items()}, label[order]))
     batches = (rows.shuffle(len(label), seed=seed, reshuffle_each_iteration=True)
                .batch(batch_size).prefetch(tf.data.AUTOTUNE))
-    return batches, float(np.mean(label, dtype=np.float64))
+    return batches, float(np.mean(label, dtype=np.float64)), len(label)
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -62,7 +63,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     keras.utils.set_random_seed(hp.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
-    train, mean = training_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
+    started = time.perf_counter()
+    train, mean, train_rows = training_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
                                    hp.batch_size, seed=hp.seed)
     evaluate = dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, 4096)
     sizes = {name: tf_transform_output.vocabulary_size_by_name(name) for name in VOCABULARIES}
@@ -79,8 +81,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     if hp.early_stopping_patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_rmse", mode="min", patience=hp.early_stopping_patience, restore_best_weights=True))
+    read_seconds = time.perf_counter() - started
+    fit_started = time.perf_counter()
     history = model.fit(train, validation_data=evaluate, epochs=hp.epochs,
                         callbacks=[*callbacks, EpochProgress()], verbose=2)
+    fit_seconds = time.perf_counter() - fit_started
     recency = fit_recency_weight(model, evaluate) if hp.residual and hp.recency_on_eval else 0.0
     final_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
     kept = "trained"
@@ -91,7 +96,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     save(model, tf_transform_output, fn_args, history.history,
          {"hparams": dataclasses.asdict(hp), "vocabulary_sizes": sizes,
           "eval_rmse_at_start": start_rmse, "eval_rmse_at_end": final_rmse, "weights_kept": kept,
-          "recency_weight_fitted_on_eval": recency}, explain=explaining_model(model))
+          "recency_weight_fitted_on_eval": recency,
+          # for make bench's comparison with a plain tf.data loop (pipeline/bench_scale.py)
+          "timing": {"train_rows": train_rows, "epochs_run": len(history.history.get("loss", [])),
+                     "read_seconds": read_seconds, "fit_seconds": fit_seconds}},
+         explain=explaining_model(model))
 
 
 def fit_recency_weight(model, evaluate, limit: float = 2.0) -> float:
