@@ -111,7 +111,7 @@ def run_pipeline(work_dir: Path, raw: str, extra: list[str], log, root: Path = P
         raise RuntimeError(f"run_local exited {code}; its output is in {log.name}")
     run = summary.latest_run(str(WorkLayout.at(work_dir).metadata), PIPELINE)
     first = min(c.started for c in run.components.values())
-    components = {"data stage (run_local)": {"seconds": first - started, "peak_rss_mb": rss.peak(started, first),
+    components = {"start-up and data stage (run_local)": {"seconds": first - started, "peak_rss_mb": rss.peak(started, first),
                                              "state": "COMPLETE"}}
     for name, c in sorted(run.components.items(), key=lambda kv: kv[1].started):
         components[name] = {"seconds": c.seconds, "state": c.state, "peak_rss_mb": rss.peak(c.started, c.ended)}

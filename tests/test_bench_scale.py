@@ -26,7 +26,7 @@ def test_rss_sampler_sees_a_child_process_memory():
 
 def _result(scale: float) -> dict:
     rows = int(100_000 * scale)
-    components = {"data stage (run_local)": {"seconds": 3 * scale, "peak_rss_mb": 900, "state": "COMPLETE"},
+    components = {"start-up and data stage (run_local)": {"seconds": 3 * scale, "peak_rss_mb": 900, "state": "COMPLETE"},
                   "CsvExampleGen": {"seconds": 20 * scale, "peak_rss_mb": 1500, "state": "COMPLETE"},
                   "Trainer": {"seconds": 60 * scale ** 0.5, "peak_rss_mb": 3000, "state": "COMPLETE"},
                   "Pusher": {"seconds": 0.1, "peak_rss_mb": 1000, "state": "COMPLETE"}}
