@@ -6,9 +6,12 @@ For test-split pair rows whose label is >= 4 (a sample of --rows), the target mo
 ranked among every movie neither member had rated before the test period (train and eval
 ratings), the row's own histories as the model saw them; hit rate and NDCG at 10 for the
 attention model (the newest pushed version), the SVD++ baseline its run trained, and a
-popularity ranker (rating counts before the test period). Coverage: the share of the
+popularity ranker (rating counts before the test period). The same ranks are also taken
+among only the candidates the service retrieves for the row (recommend.retrieve: the
+--popular most rated and the --near nearest the row's two histories): a target not
+retrieved is a miss, so the difference is what retrieval costs. Coverage: the share of the
 catalogue that appears in the top-10 lists of --pairs random user pairs (each with their
-latest history, as the service scores them). --write puts the table into BENCHMARKS.md
+latest history, every unseen movie scored). --write puts the table into BENCHMARKS.md
 between the ranking markers.
 """
 
@@ -59,13 +62,17 @@ def models_of_latest_push(work: WorkLayout) -> tuple[Path, Path | None, Path | N
     return model, baseline, Path(prepared) if prepared else None
 
 
-def evaluate(scorers: dict, tables: R.Tables, rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Target ranks per ranker for the test rows."""
+def evaluate(scorers: dict, tables: R.Tables, rows: pd.DataFrame,
+             retrieval: R.Retrieval | None = None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Target ranks per ranker for the test rows: among every movie neither member rated
+    before the test period, and (per model) among the candidates `retrieval` picks from
+    them (np.inf where the target is not one)."""
     before = tables.ratings[tables.ratings["split"] != F.TEST_SPLIT]
     seen = before.groupby("user_id")["movie_id"].agg(set).to_dict()
     popularity = before["movie_id"].value_counts()
     catalogue = tables.movies
     ranks = {name: [] for name in [*scorers, "popularity"]}
+    retrieved = {name: [] for name in scorers}
     for row in rows.to_dict("records"):
         a, b = int(row[F.user("a")]), int(row[F.user("b")])
         target = int(row[F.MOVIE])
@@ -76,11 +83,18 @@ def evaluate(scorers: dict, tables: R.Tables, rows: pd.DataFrame) -> dict[str, n
         for column in F.USER_COLUMNS:      # the row's own users and histories, as of the test target
             for side in F.SIDES:
                 frame[column(side)] = row[column(side)]
+        history = [int(m) for side in F.SIDES for m in str(row[F.hist_movies(side)]).split(F.LIST_SEPARATOR) if m]
         for name, scorer in scorers.items():
-            ranks[name].append(target_rank(scorer.score(frame)["pair_rating"], where))
+            scores = scorer.score(frame)["pair_rating"]
+            ranks[name].append(target_rank(scores, where))
+            picked = R.retrieve(movies, history, popularity, retrieval, scorer.embedding)["movie_id"]
+            inside = movies["movie_id"].isin(picked).to_numpy()
+            retrieved[name].append(target_rank(scores[inside], int(inside[:where].sum())) if inside[where]
+                                   else np.inf)
         pop = movies["movie_id"].map(popularity).fillna(0).to_numpy(float)
         ranks["popularity"].append(target_rank(pop, where))
-    return {name: np.array(r) for name, r in ranks.items()}
+    return ({name: np.array(r) for name, r in ranks.items()},
+            {name: np.array(r, dtype=float) for name, r in retrieved.items()})
 
 
 def coverage(scorers: dict, tables: R.Tables, pairs: int, seed: int) -> dict[str, float]:
@@ -97,21 +111,37 @@ def coverage(scorers: dict, tables: R.Tables, pairs: int, seed: int) -> dict[str
                 top = movies.assign(n=movies["movie_id"].map(tables.popularity).fillna(0)).sort_values(
                     ["n", "movie_id"], ascending=[False, True]).head(K)["movie_id"]
             else:
-                top = R.rank(R.score_pair(scorer, tables, ma, mb), "average", K)["movie_id"]
+                top = R.rank(R.score_pair(scorer, tables, ma, mb, retrieval=None), "average", K)["movie_id"]
             shown |= set(int(m) for m in top)
         out[name] = len(shown) / len(tables.movies)
     return out
 
 
-def table(ranks: dict, cover: dict, n_rows: int, pairs: int, data: str, model: str = "", command: str = "") -> str:
+def table(ranks: dict, cover: dict, n_rows: int, pairs: int, data: str, model: str = "", command: str = "",
+          retrieved: dict | None = None, retrieval: R.Retrieval | None = None) -> str:
     lines = [f"Ranking on `{data}` ({dt.date.today().isoformat()}, model version {model}): {n_rows} test pair "
              f"rows with label >= 4, the target ranked among every movie neither member rated before the test "
              f"period (pair prediction for the models, rating count for popularity); coverage: the share of the "
-             f"catalogue in the top-10 lists of {pairs} random pairs. `{command}`", "",
-             "| ranker | HR@10 | NDCG@10 | catalogue coverage of top-10 |", "|---|---:|---:|---:|"]
+             f"catalogue in the top-10 lists of {pairs} random pairs. `{command}`"]
+    header, rule = "| ranker | HR@10 | NDCG@10 | catalogue coverage of top-10 |", "|---|---:|---:|---:|"
+    if retrieved and retrieval is not None:
+        lines[0] += (f" Retrieved: the same ranks among only the candidates the service scores (the "
+                     f"{retrieval.popular} most rated unseen movies and the {retrieval.near} nearest the row's two "
+                     f"histories); a target not retrieved is a miss.")
+        header += " HR@10 retrieved | NDCG@10 retrieved | target retrieved |"
+        rule += "---:|---:|---:|"
+    lines += ["", header, rule]
     for name, r in ranks.items():
         hr, ndcg = hit_and_ndcg(r)
-        lines.append(f"| {name} | {hr:.3f} | {ndcg:.3f} | {cover.get(name, float('nan')):.3f} |")
+        line = f"| {name} | {hr:.3f} | {ndcg:.3f} | {cover.get(name, float('nan')):.3f} |"
+        if retrieved and retrieval is not None:
+            if name in retrieved:
+                got = retrieved[name]
+                line += (" {:.3f} | {:.3f} | ".format(*hit_and_ndcg(got))
+                         + f"{np.isfinite(got).mean() if got.size else float('nan'):.3f} |")
+            else:
+                line += " | | |"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -132,7 +162,9 @@ def main(argv=None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
     p.add_argument("--benchmarks", default="BENCHMARKS.md")
+    R.add_retrieval_args(p)
     args = p.parse_args(argv)
+    retrieval = R.retrieval_from_args(args)
     work = WorkLayout.at(args.work_dir)
     model, baseline, prepared = models_of_latest_push(work)
     model = Path(args.model) if args.model else model
@@ -145,10 +177,10 @@ def main(argv=None) -> None:
     test = pd.read_csv(prepared / F.TEST_SPLIT / "pairs.csv", dtype=str, keep_default_na=False)
     test = test[test[F.LABEL].astype(float) >= 4]
     test = test.sample(min(args.rows, len(test)), random_state=args.seed) if len(test) else test
-    ranks = evaluate(scorers, tables, test)
+    ranks, retrieved = evaluate(scorers, tables, test, retrieval)
     cover = coverage(scorers, tables, args.pairs, args.seed)
     command = " ".join(["python -m pipeline.bench_ranking", *(sys.argv[1:] if argv is None else argv)])
-    text = table(ranks, cover, len(test), args.pairs, prepared.name, model.name, command)
+    text = table(ranks, cover, len(test), args.pairs, prepared.name, model.name, command, retrieved, retrieval)
     print(f"models: {model} (attention), {baseline} (SVD++); data {prepared}")
     print(text)
     if args.write:

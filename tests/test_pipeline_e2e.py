@@ -14,6 +14,7 @@ from pipeline import summary as run_summary
 from pipeline.config import PipelineConfig
 from pipeline.layout import WorkLayout, synthetic_name
 from pipeline.pipeline import create_pipeline
+from pipeline import recommend as R
 from pipeline.recommend import recommend
 from pipeline.report import build_report
 from pipeline.tf_examples import serialize
@@ -131,7 +132,20 @@ def test_recommend_ranks_unseen_movies_for_a_pair(first_run, work):
     assert not set(top[F.MOVIE]) & set(ratings.loc[ratings["user_id"].isin([a, b]), "movie_id"])
     swapped = recommend(model, prepared, b, a, top=5)
     np.testing.assert_allclose(swapped["predicted_rating"], top["predicted_rating"], atol=1e-5)
-    only_popular = recommend(model, prepared, a, a, top=3, max_candidates=10)
+    only_popular = recommend(model, prepared, a, a, top=3, retrieval=R.Retrieval(popular=10, near=0))
     assert len(only_popular) == 3
+    # Retrieval on the pushed model's movie embedding (the frozen SVD++ movie vectors): the
+    # unseen movie nearest a history movie is a candidate, and the count is bounded.
+    scorer, tables = R.Scorer(model), R.Tables(prepared)
+    assert scorer.embedding.vectors.shape[0] == len((model / "assets" / F.MOVIE_VOCAB).read_text().split()) + 2
+    ma, mb = tables.member(a), tables.member(b)
+    unseen = tables.candidates([ma, mb])
+    history = [m for member in (ma, mb) for m, _ in member.history]
+    nearest = unseen["movie_id"].iloc[int((scorer.embedding.of(unseen["movie_id"])
+                                           @ scorer.embedding.of(history).T).max(axis=1).argmax())]
+    picked = tables.candidates([ma, mb], R.Retrieval(popular=5, near=10), scorer.embedding)
+    assert len(picked) == 15 < len(unseen) and nearest in set(picked["movie_id"])
+    assert R.score_pair(scorer, tables, ma, mb, R.Retrieval(popular=5, near=10))["movie_id"].tolist() == \
+        picked["movie_id"].tolist()
     with pytest.raises(KeyError, match="not in"):
         recommend(model, prepared, a, 10**9)
