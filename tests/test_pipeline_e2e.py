@@ -1,5 +1,6 @@
 """End to end: the real pipeline on the tiny embedded data, twice, then a data anomaly."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,14 +10,14 @@ import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from pipeline import run_local
+from pipeline import bench_ranking, run_local
 from pipeline import summary as run_summary
 from pipeline.config import PipelineConfig
 from pipeline.layout import WorkLayout, synthetic_name
 from pipeline.pipeline import create_pipeline
 from pipeline import recommend as R
 from pipeline.recommend import recommend
-from pipeline.report import build_report
+from pipeline.report import build_report, report_dir
 from pipeline.tf_examples import serialize
 from transform_fn import features as F
 
@@ -48,6 +49,24 @@ def test_first_run_completes_is_blessed_and_pushed(first_run, work):
     pushed = Path(first_run.pushed_path())
     assert pushed.parent == WorkLayout.at(work).serving_model and pushed.name.isdigit()   # TF Serving layout
     assert (pushed / "saved_model.pb").exists()
+
+
+def test_the_summary_and_the_report_hold_the_ranking_metrics(first_run, first_run_console, work):
+    path = report_dir(WorkLayout.at(work).reports, first_run.run_id) / bench_ranking.RESULT_FILE
+    ranking = json.loads(path.read_text())
+    assert ranking["model"] == str(Path(first_run.output("Trainer", "model").uri) / "Format-Serving")
+    assert 0 < ranking["rows"] <= bench_ranking.SUMMARY_ROWS and ranking["pairs"] == bench_ranking.SUMMARY_PAIRS
+    assert list(ranking["rankers"]) == ["attention model", "SVD++ baseline", "popularity"]
+    for name, m in ranking["rankers"].items():
+        assert 0 <= m["ndcg"] <= m["hr"] <= 1 and 0 < m["coverage"] <= 1, name
+    model = ranking["rankers"]["attention model"]
+    assert model["ndcg_retrieved"] <= model["hr_retrieved"] <= model["target_retrieved"] <= 1
+    summary = first_run_console.split("run summary ===")[1]
+    assert "ranking" in summary and f"{ranking['rows']} test pair rows with label >= 4" in summary
+    line = next(line for line in summary.splitlines() if line.strip().startswith("popularity"))
+    assert line.split()[1:] == [f"{ranking['rankers']['popularity'][k]:.3f}" for k in ("hr", "ndcg", "coverage")]
+    html = (path.parent / "report.html").read_text()
+    assert "Ranking on a sample of the test split" in html and f"{model['hr']:.3f}" in html
 
 
 def test_pushed_model_scores_tf_examples_like_the_evaluator(first_run, work):
