@@ -75,9 +75,10 @@ report: platform $(STAMP)
 
 # The recommendation service on 127.0.0.1:$(PORT) (OpenAPI docs at /docs): the newest pushed
 # model, swapped for a newer one without a restart. Stop it with Ctrl-C.
+# ARGS="--popular N --near M" or ARGS=--all-movies: which unseen movies a request scores.
 PORT ?= 8000
 serve: platform $(STAMP)
-	$(PY) -m pipeline.serve --work-dir $(WORK) --host 127.0.0.1 --port $(PORT)
+	$(PY) -m pipeline.serve --work-dir $(WORK) --host 127.0.0.1 --port $(PORT) $(ARGS)
 
 # The report test opens the report in Debian's headless Chromium.
 browser:

@@ -33,7 +33,7 @@ def _run(work: Path, source: list[str], extra: list[str]) -> tuple[dict, float]:
     from pipeline import run_local
 
     started = time.time()
-    args = run_local.parse_args(["--work-dir", str(work), "--no-report", *source, *extra])
+    args = run_local.parse_args(["--work-dir", str(work), "--no-report", "--no-ranking", *source, *extra])
     result = run_local.run(args)
     intervals = result.comparison()["intervals"]
     rmse = {who: {k: intervals[f"candidate - baseline ({k})"][f"rmse_{ab}"] for k in KINDS}

@@ -1,13 +1,14 @@
 """Latency and throughput of the recommendation service on 127.0.0.1.
 
-    python -m pipeline.bench_serve --work-dir work [--prepared DIR] [--seconds 15]
+    python -m pipeline.bench_serve --work-dir work [--prepared DIR] [--seconds 15] [--all-movies]
 
 Starts `python -m pipeline.serve` on a free 127.0.0.1 port (the newest pushed model; the
 prepared tables of --prepared when given), waits for the model, sends warm-up requests,
 then for 1 and 8 concurrent clients sends GET /v1/recommendations?n=10 (random known
-pairs, the whole catalogue scored each time) for --seconds each, and prints p50/p99
-latency and requests per second. Only 127.0.0.1 is contacted. --write puts the table into
-BENCHMARKS.md's serving section.
+pairs) for --seconds each, and prints p50/p99 latency and requests per second. The service
+gets --popular/--near (its candidate retrieval, the default) or --all-movies (every unseen
+movie scored); --compare-all-movies measures a second service with --all-movies after it.
+Only 127.0.0.1 is contacted. --write puts the table into BENCHMARKS.md's serving section.
 """
 
 import argparse
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import benchmarks_page
+from pipeline import recommend as R
 from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
 
 HOST = "127.0.0.1"
@@ -104,11 +106,43 @@ def main(argv=None) -> None:
     p.add_argument("--n", type=int, default=10)
     p.add_argument("--warmup", type=int, default=20, help="requests before measuring")
     p.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
+    R.add_retrieval_args(p)
+    p.add_argument("--compare-all-movies", action="store_true",
+                   help="then measure a second service that scores every unseen movie")
     args = p.parse_args(argv)
+    retrieval = R.retrieval_from_args(args)
     work = WorkLayout.at(args.work_dir)
+    command = " ".join(["python -m pipeline.bench_serve", *(sys.argv[1:] if argv is None else argv)])
+    lines = []
+    for config in [retrieval] + ([None] if args.compare_all_movies and retrieval is not None else []):
+        model, prepared, candidates, results = measure(work, args, config)
+        if not lines:
+            movies = len(pd.read_csv(prepared / "movies.csv"))
+            lines = ["## Serving latency", "",
+                     f"Service latency on 127.0.0.1, {datetime.date.today()}, {os.cpu_count()} CPUs: model "
+                     f"{model['version']}, tables of `{prepared.name}` ({movies} movies), GET "
+                     f"/v1/recommendations n={args.n} for random known pairs, {args.seconds:g} s per level after "
+                     f"{args.warmup} warm-up requests; candidates: the mean count scored in the warm-up requests. "
+                     f"`{command}`", "",
+                     "| movies scored | candidates | concurrent clients | requests | failed | p50 ms | p99 ms "
+                     "| requests/s |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        scored = ("every unseen movie" if config is None else
+                  f"the {config.popular} most rated unseen + the {config.near} nearest the histories")
+        lines += [f"| {scored} | {candidates:.0f} | {r['clients']} | {r['requests']} | {r['failed']} | "
+                  f"{r['p50_ms']} | {r['p99_ms']} | {r['rps']} |" for r in results]
+    print("\n".join(lines))
+    if args.write:
+        benchmarks_page.write_section(benchmarks_page.PAGE, "serving", "\n".join(lines))
+
+
+def measure(work: WorkLayout, args, retrieval: R.Retrieval | None) -> tuple[dict, Path, float, list[dict]]:
+    """Starts the service with these candidates, warms it up, loads it at each --clients
+    level: (its /v1/model, the prepared tables, mean candidates a request, one result a level)."""
     port = free_port()
     command = [sys.executable, "-m", "pipeline.serve", "--work-dir", str(work.root), "--host", HOST,
                "--port", str(port)] + (["--prepared", args.prepared] if args.prepared else [])
+    command += (["--all-movies"] if retrieval is None else
+                ["--popular", str(retrieval.popular), "--near", str(retrieval.near)])
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     try:
@@ -118,27 +152,17 @@ def main(argv=None) -> None:
         rng = np.random.default_rng(0)
         pairs = [tuple(int(u) for u in rng.choice(users, 2, replace=False)) for _ in range(500)]
         connection = http.client.HTTPConnection(HOST, port, timeout=60)
+        candidates = []
         for a, b in pairs[:args.warmup]:
             status, body = get(connection, f"/v1/recommendations?users={a},{b}&n={args.n}")
             if status != 200:
                 raise RuntimeError(f"warm-up request failed: {status} {body[:300]!r}")
-        candidates = json.loads(body)["candidates"]
-        movies = len(pd.read_csv(prepared / "movies.csv"))
-        lines = [f"Service latency on 127.0.0.1, {datetime.date.today()}, {os.cpu_count()} CPUs: model "
-                 f"{model['version']}, tables of `{prepared.name}` ({movies} movies; about {candidates} candidates "
-                 f"a request), GET /v1/recommendations n={args.n} for random known pairs, {args.seconds:g} s per "
-                 f"level after {args.warmup} warm-up requests. `python -m pipeline.bench_serve "
-                 f"{' '.join(argv if argv is not None else sys.argv[1:])}`", "",
-                 "| concurrent clients | requests | failed | p50 ms | p99 ms | requests/s |",
-                 "|---:|---:|---:|---:|---:|---:|"]
-        print("\n".join(lines))
+            candidates.append(json.loads(body)["candidates"])
+        results = []
         for clients in args.clients:
-            r = load(port, pairs, clients, args.seconds, args.n)
-            lines.append(f"| {r['clients']} | {r['requests']} | {r['failed']} | {r['p50_ms']} | {r['p99_ms']} "
-                         f"| {r['rps']} |")
-            print(lines[-1], flush=True)
-        if args.write:
-            benchmarks_page.write_section(benchmarks_page.PAGE, "serving", "\n".join(lines))
+            results.append(load(port, pairs, clients, args.seconds, args.n))
+            print(results[-1], flush=True)
+        return model, prepared, float(np.mean(candidates)), results
     finally:
         stop(process)
 

@@ -42,6 +42,11 @@ class PipelineConfig:
     baseline_margin: float = 0.0
     bootstrap_resamples: int = 1000
     enable_cache: bool = True
+    # On Kubeflow only (run_kubeflow.py sets it; locally there is no Kubernetes): an
+    # InfraValidator loads the trained model in TF Serving, one of these image tags, on the
+    # cluster and sends it test-split requests; the Pusher pushes only what it blessed.
+    infra_validation: bool = False
+    tensorflow_serving_tags: list[str] = dataclasses.field(default_factory=lambda: ["2.19.1"])
     beam_pipeline_args: list[str] = dataclasses.field(default_factory=lambda: ["--direct_running_mode=in_memory"])
 
     def __post_init__(self):

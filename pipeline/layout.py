@@ -11,6 +11,7 @@
       .run.lock                          held by the running `make run` (one run per work folder)
       serving_model/<version>/           pushed SavedModels (TF Serving layout)
       reports/<run id>/report.html       run reports
+      reports/<run id>/ranking.json      the run's ranking metrics (run_local, after the pipeline)
       logs/                              run logs
       kubeflow/<pipeline name>.yaml      compiled Kubeflow spec (make kubeflow)
       bench/                             data-stage benchmark files (make bench-data);

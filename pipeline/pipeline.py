@@ -4,6 +4,8 @@ CsvExampleGen -> StatisticsGen -> ImportSchemaGen (curated schema) -> ExampleVal
 -> AnomalyGate -> Transform -> BaselineTrainer (SVD++) -> Trainer (attention model, the
 residual over the baseline) -> Evaluator (TFMA: test split, both models, per slice)
 and BlessingGate (paired bootstrap vs the baseline and the last blessed model) -> Pusher.
+On Kubeflow (config.infra_validation) an InfraValidator also loads the trained model in TF
+Serving on Kubernetes and queries it with test-split examples before the Pusher.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from tfx import v1 as tfx
 
 from components.anomaly_gate import AnomalyGate
 from components.blessing_gate import BlessingGate
+from components.infra_validation import InfraValidator
 from pipeline.config import PipelineConfig, baseline_shared_code_version
 from transform_fn import features as F
 from transform_fn.features import PREDICTION_KEY, SPLITS
@@ -29,6 +32,7 @@ SLICE_FEATURES = (F.EXAMPLE_KIND, F.MOVIE_PRIMARY_GENRE, F.HISTORY_PADDED)
 PREPROCESSING_FN = "transform_fn.preprocessing.preprocessing_fn"
 RUN_FN = "trainer_fn.run.run_fn"
 BASELINE_RUN_FN = "trainer_fn.baseline.run.run_fn"
+INFRA_VALIDATION_EXAMPLES = 10      # test-split tf.Examples sent to the model server
 
 
 def _module(module_file: str | None, function_key: str, function: str) -> dict:
@@ -47,6 +51,21 @@ def eval_config() -> tfma.EvalConfig:
             tfma.MetricConfig(class_name=name) for name in
             ("ExampleCount", "MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError")])],
     )
+
+
+def infra_validator(config: PipelineConfig, examples, model) -> InfraValidator:
+    """LoadAndQuery in TF Serving (config.tensorflow_serving_tags) on the cluster's Kubernetes:
+    the model must load and answer serving_default requests built from the test split.
+    tfx's component under a class KFP v2 compiles (components/infra_validation.py)."""
+    return InfraValidator(
+        model=model, examples=examples,
+        serving_spec=tfx.proto.ServingSpec(
+            tensorflow_serving=tfx.proto.TensorFlowServing(tags=list(config.tensorflow_serving_tags)),
+            kubernetes=tfx.proto.KubernetesConfig()),
+        validation_spec=tfx.proto.ValidationSpec(max_loading_time_seconds=300, num_tries=3),
+        request_spec=tfx.proto.RequestSpec(
+            tensorflow_serving=tfx.proto.TensorFlowServingRequestSpec(signature_names=["serving_default"]),
+            split_name=EVAL_SPLIT, num_examples=INFRA_VALIDATION_EXAMPLES))
 
 
 def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
@@ -108,9 +127,12 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         split=EVAL_SPLIT, baseline_margin=config.baseline_margin, change_tolerance=config.rmse_change_tolerance,
         rmse_upper_bound=config.rmse_upper_bound, resamples=config.bootstrap_resamples)
 
+    infra = (infra_validator(config, example_gen.outputs["examples"], trainer.outputs["model"])
+             if config.infra_validation else None)
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
         model_blessing=blessing_gate.outputs["blessing"],
+        infra_blessing=infra.outputs["blessing"] if infra else None,
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_model_dir)))
 
@@ -118,7 +140,8 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
-                    transform, baseline_trainer, trainer, last_blessed, evaluator, blessing_gate, pusher],
+                    transform, baseline_trainer, trainer, last_blessed, evaluator, blessing_gate,
+                    *([infra] if infra else []), pusher],
         enable_cache=config.enable_cache,
         metadata_connection_config=(
             tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)

@@ -2,8 +2,11 @@
 
     python -m pipeline.recommend --work-dir work --users 12 34 --top 10
 
-Candidates are the movies neither user has rated (optionally only the most rated ones);
-each is scored as the pair (A, B) with both users' latest viewing history, through the
+Candidates are movies neither user has rated: the POPULAR_CANDIDATES most rated of them
+and the NEAR_CANDIDATES of the rest nearest the two members' histories in the model's
+trained movie embedding (cosine; for the default model the SVD++ baseline's movie vectors
+it holds frozen), or with --all-movies every one. Each is scored, in one batch, as the
+pair (A, B) with both users' latest viewing history, through the
 model's `predict_raw` signature (trainer_fn/signatures.py), i.e. the same Transform graph
 the Trainer saw: the pair rating, each member's own rating and their attention over their
 history come from one call. `--strategy least_misery` ranks by the lower of the two
@@ -32,6 +35,12 @@ NEW_USER_ID = 0                       # sent for a person without an id: out of 
 MMR_LAMBDA = 0.7                      # relevance weight of the diversifying re-rank
 MMR_POOL = 5                          # the re-rank picks from the top MMR_POOL * n (at least 50)
 SCORE_BATCH = 4096
+POPULAR_CANDIDATES = 100              # the most rated unseen movies, always scored
+NEAR_CANDIDATES = 300                 # and this many more: the unseen movies nearest the histories
+# The trained movie table retrieval reads, the first one present and not all zero: the SVD++
+# movie vectors the residual attention model holds frozen, the baseline model's own, the
+# movie embedding of an attention model trained without the baseline.
+EMBEDDING_TABLES = ("baseline_movie_vectors", "movie_vectors", "movie_embedding")
 
 
 class UnknownUser(KeyError, UserError):
@@ -55,6 +64,77 @@ def model_versions(serving_dir: Path) -> list[Path]:
     """The complete version folders (with saved_model.pb), oldest first."""
     return sorted((p for p in Path(serving_dir).glob("*") if p.name.isdigit() and (p / "saved_model.pb").exists()),
                   key=lambda p: int(p.name))
+
+
+# ---------------------------------------------------------------- candidate retrieval
+
+@dataclasses.dataclass(frozen=True)
+class Retrieval:
+    """Which unseen movies a request scores: the `popular` most rated, and the `near` of the
+    rest whose highest cosine similarity to a history movie of either member is largest.
+    Recommending with retrieval=None scores every unseen movie."""
+    popular: int = POPULAR_CANDIDATES
+    near: int = NEAR_CANDIDATES
+
+    @property
+    def size(self) -> int:
+        return self.popular + self.near
+
+
+DEFAULT_RETRIEVAL = Retrieval()
+
+
+class MovieEmbedding:
+    """Unit-length trained movie vectors, looked up by movie id (ids outside the model's
+    movie vocabulary get its out-of-vocabulary row)."""
+
+    def __init__(self, vocabulary: list[str], table: np.ndarray):
+        ids = np.array([int(v) for v in vocabulary], dtype=np.int64)
+        norms = np.linalg.norm(table, axis=1, keepdims=True)
+        self.vectors = (table / np.maximum(norms, 1e-12)).astype(np.float32)
+        self.oov = len(vocabulary) + 1                  # after padding 0 and the vocabulary
+        self.rows = np.full(int(ids.max(initial=0)) + 1, self.oov, dtype=np.int64)
+        self.rows[ids] = np.arange(1, len(ids) + 1)     # Transform's lookup: vocabulary index + 1
+
+    @classmethod
+    def from_model(cls, model_dir: Path, variables) -> "MovieEmbedding":
+        """From a loaded SavedModel's variables and its Transform movie vocabulary asset."""
+        tables = {v.name.split("/")[0]: v for v in variables if v.name.split("/")[-1].startswith("embeddings")}
+        for name in EMBEDDING_TABLES:
+            if name in tables:
+                values = tables[name].numpy()
+                if np.any(values):
+                    vocabulary = (Path(model_dir) / "assets" / F.MOVIE_VOCAB).read_text().splitlines()
+                    return cls(vocabulary, values)
+        raise ValueError(f"{model_dir}: no trained movie table ({', '.join(EMBEDDING_TABLES)}) to retrieve "
+                         f"candidates with")
+
+    def of(self, movies) -> np.ndarray:
+        movies = np.asarray(movies, dtype=np.int64)
+        inside = (movies >= 0) & (movies < len(self.rows))
+        return self.vectors[np.where(inside, self.rows[np.where(inside, movies, 0)], self.oov)]
+
+
+def retrieve(unseen: pd.DataFrame, history: list[int], popularity: pd.Series, retrieval: Retrieval | None,
+             embedding: MovieEmbedding | None) -> pd.DataFrame:
+    """The candidates among `unseen` (in its order): all of them with retrieval=None, else the
+    most rated (`popularity`: rating counts by movie id) and those nearest `history` (movie
+    ids) in `embedding`; with no history, the most rated fill both parts."""
+    if retrieval is None or len(unseen) <= retrieval.size:
+        return unseen
+    ids = unseen["movie_id"].to_numpy(dtype=np.int64)
+    counts = popularity.reindex(ids).fillna(0).to_numpy()
+    by_count = np.lexsort((ids, -counts))               # most rated first, then by id
+    if not history or not retrieval.near:
+        return unseen.iloc[np.sort(by_count[:retrieval.size])]
+    if embedding is None:
+        raise ValueError("retrieving movies near the histories needs the model's movie embedding")
+    chosen = np.zeros(len(ids), bool)
+    chosen[by_count[:retrieval.popular]] = True
+    nearness = (embedding.of(ids) @ embedding.of(history).T).max(axis=1)
+    nearness[chosen] = -np.inf
+    chosen[np.lexsort((ids, -nearness))[:retrieval.near]] = True
+    return unseen[chosen]
 
 
 # ---------------------------------------------------------------- members and tables
@@ -127,14 +207,14 @@ class Tables:
                       history=_latest([m for m, _ in ratings], [r for _, r in ratings]),
                       seen=frozenset(m for m, _ in ratings), known=False)
 
-    def candidates(self, members: list[Member], max_candidates: int | None = None) -> pd.DataFrame:
-        """The movies none of the members has rated (the most rated first when limited)."""
+    def candidates(self, members: list[Member], retrieval: Retrieval | None = None,
+                   embedding: MovieEmbedding | None = None) -> pd.DataFrame:
+        """The movies none of the members has rated (all, or those `retrieval` picks), in
+        catalogue order."""
         seen = set().union(*(m.seen for m in members))
-        frame = self.movies[~self.movies["movie_id"].isin(seen)]
-        if max_candidates:
-            frame = frame.assign(n=frame["movie_id"].map(self.popularity).fillna(0))
-            frame = frame.sort_values(["n", "movie_id"], ascending=[False, True]).head(max_candidates)
-        return frame
+        unseen = self.movies[~self.movies["movie_id"].isin(seen)]
+        history = [movie for member in members for movie, _ in member.history]
+        return retrieve(unseen, history, self.popularity, retrieval, embedding)
 
 
 def _genres(text: str) -> frozenset:
@@ -172,11 +252,11 @@ def raw_rows(a: Member, b: Member, movies: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def candidate_rows(prepared: Path, user_a: int, user_b: int, max_candidates: int | None = None) -> pd.DataFrame:
-    """The raw rows of every candidate for a pair, with the title (the first version's API)."""
+def candidate_rows(prepared: Path, user_a: int, user_b: int) -> pd.DataFrame:
+    """The raw rows of every unseen movie for a pair, with the title (the first version's API)."""
     tables = Tables(prepared)
     a, b = tables.member(user_a), tables.member(user_b)
-    movies = tables.candidates([a, b], max_candidates)
+    movies = tables.candidates([a, b])
     return raw_rows(a, b, movies).assign(title=movies["title"].to_numpy())
 
 
@@ -197,6 +277,7 @@ class Scorer:
         if self.raw is not None:
             self.dtypes = {name: spec.dtype for name, spec in self.raw.structured_input_signature[1].items()}
         self.default = self.loaded.signatures["serving_default"]
+        self.embedding = MovieEmbedding.from_model(self.model_dir, self.loaded.variables)
 
     def score(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
         """{pair_rating, a_rating, b_rating: [n], a_attention, b_attention: [n, HISTORY_LENGTH]}."""
@@ -233,10 +314,12 @@ class Scorer:
 
 # ---------------------------------------------------------------- ranking (no TensorFlow)
 
-def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member, max_candidates: int | None = None,
-               movies: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Every candidate (or `movies`) with its predictions, in catalogue order."""
-    movies = tables.candidates([a, b], max_candidates) if movies is None else movies
+def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
+               retrieval: Retrieval | None = DEFAULT_RETRIEVAL, movies: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The candidates (every unseen movie with retrieval=None; or `movies`) with their
+    predictions, in catalogue order."""
+    members = [a] if a is b else [a, b]
+    movies = tables.candidates(members, retrieval, scorer.embedding) if movies is None else movies
     scores = scorer.score(raw_rows(a, b, movies))
     frame = movies[["movie_id", "title", "year", "genres", "director"]].reset_index(drop=True)
     frame = frame.assign(pair_rating=scores["pair_rating"], a_rating=scores["a_rating"],
@@ -338,11 +421,11 @@ def reason(tables: Tables, row, members: list[Member]) -> str:
 
 def recommendations(scorer: Scorer, tables: Tables, members: list[Member], n: int = 10,
                     strategy: str = "average", diversified: bool = False,
-                    max_candidates: int | None = None) -> dict:
+                    retrieval: Retrieval | None = DEFAULT_RETRIEVAL) -> dict:
     """The ranked list as plain data (the service's response body without the model)."""
     strategy_score(pd.DataFrame({"pair_rating": [], "a_rating": [], "b_rating": []}), strategy)  # validates
     a, b = (members[0], members[0]) if len(members) == 1 else members
-    frame = score_pair(scorer, tables, a, b, max_candidates)
+    frame = score_pair(scorer, tables, a, b, retrieval)
     top = diversify(frame, strategy, n) if diversified else rank(frame, strategy, n)
     items = []
     for i, row in top.iterrows():
@@ -358,13 +441,13 @@ def recommendations(scorer: Scorer, tables: Tables, members: list[Member], n: in
 
 
 def recommend(model_dir: Path, prepared: Path, user_a: int, user_b: int, top: int = 10,
-              max_candidates: int | None = None, strategy: str = "average", diversified: bool = False,
+              retrieval: Retrieval | None = DEFAULT_RETRIEVAL, strategy: str = "average", diversified: bool = False,
               scorer: Scorer | None = None, tables: Tables | None = None) -> pd.DataFrame:
     """The top movies for the pair, as a table: highest strategy score first."""
     tables = tables or Tables(prepared)
     scorer = scorer or Scorer(model_dir)
     a, b = tables.member(user_a), tables.member(user_b)
-    frame = score_pair(scorer, tables, a, b, max_candidates)
+    frame = score_pair(scorer, tables, a, b, retrieval)
     ranked = diversify(frame, strategy, top) if diversified else rank(frame, strategy, top)
     if user_a == user_b:
         ranked = ranked.drop(columns="b_rating")
@@ -377,6 +460,22 @@ def recommend(model_dir: Path, prepared: Path, user_a: int, user_b: int, top: in
     return ranked[list(dict.fromkeys(columns))].reset_index(drop=True)
 
 
+def add_retrieval_args(p: argparse.ArgumentParser) -> None:
+    """--popular, --near, --all-movies: the command-line recommender's, the service's and the
+    benchmarks' candidate options."""
+    g = p.add_argument_group("candidates")
+    g.add_argument("--popular", type=int, default=POPULAR_CANDIDATES, help="the most rated unseen movies scored")
+    g.add_argument("--near", type=int, default=NEAR_CANDIDATES,
+                   help="more unseen movies scored: those nearest the members' histories in the movie embedding")
+    g.add_argument("--all-movies", action="store_true", help="score every unseen movie instead")
+
+
+def retrieval_from_args(args) -> Retrieval | None:
+    if args.popular < 0 or args.near < 0:
+        raise UserError(f"--popular and --near must be 0 or more (got {args.popular}, {args.near})")
+    return None if args.all_movies else Retrieval(args.popular, args.near)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m pipeline.recommend", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -386,7 +485,7 @@ def main(argv=None) -> None:
     p.add_argument("--prepared", help="prepared data folder (default: the newest under <work>/prepared)")
     p.add_argument("--model", help="SavedModel folder (default: the newest pushed version)")
     p.add_argument("--top", type=int, default=10)
-    p.add_argument("--max-candidates", type=int, help="score only the most rated unseen movies")
+    add_retrieval_args(p)
     p.add_argument("--strategy", choices=STRATEGIES, default="average",
                    help="average: the pair prediction; least_misery: the lower member prediction")
     p.add_argument("--diversify", action="store_true", help="re-rank the top candidates for genre diversity")
@@ -406,10 +505,10 @@ def _main(args) -> None:
         tables = Tables(prepared)
         members = [tables.member(u) for u in dict.fromkeys(args.users)]
         body = recommendations(Scorer(model), tables, members, args.top, args.strategy, args.diversify,
-                               args.max_candidates)
+                               retrieval_from_args(args))
         print(json.dumps({"users": list(dict.fromkeys(args.users)), "model": str(model), **body}, indent=2))
         return
-    result = recommend(model, prepared, *args.users, top=args.top, max_candidates=args.max_candidates,
+    result = recommend(model, prepared, *args.users, top=args.top, retrieval=retrieval_from_args(args),
                        strategy=args.strategy, diversified=args.diversify)
     print(f"top {len(result)} for users {args.users[0]} and {args.users[1]} (model {model}):")
     with pd.option_context("display.max_colwidth", 90, "display.width", 250):

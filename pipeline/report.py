@@ -4,8 +4,9 @@
 
 Reads MLMD (executions, cache hits, artifacts), TFDV statistics, the curated schema,
 ExampleValidator's anomalies, TFDV drift between train and eval/test, the TFMA result and
-validation, the Trainer's per-epoch history, and the candidate model's predictions on the
-test split. Writes <work>/reports/<run id>/report.html and its PNG plots, with no script
+validation, the Trainer's per-epoch history, the candidate model's predictions on the
+test split, and the ranking metrics run_local computed after the run (ranking.json, beside
+the report). Writes <work>/reports/<run id>/report.html and its PNG plots, with no script
 and no request outside that folder, so it opens from disk without a network.
 """
 
@@ -24,7 +25,7 @@ import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from components.anomaly_gate import read_anomalies
-from pipeline import report_plots
+from pipeline import bench_ranking, report_plots
 from pipeline import summary as run_summary
 from pipeline.config import PipelineConfig
 from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
@@ -198,6 +199,10 @@ def model_section(run: run_summary.RunSummary, out_dir: Path, manifest: dict | N
         history = json.loads(Path(history_path).read_text())
         section["hparams"] = history["hparams"]
         section["plots"]["training"] = report_plots.training_curves(history["history"], out_dir)
+    ranking = out_dir / bench_ranking.RESULT_FILE
+    if ranking.exists():
+        section["ranking"] = json.loads(ranking.read_text())
+        section["ranking_sample"] = bench_ranking.sample_text(section["ranking"])
     return section
 
 

@@ -20,8 +20,10 @@ from data.errors import UserError, run_cli
 
 REMOTE_KEYS = ("pipeline_root", "data_root", "serving_model_dir")
 # PipelineConfig fields the Kubeflow runner sets itself: no MLMD file (the cluster has its
-# own), the schema and the user code from the image rather than from this machine.
-DERIVED_KEYS = ("metadata_path", "schema_file", "transform_module", "trainer_module", "baseline_module")
+# own), the schema and the user code from the image rather than from this machine, and the
+# InfraValidator before the Pusher (the cluster has Kubernetes to start TF Serving on).
+DERIVED_KEYS = ("metadata_path", "schema_file", "transform_module", "trainer_module", "baseline_module",
+                "infra_validation")
 
 
 
@@ -56,7 +58,8 @@ class KubeflowSettings:
         try:
             config = PipelineConfig.from_dict(
                 {**values, "metadata_path": "", "schema_file": f"{root}/pipeline/schema/schema.pbtxt",
-                 "transform_module": None, "trainer_module": None, "baseline_module": None}, where=str(path))
+                 "transform_module": None, "trainer_module": None, "baseline_module": None,
+                 "infra_validation": True}, where=str(path))
         except (TypeError, ValueError) as e:
             raise SettingsError(str(e)) from e
         return cls(config=config, **own)

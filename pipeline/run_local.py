@@ -72,6 +72,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="how far below the baseline's RMSE the model's whole bootstrap interval must lie")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report (make report builds it later)")
+    p.add_argument("--no-ranking", action="store_true",
+                   help="skip the ranking metrics after the run (HR@10, NDCG@10, coverage on a sample)")
     p.add_argument("--verbose", action="store_true",
                    help="print every warning and log on the console instead of <work-dir>/logs/<run>.log")
     p.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
@@ -132,6 +134,13 @@ def _run(args, console: Console) -> run_summary.RunSummary:
     tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
 
     result = run_summary.latest_run(config.metadata_path, config.pipeline_name)
+    ranking = None
+    if not args.no_ranking:
+        from pipeline import bench_ranking
+        from pipeline.report import report_dir
+
+        with console.step("ranking"):      # before the report, which shows it
+            ranking = bench_ranking.for_run(result, prepared, report_dir(work.reports, result.run_id))
     report_path = None
     if not args.no_report:
         from pipeline.report import build_report
@@ -139,7 +148,7 @@ def _run(args, console: Console) -> run_summary.RunSummary:
         with console.step("report"):
             report_path = build_report(config.metadata_path, config.pipeline_name, work.reports)
     with console.printing():
-        print_summary(result, manifest, config, time.time() - started, report_path)
+        print_summary(result, manifest, config, time.time() - started, report_path, ranking)
     return result
 
 
@@ -147,7 +156,7 @@ BASELINE_NAMES = {"svdpp": "SVD++ baseline", "mf": "matrix factorisation", "bias
 
 
 def print_summary(result: run_summary.RunSummary, manifest: dict, config: PipelineConfig, seconds: float,
-                  report_path: Path | None = None):
+                  report_path: Path | None = None, ranking: dict | None = None):
     counts = manifest["counts"]
     evaluation = result.output("Evaluator", "evaluation")
     by_slice = run_summary.metrics_by_slice(evaluation.uri) if evaluation else {}
@@ -172,10 +181,20 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
               f"[{d['low']:+.4f}, {d['high']:+.4f}] ({d['users']:,} users resampled)")
     if comparison and not comparison.get("last_blessed_model"):
         print("               no last blessed model yet: that check is skipped")
+    if ranking:
+        from pipeline.bench_ranking import sample_text
+
+        print(f"ranking        {'':22s} {'HR@10':>7s} {'NDCG@10':>7s} {'cover':>7s}")
+        for name, m in ranking["rankers"].items():
+            print(f"               {name:22s} " + " ".join(f"{m[k]:7.3f}" for k in ("hr", "ndcg", "coverage")))
+        print(f"               on {sample_text(ranking)} ({ranking['seconds']:.0f} s)")
     print(f"blessed        {'yes' if result.blessed() else 'no'}")
     for check in comparison.get("checks", []):
         print(f"  check        {Check(**{**check, 'interval': check.get('interval') and tuple(check['interval'])}).line()}")
     already = any(c["name"] == "is a new model" and not c["passed"] for c in comparison.get("checks", []))
+    if not config.infra_validation:
+        print("infra validation: skipped locally (no Kubernetes); "
+              "on Kubeflow the InfraValidator runs before the Pusher")
     print(f"pushed         {result.pushed_path() or ('nothing new: this model is the last blessed one, already pushed' if already else 'nothing (model not blessed)')}")
     states = ", ".join(f"{c.component} {c.state.lower()}" for c in result.components.values())
     print(f"components     {states}")

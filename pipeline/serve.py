@@ -3,13 +3,16 @@
     make serve                 # http://127.0.0.1:8000, OpenAPI docs at /docs
     make serve PORT=8080
     python -m pipeline.serve --work-dir work --port 8000 [--prepared DIR] [--poll 2]
+                             [--popular 100 --near 300 | --all-movies]
 
 The service loads the newest version under <work>/serving_model/ with the prepared tables
 (movies, users, ratings) of the data the run that pushed it read (found in MLMD; the
 newest prepared folder if MLMD does not say), and polls the serving folder: a newly pushed
 version is loaded and warmed up beside the current one, then swapped in with one
 assignment; a request keeps the version it started with, so none fails during a switch.
-Scoring, ranking and reasons are pipeline/recommend.py's, the code the CLI runs.
+Candidates (the most rated unseen movies and those nearest the members' histories in the
+model's movie embedding, or every unseen movie), scoring, ranking and reasons are
+pipeline/recommend.py's, the code the CLI runs.
 """
 
 
@@ -88,8 +91,10 @@ class ModelWatcher:
     """Holds the current ServingState and replaces it when a newer version is pushed."""
 
     def __init__(self, work_dir: str | os.PathLike, prepared: str | os.PathLike | None = None,
-                 poll_seconds: float = 2.0, settle_seconds: float = SETTLE_SECONDS):
+                 poll_seconds: float = 2.0, settle_seconds: float = SETTLE_SECONDS,
+                 retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL):
         self.work = WorkLayout.at(work_dir)
+        self.retrieval = retrieval              # None: every unseen movie is scored
         self.prepared = Path(prepared).resolve() if prepared else None
         self.poll_seconds = poll_seconds
         self.settle_seconds = settle_seconds
@@ -158,7 +163,8 @@ class ModelWatcher:
 
 
 def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | os.PathLike | None = None,
-               poll_seconds: float = 2.0, watch: bool = True, watcher: ModelWatcher | None = None):
+               poll_seconds: float = 2.0, watch: bool = True, watcher: ModelWatcher | None = None,
+               retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL):
     """The FastAPI app. watch=False: no polling thread (tests call app.state.watcher.refresh())."""
     from contextlib import asynccontextmanager
 
@@ -166,7 +172,7 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
     from fastapi.responses import JSONResponse
     from pydantic import BaseModel, Field
 
-    watcher = watcher or ModelWatcher(work_dir, prepared, poll_seconds)
+    watcher = watcher or ModelWatcher(work_dir, prepared, poll_seconds, retrieval=retrieval)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -256,7 +262,7 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
             diversify: bool = Query(False, description="maximal-marginal-relevance re-rank for genre diversity")):
         ids = parse_users(users)
         s = state()
-        body = R.recommendations(s.scorer, s.tables, members_of(s, ids), n, strategy, diversify)
+        body = R.recommendations(s.scorer, s.tables, members_of(s, ids), n, strategy, diversify, watcher.retrieval)
         return {"users": ids, "model_version": s.version, **body}
 
     @app.post("/v1/recommendations", summary="Top-n movies for people described by their recent ratings")
@@ -277,7 +283,8 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
                 raise HTTPException(422, detail=f"member {i}: {error}") from None
         if len(members) == 2 and members[0] == members[1]:
             members = members[:1]
-        body = R.recommendations(s.scorer, s.tables, members, request.n, request.strategy, request.diversify)
+        body = R.recommendations(s.scorer, s.tables, members, request.n, request.strategy, request.diversify,
+                                 watcher.retrieval)
         return {"users": [m.user if m.user != R.NEW_USER_ID else None for m in members], "model_version": s.version,
                 **body}
 
@@ -314,11 +321,13 @@ def main(argv=None) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--poll", type=float, default=2.0, help="seconds between looks at the serving folder")
+    R.add_retrieval_args(p)
     args = p.parse_args(argv)
+    retrieval = R.retrieval_from_args(args)
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(args.work_dir, args.prepared, args.poll)
+    app = create_app(args.work_dir, args.prepared, args.poll, retrieval=retrieval)
     print(f"serving on http://{args.host}:{args.port} (OpenAPI docs at /docs); "
           f"models from {WorkLayout.at(args.work_dir).serving_model}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")

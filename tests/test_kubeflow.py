@@ -1,13 +1,16 @@
 """The same create_pipeline compiled for Kubeflow: parseable spec, full graph, no local paths."""
 
 import dataclasses
+import json
 
 import pytest
 import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from pipeline.config import PROJECT_ROOT
+from components.infra_validation import set_kfp_namespace
+from pipeline.config import PROJECT_ROOT, PipelineConfig
+from pipeline.pipeline import create_pipeline
 from pipeline.run_kubeflow import KubeflowSettings, compile_pipeline
 
 EDGES = {
@@ -23,7 +26,8 @@ EDGES = {
     "BaselineTrainer": {"Transform", "ImportSchemaGen"},
     "Evaluator": {"CsvExampleGen", "Trainer", "BaselineTrainer"},
     "BlessingGate": {"CsvExampleGen", "Trainer", "BaselineTrainer", "latest_blessed_model_resolver-model-resolver"},
-    "Pusher": {"Trainer", "BlessingGate"},
+    "InfraValidator": {"CsvExampleGen", "Trainer"},
+    "Pusher": {"Trainer", "BlessingGate", "InfraValidator"},
 }
 
 
@@ -45,6 +49,52 @@ def test_every_component_and_edge(compiled):
     assert set(tasks) == set(EDGES)
     for name, upstream in EDGES.items():
         assert set(tasks[name].dependent_tasks) == upstream, name
+
+
+def test_the_infra_validator_loads_and_queries_tf_serving_on_kubernetes_before_the_pusher(compiled):
+    settings, _, spec = compiled
+    assert settings.config.infra_validation and settings.config.tensorflow_serving_tags == ["2.19.1"]
+    tasks = spec.root.dag.tasks
+    assert "InfraValidator" in tasks["Pusher"].dependent_tasks
+    pusher_inputs = tasks["Pusher"].inputs.artifacts
+    assert pusher_inputs["infra_blessing"].task_output_artifact.producer_task == "InfraValidator"
+    parameters = {name: value.runtime_value.constant_value.string_value
+                  for name, value in tasks["InfraValidator"].inputs.parameters.items()}
+    serving = json.loads(parameters["serving_spec"])
+    assert serving == {"tensorflow_serving": {"tags": ["2.19.1"]}, "kubernetes": {}}
+    request = json.loads(parameters["request_spec"])
+    assert request["tensorflow_serving"] == {"signature_names": ["serving_default"]}
+    assert request["split_name"] == "test" and request["num_examples"] > 0          # LoadAndQuery
+    assert json.loads(parameters["validation_spec"])["num_tries"] >= 1
+    inputs = tasks["InfraValidator"].inputs.artifacts
+    assert inputs["examples"].task_output_artifact.producer_task == "CsvExampleGen"
+    assert inputs["model"].task_output_artifact.producer_task == "Trainer"
+    executor = spec.deployment_spec.fields["executors"].struct_value.fields["InfraValidator_executor"]
+    args = [v.string_value for v in executor.struct_value.fields["container"].struct_value.fields["args"]
+            .list_value.values]
+    assert args[args.index("--executor_class_path") + 1] == "components.infra_validation.Executor"
+
+
+def test_the_infra_validator_takes_the_namespace_from_the_service_account(tmp_path):
+    namespace = tmp_path / "namespace"
+    namespace.write_text("kubeflow-user\n")
+    environ = {"KFP_POD_NAME": "pod-1"}
+    set_kfp_namespace(environ, str(namespace))
+    assert environ == {"KFP_POD_NAME": "pod-1", "KFP_NAMESPACE": "kubeflow-user"}
+    environ = {"KFP_NAMESPACE": "set-by-kfp"}
+    set_kfp_namespace(environ, str(namespace))
+    assert environ == {"KFP_NAMESPACE": "set-by-kfp"}
+    environ = {}
+    set_kfp_namespace(environ, str(tmp_path / "absent"))      # outside a cluster: left alone
+    assert environ == {}
+
+
+def test_the_local_pipeline_has_no_infra_validator(tmp_path):
+    pipeline = create_pipeline(PipelineConfig.local(tmp_path, tmp_path / "data"))
+    ids = [c.id for c in pipeline.components]
+    assert "Pusher" in ids and not any("InfraValidator" in i for i in ids)
+    pusher = next(c for c in pipeline.components if c.id == "Pusher")
+    assert "infra_blessing" not in pusher.inputs
 
 
 def test_image_and_remote_locations(compiled):
@@ -87,6 +137,7 @@ def test_settings_are_pipeline_config_fields(tmp_path):
 @pytest.mark.parametrize("extra, message", [
     ("rmse_bound = 1.0\n", r"unknown settings \['rmse_bound'\]"),
     ("metadata_path = 'x'\n", "set by the Kubeflow runner"),
+    ("infra_validation = false\n", "set by the Kubeflow runner"),
     ("[hparams]\nepoch = 3\n", r"hparams: unknown keys \['epoch'\]"),
     ("[baseline_params]\nfactor = 3\n", r"baseline: unknown keys \['factor'\]"),
 ])

@@ -1,5 +1,6 @@
 """End to end: the real pipeline on the tiny embedded data, twice, then a data anomaly."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,13 +10,14 @@ import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from pipeline import run_local
+from pipeline import bench_ranking, run_local
 from pipeline import summary as run_summary
 from pipeline.config import PipelineConfig
 from pipeline.layout import WorkLayout, synthetic_name
 from pipeline.pipeline import create_pipeline
+from pipeline import recommend as R
 from pipeline.recommend import recommend
-from pipeline.report import build_report
+from pipeline.report import build_report, report_dir
 from pipeline.tf_examples import serialize
 from transform_fn import features as F
 
@@ -40,13 +42,33 @@ def _swap(frame):
     return frame.rename(columns=renamed)
 
 
-def test_first_run_completes_is_blessed_and_pushed(first_run, work):
-    assert set(first_run.components) == COMPONENTS
+def test_first_run_completes_is_blessed_and_pushed(first_run, first_run_console, work):
+    assert set(first_run.components) == COMPONENTS      # no InfraValidator locally: the summary says why
+    assert ("infra validation: skipped locally (no Kubernetes); on Kubeflow the InfraValidator runs before the "
+            "Pusher") in first_run_console
     assert {c.state for c in first_run.components.values()} == {"COMPLETE"}
     assert first_run.blessed()
     pushed = Path(first_run.pushed_path())
     assert pushed.parent == WorkLayout.at(work).serving_model and pushed.name.isdigit()   # TF Serving layout
     assert (pushed / "saved_model.pb").exists()
+
+
+def test_the_summary_and_the_report_hold_the_ranking_metrics(first_run, first_run_console, work):
+    path = report_dir(WorkLayout.at(work).reports, first_run.run_id) / bench_ranking.RESULT_FILE
+    ranking = json.loads(path.read_text())
+    assert ranking["model"] == str(Path(first_run.output("Trainer", "model").uri) / "Format-Serving")
+    assert 0 < ranking["rows"] <= bench_ranking.SUMMARY_ROWS and ranking["pairs"] == bench_ranking.SUMMARY_PAIRS
+    assert list(ranking["rankers"]) == ["attention model", "SVD++ baseline", "popularity"]
+    for name, m in ranking["rankers"].items():
+        assert 0 <= m["ndcg"] <= m["hr"] <= 1 and 0 < m["coverage"] <= 1, name
+    model = ranking["rankers"]["attention model"]
+    assert model["ndcg_retrieved"] <= model["hr_retrieved"] <= model["target_retrieved"] <= 1
+    summary = first_run_console.split("run summary ===")[1]
+    assert "ranking" in summary and f"{ranking['rows']} test pair rows with label >= 4" in summary
+    line = next(line for line in summary.splitlines() if line.strip().startswith("popularity"))
+    assert line.split()[1:] == [f"{ranking['rankers']['popularity'][k]:.3f}" for k in ("hr", "ndcg", "coverage")]
+    html = (path.parent / "report.html").read_text()
+    assert "Ranking on a sample of the test split" in html and f"{model['hr']:.3f}" in html
 
 
 def test_pushed_model_scores_tf_examples_like_the_evaluator(first_run, work):
@@ -131,7 +153,20 @@ def test_recommend_ranks_unseen_movies_for_a_pair(first_run, work):
     assert not set(top[F.MOVIE]) & set(ratings.loc[ratings["user_id"].isin([a, b]), "movie_id"])
     swapped = recommend(model, prepared, b, a, top=5)
     np.testing.assert_allclose(swapped["predicted_rating"], top["predicted_rating"], atol=1e-5)
-    only_popular = recommend(model, prepared, a, a, top=3, max_candidates=10)
+    only_popular = recommend(model, prepared, a, a, top=3, retrieval=R.Retrieval(popular=10, near=0))
     assert len(only_popular) == 3
+    # Retrieval on the pushed model's movie embedding (the frozen SVD++ movie vectors): the
+    # unseen movie nearest a history movie is a candidate, and the count is bounded.
+    scorer, tables = R.Scorer(model), R.Tables(prepared)
+    assert scorer.embedding.vectors.shape[0] == len((model / "assets" / F.MOVIE_VOCAB).read_text().split()) + 2
+    ma, mb = tables.member(a), tables.member(b)
+    unseen = tables.candidates([ma, mb])
+    history = [m for member in (ma, mb) for m, _ in member.history]
+    nearest = unseen["movie_id"].iloc[int((scorer.embedding.of(unseen["movie_id"])
+                                           @ scorer.embedding.of(history).T).max(axis=1).argmax())]
+    picked = tables.candidates([ma, mb], R.Retrieval(popular=5, near=10), scorer.embedding)
+    assert len(picked) == 15 < len(unseen) and nearest in set(picked["movie_id"])
+    assert R.score_pair(scorer, tables, ma, mb, R.Retrieval(popular=5, near=10))["movie_id"].tolist() == \
+        picked["movie_id"].tolist()
     with pytest.raises(KeyError, match="not in"):
         recommend(model, prepared, a, 10**9)

@@ -37,12 +37,23 @@ def prepared(tmp_path_factory) -> Path:
     return out
 
 
+def hand_made_embedding() -> R.MovieEmbedding:
+    """Movies 1-12 in a vocabulary out of id order; random vectors, except that movie 11 points
+    the way movie 3 does (rated by user 1) and movie 12 the way movie 5 does (rated by user 2)."""
+    vocabulary = [str(m) for m in (4, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12)]
+    table = np.random.default_rng(0).normal(size=(len(vocabulary) + 2, 6))
+    row = {int(m): i + 1 for i, m in enumerate(vocabulary)}
+    table[row[11]], table[row[12]] = 2.5 * table[row[3]], 0.5 * table[row[5]]
+    return R.MovieEmbedding(vocabulary, table)
+
+
 class FakeScorer:
     """Deterministic stand-in for R.Scorer: member rating from movie and user, pair the mean."""
     has_attention = True
 
     def __init__(self, offset: float = 0.0):
         self.offset = offset
+        self.embedding = hand_made_embedding()
 
     def member(self, users, movies):
         return np.clip(1.0 + ((movies * 7 + users * 3) % 9) / 2.0 + self.offset, 1, 5)
@@ -121,6 +132,54 @@ def test_members_history_candidates_and_cold_start(prepared):
         tables.member_with_ratings([(999, 4.0)], user=1)
 
 
+# ---------------------------------------------------------------- candidate retrieval
+
+def test_the_embedding_looks_movies_up_through_the_vocabulary():
+    embedding = hand_made_embedding()
+    vectors = embedding.of([4, 1, 3, 11, 999, -1])
+    np.testing.assert_allclose(np.linalg.norm(vectors[:4], axis=1), 1.0, rtol=1e-6)
+    assert embedding.rows[4] == 1 and embedding.rows[1] == 2          # vocabulary index + 1
+    np.testing.assert_allclose(vectors[2], vectors[3], rtol=1e-6)     # 11 is 3 scaled: cosine 1
+    np.testing.assert_allclose(vectors[4], embedding.vectors[embedding.oov])  # unknown ids: the OOV row
+    np.testing.assert_allclose(vectors[5], vectors[4])
+
+
+def test_retrieval_takes_the_most_rated_and_the_nearest_unseen_movies(prepared):
+    tables = R.Tables(prepared)
+    one, two = tables.member(1), tables.member(2)
+    embedding = hand_made_embedding()
+    # Unseen by both: 7-12, none ever rated, so the most rated is the lowest id (7); the
+    # nearest: 11 (user 1's movie 3) and 12 (user 2's movie 5).
+    picked = tables.candidates([one, two], R.Retrieval(popular=1, near=2), embedding)
+    assert picked["movie_id"].tolist() == [7, 11, 12]
+    assert tables.candidates([one], R.Retrieval(popular=1, near=1), embedding)["movie_id"].tolist() == [5, 11]
+    # Every unseen movie when the sizes cover them, or with retrieval=None.
+    assert tables.candidates([one, two], R.Retrieval(4, 2), embedding)["movie_id"].tolist() == list(range(7, 13))
+    assert tables.candidates([one, two], None)["movie_id"].tolist() == list(range(7, 13))
+    # Popularity decides the first part; no history: the most rated fill both parts.
+    unseen = tables.movies[tables.movies["movie_id"] > 6]
+    counts = pd.Series({10: 9, 8: 5, 12: 1})
+    assert R.retrieve(unseen, [3], counts, R.Retrieval(1, 1), embedding)["movie_id"].tolist() == [10, 11]
+    assert R.retrieve(unseen, [], counts, R.Retrieval(1, 1), embedding)["movie_id"].tolist() == [8, 10]
+
+
+def test_retrieval_is_bounded_and_never_returns_a_rated_movie():
+    rng = np.random.default_rng(1)
+    movies = pd.DataFrame({"movie_id": np.arange(1, 2001)})
+    embedding = R.MovieEmbedding([str(m) for m in rng.permutation(2000) + 1], rng.normal(size=(2002, 16)))
+    popularity = pd.Series(rng.integers(0, 500, 2000), index=movies["movie_id"])
+    for _ in range(5):
+        rated = rng.choice(2000, 300, replace=False) + 1
+        unseen = movies[~movies["movie_id"].isin(rated)]
+        history = list(rated[-10:])
+        picked = R.retrieve(unseen, history, popularity, R.Retrieval(50, 150), embedding)["movie_id"]
+        assert len(picked) == 200 and picked.is_unique and not set(picked) & set(rated)
+        sims = embedding.of(unseen["movie_id"]) @ embedding.of(history).T
+        assert unseen["movie_id"].iloc[int(sims.max(axis=1).argmax())] in set(picked)   # the nearest one
+        top = popularity[unseen["movie_id"]].sort_values(ascending=False).index[:20]
+        assert set(top) <= set(picked)
+
+
 def test_reason_names_the_most_attended_movie_shared_genres_and_director(prepared):
     tables = R.Tables(prepared)
     member = tables.member(1)                     # history 2 (Comedy), 3 (Action), 4 (Drama|Comedy)
@@ -139,8 +198,8 @@ def test_reason_names_the_most_attended_movie_shared_genres_and_director(prepare
 class FakeWatcher(serve.ModelWatcher):
     """Versions are the folder names under serving_model; loading builds a FakeScorer."""
 
-    def __init__(self, work, prepared):
-        super().__init__(work, prepared, settle_seconds=0)
+    def __init__(self, work, prepared, retrieval=R.DEFAULT_RETRIEVAL):
+        super().__init__(work, prepared, settle_seconds=0, retrieval=retrieval)
         self.loads = 0
 
     def load(self, model_dir):
@@ -182,6 +241,17 @@ def test_recommendations_for_a_pair(client):
     assert first["pair_rating"] == pytest.approx(mean, abs=1e-3)
     assert "attention weighted" in first["reason"]
     assert body["genre_spread"]["distinct_genres"] >= 1
+
+
+def test_the_service_scores_the_retrieved_candidates(tmp_path, prepared):
+    push(tmp_path, 1)
+    watcher = FakeWatcher(tmp_path, prepared, retrieval=R.Retrieval(popular=1, near=2))
+    with TestClient(serve.create_app(tmp_path, watch=False, watcher=watcher)) as c:
+        body = c.get("/v1/recommendations", params={"users": "1,2", "n": 5}).json()
+        assert body["candidates"] == 3 and {i["movie"] for i in body["items"]} == {7, 11, 12}
+        posted = c.post("/v1/recommendations", json={"members": [{"user": 3}], "n": 5}).json()
+        assert posted["candidates"] == 3                     # no history: the three most rated
+        assert {i["movie"] for i in posted["items"]} == {1, 2, 3}
 
 
 def test_least_misery_and_diversify(client):
