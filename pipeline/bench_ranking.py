@@ -107,7 +107,10 @@ def evaluate(scorers: dict, tables: R.Tables, rows: pd.DataFrame,
             {name: np.array(r, dtype=float) for name, r in retrieved.items()})
 
 
-def coverage(scorers: dict, tables: R.Tables, pairs: int, seed: int) -> dict[str, float]:
+def coverage(scorers: dict, tables: R.Tables, pairs: int, seed: int,
+             retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL) -> dict[str, float]:
+    """The share of the catalogue in the top-10 lists of `pairs` random pairs, as the service
+    would show them (the models on the candidates `retrieval` picks; None: every unseen movie)."""
     users = tables.users.index.to_numpy()
     out = {}
     for name, scorer in [*scorers.items(), ("popularity", None)]:
@@ -121,7 +124,7 @@ def coverage(scorers: dict, tables: R.Tables, pairs: int, seed: int) -> dict[str
                 top = movies.assign(n=movies["movie_id"].map(tables.popularity).fillna(0)).sort_values(
                     ["n", "movie_id"], ascending=[False, True]).head(K)["movie_id"]
             else:
-                top = R.rank(R.score_pair(scorer, tables, ma, mb, retrieval=None), "average", K)["movie_id"]
+                top = R.rank(R.score_pair(scorer, tables, ma, mb, retrieval=retrieval), "average", K)["movie_id"]
             shown |= set(int(m) for m in top)
         out[name] = len(shown) / len(tables.movies)
     return out
@@ -141,7 +144,7 @@ def measure(model: Path, baseline: Path | None, prepared: Path, rows: int, pairs
     test = test[test[F.LABEL].astype(float) >= 4]
     test = test.sample(min(rows, len(test)), random_state=seed) if len(test) else test
     ranks, retrieved = evaluate(scorers, tables, test, retrieval)
-    cover = coverage(scorers, tables, pairs, seed)
+    cover = coverage(scorers, tables, pairs, seed, retrieval)
     rankers = {}
     for name, r in ranks.items():
         hr, ndcg = hit_and_ndcg(r)
@@ -174,7 +177,8 @@ def for_run(run, prepared: Path, out_dir: Path, rows: int = SUMMARY_ROWS, pairs:
 def sample_text(result: dict) -> str:
     """What the numbers are on, in words (the run summary's and the report's)."""
     return (f"{result['rows']} test pair rows with label >= 4 (the target ranked among every movie neither "
-            f"member rated before the test period), top-{result['k']} coverage over {result['pairs']} random pairs, "
+            f"member rated before the test period), top-{result['k']} coverage over {result['pairs']} random pairs"
+            f"{' as served (retrieved candidates)' if result.get('retrieval') else ''}, "
             f"seed {result['seed']}")
 
 
@@ -183,7 +187,8 @@ def table(result: dict, command: str = "") -> str:
     lines = [f"Ranking on `{result['data']}` ({dt.date.today().isoformat()}, model {Path(result['model']).name}): "
              f"{result['rows']} test pair rows with label >= 4, the target ranked among every movie neither member "
              f"rated before the test period (pair prediction for the models, rating count for popularity); "
-             f"coverage: the share of the catalogue in the top-10 lists of {result['pairs']} random pairs. "
+             f"coverage: the share of the catalogue in the top-10 lists of {result['pairs']} random pairs"
+             f"{' as the service shows them (retrieved candidates)' if retrieval is not None else ''}. "
              f"`{command}`"]
     header, rule = "| ranker | HR@10 | NDCG@10 | catalogue coverage of top-10 |", "|---|---:|---:|---:|"
     if retrieval is not None:

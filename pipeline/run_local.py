@@ -193,8 +193,7 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
         print(f"  check        {Check(**{**check, 'interval': check.get('interval') and tuple(check['interval'])}).line()}")
     already = any(c["name"] == "is a new model" and not c["passed"] for c in comparison.get("checks", []))
     if not config.infra_validation:
-        print("infra validation: skipped locally (no Kubernetes); "
-              "on Kubeflow the InfraValidator runs before the Pusher")
+        print("infra          InfraValidator skipped locally (no Kubernetes); on Kubeflow it runs before the Pusher")
     print(f"pushed         {result.pushed_path() or ('nothing new: this model is the last blessed one, already pushed' if already else 'nothing (model not blessed)')}")
     states = ", ".join(f"{c.component} {c.state.lower()}" for c in result.components.values())
     print(f"components     {states}")

@@ -44,7 +44,7 @@ def _swap(frame):
 
 def test_first_run_completes_is_blessed_and_pushed(first_run, first_run_console, work):
     assert set(first_run.components) == COMPONENTS      # no InfraValidator locally: the summary says why
-    assert ("infra validation: skipped locally (no Kubernetes); on Kubeflow the InfraValidator runs before the "
+    assert ("infra          InfraValidator skipped locally (no Kubernetes); on Kubeflow it runs before the "
             "Pusher") in first_run_console
     assert {c.state for c in first_run.components.values()} == {"COMPLETE"}
     assert first_run.blessed()
