@@ -45,15 +45,26 @@ def training_dataset(files, data_accessor, tf_transform_output, batch_size: int,
         labels.append(label.numpy())
     if not labels:
         raise ValueError("the training split is empty")
-    data = {name: np.concatenate(parts) for name, parts in columns.items()}
+    data = {name: np.concatenate(columns.pop(name)) for name in list(columns)}
     label = np.concatenate(labels)
+    del labels
     keys = [data[F.USER_IDX.format(side=side)] for side in F.SIDES] + [data[F.MOVIE_IDX]]
     keys += [data[F.HIST_IDX.format(side=side)][:, k] for side in F.SIDES for k in range(F.HISTORY_LENGTH)]
     keys += [data[F.HIST_RATING.format(side=side)][:, k] for side in F.SIDES for k in range(F.HISTORY_LENGTH)]
     order = np.lexsort(keys[::-1])
-    rows = tf.data.Dataset.from_tensor_slices(({name: value[order] for name, value in data.items()}, label[order]))
-    batches = (rows.shuffle(len(label), seed=seed, reshuffle_each_iteration=True)
-               .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+    del keys
+    # One copy of the split as tensors; each epoch shuffles row indices and gathers whole
+    # batches (no per-row pipeline and no shuffle buffer holding a second copy of the rows).
+    tensors = {name: tf.constant(data.pop(name)[order]) for name in list(data)}
+    labels_t = tf.constant(label[order])
+    n = len(label)
+
+    def gather(index):
+        return {name: tf.gather(value, index) for name, value in tensors.items()}, tf.gather(labels_t, index)
+
+    batches = (tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
+               .batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+               .prefetch(tf.data.AUTOTUNE))
     return batches, float(np.mean(label, dtype=np.float64)), len(label)
 
 
