@@ -184,7 +184,7 @@ def sample_text(result: dict) -> str:
 
 def table(result: dict, command: str = "") -> str:
     retrieval = result["retrieval"]
-    lines = [f"Ranking on `{result['data']}` ({dt.date.today().isoformat()}, model {Path(result['model']).name}): "
+    lines = ["## Ranking quality", "", f"Ranking on `{result['data']}` ({dt.date.today().isoformat()}, model {Path(result['model']).name}): "
              f"{result['rows']} test pair rows with label >= 4, the target ranked among every movie neither member "
              f"rated before the test period (pair prediction for the models, rating count for popularity); "
              f"coverage: the share of the catalogue in the top-10 lists of {result['pairs']} random pairs"
@@ -192,7 +192,7 @@ def table(result: dict, command: str = "") -> str:
              f"`{command}`"]
     header, rule = "| ranker | HR@10 | NDCG@10 | catalogue coverage of top-10 |", "|---|---:|---:|---:|"
     if retrieval is not None:
-        lines[0] += (f" Retrieved: the same ranks among only the candidates the service scores (the "
+        lines[2] += (f" Retrieved: the same ranks among only the candidates the service scores (the "
                      f"{retrieval['popular']} most rated unseen movies and the {retrieval['near']} nearest the row's "
                      f"two histories); a target not retrieved is a miss.")
         header += " HR@10 retrieved | NDCG@10 retrieved | target retrieved |"

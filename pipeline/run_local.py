@@ -25,7 +25,7 @@ from pathlib import Path
 
 from data import prepare as data_prepare
 from data import synthetic
-from data.errors import EXIT_USAGE, UserError, run_cli
+from data.errors import EXIT_USAGE, UserError, run_cli, user_message
 from data.outdir import file_lock
 from pipeline import summary as run_summary
 from pipeline.console import Console
@@ -122,7 +122,13 @@ def _run(args, console: Console) -> run_summary.RunSummary:
     started = time.time()
     work = WorkLayout.at(args.work_dir)
     with console.step("data stage"):
-        prepared, manifest = prepare_data(args, work)
+        try:
+            prepared, manifest = prepare_data(args, work)
+        except OSError as e:   # a full disk, a folder we may not write: the input's fault, exit 2
+            message = user_message(e)
+            if message is None:
+                raise
+            raise UserError(f"data stage: {message}") from e
     baseline_rmse = manifest["baseline"]["rmse"]["test"]
     config = PipelineConfig.local(
         work.root, prepared, hparams=hparams_from_args(args),

@@ -507,6 +507,17 @@ def test_run_local_refuses_a_missing_raw_folder_with_exit_2(tmp_path, capsys):
     assert exit_.value.code == 2 and "--raw" in capsys.readouterr().err
 
 
+def test_run_local_turns_an_os_error_in_the_data_stage_into_one_message_and_exit_2(tmp_path, capfd, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "work" / "prepared"))
+    monkeypatch.setattr(run_local.data_prepare, "prepare", full)
+    with pytest.raises(SystemExit) as exit_:
+        run_local.main(["--work-dir", str(tmp_path / "work"), "--raw", str(write_raw(tmp_path / "raw"))])
+    out = capfd.readouterr()
+    assert exit_.value.code == 2
+    assert "data stage: disk full writing" in out.out + out.err and "Traceback" not in out.out + out.err
+
+
 # ------------------------------------------------------------------ fetch
 
 def _ml100k_zip() -> bytes:
