@@ -89,9 +89,9 @@ class BaselineParams:
     optimizer: str = "sgd"     # sgd | adam
     learning_rate: float = 7.168
     batch_size: int = 2048
-    # Batches made of runs of up to user_run ratings of one user (svdpp.py _epoch_order), so
-    # that each user's implicit sum is computed once per batch, not once per rating; 0: batches
-    # of ratings in random order.
+    # SVD++: batches made of runs of up to user_run ratings of one user (svdpp.py _epoch_order),
+    # so that each user's implicit sum is computed once per batch, not once per rating; 0 (and
+    # always for mf and biases): batches of ratings in random order.
     user_run: int = 32
     epochs: int = 30
     patience: int = 3          # early stopping on the eval split's RMSE, best epoch kept

@@ -138,7 +138,9 @@ def fit(train: Ratings, evaluate: Ratings, n_users: int, n_movies: int, p: Basel
     best, best_rmse, waited, history = None, np.inf, 0, {"rmse": [], "val_rmse": []}
     n = len(train)
     for epoch in range(p.epochs):
-        order = _epoch_order(rng, train.users, p.user_run) if p.user_run else rng.permutation(n)
+        # Runs of one user only where they save work (the implicit sums); plain MF and the
+        # biases learn better from ratings in random order (default data: MF 0.9485 against 0.9853).
+        order = _epoch_order(rng, train.users, p.user_run) if p.user_run and use_implicit else rng.permutation(n)
         for s in range(0, n, p.batch_size):
             idx = order[s:s + p.batch_size]
             step(train.users[idx], train.movies[idx], train.ratings[idx])
