@@ -55,7 +55,7 @@ fetch: platform $(STAMP)
 
 # The scale benchmark: the whole pipeline at 0.1x, 0.3x and 1x of ML-1M's size, per component
 # wall time and peak RSS, a model-only re-run, the Trainer against a plain tf.data loop; writes
-# the scale section of BENCHMARKS.md. About 45 min; ARGS=--quick: 0.03x and 0.1x (a few minutes).
+# the scale section of BENCHMARKS.md. About 40 min; ARGS=--quick: 0.03x and 0.1x (about 9 min).
 bench: platform $(STAMP)
 	$(PY) -m pipeline.bench_scale --work-dir $(WORK) $(ARGS)
 

@@ -70,7 +70,7 @@ NOT_RUN = {
     "make test-fast": "the fast loop, this test included",
     "make bench": "the scale benchmark, about 50 minutes at up to ML-1M size; tests/test_bench_scale.py "
                   "tests its parts, and its last output is BENCHMARKS.md's scale section",
-    "make bench ARGS=--quick": "the same at 0.03x and 0.1x, about 7 minutes: too long for the test suite",
+    "make bench ARGS=--quick": "the same at 0.03x and 0.1x, about 9 minutes: too long for the test suite",
     "make fetch DATASET=ml-1m": "downloads from files.grouplens.org: no network on the development machines "
                                 "(the same code is run for ml-100k against a local server)",
     "make fetch DATASET=imdb": "downloads several GB from datasets.imdbws.com: no network here",
