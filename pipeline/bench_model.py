@@ -35,10 +35,15 @@ def _run(work: Path, source: list[str], extra: list[str]) -> tuple[dict, float]:
     started = time.time()
     args = run_local.parse_args(["--work-dir", str(work), "--no-report", "--no-ranking", *source, *extra])
     result = run_local.run(args)
-    intervals = result.comparison()["intervals"]
-    rmse = {who: {k: intervals[f"candidate - baseline ({k})"][f"rmse_{ab}"] for k in KINDS}
+    return run_rmse(result), time.time() - started
+
+
+def run_rmse(run) -> dict:
+    """{candidate|baseline: {all|pair|single: test RMSE}} from a run's BlessingGate records
+    (empty where the run has none)."""
+    intervals = (run.comparison() or {}).get("intervals", {})
+    return {who: {k: d[f"rmse_{ab}"] for k in KINDS if (d := intervals.get(f"candidate - baseline ({k})"))}
             for who, ab in (("candidate", "a"), ("baseline", "b"))}
-    return rmse, time.time() - started
 
 
 def surprise_svdpp(prepared: Path) -> dict | None:

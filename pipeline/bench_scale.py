@@ -37,6 +37,7 @@ import numpy as np
 import psutil
 
 from pipeline import benchmarks_page
+from pipeline.bench_model import run_rmse
 from pipeline.config import PROJECT_ROOT
 from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
 
@@ -115,12 +116,8 @@ def run_pipeline(work_dir: Path, raw: str, extra: list[str], log, root: Path = P
                                              "state": "COMPLETE"}}
     for name, c in sorted(run.components.items(), key=lambda kv: kv[1].started):
         components[name] = {"seconds": c.seconds, "state": c.state, "peak_rss_mb": rss.peak(c.started, c.ended)}
-    intervals = (run.comparison() or {}).get("intervals", {})
-    rmse = {kind: {"attention": d["rmse_a"], "svdpp": d["rmse_b"]}
-            for kind in ("all", "pair", "single")
-            if (d := intervals.get(f"candidate - baseline ({kind})"))}
     trainer = run.output("Trainer", "model_run")
-    return {"wall": wall, "peak_rss_mb": rss.peak(), "components": components, "rmse": rmse,
+    return {"wall": wall, "peak_rss_mb": rss.peak(), "components": components, "rmse": run_rmse(run),
             "blessed": run.blessed(), "trainer_model_run": trainer.uri if trainer else None,
             "pipeline_root": str(WorkLayout.at(work_dir).pipeline_root)}
 
@@ -216,10 +213,10 @@ def render(results: dict[str, dict], extras: dict, command: str, minutes: float)
            "|---|---:|---:|---:|---:|---:|---|"]
     for s, n in zip(sizes, rows):
         r = results[s]["pipeline"]
-        rmse = r["rmse"].get("all", {})
+        rmse = {who: r["rmse"][who].get("all", float("nan")) for who in ("candidate", "baseline")}
         out.append(f"| {LABEL[s]} | {results[s]['data']['ratings']:,} | {n:,} | {r['wall'] / 60:.1f} min "
                    f"({r['wall']:.0f} s) | {r['peak_rss_mb'] / 1024:.1f} GB | "
-                   f"{rmse.get('attention', float('nan')):.4f} / {rmse.get('svdpp', float('nan')):.4f} | "
+                   f"{rmse['candidate']:.4f} / {rmse['baseline']:.4f} | "
                    f"{'yes' if r['blessed'] else 'no'} |")
     out += ["", "### Per component (seconds; rows per second and peak RSS at the largest size)", "",
             "| component | " + " | ".join(labels) + f" | rows/s ({labels[-1]}) | exponent b (s ~ rows^b) | "
@@ -270,7 +267,7 @@ def render(results: dict[str, dict], extras: dict, command: str, minutes: float)
                 "| training setup | test RMSE all | pair | single | Trainer seconds |", "|---|---:|---:|---:|---:|"]
         for name, r in (("default", results[size]["pipeline"]), ("--preset seed (model-only re-run)", s)):
             rm = r["rmse"] if r is s else own
-            out.append(f"| {name} | " + " | ".join(f"{rm.get(k, {}).get('attention', float('nan')):.4f}"
+            out.append(f"| {name} | " + " | ".join(f"{rm['candidate'].get(k, float('nan')):.4f}"
                                                    for k in ("all", "pair", "single")) +
                        f" | {r['components']['Trainer']['seconds']:.0f} |")
     return "\n".join(out)

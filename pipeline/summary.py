@@ -13,11 +13,14 @@ import dataclasses
 class ComponentRun:
     component: str
     state: str            # COMPLETE, CACHED, FAILED, ...
-    seconds: float
+    started: float        # seconds since the epoch (MLMD's create time)
+    ended: float          # seconds since the epoch (MLMD's last update)
     outputs: dict         # output key -> list of artifacts
     properties: dict = dataclasses.field(default_factory=dict)   # execution properties
-    started: float = 0.0  # seconds since the epoch (MLMD's create time)
-    ended: float = 0.0    # seconds since the epoch (MLMD's last update)
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.started
 
 
 @dataclasses.dataclass
@@ -112,11 +115,10 @@ def _summary(s, run, pipeline_name: str) -> RunSummary:
         name = node_of.get(e.id, str(e.type_id))
         components[name] = ComponentRun(
             component=name, state=states.get(e.last_known_state, str(e.last_known_state)),
-            seconds=(e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000.0,
+            started=e.create_time_since_epoch / 1000.0, ended=e.last_update_time_since_epoch / 1000.0,
             outputs={k: [artifacts[i] for i in ids] for k, ids in outputs.get(e.id, {}).items()},
             properties={k: v.string_value or v.int_value or v.double_value
-                        for k, v in e.custom_properties.items()},
-            started=e.create_time_since_epoch / 1000.0, ended=e.last_update_time_since_epoch / 1000.0)
+                        for k, v in e.custom_properties.items()})
     return RunSummary(run_id=run.name, components=components)
 
 

@@ -33,7 +33,7 @@ def _result(scale: float) -> dict:
     return {"data": {"ratings": rows, "counts": {"pairs_per_split": {"train": rows}, "singles_per_split": {"train": rows // 2}},
                      "steps": [{"step": "parse MovieLens", "seconds": 0.5 * scale, "peak_rss_mb": 300}]},
             "pipeline": {"wall": 200 * scale, "peak_rss_mb": 3500 * scale, "components": components, "blessed": True,
-                         "rmse": {"all": {"attention": 0.9, "svdpp": 0.92}}}}
+                         "rmse": {"candidate": {"all": 0.9}, "baseline": {"all": 0.92}}}}
 
 
 def test_render_has_every_size_component_and_the_fitted_exponents():
