@@ -11,8 +11,9 @@ COPY requirements.txt constraints.txt ./
 RUN pip install --no-cache-dir --upgrade pip==26.3 \
  && pip install --no-cache-dir -r requirements.txt -c constraints.txt
 
-# The project at /pipeline, matching project_dir_in_image in pipeline/kubeflow.toml.
+# The project at /pipeline, matching project_dir_in_image in runners/kubeflow.toml.
 COPY components/ components/
+COPY common/ common/
 COPY data/ data/
 COPY pipeline/ pipeline/
 COPY transform_fn/ transform_fn/

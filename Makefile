@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.test-installed
-# Every generated file goes under $(WORK); Python derives the folders in it (pipeline/layout.py).
+# Every generated file goes under $(WORK); Python derives the folders in it (common/layout.py).
 WORK ?= work
 # The data: the embedded synthetic set of size SIZE (tiny, default, ml-1m) generated with
 # SEED, or, when RAW is given, a folder of real data (e.g. RAW=work/raw/real/ml-100k).
@@ -42,7 +42,7 @@ $(TEST_STAMP): requirements-test.txt $(STAMP)
 	touch $(TEST_STAMP)
 
 run: platform $(STAMP)
-	$(PY) -m pipeline.run_local --work-dir $(WORK) $(if $(RAW),--raw $(RAW),--size $(SIZE)) --seed $(SEED) $(ARGS)
+	$(PY) -m runners.run_local --work-dir $(WORK) $(if $(RAW),--raw $(RAW),--size $(SIZE)) --seed $(SEED) $(ARGS)
 
 # Only the raw synthetic data, where `make run` with the same SIZE and SEED reads it.
 data: platform $(STAMP)
@@ -57,36 +57,36 @@ fetch: platform $(STAMP)
 # wall time and peak RSS, a model-only re-run, the Trainer against a plain tf.data loop; writes
 # the scale section of BENCHMARKS.md. About 40 min; ARGS=--quick: 0.03x and 0.1x (about 9 min).
 bench: platform $(STAMP)
-	$(PY) -m pipeline.bench_scale --work-dir $(WORK) $(ARGS)
+	$(PY) -m bench.scale --work-dir $(WORK) $(ARGS)
 
 # Wall time and peak RSS of each data-stage step on the ml-1m-size synthetic data.
 bench-data: platform $(STAMP)
-	$(PY) -m data.benchmark --size ml-1m --work-dir $(WORK)
+	$(PY) -m bench.data_stage --size ml-1m --work-dir $(WORK)
 
 # The model-quality table of BENCHMARKS.md: every baseline and the attention model (3 seeds)
 # on the default data and, when fetched (make fetch DATASET=ml-100k), ML-100K. About 30 min;
 # ARGS=--quick: default data, one seed (about 5 min); ARGS="--ml-100k DIR" for another folder.
 bench-model: platform $(STAMP) $(TEST_STAMP)
-	$(PY) -m pipeline.bench_model --work-dir $(WORK) $(ARGS)
+	$(PY) -m bench.model --work-dir $(WORK) $(ARGS)
 
 # Rebuilds the HTML report of the latest run under $(WORK)/reports/.
 report: platform $(STAMP)
-	$(PY) -m pipeline.report --work-dir $(WORK)
+	$(PY) -m report.report --work-dir $(WORK)
 
 # The recommendation service on 127.0.0.1:$(PORT) (OpenAPI docs at /docs): the newest pushed
 # model, swapped for a newer one without a restart. Stop it with Ctrl-C.
 # ARGS="--popular N --near M" or ARGS=--all-movies: which unseen movies a request scores.
 PORT ?= 8000
 serve: platform $(STAMP)
-	$(PY) -m pipeline.serve --work-dir $(WORK) --host 127.0.0.1 --port $(PORT) $(ARGS)
+	$(PY) -m serving.serve --work-dir $(WORK) --host 127.0.0.1 --port $(PORT) $(ARGS)
 
 # The report test opens the report in Debian's headless Chromium.
 browser:
 	@scripts/install_chromium.sh
 
-# Compiles the pipeline for Kubeflow Pipelines; settings in pipeline/kubeflow.toml.
+# Compiles the pipeline for Kubeflow Pipelines; settings in runners/kubeflow.toml.
 kubeflow: platform $(STAMP)
-	$(PY) -m pipeline.run_kubeflow --settings pipeline/kubeflow.toml --work-dir $(WORK)
+	$(PY) -m runners.run_kubeflow --settings runners/kubeflow.toml --work-dir $(WORK)
 
 # Every test, the end-to-end ones (pytest marker e2e) included.
 test: platform $(STAMP) $(TEST_STAMP) browser

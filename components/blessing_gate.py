@@ -54,7 +54,7 @@ def score(model_uri: str, records: list[bytes]) -> np.ndarray:
     from tfx.utils import path_utils
 
     model = tf.saved_model.load(path_utils.serving_model_path(model_uri))
-    serve = model.signatures["serving_default"]
+    serve = model.signatures[F.SERVING_DEFAULT]
     out = []
     for start in range(0, len(records), SCORE_BATCH):
         batch = tf.constant(records[start:start + SCORE_BATCH])
@@ -100,7 +100,7 @@ def BlessingGate(
     baseline_model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model],
     blessing: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.ModelBlessing],
     last_blessed_model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model] = None,
-    split: tfx.dsl.components.Parameter[str] = "test",
+    split: tfx.dsl.components.Parameter[str] = F.TEST_SPLIT,
     baseline_margin: tfx.dsl.components.Parameter[float] = 0.0,
     change_tolerance: tfx.dsl.components.Parameter[float] = 0.0,
     rmse_upper_bound: tfx.dsl.components.Parameter[float] = None,

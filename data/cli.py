@@ -1,6 +1,6 @@
 """Data-stage command line: `python -m data.cli generate|fetch|prepare ...`.
 
-Output folders default to their place under --work-dir (pipeline/layout.py):
+Output folders default to their place under --work-dir (common/layout.py):
 generate -> <work>/raw/synthetic-<size>-seed<seed>, fetch -> <work>/raw/real (archives
 cached in <work>/cache), prepare -> <work>/prepared/<name of the raw folder>.
 
@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 
 from data import download, prepare, synthetic
-from data.errors import UserError, run_cli
-from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
+from common.errors import UserError, run_cli
+from common.layout import DEFAULT_WORK_DIR, WorkLayout
 
 
 def positive_int(text: str) -> int:

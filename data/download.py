@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 import requests
 from tqdm import tqdm
 
-from data.errors import UserError
+from common.errors import UserError
 
 CHUNK = 1 << 16
 

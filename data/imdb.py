@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.errors import UserError
+from common.errors import UserError
 from data.formats import IMDB_MISSING, ML_TO_IMDB_GENRE
 from data.movielens import normalise_title
 from data.rejects import Rejects

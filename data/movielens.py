@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from data.formats import ML_AGE_GROUPS, ML_GENDERS, ML_GENRES
-from data.errors import UserError
+from common.errors import UserError
 from data.rejects import RawDataError, Rejects
 from data.windows import PAD_MOVIE
 

@@ -29,7 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from data.errors import UserError
+from common.errors import UserError
+from transform_fn import features as F
 
 MARKER = ".data-stage-output"
 MARKER_TEXT = "Written by the data stage (python -m data.cli prepare); it replaces this folder as a whole.\n"
@@ -42,7 +43,7 @@ def is_ours(folder: Path) -> bool:
     if (folder / MARKER).is_file():
         return True
     try:   # an output from before the marker: a manifest of the data stage
-        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest = json.loads((folder / F.MANIFEST_FILE).read_text())
         return isinstance(manifest, dict) and {"key", "outputs", "version"} <= set(manifest)
     except (OSError, ValueError):
         return False

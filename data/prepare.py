@@ -28,13 +28,13 @@ import numpy as np
 import pandas as pd
 
 from data import imdb, movielens, outdir
-from data.errors import UserError
+from common.errors import UserError
 from data.rejects import Rejects
 from data.windows import PAD_MOVIE, make_windows, pair_windows, split_in_time
 from transform_fn import features as F
 from transform_fn.features import EVAL_SPLIT, SPLITS, TEST_SPLIT, TRAIN_SPLIT
 
-MANIFEST = "manifest.json"
+MANIFEST = F.MANIFEST_FILE
 MANIFEST_VERSION = 4
 
 
@@ -107,7 +107,7 @@ def prepare(raw_dir, out_dir, config: PrepareConfig = PrepareConfig(), force: bo
                                         sort_keys=True).encode()).hexdigest()
         old = load_manifest(out_dir)
         if old and old.get("key") == key and not force:
-            problem = outdir.damaged(out_dir, old.get("outputs") or {"manifest.json": ""})
+            problem = outdir.damaged(out_dir, old.get("outputs") or {MANIFEST: ""})
             if problem is None:
                 return old
             print(f"data stage: {out_dir}: {problem}; rebuilding it", file=sys.stderr, flush=True)
@@ -185,7 +185,7 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     tables["movies.csv"] = movie_table
     tables["users.csv"] = users[["user_id", "sex", "age", "occupation"]]
     tables["people.csv"] = people
-    tables["ratings_by_split.csv"] = timeline[["user_id", "movie_id", "rating", "timestamp", "split"]]
+    tables[F.RATINGS_FILE] = timeline[["user_id", "movie_id", "rating", "timestamp", "split"]]
     tables["rejects.csv"] = rejects.frame()
     tables["unmatched_movies.csv"] = movie_table.loc[~movie_table["imdb_matched"], ["movie_id", "title", "year"]]
 

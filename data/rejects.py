@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from data.errors import UserError
+from common.errors import UserError
 
 COLUMNS = ["file", "line", "action", "reason", "text"]
 

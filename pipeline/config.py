@@ -8,8 +8,9 @@ import os
 import re
 from pathlib import Path
 
-from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
+from common.layout import DEFAULT_WORK_DIR, WorkLayout
 from trainer_fn.hparams import BaselineParams, HParams
+from transform_fn import features as F
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _WORK = WorkLayout(Path(DEFAULT_WORK_DIR))      # the defaults: the layout under a relative ./work
@@ -17,7 +18,7 @@ _WORK = WorkLayout(Path(DEFAULT_WORK_DIR))      # the defaults: the layout under
 
 @dataclasses.dataclass
 class PipelineConfig:
-    pipeline_name: str = "movie-pair-recommender"
+    pipeline_name: str = F.PIPELINE_NAME
     data_root: str = str(_WORK.prepared / "default")   # prepared CSVs: train/ eval/ test/
     pipeline_root: str = str(_WORK.pipeline_root)
     metadata_path: str = str(_WORK.metadata)           # SQLite MLMD for local runs; '' for Kubeflow
@@ -77,15 +78,48 @@ class PipelineConfig:
         return cls(**values)
 
 
-# Files outside trainer_fn/baseline/ that the BaselineTrainer runs: their hash goes into its
-# custom_config, so that a change to them re-runs it although its module folder is unchanged.
-BASELINE_SHARED_CODE = ("trainer_fn/saving.py", "trainer_fn/signatures.py", "trainer_fn/hparams.py",
-                        "trainer_fn/progress.py", "transform_fn/features.py")
+BASELINE_MODULE_DIR = "trainer_fn/baseline"
+
+
+def baseline_shared_code(root: Path = PROJECT_ROOT) -> tuple[str, ...]:
+    """The project files outside trainer_fn/baseline/ that the BaselineTrainer runs, derived
+    from the imports (every `import`/`from ... import` of the module folder, followed through
+    the project's own modules, lazy ones inside functions included). Their hash goes into the
+    BaselineTrainer's custom_config, so that a change to them re-runs it although its module
+    folder (all TFX hashes for a module_file) is unchanged."""
+    import ast
+
+    def module_file(name: str) -> Path | None:
+        base = root.joinpath(*name.split("."))
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    todo = sorted((root / BASELINE_MODULE_DIR).glob("*.py"))
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+                     if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+            for name in names:
+                parts = name.split(".")
+                for i in range(1, len(parts) + 1):     # a package's __init__ runs too
+                    found = module_file(".".join(parts[:i]))
+                    if found is not None and found not in seen:
+                        todo.append(found)
+    inside = (root / BASELINE_MODULE_DIR).resolve()
+    return tuple(sorted(str(p.relative_to(root)) for p in seen if inside not in p.resolve().parents))
 
 
 def baseline_shared_code_version() -> str:
     digest = hashlib.sha256()
-    for name in BASELINE_SHARED_CODE:
+    for name in baseline_shared_code():
         digest.update(name.encode() + b"\0" + (PROJECT_ROOT / name).read_bytes())
     return digest.hexdigest()[:16]
 

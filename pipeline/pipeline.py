@@ -22,7 +22,7 @@ from pipeline.config import PipelineConfig, baseline_shared_code_version
 from transform_fn import features as F
 from transform_fn.features import PREDICTION_KEY, SPLITS
 
-EVAL_SPLIT = F.TEST_SPLIT      # the split both Evaluators judge
+JUDGED_SPLIT = F.TEST_SPLIT    # the split the Evaluator and the gate judge (eval is for choosing)
 # Metrics are reported overall and per slice; the blessing thresholds judge the overall slice.
 # Each slicing spec costs TFMA about as much as the unsliced pass (measured on 18.5k test rows:
 # 12 s unsliced, 40 s with six specs), so only the slices a decision reads are computed: pair
@@ -43,7 +43,7 @@ def eval_config() -> tfma.EvalConfig:
     """RMSE, MAE, MSE and count on the test split, overall and per slice, for the candidate
     and (as TFMA's baseline) the strong classical model. The blessing is BlessingGate's."""
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(name=name, signature_name="serving_default", label_key=F.LABEL,
+        model_specs=[tfma.ModelSpec(name=name, signature_name=F.SERVING_DEFAULT, label_key=F.LABEL,
                                     prediction_key=PREDICTION_KEY, is_baseline=is_baseline)
                      for name, is_baseline in (("candidate", False), ("baseline", True))],
         slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[f]) for f in SLICE_FEATURES],
@@ -64,8 +64,8 @@ def infra_validator(config: PipelineConfig, examples, model) -> InfraValidator:
             kubernetes=tfx.proto.KubernetesConfig()),
         validation_spec=tfx.proto.ValidationSpec(max_loading_time_seconds=300, num_tries=3),
         request_spec=tfx.proto.RequestSpec(
-            tensorflow_serving=tfx.proto.TensorFlowServingRequestSpec(signature_names=["serving_default"]),
-            split_name=EVAL_SPLIT, num_examples=INFRA_VALIDATION_EXAMPLES))
+            tensorflow_serving=tfx.proto.TensorFlowServingRequestSpec(signature_names=[F.SERVING_DEFAULT]),
+            split_name=JUDGED_SPLIT, num_examples=INFRA_VALIDATION_EXAMPLES))
 
 
 def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
@@ -95,8 +95,8 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(splits=["train"]),
-        eval_args=tfx.proto.EvalArgs(splits=["eval"]))
+        train_args=tfx.proto.TrainArgs(splits=[F.TRAIN_SPLIT]),
+        eval_args=tfx.proto.EvalArgs(splits=[F.EVAL_SPLIT]))
     baseline_trainer = tfx.components.Trainer(
         **_module(config.baseline_module, "run_fn", BASELINE_RUN_FN), **trainer_inputs,
         custom_config={"baseline": dataclasses.asdict(config.baseline_params),
@@ -120,11 +120,11 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         model=trainer.outputs["model"],
         baseline_model=baseline_trainer.outputs["model"],
         eval_config=eval_config(),
-        example_splits=[EVAL_SPLIT])
+        example_splits=[JUDGED_SPLIT])
     blessing_gate = BlessingGate(
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         baseline_model=baseline_trainer.outputs["model"], last_blessed_model=last_blessed.outputs["model"],
-        split=EVAL_SPLIT, baseline_margin=config.baseline_margin, change_tolerance=config.rmse_change_tolerance,
+        split=JUDGED_SPLIT, baseline_margin=config.baseline_margin, change_tolerance=config.rmse_change_tolerance,
         rmse_upper_bound=config.rmse_upper_bound, resamples=config.bootstrap_resamples)
 
     infra = (infra_validator(config, example_gen.outputs["examples"], trainer.outputs["model"])

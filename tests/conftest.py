@@ -4,11 +4,8 @@ import sys
 
 import pytest
 
-# Every process that may import TensorFlow must start with legacy Keras: tf.Transform's
-# layer is a Keras 2 model, and which Keras TensorFlow binds is decided at its first import.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-from data import prepare, synthetic  # noqa: E402
+import common  # noqa: F401  (legacy Keras before any test imports TensorFlow)
+from data import prepare, synthetic
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +43,7 @@ def fd1_to(path):
 def first_run(work):
     """The real pipeline on the tiny embedded data, as `make run SIZE=tiny` runs it. What it
     prints on the console is in first_run_console."""
-    from pipeline import run_local
+    from runners import run_local
 
     # The tiny data is too small to judge models by; the margin -1 lets the attention model
     # through the strong-baseline gate here (test_pipeline_e2e checks that gate failing).

@@ -26,7 +26,7 @@ import pytest
 
 from data import cli, download, outdir, prepare
 from data.download import Remote
-from pipeline import run_local
+from runners import run_local
 from tests import raw_fixtures
 
 N_USERS, N_MOVIES = 6, 20
@@ -575,7 +575,8 @@ def _exit_of(main, argv) -> int:
 
 
 def test_recommend_and_kubeflow_say_what_is_missing_with_exit_2(tmp_path, capsys):
-    from pipeline import recommend, run_kubeflow
+    from serving import recommend
+    from runners import run_kubeflow
 
     assert _exit_of(recommend.main, ["--users", 1, 2, "--work-dir", tmp_path / "work"]) == 2
     assert "no prepared data under" in capsys.readouterr().err

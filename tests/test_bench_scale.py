@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from pipeline import bench_scale as B
+from bench import scale as B
 
 
 def test_exponent_recovers_the_power_law():

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from absl import logging as absl_logging
 
-from pipeline import console as console_module
-from pipeline import run_local
-from pipeline.console import Console
+from common import console as console_module
+from runners import run_local
+from common.console import Console
 
 # "   12.0s  Transform      executed  30.1 s", as Console.line writes it
 LINE = re.compile(r"^\s*\d+\.\ds  (\S+)\s+(start|executed|cached|done|skipped|running|FAILED)\b")

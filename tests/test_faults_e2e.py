@@ -12,21 +12,22 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import summary as run_summary
+from pipeline import runs as run_summary
 from pipeline.config import PipelineConfig
-from pipeline.layout import WorkLayout
+from common import LEGACY_KERAS
+from common.layout import WorkLayout
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
 
 
 def _command(work: Path) -> list[str]:
-    return [sys.executable, "-m", "pipeline.run_local", "--work-dir", str(work), "--size", "tiny",
+    return [sys.executable, "-m", "runners.run_local", "--work-dir", str(work), "--size", "tiny",
             "--epochs", "2", "--baseline-margin", "-1", "--no-report"]
 
 
 def _env():
-    return {**os.environ, "PYTHONPATH": str(ROOT), "TF_USE_LEGACY_KERAS": "1"}
+    return {**os.environ, "PYTHONPATH": str(ROOT), **LEGACY_KERAS}
 
 
 def _latest(work: Path) -> run_summary.RunSummary:

@@ -11,7 +11,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from components.infra_validation import set_kfp_namespace
 from pipeline.config import PROJECT_ROOT, PipelineConfig
 from pipeline.pipeline import create_pipeline
-from pipeline.run_kubeflow import KubeflowSettings, compile_pipeline
+from runners.run_kubeflow import KubeflowSettings, compile_pipeline
 
 EDGES = {
     "CsvExampleGen": set(),
@@ -33,7 +33,7 @@ EDGES = {
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
-    settings = KubeflowSettings.load(PROJECT_ROOT / "pipeline" / "kubeflow.toml")
+    settings = KubeflowSettings.load(PROJECT_ROOT / "runners" / "kubeflow.toml")
     settings = dataclasses.replace(settings, image="europe-docker.pkg.dev/p/r/recommender:test")
     path = tmp_path_factory.mktemp("kfp") / "pipeline.yaml"
     job = compile_pipeline(settings, path)

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from pipeline.config import PipelineConfig
-from pipeline.layout import WorkLayout, synthetic_name
+from common.layout import WorkLayout, synthetic_name
 
 
 def test_every_folder_is_under_the_work_dir(tmp_path):
@@ -28,7 +28,7 @@ def test_local_config_uses_the_layout(tmp_path):
 
 def test_command_lines_import_nothing_heavy():
     """`--help` stays fast: no TensorFlow, TFX, TFMA or ml_metadata before the work starts."""
-    code = ("import sys, pipeline.run_local, pipeline.run_kubeflow, pipeline.recommend, data.cli; "
+    code = ("import sys, runners.run_local, runners.run_kubeflow, serving.recommend, data.cli; "
             "print(sorted(m for m in ('tensorflow', 'tfx', 'tensorflow_model_analysis', 'ml_metadata', 'apache_beam')"
             " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

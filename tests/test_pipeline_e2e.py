@@ -10,15 +10,16 @@ import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from pipeline import bench_ranking, run_local
-from pipeline import summary as run_summary
+from serving import ranking as ranking_metrics
+from runners import run_local
+from pipeline import runs as run_summary
 from pipeline.config import PipelineConfig
-from pipeline.layout import WorkLayout, synthetic_name
+from common.layout import WorkLayout, synthetic_name
 from pipeline.pipeline import create_pipeline
-from pipeline import recommend as R
-from pipeline.recommend import recommend
-from pipeline.report import build_report, report_dir
-from pipeline.tf_examples import serialize
+from serving import recommend as R
+from serving.recommend import recommend
+from report.report import build_report, report_dir
+from serving.tf_examples import serialize
 from transform_fn import features as F
 
 pytestmark = pytest.mark.e2e
@@ -54,10 +55,10 @@ def test_first_run_completes_is_blessed_and_pushed(first_run, first_run_console,
 
 
 def test_the_summary_and_the_report_hold_the_ranking_metrics(first_run, first_run_console, work):
-    path = report_dir(WorkLayout.at(work).reports, first_run.run_id) / bench_ranking.RESULT_FILE
+    path = report_dir(WorkLayout.at(work).reports, first_run.run_id) / ranking_metrics.RESULT_FILE
     ranking = json.loads(path.read_text())
     assert ranking["model"] == str(Path(first_run.output("Trainer", "model").uri) / "Format-Serving")
-    assert 0 < ranking["rows"] <= bench_ranking.SUMMARY_ROWS and ranking["pairs"] == bench_ranking.SUMMARY_PAIRS
+    assert 0 < ranking["rows"] <= ranking_metrics.SUMMARY_ROWS and ranking["pairs"] == ranking_metrics.SUMMARY_PAIRS
     assert list(ranking["rankers"]) == ["attention model", "SVD++ baseline", "popularity"]
     for name, m in ranking["rankers"].items():
         assert 0 <= m["ndcg"] <= m["hr"] <= 1 and 0 < m["coverage"] <= 1, name

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from data import movielens, prepare
-from pipeline.layout import WorkLayout
+from common.layout import WorkLayout
 from tests import raw_fixtures
 from transform_fn import features as F
 from transform_fn.features import SPLITS

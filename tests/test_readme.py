@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.layout import WorkLayout
+from common.layout import WorkLayout
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -36,7 +36,7 @@ SHELL_BLOCKS = {"", "sh", "bash", "shell", "console"}
 # from the environment.
 CHEAP = {
     "make data",
-    ".venv/bin/python -m pipeline.run_local --help",
+    ".venv/bin/python -m runners.run_local --help",
     ".venv/bin/python -m data.cli prepare --help",
 }
 # Run in this order under the e2e marker, exactly as written, in a copy of the repository
@@ -52,7 +52,7 @@ E2E = [
     "make report",
     "make kubeflow",
     ".venv/bin/saved_model_cli show --all --dir work/serving_model/$(ls work/serving_model | sort -n | tail -1)",
-    ".venv/bin/python -m pipeline.recommend --users 1 2 --top 5",
+    ".venv/bin/python -m serving.recommend --users 1 2 --top 5",
     "make bench-data",
 ]
 E2E_ENV = {"SIZE": "tiny", "ARGS": "--epochs 3 --baseline-margin -1"}

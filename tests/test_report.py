@@ -5,8 +5,8 @@ import shutil
 import pytest
 from playwright.sync_api import sync_playwright
 
-from pipeline.layout import WorkLayout
-from pipeline.report import report_dir
+from common.layout import WorkLayout
+from report.report import report_dir
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline import recommend as R
-from pipeline import serve
+from serving import recommend as R
+from serving import serve
 from transform_fn import features as F
 
 GENRES = ["Drama", "Comedy", "Action", "Drama|Comedy", "Horror", "Drama", "Comedy|Romance", "Action|Thriller",

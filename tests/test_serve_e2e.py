@@ -18,11 +18,11 @@ import pytest
 import tensorflow as tf
 from fastapi.testclient import TestClient
 
-from pipeline import serve
-from pipeline.bench_serve import free_port, stop, wait_for_model
-from pipeline import summary as run_summary
-from pipeline.layout import WorkLayout, synthetic_name
-from pipeline.tf_examples import serialize
+from serving import serve
+from bench.serve import free_port, stop, wait_for_model
+from pipeline import runs as run_summary
+from common.layout import WorkLayout, synthetic_name
+from serving.tf_examples import serialize
 from tests.test_readme import README, ROOT, SERVICE_CURLS, readme_commands
 from trainer_fn import signatures as S
 from transform_fn import features as F
@@ -154,7 +154,7 @@ def test_the_service_on_the_pushed_model(first_run, work, pushed, tmp_path):
         assert [i["pair_rating"] for i in items] == sorted((i["pair_rating"] for i in items), reverse=True)
         assert all("attention weighted" in i["reason"] for i in items)
         # The CLI's function gives the same list.
-        from pipeline.recommend import recommend
+        from serving.recommend import recommend
 
         cli = recommend(pushed, prepared, a, b, top=10)
         assert cli["movie"].tolist() == [i["movie"] for i in items]

@@ -1,6 +1,6 @@
 """EpochProgress: a Keras callback that shows a Trainer's epochs on the local runner's console.
 
-Each Trainer adds it to its fit call. It draws through the open pipeline.console.Console
+Each Trainer adds it to its fit call. It draws through the open common.console.Console
 (a bar on a terminal, the epoch in the "running" lines otherwise); with none open
 (Kubeflow, --verbose, run_fn called directly) it does nothing and Keras's log is all there is.
 """
@@ -21,7 +21,7 @@ class EpochProgress(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         try:
-            from pipeline import console
+            from common import console
         except ImportError:             # an image with the Trainer modules only
             return
         if console.active() is not None:
@@ -51,7 +51,7 @@ def epoch_reporter(epochs: int):
     """For a training loop of our own (the SVD++ baseline): a callable(epoch, history) that
     draws the same bar, or None when no console is open."""
     try:
-        from pipeline import console
+        from common import console
     except ImportError:
         return None
     if console.active() is None:

@@ -108,7 +108,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
          {"hparams": dataclasses.asdict(hp), "vocabulary_sizes": sizes,
           "eval_rmse_at_start": start_rmse, "eval_rmse_at_end": final_rmse, "weights_kept": kept,
           "recency_weight_fitted_on_eval": recency,
-          # for make bench's comparison with a plain tf.data loop (pipeline/bench_scale.py)
+          # for make bench's comparison with a plain tf.data loop (bench/scale.py)
           "timing": {"train_rows": train_rows, "epochs_run": len(history.history.get("loss", [])),
                      "read_seconds": read_seconds, "fit_seconds": fit_seconds}},
          explain=explaining_model(model))

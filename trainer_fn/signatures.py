@@ -24,8 +24,7 @@ import tensorflow as tf
 
 from transform_fn import features as F
 
-SERVING_DEFAULT = "serving_default"
-RAW_SIGNATURE = "predict_raw"
+SERVING_DEFAULT, RAW_SIGNATURE = F.SERVING_DEFAULT, F.RAW_SIGNATURE
 RAW_OUTPUTS = ("pair_rating", "a_rating", "b_rating", "a_attention", "b_attention")
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 WARMUP_MODEL_NAME = "pairs"       # the MODEL_NAME of the README's docker command

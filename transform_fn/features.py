@@ -19,6 +19,13 @@ TRAIN_SPLIT, EVAL_SPLIT, TEST_SPLIT = SPLITS = ("train", "eval", "test")
 # The serving signature's output, read by the Evaluator, the report and the recommender.
 PREDICTION_KEY = "predictions"
 RATING_MIN, RATING_MAX = 1.0, 5.0   # MovieLens stars; served predictions are clipped to them
+# Names every layer reads, declared once here (the feature contract has no heavy imports).
+PIPELINE_NAME = "movie-pair-recommender"   # PipelineConfig's default, MLMD's pipeline context
+SERVING_DEFAULT = "serving_default"       # serialized raw tf.Examples -> predictions
+RAW_SIGNATURE = "predict_raw"             # the same raw features as named tensors
+SERVING_FORMAT = "Format-Serving"         # the servable SavedModel inside a Trainer's model artifact
+MANIFEST_FILE = "manifest.json"           # the data stage's manifest in a prepared folder
+RATINGS_FILE = "ratings_by_split.csv"     # every kept rating with its split, in a prepared folder
 # Per-epoch training history the Trainer writes beside the model (in its model_run folder).
 HISTORY_FILE = "training_history.json"
 

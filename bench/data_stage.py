@@ -1,6 +1,6 @@
 """Data-stage benchmark: wall time and peak RSS per step, printed.
 
-    python -m data.benchmark --size ml-1m --work-dir work      # files under work/bench/
+    python -m bench.data_stage --size ml-1m --work-dir work      # files under work/bench/
 
 Peak RSS is the process's high-water mark after each step (it never goes down), so the
 step where it jumps is the step that needed the memory.
@@ -17,7 +17,7 @@ import time
 from data import imdb, movielens, prepare, synthetic
 from data.rejects import Rejects
 from data.windows import make_windows, pair_windows, split_in_time
-from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
+from common.layout import DEFAULT_WORK_DIR, WorkLayout
 
 
 def _peak_mb() -> float:
@@ -25,7 +25,7 @@ def _peak_mb() -> float:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m data.benchmark", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m bench.data_stage", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", choices=sorted(synthetic.SIZES), default="ml-1m")
     p.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help="the benchmark writes under <work-dir>/bench")

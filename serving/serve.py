@@ -2,7 +2,7 @@
 
     make serve                 # http://127.0.0.1:8000, OpenAPI docs at /docs
     make serve PORT=8080
-    python -m pipeline.serve --work-dir work --port 8000 [--prepared DIR] [--poll 2]
+    python -m serving.serve --work-dir work --port 8000 [--prepared DIR] [--poll 2]
                              [--popular 100 --near 300 | --all-movies]
 
 The service loads the newest version under <work>/serving_model/ with the prepared tables
@@ -12,7 +12,7 @@ version is loaded and warmed up beside the current one, then swapped in with one
 assignment; a request keeps the version it started with, so none fails during a switch.
 Candidates (the most rated unseen movies and those nearest the members' histories in the
 model's movie embedding, or every unseen movie), scoring, ranking and reasons are
-pipeline/recommend.py's, the code the CLI runs.
+serving/recommend.py's, the code the CLI runs.
 """
 
 
@@ -26,11 +26,11 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
-from pipeline import recommend as R
+from common.layout import DEFAULT_WORK_DIR, WorkLayout
+from serving import recommend as R
+from transform_fn import features as F
 
-log = logging.getLogger("pipeline.serve")
-PIPELINE_NAME = "movie-pair-recommender"    # PipelineConfig.pipeline_name
+log = logging.getLogger("serving.serve")
 MAX_N = 100
 SETTLE_SECONDS = 2.0      # a version folder is loaded once nothing in it changed for this long
 NO_MODEL = ("no pushed model under {serving}: run `make run` until a model passes the blessing gate "
@@ -53,11 +53,11 @@ def model_info(work: WorkLayout, model_dir: Path) -> dict:
     evaluation's RMSE. Empty where MLMD has no record (a folder copied by hand)."""
     info: dict = {}
     try:
-        from pipeline import summary
+        from pipeline import runs as summary
 
         if not work.metadata.exists():
             return info
-        run = summary.pushing_run(str(work.metadata), PIPELINE_NAME, str(model_dir))
+        run = summary.pushing_run(str(work.metadata), F.PIPELINE_NAME, str(model_dir))
         if run is None:
             return info
         info["run_id"] = run.run_id
@@ -68,7 +68,7 @@ def model_info(work: WorkLayout, model_dir: Path) -> dict:
         if evaluation is not None:
             metrics = summary.overall_metrics(evaluation.uri)
             info["rmse"] = {name: values.get("root_mean_squared_error") for name, values in metrics.items()}
-            info["rmse_split"] = "test"
+            info["rmse_split"] = F.TEST_SPLIT
         pushed = run.output("Pusher", "pushed_model")
         if pushed is not None:
             info["pushed_at"] = _iso(pushed.create_time_since_epoch / 1000.0)
@@ -314,7 +314,7 @@ async def _run_in_thread(fn):
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m pipeline.serve", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m serving.serve", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
     p.add_argument("--prepared", help="prepared data folder (default: the one the pushing run read)")

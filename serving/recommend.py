@@ -1,6 +1,6 @@
 """Top-N movies for two people, scored in-process by a pushed SavedModel.
 
-    python -m pipeline.recommend --work-dir work --users 12 34 --top 10
+    python -m serving.recommend --work-dir work --users 12 34 --top 10
 
 Candidates are movies neither user has rated: the POPULAR_CANDIDATES most rated of them
 and the NEAR_CANDIDATES of the rest nearest the two members' histories in the model's
@@ -11,7 +11,7 @@ model's `predict_raw` signature (trainer_fn/signatures.py), i.e. the same Transf
 the Trainer saw: the pair rating, each member's own rating and their attention over their
 history come from one call. `--strategy least_misery` ranks by the lower of the two
 members' ratings, `--diversify` re-ranks the top candidates for genre diversity (maximal
-marginal relevance). The HTTP service (pipeline/serve.py) calls the same code.
+marginal relevance). The HTTP service (serving/serve.py) calls the same code.
 """
 
 from __future__ import annotations
@@ -24,13 +24,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
-from data.errors import UserError, run_cli
+from common.layout import DEFAULT_WORK_DIR, WorkLayout
+from common.errors import UserError, run_cli
 from transform_fn import features as F
 
 SERVING_DROP = (F.LABEL, *F.EVAL_ONLY)
 STRATEGIES = ("average", "least_misery")
-RAW_SIGNATURE = "predict_raw"         # trainer_fn.signatures.RAW_SIGNATURE (no TF import here)
 NEW_USER_ID = 0                       # sent for a person without an id: out of the user vocabulary
 MMR_LAMBDA = 0.7                      # relevance weight of the diversifying re-rank
 MMR_POOL = 5                          # the re-rank picks from the top MMR_POOL * n (at least 50)
@@ -165,7 +164,7 @@ class Tables:
         self.movies = pd.read_csv(self.prepared / "movies.csv", keep_default_na=False).set_index("movie_id",
                                                                                                   drop=False)
         self.movies.index.name = None       # looked up by id; sorted by the movie_id column
-        ratings = pd.read_csv(self.prepared / "ratings_by_split.csv")
+        ratings = pd.read_csv(self.prepared / F.RATINGS_FILE)
         self.ratings = ratings.sort_values(["user_id", "timestamp", "movie_id"], kind="stable")
         self.by_user = {user: frame for user, frame in self.ratings.groupby("user_id", sort=False)}
         self.popularity = ratings["movie_id"].value_counts()
@@ -272,11 +271,11 @@ class Scorer:
         self.tf = tf
         self.model_dir = Path(model_dir)
         self.loaded = tf.saved_model.load(str(model_dir))
-        self.raw = self.loaded.signatures.get(RAW_SIGNATURE)
+        self.raw = self.loaded.signatures.get(F.RAW_SIGNATURE)
         self.has_attention = self.raw is not None
         if self.raw is not None:
             self.dtypes = {name: spec.dtype for name, spec in self.raw.structured_input_signature[1].items()}
-        self.default = self.loaded.signatures["serving_default"]
+        self.default = self.loaded.signatures[F.SERVING_DEFAULT]
         self.embedding = MovieEmbedding.from_model(self.model_dir, self.loaded.variables)
 
     def score(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -296,7 +295,7 @@ class Scorer:
                 values = values.astype(str) if dtype == tf.string else values.astype(dtype.as_numpy_dtype)
                 inputs[name] = tf.constant(values, dtype=dtype)
             return {k: v.numpy() for k, v in self.raw(**inputs).items()}
-        from pipeline.tf_examples import serialize
+        from serving.tf_examples import serialize
 
         def pair(frame):
             return self.default(examples=tf.constant(serialize(frame, drop=SERVING_DROP)))[F.PREDICTION_KEY].numpy()[:, 0]
@@ -477,7 +476,7 @@ def retrieval_from_args(args) -> Retrieval | None:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m pipeline.recommend", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m serving.recommend", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--users", type=int, nargs=2, required=True, metavar=("A", "B"),
                    help="two user ids; the same id twice for one person")

@@ -1,6 +1,6 @@
 """Model-quality benchmark: rebuilds the quality table of BENCHMARKS.md.
 
-    python -m pipeline.bench_model --work-dir work [--ml-100k DIR] [--quick]
+    python -m bench.model --work-dir work [--ml-100k DIR] [--quick]
 
 For each data set (the embedded default data, and ML-100K when its folder is given or
 fetched) it runs the real pipeline several times on the identical split: with the SVD++,
@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import benchmarks_page
-from pipeline.layout import WorkLayout
+from bench import page as benchmarks_page
+from common.layout import WorkLayout
+from transform_fn import features as F
 
 KINDS = ("all", "pair", "single")
 SEEDS = (42, 43, 44)
@@ -30,7 +31,7 @@ SECTION = "model-quality"
 
 
 def _run(work: Path, source: list[str], extra: list[str]) -> tuple[dict, float]:
-    from pipeline import run_local
+    from runners import run_local
 
     started = time.time()
     args = run_local.parse_args(["--work-dir", str(work), "--no-report", "--no-ranking", *source, *extra])
@@ -53,13 +54,13 @@ def surprise_svdpp(prepared: Path) -> dict | None:
         import surprise
     except ImportError:
         return None
-    ratings = pd.read_csv(prepared / "ratings_by_split.csv")
-    train = ratings[ratings["split"] == "train"][["user_id", "movie_id", "rating"]]
+    ratings = pd.read_csv(prepared / F.RATINGS_FILE)
+    train = ratings[ratings["split"] == F.TRAIN_SPLIT][["user_id", "movie_id", "rating"]]
     algo = surprise.SVDpp(random_state=0, cache_ratings=True)
     algo.fit(surprise.Dataset.load_from_df(train, surprise.Reader(rating_scale=(1, 5))).build_full_trainset())
     errors = {}
     for kind in ("pair", "single"):
-        rows = pd.read_csv(prepared / "test" / f"{kind}s.csv")
+        rows = pd.read_csv(prepared / F.TEST_SPLIT / f"{kind}s.csv")
         pred = np.mean([[algo.predict(u, m).est for u, m in zip(rows[f"{s}_user"], rows["movie"])]
                         for s in ("a", "b")], axis=0)
         errors[kind] = pred - rows["label"].to_numpy()
@@ -89,8 +90,8 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
             rows["attention, the seed's setup (--preset seed)"] = rmse["candidate"]
             seconds["--preset seed"] = s
     prepared = WorkLayout.at(work).latest_prepared()
-    manifest = json.loads((prepared / "manifest.json").read_text())
-    mean = {"all": manifest["baseline"]["rmse"]["test"], **manifest["baseline"]["test_rmse_by_kind"]}
+    manifest = json.loads((prepared / F.MANIFEST_FILE).read_text())
+    mean = {"all": manifest["baseline"]["rmse"][F.TEST_SPLIT], **manifest["baseline"]["test_rmse_by_kind"]}
     table = {"mean of training labels": mean}
     table.update(rows)
     theirs = surprise_svdpp(prepared)
@@ -112,7 +113,7 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m pipeline.bench_model", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m bench.model", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work-dir", default="work")
     p.add_argument("--ml-100k", help="folder holding ML-100K's u.data, u.user, u.item "
@@ -132,7 +133,7 @@ def main(argv=None) -> None:
     seeds = SEEDS[:1] if args.quick else SEEDS
     section = ["## Model quality", "",
                f"Test RMSE on the last 10% of each user's ratings in time; every model on the identical split "
-               f"and test rows. `python -m pipeline.bench_model{' --quick' if args.quick else ''}"
+               f"and test rows. `python -m bench.model{' --quick' if args.quick else ''}"
                f"{' --ml-100k ' + str(ml100k) if args.ml_100k else ''}` "
                f"(`make bench-model`), {datetime.date.today()}, {os.cpu_count()} cores, "
                f"{platform.machine()}, CPU only.", ""]

@@ -1,6 +1,6 @@
 """One self-contained HTML report of the latest pipeline run, built from its artifacts.
 
-    python -m pipeline.report --work-dir work
+    python -m report.report --work-dir work
 
 Reads MLMD (executions, cache hits, artifacts), TFDV statistics, the curated schema,
 ExampleValidator's anomalies, TFDV drift between train and eval/test, the TFMA result and
@@ -25,12 +25,13 @@ import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from components.anomaly_gate import read_anomalies
-from pipeline import bench_ranking, report_plots
-from pipeline import summary as run_summary
+from serving import ranking as ranking_metrics
+from report import plots as report_plots
+from pipeline import runs as run_summary
 from pipeline.config import PipelineConfig
-from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
-from pipeline.pipeline import EVAL_SPLIT
-from data.errors import UserError, run_cli
+from common.layout import DEFAULT_WORK_DIR, WorkLayout
+from pipeline.pipeline import JUDGED_SPLIT
+from common.errors import UserError, run_cli
 from transform_fn import features as F
 from transform_fn.features import HISTORY_FILE, SPLITS, TRAIN_SPLIT
 
@@ -163,8 +164,8 @@ def _test_predictions(run: run_summary.RunSummary) -> tuple[np.ndarray, np.ndarr
     examples = run.output("CsvExampleGen", "examples")
     if not (model and examples):
         return None
-    files = sorted(glob.glob(os.path.join(examples.uri, f"Split-{EVAL_SPLIT}", "*")))
-    serve = tf.saved_model.load(os.path.join(model.uri, "Format-Serving")).signatures["serving_default"]
+    files = sorted(glob.glob(os.path.join(examples.uri, f"Split-{JUDGED_SPLIT}", "*")))
+    serve = tf.saved_model.load(os.path.join(model.uri, F.SERVING_FORMAT)).signatures[F.SERVING_DEFAULT]
     labels, predictions = [], []
     for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(2048):
         parsed = tf.io.parse_example(batch, {F.LABEL: tf.io.FixedLenFeature([], tf.float32)})
@@ -199,10 +200,10 @@ def model_section(run: run_summary.RunSummary, out_dir: Path, manifest: dict | N
         history = json.loads(Path(history_path).read_text())
         section["hparams"] = history["hparams"]
         section["plots"]["training"] = report_plots.training_curves(history["history"], out_dir)
-    ranking = out_dir / bench_ranking.RESULT_FILE
+    ranking = out_dir / ranking_metrics.RESULT_FILE
     if ranking.exists():
         section["ranking"] = json.loads(ranking.read_text())
-        section["ranking_sample"] = bench_ranking.sample_text(section["ranking"])
+        section["ranking_sample"] = ranking_metrics.sample_text(section["ranking"])
     return section
 
 
@@ -218,7 +219,7 @@ def build_report(metadata_path: str, pipeline_name: str, reports_dir: str | Path
     out_dir.mkdir(parents=True, exist_ok=True)
     example_gen = run.components.get("CsvExampleGen")
     data_root = example_gen.properties.get("input_base") if example_gen else None
-    manifest_path = Path(data_root, "manifest.json") if data_root else None
+    manifest_path = Path(data_root, F.MANIFEST_FILE) if data_root else None
     manifest = json.loads(manifest_path.read_text()) if manifest_path and manifest_path.exists() else None
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
@@ -235,7 +236,7 @@ def build_report(metadata_path: str, pipeline_name: str, reports_dir: str | Path
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m pipeline.report", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m report.report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
     p.add_argument("--pipeline-name", default=PipelineConfig.pipeline_name)

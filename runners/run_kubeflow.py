@@ -1,6 +1,6 @@
 """Compiles the same create_pipeline for Kubeflow Pipelines (KFP v2 YAML spec).
 
-    python -m pipeline.run_kubeflow --settings pipeline/kubeflow.toml --work-dir work
+    python -m runners.run_kubeflow --settings runners/kubeflow.toml --work-dir work
 
 Nothing runs here: upload the YAML to a KFP cluster. The image must hold this project at
 `project_dir_in_image` (see the Dockerfile).
@@ -15,8 +15,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from pipeline.config import PipelineConfig
-from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
-from data.errors import UserError, run_cli
+from common.layout import DEFAULT_WORK_DIR, WorkLayout
+from common.errors import UserError, run_cli
 
 REMOTE_KEYS = ("pipeline_root", "data_root", "serving_model_dir")
 # PipelineConfig fields the Kubeflow runner sets itself: no MLMD file (the cluster has its
@@ -84,9 +84,9 @@ def compile_pipeline(settings: KubeflowSettings, output: str | Path) -> dict:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m pipeline.run_kubeflow", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m runners.run_kubeflow", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--settings", default="pipeline/kubeflow.toml")
+    p.add_argument("--settings", default="runners/kubeflow.toml")
     p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
     p.add_argument("--output", help="the YAML spec to write (default: <work-dir>/kubeflow/<pipeline name>.yaml)")
     p.add_argument("--verbose", action="store_true", help="show the traceback of an error")

@@ -1,11 +1,11 @@
 """Local runner: data stage, then the pipeline on Beam with LocalDagRunner, then a summary.
 
-    python -m pipeline.run_local --work-dir work --size default
-    python -m pipeline.run_local --work-dir work --raw work/raw/real/ml-100k
+    python -m runners.run_local --work-dir work --size default
+    python -m runners.run_local --work-dir work --raw work/raw/real/ml-100k
 
-Everything it writes lives under --work-dir (pipeline/layout.py). The console shows one line as each component
+Everything it writes lives under --work-dir (common/layout.py). The console shows one line as each component
 starts and ends, a live line or bar while it runs, and the summary; warnings and logs go to
-<work-dir>/logs/<run timestamp>.log (see pipeline/console.py), or with --verbose to the console.
+<work-dir>/logs/<run timestamp>.log (see common/console.py), or with --verbose to the console.
 
 Exit codes: 0 done, 1 a pipeline component failed (the console names it and the log), 2 a
 usage or input error found before the pipeline (a missing --raw, data the data stage
@@ -25,19 +25,19 @@ from pathlib import Path
 
 from data import prepare as data_prepare
 from data import synthetic
-from data.errors import EXIT_USAGE, UserError, run_cli, user_message
+from common.errors import EXIT_USAGE, UserError, run_cli, user_message
 from data.outdir import file_lock
-from pipeline import summary as run_summary
-from pipeline.console import Console
+from pipeline import runs as run_summary
+from common.console import Console
 from pipeline.config import PipelineConfig
 from components.comparison import Check
-from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
+from common.layout import DEFAULT_WORK_DIR, WorkLayout
 from trainer_fn.hparams import BASELINE_KINDS, BaselineParams, HParams
 from transform_fn import features as F
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m pipeline.run_local", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m runners.run_local", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
     src = p.add_mutually_exclusive_group()
@@ -129,7 +129,7 @@ def _run(args, console: Console) -> run_summary.RunSummary:
             if message is None:
                 raise
             raise UserError(f"data stage: {message}") from e
-    baseline_rmse = manifest["baseline"]["rmse"]["test"]
+    baseline_rmse = manifest["baseline"]["rmse"][F.TEST_SPLIT]
     config = PipelineConfig.local(
         work.root, prepared, hparams=hparams_from_args(args),
         rmse_upper_bound=args.rmse_upper_bound if args.rmse_upper_bound is not None else baseline_rmse,
@@ -142,14 +142,14 @@ def _run(args, console: Console) -> run_summary.RunSummary:
     result = run_summary.latest_run(config.metadata_path, config.pipeline_name)
     ranking = None
     if not args.no_ranking:
-        from pipeline import bench_ranking
-        from pipeline.report import report_dir
+        from serving import ranking as ranking_metrics
+        from report.report import report_dir
 
         with console.step("ranking"):      # before the report, which shows it
-            ranking = bench_ranking.for_run(result, prepared, report_dir(work.reports, result.run_id))
+            ranking = ranking_metrics.for_run(result, prepared, report_dir(work.reports, result.run_id))
     report_path = None
     if not args.no_report:
-        from pipeline.report import build_report
+        from report.report import build_report
 
         with console.step("report"):
             report_path = build_report(config.metadata_path, config.pipeline_name, work.reports)
@@ -168,11 +168,11 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     by_slice = run_summary.metrics_by_slice(evaluation.uri) if evaluation else {}
     comparison = result.comparison() or {}
     nan = float("nan")
-    print("\n=== movie-pair-recommender: run summary ===")
+    print(f"\n=== {config.pipeline_name}: run summary ===")
     print(f"data           {config.data_root}")
     print("rows           " + ", ".join(f"{s} {counts['pairs_per_split'][s]:,} pairs + "
                                         f"{counts['singles_per_split'][s]:,} single" for s in F.SPLITS))
-    table = {"mean predictor": [manifest["baseline"]["rmse"]["test"]] +
+    table = {"mean predictor": [manifest["baseline"]["rmse"][F.TEST_SPLIT]] +
              [manifest["baseline"]["test_rmse_by_kind"][k] for k in ("pair", "single")]}
     baseline_name = BASELINE_NAMES[config.baseline_params.kind]
     for name, who in ((baseline_name, "baseline"), ("attention model", "candidate")):
@@ -188,7 +188,7 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     if comparison and not comparison.get("last_blessed_model"):
         print("               no last blessed model yet: that check is skipped")
     if ranking:
-        from pipeline.bench_ranking import sample_text
+        from serving.ranking import sample_text
 
         print(f"ranking        {'':22s} {'HR@10':>7s} {'NDCG@10':>7s} {'cover':>7s}")
         for name, m in ranking["rankers"].items():
@@ -213,10 +213,7 @@ def check_args(args) -> None:
     if args.raw and not Path(args.raw).is_dir():
         raise UserError(f"--raw {args.raw}: {'is a file, not a folder' if Path(args.raw).exists() else 'no such folder'}"
                         f" (it names the folder holding ml-1m/ or ML-100K's u.* files)")
-    if args.partners < 1:
-        raise UserError(f"--partners must be at least 1 (got {args.partners})")
-    if args.seed < 0:
-        raise UserError(f"--seed must be 0 or more (got {args.seed})")
+    data_prepare.PrepareConfig(partners=args.partners, seed=args.seed)    # its checks, declared once there
     work = Path(args.work_dir)
     if work.exists() and not work.is_dir():
         raise UserError(f"--work-dir {work} is a file, not a folder")
@@ -253,7 +250,7 @@ def main(argv=None) -> None:
                     raise
                 sys.exit(1)   # the console has shown the error and the log's path; the traceback is in the log
 
-    run_cli("python -m pipeline.run_local", body, verbose=args.verbose)
+    run_cli("python -m runners.run_local", body, verbose=args.verbose)
 
 
 if __name__ == "__main__":

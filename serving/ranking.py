@@ -1,42 +1,30 @@
-"""Ranking quality of the served models: HR@10, NDCG@10 and catalogue coverage.
+"""Ranking metrics of the served models: HR@10, NDCG@10 and catalogue coverage.
 
-    python -m pipeline.bench_ranking --work-dir work [--rows 300] [--pairs 1000] [--write]
+For test-split pair rows whose label is >= 4, the target movie is ranked among every movie
+neither member had rated before the test period (train and eval ratings), the row's own
+histories as the model saw them; hit rate and NDCG at 10 for the attention model, the SVD++
+baseline its run trained, and a popularity ranker (rating counts before the test period).
+The same ranks are also taken among only the candidates the service retrieves for the row
+(recommend.retrieve): a target not retrieved is a miss. Coverage: the share of the
+catalogue that appears in the top-10 lists of random user pairs.
 
-For test-split pair rows whose label is >= 4 (a sample of --rows), the target movie is
-ranked among every movie neither member had rated before the test period (train and eval
-ratings), the row's own histories as the model saw them; hit rate and NDCG at 10 for the
-attention model (the newest pushed version), the SVD++ baseline its run trained, and a
-popularity ranker (rating counts before the test period). The same ranks are also taken
-among only the candidates the service retrieves for the row (recommend.retrieve: the
---popular most rated and the --near nearest the row's two histories): a target not
-retrieved is a miss, so the difference is what retrieval costs. Coverage: the share of the
-catalogue that appears in the top-10 lists of --pairs random user pairs (each with their
-latest history, every unseen movie scored). --write puts the table into BENCHMARKS.md
-between the ranking markers.
-
-After each pipeline run, pipeline/run_local.py computes the same metrics for the run's two
+After each pipeline run, runners/run_local.py computes these metrics for the run's two
 models with for_run, on a seeded sample of SUMMARY_ROWS rows and SUMMARY_PAIRS pairs, into
 <work>/reports/<run id>/ranking.json: the run summary prints them and the report shows them.
+The benchmark (bench/ranking.py) writes the same measure() into BENCHMARKS.md.
 """
 
-import argparse
 import dataclasses
-import datetime as dt
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipeline import recommend as R
-from pipeline import benchmarks_page
-from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
+from serving import recommend as R
 from transform_fn import features as F
 
-SECTION = "ranking"
-START, END = benchmarks_page.markers(SECTION)
 K = 10
 SUMMARY_ROWS = 500       # the run summary's sample: test pair rows (label >= 4)...
 SUMMARY_PAIRS = 500      # ...and random pairs for the coverage
@@ -55,21 +43,6 @@ def hit_and_ndcg(ranks: np.ndarray, k: int = K) -> tuple[float, float]:
 def target_rank(scores: np.ndarray, target: int) -> int:
     """1 + the number of candidates scored strictly above the target (ties in its favour)."""
     return int(1 + np.sum(scores > scores[target]))
-
-
-def models_of_latest_push(work: WorkLayout) -> tuple[Path, Path | None, Path | None]:
-    """(pushed attention model, its run's baseline model, its run's prepared data)."""
-    from pipeline import serve, summary
-
-    model = R.latest_model(work.serving_model)
-    baseline = prepared = None
-    if work.metadata.exists():
-        run = summary.pushing_run(str(work.metadata), serve.PIPELINE_NAME, str(model))
-        if run is not None:
-            base = run.output("BaselineTrainer", "model")
-            baseline = Path(base.uri) / "Format-Serving" if base is not None else None
-            prepared = serve.model_info(work, model).get("prepared")
-    return model, baseline, Path(prepared) if prepared else None
 
 
 def evaluate(scorers: dict, tables: R.Tables, rows: pd.DataFrame,
@@ -166,8 +139,8 @@ def for_run(run, prepared: Path, out_dir: Path, rows: int = SUMMARY_ROWS, pairs:
     model, baseline = run.output("Trainer", "model"), run.output("BaselineTrainer", "model")
     if model is None:
         return None
-    result = measure(Path(model.uri) / "Format-Serving",
-                     Path(baseline.uri) / "Format-Serving" if baseline is not None else None,
+    result = measure(Path(model.uri) / F.SERVING_FORMAT,
+                     Path(baseline.uri) / F.SERVING_FORMAT if baseline is not None else None,
                      Path(prepared), rows, pairs)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / RESULT_FILE).write_text(json.dumps(result, indent=2))
@@ -180,67 +153,3 @@ def sample_text(result: dict) -> str:
             f"member rated before the test period), top-{result['k']} coverage over {result['pairs']} random pairs"
             f"{' as served (retrieved candidates)' if result.get('retrieval') else ''}, "
             f"seed {result['seed']}")
-
-
-def table(result: dict, command: str = "") -> str:
-    retrieval = result["retrieval"]
-    lines = ["## Ranking quality", "", f"Ranking on `{result['data']}` ({dt.date.today().isoformat()}, model {Path(result['model']).name}): "
-             f"{result['rows']} test pair rows with label >= 4, the target ranked among every movie neither member "
-             f"rated before the test period (pair prediction for the models, rating count for popularity); "
-             f"coverage: the share of the catalogue in the top-10 lists of {result['pairs']} random pairs"
-             f"{' as the service shows them (retrieved candidates)' if retrieval is not None else ''}. "
-             f"`{command}`"]
-    header, rule = "| ranker | HR@10 | NDCG@10 | catalogue coverage of top-10 |", "|---|---:|---:|---:|"
-    if retrieval is not None:
-        lines[2] += (f" Retrieved: the same ranks among only the candidates the service scores (the "
-                     f"{retrieval['popular']} most rated unseen movies and the {retrieval['near']} nearest the row's "
-                     f"two histories); a target not retrieved is a miss.")
-        header += " HR@10 retrieved | NDCG@10 retrieved | target retrieved |"
-        rule += "---:|---:|---:|"
-    lines += ["", header, rule]
-    for name, m in result["rankers"].items():
-        line = f"| {name} | {m['hr']:.3f} | {m['ndcg']:.3f} | {m['coverage']:.3f} |"
-        if retrieval is not None:
-            line += (f" {m['hr_retrieved']:.3f} | {m['ndcg_retrieved']:.3f} | {m['target_retrieved']:.3f} |"
-                     if "hr_retrieved" in m else " | | |")
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def write_section(path: Path, text: str) -> None:
-    """Replace the ranking section of the results page; the rest is kept."""
-    benchmarks_page.write_section(path, SECTION, text)
-
-
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m pipeline.bench_ranking", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
-    p.add_argument("--model", help="attention model (default: the newest pushed version)")
-    p.add_argument("--baseline", help="SVD++ model folder (default: the one the pushing run trained)")
-    p.add_argument("--prepared", help="prepared data (default: the one the pushing run read)")
-    p.add_argument("--rows", type=int, default=300, help="test pair rows sampled (label >= 4)")
-    p.add_argument("--pairs", type=int, default=1000, help="random pairs for the coverage")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
-    p.add_argument("--benchmarks", default="BENCHMARKS.md")
-    R.add_retrieval_args(p)
-    args = p.parse_args(argv)
-    retrieval = R.retrieval_from_args(args)
-    work = WorkLayout.at(args.work_dir)
-    model, baseline, prepared = models_of_latest_push(work)
-    model = Path(args.model) if args.model else model
-    baseline = Path(args.baseline) if args.baseline else baseline
-    prepared = Path(args.prepared) if args.prepared else (prepared or work.latest_prepared())
-    result = measure(model, baseline, prepared, args.rows, args.pairs, args.seed, retrieval)
-    command = " ".join(["python -m pipeline.bench_ranking", *(sys.argv[1:] if argv is None else argv)])
-    text = table(result, command)
-    print(f"models: {model} (attention), {baseline} (SVD++); data {prepared}")
-    print(text)
-    if args.write:
-        write_section(Path(args.benchmarks), text)
-        print(f"written to {args.benchmarks}")
-
-
-if __name__ == "__main__":
-    main()

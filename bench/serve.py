@@ -1,8 +1,8 @@
 """Latency and throughput of the recommendation service on 127.0.0.1.
 
-    python -m pipeline.bench_serve --work-dir work [--prepared DIR] [--seconds 15] [--all-movies]
+    python -m bench.serve --work-dir work [--prepared DIR] [--seconds 15] [--all-movies]
 
-Starts `python -m pipeline.serve` on a free 127.0.0.1 port (the newest pushed model; the
+Starts `python -m serving.serve` on a free 127.0.0.1 port (the newest pushed model; the
 prepared tables of --prepared when given), waits for the model, sends warm-up requests,
 then for 1 and 8 concurrent clients sends GET /v1/recommendations?n=10 (random known
 pairs) for --seconds each, and prints p50/p99 latency and requests per second. The service
@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline import benchmarks_page
-from pipeline import recommend as R
-from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
+from bench import page as benchmarks_page
+from serving import recommend as R
+from common.layout import DEFAULT_WORK_DIR, WorkLayout
 
 HOST = "127.0.0.1"
 
@@ -97,7 +97,7 @@ def load(port: int, pairs: list[tuple[int, int]], clients: int, seconds: float, 
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m pipeline.bench_serve", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m bench.serve", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
     p.add_argument("--prepared", help="prepared tables for the service (default: the pushing run's)")
@@ -112,7 +112,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     retrieval = R.retrieval_from_args(args)
     work = WorkLayout.at(args.work_dir)
-    command = " ".join(["python -m pipeline.bench_serve", *(sys.argv[1:] if argv is None else argv)])
+    command = " ".join(["python -m bench.serve", *(sys.argv[1:] if argv is None else argv)])
     lines = []
     for config in [retrieval] + ([None] if args.compare_all_movies and retrieval is not None else []):
         model, prepared, candidates, results = measure(work, args, config)
@@ -139,7 +139,7 @@ def measure(work: WorkLayout, args, retrieval: R.Retrieval | None) -> tuple[dict
     """Starts the service with these candidates, warms it up, loads it at each --clients
     level: (its /v1/model, the prepared tables, mean candidates a request, one result a level)."""
     port = free_port()
-    command = [sys.executable, "-m", "pipeline.serve", "--work-dir", str(work.root), "--host", HOST,
+    command = [sys.executable, "-m", "serving.serve", "--work-dir", str(work.root), "--host", HOST,
                "--port", str(port)] + (["--prepared", args.prepared] if args.prepared else [])
     command += (["--all-movies"] if retrieval is None else
                 ["--popular", str(retrieval.popular), "--near", str(retrieval.near)])

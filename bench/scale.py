@@ -1,13 +1,13 @@
 """Scale benchmark: the whole pipeline at 0.1x, 0.3x and 1x of MovieLens-1M's size.
 
-    python -m pipeline.bench_scale --work-dir work            # make bench (about 40 min)
-    python -m pipeline.bench_scale --work-dir work --quick    # make bench ARGS=--quick (0.03x, 0.1x)
+    python -m bench.scale --work-dir work            # make bench (about 40 min)
+    python -m bench.scale --work-dir work --quick    # make bench ARGS=--quick (0.03x, 0.1x)
 
 The data is the embedded synthetic generator at ML-1M's catalogue (3,706 movies) with 10%,
 30% and all of its 6,040 users (data/synthetic.py sizes ml-1m-0.1, ml-1m-0.3, ml-1m). For
 each size, from nothing:
-- the data stage's steps, each timed with its peak RSS (`python -m data.benchmark`);
-- the pipeline (`python -m pipeline.run_local --no-cache`) in a child process whose process
+- the data stage's steps, each timed with its peak RSS (`python -m bench.data_stage`);
+- the pipeline (`python -m runners.run_local --no-cache`) in a child process whose process
   tree's RSS is sampled every 0.2 s: wall time and peak RSS per component (from MLMD's
   execution times), rows per second, and the test RMSE of the models it trained.
 Then a fitted exponent per component (seconds ~ rows^b over the sizes). On the largest size:
@@ -36,15 +36,16 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from pipeline import benchmarks_page
-from pipeline.bench_model import run_rmse
+from bench import page as benchmarks_page
+from common import LEGACY_KERAS
+from bench.model import run_rmse
 from pipeline.config import PROJECT_ROOT
-from pipeline.layout import DEFAULT_WORK_DIR, WorkLayout
+from common.layout import DEFAULT_WORK_DIR, WorkLayout
+from transform_fn import features as F
 
 FULL = ("ml-1m-0.1", "ml-1m-0.3", "ml-1m")
 QUICK = ("ml-1m-0.03", "ml-1m-0.1")
 LABEL = {"ml-1m-0.03": "0.03x", "ml-1m-0.1": "0.1x", "ml-1m-0.3": "0.3x", "ml-1m": "1x"}
-PIPELINE = "movie-pair-recommender"
 CODE_FOLDERS = ("pipeline", "components", "trainer_fn", "transform_fn", "data")
 # Components that execute no user work (their seconds are MLMD bookkeeping).
 QUIET = ("ImportSchemaGen", "ExampleValidator", "AnomalyGate", "latest_blessed_model_resolver", "Pusher")
@@ -88,21 +89,21 @@ class RssSampler:
 
 
 def _env(root: Path) -> dict:
-    return {**os.environ, "TF_USE_LEGACY_KERAS": "1", "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return {**os.environ, **LEGACY_KERAS, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def data_stage(size: str, work_dir: str, out: Path, log) -> dict:
-    subprocess.run([sys.executable, "-m", "data.benchmark", "--size", size, "--work-dir", work_dir,
+    subprocess.run([sys.executable, "-m", "bench.data_stage", "--size", size, "--work-dir", work_dir,
                     "--json", str(out)], check=True, stdout=log, stderr=subprocess.STDOUT, env=_env(PROJECT_ROOT))
     return json.loads(out.read_text())
 
 
 def run_pipeline(work_dir: Path, raw: str, extra: list[str], log, root: Path = PROJECT_ROOT) -> dict:
     """One run_local in a child process; wall time, peak RSS per component, test RMSE."""
-    from pipeline import summary
+    from pipeline import runs as summary
 
     started = time.time()
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.run_local", "--work-dir", str(work_dir),
+    proc = subprocess.Popen([sys.executable, "-m", "runners.run_local", "--work-dir", str(work_dir),
                              "--raw", raw, "--no-report", *extra],
                             cwd=root, env=_env(root), stdout=log, stderr=subprocess.STDOUT)
     with RssSampler(proc.pid) as rss:
@@ -110,7 +111,7 @@ def run_pipeline(work_dir: Path, raw: str, extra: list[str], log, root: Path = P
     wall = time.time() - started
     if code != 0:
         raise RuntimeError(f"run_local exited {code}; its output is in {log.name}")
-    run = summary.latest_run(str(WorkLayout.at(work_dir).metadata), PIPELINE)
+    run = summary.latest_run(str(WorkLayout.at(work_dir).metadata), F.PIPELINE_NAME)
     first = min(c.started for c in run.components.values())
     components = {"start-up and data stage (run_local)": {"seconds": first - started, "peak_rss_mb": rss.peak(started, first),
                                              "state": "COMPLETE"}}
@@ -162,12 +163,12 @@ def plain_loop(pipeline_root: Path, trainer_model_run: str) -> dict:
         parse = lambda x: (lambda f: (f, f.pop(F.LABEL)))(tf.io.parse_example(x, spec))  # noqa: E731
         return ds.batch(hp.batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
-    tables = load_tables(newest("BaselineTrainer/model/*/Format-Serving"))
+    tables = load_tables(newest(f"BaselineTrainer/model/*/{F.SERVING_FORMAT}"))
     sizes = {name: transform.vocabulary_size_by_name(name) for name in VOCABULARIES}
     model = build_model(sizes, hp, tables.mu, tables if hp.residual else None)
     epochs = info["timing"]["epochs_run"]
     started = time.perf_counter()
-    model.fit(records("train", True), validation_data=records("eval", False), epochs=epochs, verbose=0)
+    model.fit(records(F.TRAIN_SPLIT, True), validation_data=records(F.EVAL_SPLIT, False), epochs=epochs, verbose=0)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "epochs": epochs, "rows": info["timing"]["train_rows"],
             "batch_size": hp.batch_size, "trainer": info["timing"]}
@@ -229,7 +230,7 @@ def render(results: dict[str, dict], extras: dict, command: str, minutes: float)
                    f" | {rows[-1] / max(secs[-1], 1e-9):,.0f} | {exponent(rows, secs):.2f} | {last['peak_rss_mb']:,.0f} |")
     quiet = sum(largest["pipeline"]["components"].get(n, {}).get("seconds", 0.0) for n in QUIET)
     out.append(f"| the rest ({', '.join(QUIET)}) | " + " | " * (len(sizes) - 1) + f"{quiet:.0f} | | | |")
-    out += ["", "### Data stage steps (`python -m data.benchmark`, in-process; peak RSS is the high-water mark)", "",
+    out += ["", "### Data stage steps (`python -m bench.data_stage`, in-process; peak RSS is the high-water mark)", "",
             "| step | " + " | ".join(labels) + " | exponent b | peak RSS MB (" + labels[-1] + ") |",
             "|---|" + "---:|" * (len(sizes) + 2)]
     for i, step in enumerate(largest["data"]["steps"]):
@@ -274,7 +275,7 @@ def render(results: dict[str, dict], extras: dict, command: str, minutes: float)
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m pipeline.bench_scale", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help="it writes under <work-dir>/bench/scale")
     p.add_argument("--quick", action="store_true", help="0.03x and 0.1x only (a few minutes)")
@@ -309,7 +310,7 @@ def main(argv=None) -> None:
                                       ["--preset", "seed"], log)
     (bench / "results.json").write_text(json.dumps({"results": results, "extras": extras}, indent=2, default=str))
     command = "make bench" + (" ARGS=--quick" if args.quick else "") if not args.sizes else \
-        f"python -m pipeline.bench_scale --sizes {' '.join(sizes)}"
+        f"python -m bench.scale --sizes {' '.join(sizes)}"
     text = render(results, extras, command, (time.time() - started) / 60)
     if args.no_write:
         print(text)
