@@ -29,12 +29,18 @@ def user_message(error: BaseException) -> str | None:
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
         where = f" writing {error.filename}" if error.filename else ""
         return f"disk full{where}: free some space and run again"
+    if isinstance(error, OSError) and error.errno in (errno.EFBIG, errno.EDQUOT):
+        where = f" writing {error.filename}" if error.filename else ""
+        why = "a file-size limit (ulimit -f)" if error.errno == errno.EFBIG else "the disk quota"
+        return f"file too large{where}: {why} was reached; raise it or choose another output folder"
     if isinstance(error, OSError) and error.errno in (errno.EROFS,):
         return f"{error.filename or 'output'}: read-only file system; choose another output folder"
     if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
                           FileExistsError)) or (isinstance(error, OSError) and error.filename):
         path = f"{error.filename}: " if error.filename else ""
         return f"{path}{error.strerror or error}"
+    if isinstance(error, OSError) and error.errno:     # any other failed write or read: one line, exit 2
+        return f"{error.strerror or error} ({errno.errorcode.get(error.errno, error.errno)})"
     if isinstance(error, (zipfile.BadZipFile, gzip.BadGzipFile, zlib.error, EOFError)):
         return f"damaged or truncated archive: {error}"
     return None

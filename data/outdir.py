@@ -64,6 +64,11 @@ def check_out(out: Path, raw: Path | None = None) -> None:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder: the data stage writes a folder and never "
                         f"replaces a file; choose another --out")
+    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+        raise UserError(f"--out {out} is read-only: the data stage replaces the folder as a whole and "
+                        f"would have to delete its files; make it writable or choose another --out")
+    if out.parent.exists() and not os.access(out.parent, os.W_OK | os.X_OK):
+        raise UserError(f"--out {out}: its parent folder {out.parent} is not writable; choose another --out")
     if out.is_dir() and any(out.iterdir()) and not is_ours(out):
         raise UserError(f"--out {out} holds files the data stage did not write (no {MARKER} in it): it is "
                         f"never emptied or overwritten; choose a new or empty folder")
@@ -146,12 +151,38 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+@contextlib.contextmanager
+def writing(path: Path):
+    """An OSError raised meanwhile (a full disk, a file-size limit, a permission) names `path`,
+    the output file being written, so that the one-line message says which file."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename:
+            raise
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from error
+
+
+def _removable(folder: Path) -> str | None:
+    """The first entry under folder that cannot be deleted (a read-only folder in it), None if none."""
+    for dirpath, dirnames, _ in os.walk(folder):
+        if not os.access(dirpath, os.W_OK | os.X_OK):
+            return dirpath
+    return None
+
+
 def swap_in(tmp: Path, out: Path) -> None:
-    """Puts the complete folder tmp at out in one step, then deletes the old output."""
+    """Puts the complete folder tmp at out in one step, then deletes the old output. Refuses
+    (UserError, nothing moved) when the old output could not be deleted afterwards, so that a
+    failed swap never leaves a hidden copy beside --out."""
     tmp, out = Path(tmp), Path(out)
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         os.replace(tmp, out)           # rename(2) replaces a missing or empty folder atomically
         return
+    stuck = _removable(out)
+    if stuck is not None:
+        raise UserError(f"--out {out}: {stuck} is read-only, so the old output could not be replaced; "
+                        f"make it writable or choose another --out (nothing was changed)")
     if _exchange(tmp, out):
         shutil.rmtree(tmp)             # now the old output
         return

@@ -120,12 +120,14 @@ def prepare(raw_dir, out_dir, config: PrepareConfig = PrepareConfig(), force: bo
         tmp = outdir.new_temp(out_dir)
         try:
             for rel, frame in tables.items():
-                path = tmp / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                frame.to_csv(path, index=False, lineterminator="\n")
+                with outdir.writing(out_dir / rel):
+                    path = tmp / rel
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    frame.to_csv(path, index=False, lineterminator="\n")
             manifest["outputs"] = {rel: _sha256(tmp / rel) for rel in sorted(tables)}
             manifest["seconds"] = round(time.time() - started, 2)
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+            with outdir.writing(out_dir / MANIFEST):
+                (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
             outdir.swap_in(tmp, out_dir)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)     # only still there if writing failed

@@ -8,6 +8,18 @@ import common  # noqa: F401  (legacy Keras before any test imports TensorFlow)
 from data import prepare, synthetic
 
 
+def require_current_venv(root) -> None:
+    """Fail (never skip) when root/.venv is older than the requirements: a test that runs a
+    make command would otherwise test a stale environment, or silently nothing."""
+    from pathlib import Path
+
+    stamp = Path(root) / ".venv" / ".installed"
+    newest = max((Path(root) / f).stat().st_mtime for f in ("requirements.txt", "constraints.txt"))
+    if not stamp.exists() or stamp.stat().st_mtime < newest:
+        pytest.fail(f"{stamp} is missing or older than requirements.txt/constraints.txt: run `make setup` "
+                    f"(make test does) before this test", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def tiny_raw(tmp_path_factory):
     return synthetic.generate(tmp_path_factory.mktemp("raw") / "synthetic-tiny", "tiny", seed=7)

@@ -16,6 +16,12 @@ import gzip
 import hashlib
 import io
 import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -464,6 +470,52 @@ def test_a_write_failure_is_one_message_and_keeps_the_old_output(error, message,
     assert code == 2 and message in stderr and "Traceback" not in stderr
     assert _tree(out) == good
     assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "out", "raw"]
+
+
+def _data_stage(raw: Path, out: Path, preexec=None, as_user: int | None = None, *extra):
+    """`python -m data.cli prepare` in a process of its own (a resource limit, another user)."""
+    command = [sys.executable, "-m", "data.cli", "prepare", "--raw", str(raw), "--out", str(out), *extra]
+    if as_user is not None:
+        command = ["setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups", *command]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.run(command, capture_output=True, text=True, env=env, preexec_fn=preexec, timeout=300)
+
+
+def test_a_file_size_limit_is_one_message_naming_the_file_and_keeps_the_old_output(tmp_path, capsys):
+    raw, out = write_raw(tmp_path / "raw"), tmp_path / "out"
+    assert prepare_cli(capsys, raw, out)[0] == 0
+    good = _tree(out)
+    limit = 2000      # bytes: the first prepared CSV is larger, so writing it fails with EFBIG
+    result = _data_stage(raw, out, lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)), None, "--force")
+    assert result.returncode == 2, result.stderr
+    assert "file too large writing " + str(out) in result.stderr and "Traceback" not in result.stderr
+    assert _tree(out) == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "out", "raw"]
+
+
+def test_a_read_only_out_is_refused_with_its_name_and_nothing_is_left_beside_it(capsys):
+    # As root every folder is writable: the case is the user's, so run it as an ordinary user.
+    base = Path(tempfile.mkdtemp(prefix="readonly-out-"))
+    try:
+        raw, out = write_raw(base / "raw"), base / "out"
+        assert prepare_cli(capsys, raw, out)[0] == 0
+        user = 65534 if os.geteuid() == 0 else None
+        if user is not None:
+            for path in [base, *base.rglob("*")]:
+                os.chown(path, user, user)
+        (raw / "ml-1m" / "ratings.dat").write_text(ratings_dat() + "1::1::x::1\n")   # new input: a rebuild
+        good = _tree(out)
+        out.chmod(0o555)
+        result = _data_stage(raw, out, None, user)
+        assert result.returncode == 2, result.stderr
+        assert f"--out {out} is read-only" in result.stderr and "Traceback" not in result.stderr
+        assert _tree(out) == good
+        assert sorted(p.name for p in base.iterdir()) == [".out.lock", "out", "raw"]
+    finally:
+        for path in [base, *base.rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o755)
+        shutil.rmtree(base)
 
 
 def test_two_runs_on_one_output_are_serialised(tmp_path, capsys):

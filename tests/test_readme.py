@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from common.layout import WorkLayout
+from tests.conftest import require_current_venv
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -170,10 +171,7 @@ def _copy_of_the_repository(dest: Path) -> Path:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
     (dest / ".venv").symlink_to((ROOT / ".venv").resolve())
-    stamp = dest / ".venv" / ".installed"
-    newest_requirement = max((dest / f).stat().st_mtime for f in ("requirements.txt", "constraints.txt"))
-    if not stamp.exists() or stamp.stat().st_mtime < newest_requirement:
-        pytest.skip("the .venv is not installed for the current requirements: `make setup` first")
+    require_current_venv(dest)
     return dest
 
 
