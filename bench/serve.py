@@ -9,6 +9,11 @@ pairs) for --seconds each, and prints p50/p99 latency and requests per second. T
 gets --popular/--near (its candidate retrieval, the default) or --all-movies (every unseen
 movie scored); --compare-all-movies measures a second service with --all-movies after it.
 Only 127.0.0.1 is contacted. --write puts the table into BENCHMARKS.md's serving section.
+
+--soak N instead sends N requests from 8 clients, one in JUNK_EVERY of them hostile (odd
+ids, a NaN rating, a body that is not JSON, an oversized body), and prints the service's
+RSS every N/20 requests, the statuses it answered and whether any was a 5xx; --write puts
+that into BENCHMARKS.md's soak section.
 """
 
 import argparse
@@ -96,6 +101,86 @@ def load(port: int, pairs: list[tuple[int, int]], clients: int, seconds: float, 
             "rps": round(len(ms) / elapsed, 1)}
 
 
+JUNK_EVERY = 20
+JUNK = [("GET", "/v1/recommendations?users=" + "9" * 5000, None, None),
+        ("GET", "/v1/recommendations?users=%C2%B2", None, None),
+        ("GET", "/v1/predict?users=--1&movie=1", None, None),
+        ("POST", "/v1/recommendations", "application/json",
+         b'{"members": [{"user": 1, "ratings": [{"movie": 1, "rating": NaN}]}]}'),
+        ("POST", "/v1/recommendations", "text/plain", b'{"members": [{"user": 1}]}'),
+        ("POST", "/v1/recommendations", "application/json", b'{"members": [{"sex": "' + b"x" * 200_000 + b'"}]}'),
+        ("GET", "/v1/recommendations?users=1700000", None, None)]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, MB."""
+    import psutil
+
+    process = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [process, *process.children(recursive=True)]) / 2**20
+
+
+def soak(port: int, pid: int, pairs: list[tuple[int, int]], requests: int, clients: int = 8) -> dict:
+    """`requests` requests from `clients` threads, every JUNK_EVERY-th hostile; RSS sampled."""
+    counter = iter(range(requests))
+    lock = threading.Lock()
+    statuses: dict[int, int] = {}
+    samples = [(0, round(rss_mb(pid), 1))]
+    step = max(requests // 20, 1)
+
+    def client():
+        connection = http.client.HTTPConnection(HOST, port, timeout=60)
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            if i % JUNK_EVERY == JUNK_EVERY - 1:
+                method, path, media, body = JUNK[(i // JUNK_EVERY) % len(JUNK)]
+                headers = {"Content-Type": media} if media else {}
+                try:
+                    connection.request(method, path, body=body, headers=headers)
+                    response = connection.getresponse()
+                    status = response.status
+                    response.read()
+                except (OSError, http.client.HTTPException):
+                    status = 0
+                    connection = http.client.HTTPConnection(HOST, port, timeout=60)
+            else:
+                a, b = pairs[i % len(pairs)]
+                status, _ = get(connection, f"/v1/recommendations?users={a},{b}&n=10")
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+                if (i + 1) % step == 0:
+                    samples.append((i + 1, round(rss_mb(pid), 1)))
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"requests": requests, "clients": clients, "seconds": round(time.perf_counter() - started, 1),
+            "statuses": dict(sorted(statuses.items())), "server_errors": sum(n for s, n in statuses.items() if s >= 500),
+            "rss_mb": sorted(samples)}
+
+
+def soak_section(result: dict, model: dict, prepared: Path, command: str) -> str:
+    rss = result["rss_mb"]
+    lines = ["## Service soak", "",
+             f"{result['requests']} requests from {result['clients']} clients on 127.0.0.1, {datetime.date.today()}, "
+             f"{os.cpu_count()} CPUs, model {model['version']}, tables of `{prepared.name}`; one in {JUNK_EVERY} "
+             f"hostile (5,000-digit, superscript and double-minus ids, a NaN rating, a text/plain body, a 200 kB "
+             f"body, an unknown user). {result['seconds']:g} s. `{command}`", "",
+             f"Statuses: {', '.join(f'{s}: {n}' for s, n in result['statuses'].items())}; 5xx: "
+             f"{result['server_errors']}.", "", "| requests sent | service RSS MB |", "|---:|---:|"]
+    lines += [f"| {n} | {mb} |" for n, mb in rss]
+    first_half = [mb for n, mb in rss if n <= result["requests"] // 2]
+    lines += ["", f"RSS grew {rss[-1][1] - rss[0][1]:+.0f} MB in all, {rss[-1][1] - first_half[-1]:+.0f} MB "
+                  f"over the second half."]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.serve", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -109,13 +194,22 @@ def main(argv=None) -> None:
     R.add_retrieval_args(p)
     p.add_argument("--compare-all-movies", action="store_true",
                    help="then measure a second service that scores every unseen movie")
+    p.add_argument("--soak", type=int, metavar="N", help="instead: N requests, some hostile, with the RSS over time")
     args = p.parse_args(argv)
     retrieval = R.retrieval_from_args(args)
     work = WorkLayout.at(args.work_dir)
     command = " ".join(["python -m bench.serve", *(sys.argv[1:] if argv is None else argv)])
+    if args.soak:
+        args.clients = []
+        model, prepared, _, _, result = measure(work, args, retrieval, soak_requests=args.soak)
+        text = soak_section(result, model, prepared, command)
+        print(text)
+        if args.write:
+            benchmarks_page.write_section(benchmarks_page.PAGE, "soak", text)
+        return
     lines = []
     for config in [retrieval] + ([None] if args.compare_all_movies and retrieval is not None else []):
-        model, prepared, candidates, results = measure(work, args, config)
+        model, prepared, candidates, results, _ = measure(work, args, config)
         if not lines:
             movies = len(pd.read_csv(prepared / "movies.csv"))
             lines = ["## Serving latency", "",
@@ -135,9 +229,10 @@ def main(argv=None) -> None:
         benchmarks_page.write_section(benchmarks_page.PAGE, "serving", "\n".join(lines))
 
 
-def measure(work: WorkLayout, args, retrieval: R.Retrieval | None) -> tuple[dict, Path, float, list[dict]]:
+def measure(work: WorkLayout, args, retrieval: R.Retrieval | None, soak_requests: int = 0):
     """Starts the service with these candidates, warms it up, loads it at each --clients
-    level: (its /v1/model, the prepared tables, mean candidates a request, one result a level)."""
+    level, then soaks it with soak_requests: (its /v1/model, the prepared tables, mean candidates
+    a request, one result a level, the soak's result or None)."""
     port = free_port()
     command = [sys.executable, "-m", "serving.serve", "--work-dir", str(work.root), "--host", HOST,
                "--port", str(port)] + (["--prepared", args.prepared] if args.prepared else [])
@@ -147,7 +242,7 @@ def measure(work: WorkLayout, args, retrieval: R.Retrieval | None) -> tuple[dict
                                start_new_session=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     try:
         model = wait_for_model(port, process)
-        prepared = Path(args.prepared or model["prepared"])
+        prepared = Path(args.prepared) if args.prepared else work.prepared / model["data"]
         users = pd.read_csv(prepared / "users.csv")["user_id"].to_numpy()
         rng = np.random.default_rng(0)
         pairs = [tuple(int(u) for u in rng.choice(users, 2, replace=False)) for _ in range(500)]
@@ -162,7 +257,8 @@ def measure(work: WorkLayout, args, retrieval: R.Retrieval | None) -> tuple[dict
         for clients in args.clients:
             results.append(load(port, pairs, clients, args.seconds, args.n))
             print(results[-1], flush=True)
-        return model, prepared, float(np.mean(candidates)), results
+        soaked = soak(port, process.pid, pairs, soak_requests) if soak_requests else None
+        return model, prepared, float(np.mean(candidates)), results, soaked
     finally:
         stop(process)
 

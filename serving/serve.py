@@ -21,19 +21,18 @@ import dataclasses
 import datetime as dt
 import logging
 import os
+import re
 import threading
 import time
 from pathlib import Path
-from typing import Literal
 
 from common.layout import DEFAULT_WORK_DIR, WorkLayout
 from serving import recommend as R
 from transform_fn import features as F
 
 log = logging.getLogger("serving.serve")
-MAX_N = 100
 SETTLE_SECONDS = 2.0      # a version folder is loaded once nothing in it changed for this long
-NO_MODEL = ("no pushed model under {serving}: run `make run` until a model passes the blessing gate "
+NO_MODEL = ("no pushed model yet: run `make run` until a model passes the blessing gate "
             "(on the tiny data, for development: make run SIZE=tiny ARGS=\"--baseline-margin -1\"); "
             "the service picks it up without a restart")
 
@@ -162,6 +161,62 @@ class ModelWatcher:
             self._thread.join(timeout=10)
 
 
+MAX_USERS_CHARS = 40           # "A,B" of two 9-digit ids with room to spare
+USER_ID = re.compile(r"[0-9]{1,9}")   # ASCII digits only: no sign, no '²', no 5,000 digits
+ECHO_CHARS = 40                # how much of a bad value an error message repeats
+
+
+def _echo(value) -> str:
+    text = repr(value)
+    return text if len(text) <= ECHO_CHARS else text[:ECHO_CHARS] + "..."
+
+
+def parse_users(users: str) -> list[int]:
+    """'A', 'A,B' or 'A,A' as one or two distinct ids; ValueError saying what is wrong."""
+    if len(users) > MAX_USERS_CHARS:
+        raise ValueError(f"users must be one or two comma-separated ids (at most {MAX_USERS_CHARS} characters), "
+                         f"got {len(users)} characters")
+    parts = [p.strip() for p in users.split(",")]
+    if not 1 <= len(parts) <= 2 or not all(parts):
+        raise ValueError(f"users must be one or two comma-separated ids, got {_echo(users)}")
+    bad = [p for p in parts if not USER_ID.fullmatch(p)]
+    if bad:
+        raise ValueError(f"user ids are whole numbers of 1 to 9 digits, got {', '.join(map(_echo, bad))}")
+    return list(dict.fromkeys(int(p) for p in parts))     # the same id twice: one person
+
+
+def validation_errors(errors) -> list[dict]:
+    """FastAPI's validation errors without the offending input (which may be megabytes long,
+    or a NaN that JSON cannot carry): where, what, and the error's type, each bounded."""
+    out = []
+    for error in list(errors)[:10]:
+        out.append({"loc": [part if isinstance(part, int) else str(part)[:ECHO_CHARS] for part in error.get("loc", ())],
+                    "msg": str(error.get("msg", ""))[:200], "type": str(error.get("type", ""))[:60]})
+    return out
+
+
+def fingerprint(path: Path) -> str | None:
+    """The first 16 hex digits of a file's SHA-256, None if it cannot be read."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return None
+
+
+def model_summary(s: ServingState) -> dict:
+    """What /v1/model shows: versions, data names and fingerprints, never a file-system path."""
+    info = s.info
+    return {"version": s.version, "run_id": info.get("run_id"), "data": s.tables.prepared.name,
+            "data_fingerprint": fingerprint(s.tables.prepared / F.MANIFEST_FILE),
+            "model_fingerprint": fingerprint(s.model_dir / "saved_model.pb"),
+            "rmse": info.get("rmse"), "rmse_split": info.get("rmse_split"),
+            "pushed_at": info.get("pushed_at"), "loaded_at": info.get("loaded_at"),
+            "mlmd": "read" if "mlmd_error" not in info else "unavailable",
+            "has_attention": s.scorer.has_attention}
+
+
 def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | os.PathLike | None = None,
                poll_seconds: float = 2.0, watch: bool = True, watcher: ModelWatcher | None = None,
                retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL):
@@ -169,79 +224,65 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
     from contextlib import asynccontextmanager
 
     from fastapi import Body, FastAPI, HTTPException, Query, Request
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
-    from pydantic import BaseModel, Field
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from serving import schemas
+    from serving.limits import MAX_BODY_BYTES, RequestLimits
 
     watcher = watcher or ModelWatcher(work_dir, prepared, poll_seconds, retrieval=retrieval)
 
     @asynccontextmanager
     async def lifespan(app):
-        if watch:
-            await _run_in_thread(watcher.start)
-        else:
-            await _run_in_thread(watcher.refresh)
+        await _run_in_thread(watcher.start if watch else watcher.refresh)
         yield
         watcher.stop()
 
-    app = FastAPI(title="Movie pair recommender", version="1",
-                  description="Top-N movies for two people (or one), scored by the newest pushed model of the "
-                              "TFX pipeline. Ratings are MovieLens stars, 1 to 5.", lifespan=lifespan)
+    app = FastAPI(title="Movie pair recommender", version="1", lifespan=lifespan, description=(
+        "Top-N movies for two people (or one), scored by the newest pushed model of the TFX pipeline. "
+        f"Ratings are MovieLens stars, 1 to 5. Limits: user ids are 1 to 9 ASCII digits, `users` at most "
+        f"{MAX_USERS_CHARS} characters, `n` 1 to {schemas.MAX_N}, at most {schemas.MAX_RATINGS} ratings a member, "
+        f"request bodies JSON (415 otherwise) of at most {MAX_BODY_BYTES} bytes (413), the body within "
+        f"10 s (408); beyond the concurrency limit a request gets 503 with Retry-After."))
     app.state.watcher = watcher
-
-    class Rating(BaseModel):
-        movie: int = Field(description="MovieLens movie id")
-        rating: float = Field(ge=1, le=5, description="stars, 1 to 5")
-
-    class MemberIn(BaseModel):
-        user: int | None = Field(None, description="a known user id (fresher ratings are added to theirs); "
-                                                   "absent or unknown: a new person")
-        sex: Literal["M", "F"] | None = Field(None, description="needed for a new person")
-        age: int | None = Field(None, ge=0, le=120, description="MovieLens age band (1, 18, 25, 35, 45, 50, 56); "
-                                                                "needed for a new person")
-        occupation: int | None = Field(None, ge=0, le=20, description="MovieLens occupation code 0-20; "
-                                                                      "needed for a new person")
-        ratings: list[Rating] = Field(default_factory=list, max_length=1000,
-                                      description="recent ratings, oldest first")
-
-    class RecommendationRequest(BaseModel):
-        members: list[MemberIn] = Field(min_length=1, max_length=2, description="one or two people")
-        n: int = Field(10, ge=1, le=MAX_N)
-        strategy: Literal["average", "least_misery"] = "average"
-        diversify: bool = False
+    app.add_middleware(RequestLimits)
 
     def state() -> ServingState:
         current = watcher.current
         if current is None:
-            detail = NO_MODEL.format(serving=watcher.work.serving_model)
+            detail = NO_MODEL
             if watcher.last_error:
-                detail += f" (last load failed: {watcher.last_error})"
+                detail += " (the last load failed: see the service log)"
             raise HTTPException(503, detail=detail)
         return current
 
-    def parse_users(users: str) -> list[int]:
-        parts = [p.strip() for p in users.split(",")]
-        if not 1 <= len(parts) <= 2 or not all(parts):
-            raise HTTPException(422, detail=f"users must be one or two comma-separated ids, got {users!r}")
-        bad = [p for p in parts if not p.lstrip("-").isdigit()]
-        if bad:
-            raise HTTPException(422, detail=f"user ids must be integers, got {', '.join(map(repr, bad))}")
-        return list(dict.fromkeys(int(p) for p in parts))     # the same id twice: one person
+    def users_of(users: str) -> list[int]:
+        try:
+            return parse_users(users)
+        except ValueError as error:
+            raise HTTPException(422, detail=str(error)) from None
 
     def members_of(s: ServingState, users: list[int]) -> list[R.Member]:
         unknown = [u for u in users if u not in s.tables.users.index]
         if unknown:
-            raise HTTPException(404, detail=f"unknown user(s): {', '.join(map(str, unknown))} "
-                                            f"(not in {s.tables.prepared / 'users.csv'})")
+            raise HTTPException(404, detail=f"unknown user{'s' if len(unknown) > 1 else ''} "
+                                            f"{', '.join(map(str, unknown))}")
         return [s.tables.member(u) for u in users]
 
-    def model_summary(s: ServingState) -> dict:
-        return {"version": s.version, "path": str(s.model_dir), **s.info,
-                "has_attention": s.scorer.has_attention}
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError):
+        return JSONResponse(status_code=422, content={"detail": validation_errors(error.errors())})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException):
+        return JSONResponse(status_code=error.status_code, content={"detail": error.detail},
+                            headers=getattr(error, "headers", None))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception):     # never a traceback in a response
         log.exception("unhandled error on %s", request.url.path)
-        return JSONResponse(status_code=500, content={"detail": f"internal error: {type(error).__name__}"})
+        return JSONResponse(status_code=500, content={"detail": "internal error (logged by the service)"})
 
     @app.get("/healthz", summary="Liveness, and whether a model is loaded")
     def healthz():
@@ -249,28 +290,26 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
         return {"status": "ok", "model_loaded": current is not None,
                 "model_version": current.version if current else None}
 
-    @app.get("/v1/model", summary="The served model: version, pushed time, RMSE from its evaluation")
+    @app.get("/v1/model", summary="The served model: version, data and model fingerprints, RMSE from its evaluation")
     def model():
         return model_summary(state())
 
     @app.get("/v1/recommendations", summary="Top-n movies neither user has rated")
     def get_recommendations(
-            users: str = Query(..., description="'A,B' for a pair, 'A' or 'A,A' for one person", examples=["1,2"]),
-            n: int = Query(10, ge=1, le=MAX_N, description="list length"),
-            strategy: Literal["average", "least_misery"] = Query(
+            users: str = Query(..., max_length=MAX_USERS_CHARS * 10,
+                               description="'A,B' for a pair, 'A' or 'A,A' for one person (ids of 1 to 9 digits)",
+                               examples=["1,2"]),
+            n: int = Query(10, ge=1, le=schemas.MAX_N, description="list length"),
+            strategy: schemas.Strategy = Query(
                 "average", description="average: the pair prediction; least_misery: the lower member prediction"),
             diversify: bool = Query(False, description="maximal-marginal-relevance re-rank for genre diversity")):
-        ids = parse_users(users)
+        ids = users_of(users)
         s = state()
         body = R.recommendations(s.scorer, s.tables, members_of(s, ids), n, strategy, diversify, watcher.retrieval)
         return {"users": ids, "model_version": s.version, **body}
 
     @app.post("/v1/recommendations", summary="Top-n movies for people described by their recent ratings")
-    def post_recommendations(request: RecommendationRequest = Body(..., examples=[{
-            "members": [{"user": 1, "ratings": [{"movie": 10, "rating": 5}]},
-                        {"sex": "F", "age": 25, "occupation": 4,
-                         "ratings": [{"movie": 20, "rating": 4}, {"movie": 30, "rating": 2}]}],
-            "n": 10, "strategy": "least_misery", "diversify": True}])):
+    def post_recommendations(request: schemas.RecommendationRequest = Body(..., examples=[schemas.EXAMPLE])):
         s = state()
         members = []
         for i, m in enumerate(request.members, start=1):
@@ -289,12 +328,13 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
                 **body}
 
     @app.get("/v1/predict", summary="One pair prediction")
-    def predict(users: str = Query(..., examples=["1,2"]), movie: int = Query(..., description="movie id")):
-        ids = parse_users(users)
+    def predict(users: str = Query(..., max_length=MAX_USERS_CHARS * 10, examples=["1,2"]),
+                movie: int = Query(..., ge=0, le=schemas.MAX_ID, description="movie id")):
+        ids = users_of(users)
         s = state()
         members = members_of(s, ids)
         if movie not in s.tables.movies.index:
-            raise HTTPException(404, detail=f"unknown movie {movie} (not in {s.tables.prepared / 'movies.csv'})")
+            raise HTTPException(404, detail=f"unknown movie {movie}")
         a, b = members[0], members[-1]
         row = R.score_pair(s.scorer, s.tables, a, b, movies=s.tables.movies.loc[[movie]]).iloc[0]
         return {"users": ids, "movie": movie, "title": row["title"], "model_version": s.version,
@@ -313,6 +353,32 @@ async def _run_in_thread(fn):
     return await anyio.to_thread.run_sync(fn)
 
 
+# Server settings (README, "The recommendation service"): an idle keep-alive connection is
+# closed after KEEP_ALIVE_SECONDS; request heads over MAX_HEADER_BYTES are refused by uvicorn;
+# body size, body time, content type and concurrency are bounded by serving/limits.py.
+KEEP_ALIVE_SECONDS = 5
+MAX_HEADER_BYTES = 16 * 1024
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# One access-log line a request: time, client, request line, status.
+UVICORN_LOGGING = {
+    "version": 1, "disable_existing_loggers": False,
+    "formatters": {
+        "default": {"()": "uvicorn.logging.DefaultFormatter", "fmt": LOG_FORMAT, "use_colors": False},
+        "access": {"()": "uvicorn.logging.AccessFormatter", "use_colors": False,
+                   "fmt": '%(asctime)s access %(client_addr)s "%(request_line)s" %(status_code)s'},
+    },
+    "handlers": {
+        "default": {"formatter": "default", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
+        "access": {"formatter": "access", "class": "logging.StreamHandler", "stream": "ext://sys.stdout"},
+    },
+    "loggers": {
+        "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"level": "INFO"},
+        "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+    },
+}
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m serving.serve", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -326,11 +392,13 @@ def main(argv=None) -> None:
     retrieval = R.retrieval_from_args(args)
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     app = create_app(args.work_dir, args.prepared, args.poll, retrieval=retrieval)
     print(f"serving on http://{args.host}:{args.port} (OpenAPI docs at /docs); "
           f"models from {WorkLayout.at(args.work_dir).serving_model}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", log_config=UVICORN_LOGGING,
+                timeout_keep_alive=KEEP_ALIVE_SECONDS, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+                timeout_graceful_shutdown=10)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The recommendation service and its ranking code, fast: hand-made tables and a stand-in
 scorer (no TensorFlow, no pipeline run). tests/test_serve_e2e.py runs them on a real model."""
 
+import json
 import threading
 from pathlib import Path
 
@@ -271,7 +272,7 @@ def test_one_user_twice_is_single_person_mode(client):
 
 @pytest.mark.parametrize("params, status, words", [
     ({"users": "1,999"}, 404, "999"),
-    ({"users": "1,abc"}, 422, "integers"),
+    ({"users": "1,abc"}, 422, "whole numbers"),
     ({"users": "1,2,3"}, 422, "one or two"),
     ({"users": "1,2", "n": 0}, 422, "greater than or equal to 1"),
     ({"users": "1,2", "n": 101}, 422, "less than or equal to 100"),
@@ -280,6 +281,123 @@ def test_one_user_twice_is_single_person_mode(client):
 def test_bad_input_is_refused_with_the_reason(client, params, status, words):
     r = client.get("/v1/recommendations", params=params)
     assert r.status_code == status and words in r.text and "Traceback" not in r.text
+
+
+@pytest.mark.parametrize("users", ["9" * 5000, "\u00b2", "--1", "-1", "+1", "1,\u0663", "1" * 10, "1,2" + " " * 60],
+                         ids=["5000 digits", "superscript two", "double minus", "negative", "plus", "arabic digit",
+                              "10 digits", "long padding"])
+@pytest.mark.parametrize("path", ["/v1/recommendations", "/v1/predict"])
+def test_odd_user_ids_are_a_short_422_never_a_500(client, users, path):
+    r = client.get(path, params={"users": users, "movie": 1})
+    assert r.status_code == 422, r.text
+    assert len(r.text) < 400 and "Traceback" not in r.text
+
+
+@pytest.mark.parametrize("rating", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_non_finite_rating_is_a_422_that_echoes_nothing(client, rating):
+    body = '{"members": [{"user": 1, "ratings": [{"movie": 8, "rating": %s}]}]}' % rating
+    r = client.post("/v1/recommendations", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert detail[0]["loc"][-1] == "rating" and "input" not in detail[0]
+
+
+def test_a_huge_body_is_413_before_parsing_and_a_huge_invalid_field_is_not_echoed(client):
+    from serving.limits import MAX_BODY_BYTES
+
+    big = '{"members": [{"user": 1, "sex": "%s"}]}' % ("x" * (MAX_BODY_BYTES + 10))
+    r = client.post("/v1/recommendations", content=big, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and len(r.text) < 200
+    chunks = iter([big[:1000].encode(), big[1000:].encode()])     # no Content-Length: counted as it streams
+    r = client.post("/v1/recommendations", content=chunks, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    fits = '{"members": [{"user": 1, "sex": "%s"}]}' % ("x" * 50_000)
+    r = client.post("/v1/recommendations", content=fits, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and len(r.text) < 400
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_that_is_not_json_is_415(client, content_type):
+    headers = {"Content-Type": content_type} if content_type else {}
+    r = client.post("/v1/recommendations", content='{"members": [{"user": 1}]}', headers=headers)
+    assert r.status_code == 415 and "application/json" in r.json()["detail"]
+    ok = client.post("/v1/recommendations", content='{"members": [{"user": 1}]}',
+                     headers={"Content-Type": "application/json; charset=utf-8"})
+    assert ok.status_code == 200
+
+
+def test_no_answer_names_a_file_system_path(client, tmp_path_factory):
+    answers = [client.get("/v1/recommendations", params={"users": "1,1700"}),
+               client.get("/v1/predict", params={"users": "1,2", "movie": 99999}),
+               client.post("/v1/recommendations", json={"members": [{"user": 1700}]}),
+               client.get("/v1/model")]
+    assert [a.status_code for a in answers] == [404, 404, 404, 200]
+    assert answers[0].json()["detail"] == "unknown user 1700"
+    assert answers[1].json()["detail"] == "unknown movie 99999"
+    for a in answers:
+        assert str(tmp_path_factory.getbasetemp()) not in a.text and "/tmp" not in a.text and ".csv" not in a.text
+    info = answers[-1].json()
+    assert {"version", "data", "data_fingerprint", "model_fingerprint"} <= set(info)
+    assert "path" not in info and "prepared" not in info and len(info["model_fingerprint"]) == 16
+
+
+def test_beyond_the_concurrency_limit_a_request_gets_503_with_retry_after():
+    import asyncio
+
+    from serving.limits import RequestLimits
+
+    release = asyncio.Event()
+
+    async def slow_app(scope, receive, send):
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def main():
+        limits = RequestLimits(slow_app, max_in_flight=2)
+        sent: list[list[dict]] = [[], [], []]
+
+        async def call(i):
+            async def receive():
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            async def send(message):
+                sent[i].append(message)
+            await limits({"type": "http", "method": "GET", "headers": []}, receive, send)
+        first = [asyncio.create_task(call(i)) for i in range(2)]
+        await asyncio.sleep(0.01)
+        await call(2)                  # the third while two are in progress: refused at once
+        release.set()
+        await asyncio.gather(*first)
+        return sent
+
+    sent = asyncio.run(main())
+    assert [m[0]["status"] for m in sent] == [200, 200, 503]
+    assert (b"retry-after", b"1") in sent[2][0]["headers"]
+
+
+def test_a_body_that_does_not_arrive_in_time_is_408():
+    import asyncio
+
+    from serving.limits import RequestLimits
+
+    async def never_called(scope, receive, send):
+        raise AssertionError("the app must not see a request whose body never came")
+
+    async def main():
+        limits = RequestLimits(never_called, body_timeout=0.05)
+        sent = []
+
+        async def receive():
+            await asyncio.sleep(10)
+
+        async def send(message):
+            sent.append(message)
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"100")]
+        await limits({"type": "http", "method": "POST", "headers": headers}, receive, send)
+        return sent
+
+    assert asyncio.run(main())[0]["status"] == 408
 
 
 def test_predict(client):
