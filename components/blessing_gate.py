@@ -4,9 +4,12 @@ It scores the test split's raw examples with the candidate, the strong baseline 
 there is one) the last blessed model, through each model's `serving_default` signature,
 and blesses the candidate only when
   - its RMSE is below the strong baseline's by more than `baseline_margin`, with the
-    whole bootstrap interval of the difference (users resampled) below -margin;
-  - it is not worse than the last blessed model beyond the noise: the interval's lower
-    end is at most `change_tolerance`;
+    whole bootstrap interval of the difference (users and movies resampled,
+    components/comparison.py) below -margin;
+  - it is not worse than the last blessed model of the same data by more than
+    `change_tolerance` (non-inferiority: the whole interval at or below it); a last
+    blessed model that learnt from other data (its DATA_IDENTITY_FILE says which) is not
+    compared with, and the records say so;
   - its RMSE is below `rmse_upper_bound` when one is given (the mean predictor's);
   - it is not the last blessed model itself (a re-run with nothing changed pushes nothing).
 Each check is written as a record (name, metric, bound, value, interval, passed) to
@@ -34,19 +37,31 @@ def is_blessed(artifact) -> bool:
     return artifact.get_int_custom_property("blessed") == 1
 
 
-def read_split(examples, split: str) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]:
-    """Serialized examples of `split`, their first user, label and kind ('pair'/'single')."""
+def data_identity_of(model_uri: str) -> str | None:
+    """What data a Trainer's model learnt from (trainer_fn/run.py writes it), None if unknown."""
+    path = os.path.join(model_uri, F.DATA_IDENTITY_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return f.read().strip() or None
+
+
+def read_split(examples, split: str) -> tuple[list[bytes], dict, np.ndarray, np.ndarray]:
+    """Serialized examples of `split`, their clusters ({"user": (a, b), "movie": (movie,)}),
+    label and kind ('pair'/'single')."""
     uri = artifact_utils.get_split_uri([examples], split)
     files = tf.io.gfile.glob(os.path.join(uri, "*"))
     records = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
-    spec = {F.user("a"): tf.io.FixedLenFeature([], tf.int64), F.LABEL: tf.io.FixedLenFeature([], tf.float32),
-            F.EXAMPLE_KIND: tf.io.FixedLenFeature([], tf.string)}
-    users, labels, kinds = [], [], []
+    ids = (F.user("a"), F.user("b"), F.MOVIE)
+    spec = {**{name: tf.io.FixedLenFeature([], tf.int64) for name in ids},
+            F.LABEL: tf.io.FixedLenFeature([], tf.float32), F.EXAMPLE_KIND: tf.io.FixedLenFeature([], tf.string)}
+    columns = {name: [] for name in (*ids, F.LABEL, F.EXAMPLE_KIND)}
     for start in range(0, len(records), SCORE_BATCH):
         parsed = tf.io.parse_example(records[start:start + SCORE_BATCH], spec)
-        users.append(parsed[F.user("a")].numpy()), labels.append(parsed[F.LABEL].numpy())
-        kinds.append(parsed[F.EXAMPLE_KIND].numpy().astype(str))
-    return records, np.concatenate(users), np.concatenate(labels).astype(np.float64), np.concatenate(kinds)
+        for name in columns:
+            columns[name].append(parsed[name].numpy())
+    a, b, movie, labels, kinds = (np.concatenate(columns[name]) for name in (*ids, F.LABEL, F.EXAMPLE_KIND))
+    return records, {"user": (a, b), "movie": (movie,)}, labels.astype(np.float64), kinds.astype(str)
 
 
 def score(model_uri: str, records: list[bytes]) -> np.ndarray:
@@ -62,24 +77,28 @@ def score(model_uri: str, records: list[bytes]) -> np.ndarray:
     return np.concatenate(out).astype(np.float64)
 
 
-def decide(users, labels, kinds, predictions: dict[str, np.ndarray], baseline_margin: float,
+def _subset(clusters: dict, rows: np.ndarray) -> dict:
+    return {name: tuple(a[rows] for a in arrays) for name, arrays in clusters.items()}
+
+
+def decide(clusters, labels, kinds, predictions: dict[str, np.ndarray], baseline_margin: float,
            change_tolerance: float, rmse_upper_bound: float | None, resamples: int, seed: int,
            same_as_last_blessed: bool = False) -> dict:
     """The checks and the per-kind intervals, as plain records."""
     candidate = predictions["candidate"]
     checks, intervals = [], {}
-    vs_baseline = comparison.rmse_difference(users, labels, candidate, predictions["baseline"], resamples,
+    vs_baseline = comparison.rmse_difference(clusters, labels, candidate, predictions["baseline"], resamples,
                                              seed=seed)
     intervals["candidate - baseline (all)"] = dataclasses.asdict(vs_baseline)
     for kind in ("pair", "single"):
         rows = kinds == kind
         if rows.any():
-            d = comparison.rmse_difference(users[rows], labels[rows], candidate[rows],
+            d = comparison.rmse_difference(_subset(clusters, rows), labels[rows], candidate[rows],
                                            predictions["baseline"][rows], resamples, seed=seed)
             intervals[f"candidate - baseline ({kind})"] = dataclasses.asdict(d)
     checks.append(comparison.beats("beats the strong baseline", vs_baseline, baseline_margin))
     if "last_blessed" in predictions:
-        vs_last = comparison.rmse_difference(users, labels, candidate, predictions["last_blessed"], resamples,
+        vs_last = comparison.rmse_difference(clusters, labels, candidate, predictions["last_blessed"], resamples,
                                              seed=seed)
         intervals["candidate - last blessed (all)"] = dataclasses.asdict(vs_last)
         checks.append(comparison.not_worse("not worse than the last blessed model", vs_last, change_tolerance))
@@ -106,16 +125,23 @@ def BlessingGate(
     rmse_upper_bound: tfx.dsl.components.Parameter[float] = None,
     resamples: tfx.dsl.components.Parameter[int] = 1000,
     seed: tfx.dsl.components.Parameter[int] = 0,
+    data_identity: tfx.dsl.components.Parameter[str] = "",
 ) -> None:
-    records, users, labels, kinds = read_split(examples, split)
+    records, clusters, labels, kinds = read_split(examples, split)
     models = {"candidate": model, "baseline": baseline_model}
+    other_data = None
     if last_blessed_model is not None:
-        models["last_blessed"] = last_blessed_model
+        theirs = data_identity_of(last_blessed_model.uri)
+        if theirs is not None and theirs == data_identity:
+            models["last_blessed"] = last_blessed_model
+        else:
+            other_data = theirs or "unknown"
     predictions = {name: score(artifact.uri, records) for name, artifact in models.items()}
-    result = decide(users, labels, kinds, predictions, baseline_margin, change_tolerance, rmse_upper_bound,
+    result = decide(clusters, labels, kinds, predictions, baseline_margin, change_tolerance, rmse_upper_bound,
                     resamples, seed,
                     same_as_last_blessed=last_blessed_model is not None and last_blessed_model.uri == model.uri)
-    result.update(split=split, resamples=resamples, models={k: v.uri for k, v in models.items()})
+    result.update(split=split, resamples=resamples, models={k: v.uri for k, v in models.items()},
+                  data_identity=data_identity, last_blessed_other_data=other_data)
     blessing.set_string_custom_property("current_model", model.uri)
     blessing.set_int_custom_property("current_model_id", model.id)
     blessing.set_int_custom_property("blessed", int(result["blessed"]))

@@ -1,11 +1,15 @@
 """Time split, sliding windows and user pairing: pure, vectorised functions on DataFrames.
 
-- split_in_time: each user's ratings in time order go to train, then eval, then test.
+- split_in_time: each user's ratings in time order go to train, then eval, then test; the
+  ratings a user gave in one second never straddle a split boundary (the whole second goes
+  to the split of its first rating).
 - make_windows: windows of `length` with `step` over each user's time-ordered ratings,
-  left-padded so that short histories still give windows. The last rating of a window is
-  the target; the ones before it are the history. A window belongs to its target's split.
-  History slots only ever hold earlier ratings, so a window's own label is never among
-  its inputs, and a train window never sees an eval or test rating.
+  left-padded so that short histories still give windows. The rating at every step-th
+  position is a target; its history is the `length - 1` ratings the user gave strictly
+  before the target's second (a rating of the same second is never history: their order
+  within a second is unknown, MovieLens records seconds). A window belongs to its target's
+  split. History slots only ever hold earlier ratings, so a window's own label is never
+  among its inputs, and a train window never sees an eval or test rating.
 - pair_windows: windows of different users with the same target movie in the same split
   are paired, at most `partners` partners drawn per window (seeded), never all pairs.
 """
@@ -24,7 +28,9 @@ PAD_RATING = 0
 def split_in_time(ratings: pd.DataFrame, fractions=(0.8, 0.1, 0.1)) -> pd.DataFrame:
     """Adds pos (0-based rank in the user's time order), n (user's count) and split.
 
-    Ties in timestamp are broken by movie id, so the order is deterministic.
+    Ties in timestamp are broken by movie id, so the order is deterministic. All ratings
+    of one (user, second) get the split of the first of them, so the boundary between two
+    splits never falls inside a second.
     """
     if not np.isclose(sum(fractions), 1.0):
         raise ValueError(f"split fractions must sum to 1, got {fractions}")
@@ -33,8 +39,20 @@ def split_in_time(ratings: pd.DataFrame, fractions=(0.8, 0.1, 0.1)) -> pd.DataFr
     out["n"] = out.groupby("user_id")["pos"].transform("size").astype("int64")
     train_end = np.floor(out["n"] * fractions[0]).astype("int64")
     eval_end = np.floor(out["n"] * (fractions[0] + fractions[1])).astype("int64")
-    out["split"] = np.select([out["pos"] < train_end, out["pos"] < eval_end], [TRAIN_SPLIT, EVAL_SPLIT], TEST_SPLIT)
+    split = np.select([out["pos"] < train_end, out["pos"] < eval_end], [TRAIN_SPLIT, EVAL_SPLIT], TEST_SPLIT)
+    first_of_second = _first_of_second(out)
+    out["split"] = split[first_of_second]
     return out
+
+
+def _first_of_second(timeline: pd.DataFrame) -> np.ndarray:
+    """For each row of a (user, time)-sorted timeline, the row index of the user's first
+    rating in the same second."""
+    users = timeline["user_id"].to_numpy()
+    seconds = timeline["timestamp"].to_numpy()
+    starts = np.ones(len(timeline), dtype=bool)
+    starts[1:] = (users[1:] != users[:-1]) | (seconds[1:] != seconds[:-1])
+    return np.maximum.accumulate(np.where(starts, np.arange(len(timeline)), 0))
 
 
 def make_windows(timeline: pd.DataFrame, length: int = 4, step: int = 2) -> pd.DataFrame:
@@ -54,10 +72,13 @@ def make_windows(timeline: pd.DataFrame, length: int = 4, step: int = 2) -> pd.D
     targets = np.flatnonzero((pos + 1) % step == 0)
     out = timeline.iloc[targets][["user_id", "movie_id", "rating", "timestamp", "pos", "split"]]
     out = out.reset_index(drop=True)
-    for k in range(1, hist + 1):              # slot k holds the rating `hist - k + 1` steps back
+    # The history ends before the target's second: at the first rating of that second.
+    before = _first_of_second(timeline)[targets]
+    earlier = pos[targets] - (targets - before)      # the user's ratings strictly before that second
+    for k in range(1, hist + 1):              # slot k holds the rating `hist - k + 1` back from there
         back = hist - k + 1
-        src = targets - back
-        padded = pos[targets] < back
+        src = before - back
+        padded = earlier < back
         safe = np.where(padded, 0, src)
         out[f"hist_movie_{k}"] = np.where(padded, PAD_MOVIE, movies[safe])
         out[f"hist_rating_{k}"] = np.where(padded, PAD_RATING, ratings[safe])

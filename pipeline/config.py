@@ -34,12 +34,16 @@ class PipelineConfig:
     baseline_module: str | None = str(PROJECT_ROOT / "trainer_fn" / "baseline" / "run.py")
     hparams: HParams = dataclasses.field(default_factory=HParams)
     baseline_params: BaselineParams = dataclasses.field(default_factory=BaselineParams)
-    # Blessing (components/blessing_gate.py), on the test split with user-resampled bootstrap
-    # intervals: the RMSE difference to the strong baseline must lie wholly below
-    # -baseline_margin; the one to the last blessed model may not lie wholly above
-    # rmse_change_tolerance; the RMSE must be below rmse_upper_bound (None: no bound).
+    # Blessing (components/blessing_gate.py), on the test split with bootstrap intervals that
+    # resample users and movies: the RMSE difference to the strong baseline must lie wholly
+    # below -baseline_margin; the one to the last blessed model of the same data wholly at or
+    # below +rmse_change_tolerance (non-inferiority); the RMSE must be below rmse_upper_bound
+    # (None: no bound).
     rmse_upper_bound: float | None = None
-    rmse_change_tolerance: float = 0.0
+    rmse_change_tolerance: float = 0.01
+    # What the data is, for "the same data" (the data stage's manifest key locally; '' means
+    # data_root): a last blessed model that learnt from other data is not compared with.
+    data_identity: str = ""
     baseline_margin: float = 0.0
     bootstrap_resamples: int = 1000
     enable_cache: bool = True
@@ -51,6 +55,7 @@ class PipelineConfig:
     beam_pipeline_args: list[str] = dataclasses.field(default_factory=lambda: ["--direct_running_mode=in_memory"])
 
     def __post_init__(self):
+        self.data_identity = self.data_identity or self.data_root
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", self.pipeline_name):
             raise ValueError(f"pipeline_name must match [a-z0-9][a-z0-9-]*: {self.pipeline_name!r}")
         # Plain tables (a TOML file) become the dataclasses; unknown keys are refused there.

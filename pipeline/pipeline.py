@@ -105,7 +105,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     trainer = tfx.components.Trainer(
         **_module(config.trainer_module, "run_fn", RUN_FN), **trainer_inputs,
         base_model=baseline_trainer.outputs["model"],
-        custom_config={"hparams": dataclasses.asdict(config.hparams)})
+        custom_config={"hparams": dataclasses.asdict(config.hparams), "data_identity": config.data_identity})
 
     last_blessed = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -125,7 +125,8 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         baseline_model=baseline_trainer.outputs["model"], last_blessed_model=last_blessed.outputs["model"],
         split=JUDGED_SPLIT, baseline_margin=config.baseline_margin, change_tolerance=config.rmse_change_tolerance,
-        rmse_upper_bound=config.rmse_upper_bound, resamples=config.bootstrap_resamples)
+        rmse_upper_bound=config.rmse_upper_bound, resamples=config.bootstrap_resamples,
+        data_identity=config.data_identity)
 
     infra = (infra_validator(config, example_gen.outputs["examples"], trainer.outputs["model"])
              if config.infra_validation else None)

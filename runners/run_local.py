@@ -134,7 +134,7 @@ def _run(args, console: Console) -> run_summary.RunSummary:
         work.root, prepared, hparams=hparams_from_args(args),
         rmse_upper_bound=args.rmse_upper_bound if args.rmse_upper_bound is not None else baseline_rmse,
         rmse_change_tolerance=args.rmse_change_tolerance, baseline_margin=args.baseline_margin,
-        baseline_params=baseline_from_args(args),
+        baseline_params=baseline_from_args(args), data_identity=f"{prepared.name}:{manifest['key'][:16]}",
         enable_cache=not args.no_cache)
     config.beam_pipeline_args = config.beam_pipeline_args + args.beam_args
     tfx.orchestration.LocalDagRunner().run(create_pipeline(config))

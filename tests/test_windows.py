@@ -82,3 +82,35 @@ def test_single_window_group_gets_no_partner():
     w = pd.DataFrame({"user_id": [1, 2, 3], "movie_id": [7, 8, 8], "split": ["train", "train", "test"],
                       "rating": [1, 2, 3]})
     assert len(pair_windows(w, 2, seed=0)) == 0
+
+
+def test_a_rating_of_the_targets_second_is_never_history():
+    # User 1: movies 10..15; 12, 13 and 14 were rated in the same second (ML-100K: half the
+    # ratings share a second with the user's previous one; their order inside it is unknown).
+    rows = [(1, 10, 1, 100), (1, 11, 2, 200), (1, 12, 3, 300), (1, 13, 4, 300), (1, 14, 5, 300), (1, 15, 1, 400)]
+    w = make_windows(split_in_time(_ratings(rows), (1.0, 0.0, 0.0)), length=4, step=2)
+    slots = ["hist_movie_1", "hist_movie_2", "hist_movie_3"]
+    by_target = w.set_index("movie_id")[slots]
+    # Target 13 (second 300): history is what came before second 300, not movie 12.
+    assert by_target.loc[13].tolist() == [PAD_MOVIE, 10, 11]
+    # Target 15 (second 400): the three ratings before it, the same-second ones included.
+    assert by_target.loc[15].tolist() == [12, 13, 14]
+    assert by_target.loc[11].tolist() == [PAD_MOVIE, PAD_MOVIE, 10]
+
+
+def test_no_history_slot_is_from_the_targets_second_or_later_and_no_second_straddles_a_split():
+    rng = np.random.default_rng(3)
+    rows = [(u, int(m), int(rng.integers(1, 6)), int(t)) for u in range(1, 40)
+            for m, t in zip(rng.choice(300, size=30, replace=False), np.sort(rng.integers(0, 12, size=30)))]
+    timeline = split_in_time(_ratings(rows))
+    assert (timeline.groupby(["user_id", "timestamp"])["split"].nunique() == 1).all()
+    when = {(u, m): t for u, m, _, t in rows}
+    w = make_windows(timeline, length=4, step=2)
+    checked = 0
+    for row in w.itertuples():
+        for k in (1, 2, 3):
+            movie = getattr(row, f"hist_movie_{k}")
+            if movie != PAD_MOVIE:
+                assert when[(row.user_id, movie)] < row.timestamp
+                checked += 1
+    assert checked > 100

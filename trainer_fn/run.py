@@ -10,6 +10,7 @@ same preprocessing the model was trained on.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 
 import numpy as np
@@ -104,6 +105,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         # The deep part made eval worse than the baseline it starts from: keep the start.
         model.set_weights(start_weights)
         kept = "start (the baseline)"
+    with tf.io.gfile.GFile(os.path.join(os.path.dirname(fn_args.serving_model_dir), F.DATA_IDENTITY_FILE), "w") as f:
+        f.write((fn_args.custom_config or {}).get("data_identity", ""))
     save(model, tf_transform_output, fn_args, history.history,
          {"hparams": dataclasses.asdict(hp), "vocabulary_sizes": sizes,
           "eval_rmse_at_start": start_rmse, "eval_rmse_at_end": final_rmse, "weights_kept": kept,

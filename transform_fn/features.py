@@ -26,6 +26,9 @@ RAW_SIGNATURE = "predict_raw"             # the same raw features as named tenso
 SERVING_FORMAT = "Format-Serving"         # the servable SavedModel inside a Trainer's model artifact
 MANIFEST_FILE = "manifest.json"           # the data stage's manifest in a prepared folder
 RATINGS_FILE = "ratings_by_split.csv"     # every kept rating with its split, in a prepared folder
+# Beside a Trainer's model (in its artifact folder, outside Format-Serving): what data it learnt
+# from, so that the gate compares a candidate only with a last blessed model of the same data.
+DATA_IDENTITY_FILE = "data_identity.txt"
 # Per-epoch training history the Trainer writes beside the model (in its model_run folder).
 HISTORY_FILE = "training_history.json"
 
