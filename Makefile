@@ -88,9 +88,11 @@ browser:
 kubeflow: platform $(STAMP)
 	$(PY) -m runners.run_kubeflow --settings runners/kubeflow.toml --work-dir $(WORK)
 
-# Every test, the end-to-end ones (pytest marker e2e) included.
+# Every test, the end-to-end ones (pytest marker e2e) included, on TEST_WORKERS processes
+# (pytest-xdist; tests/conftest.py groups the tests that share a pipeline run).
+TEST_WORKERS ?= 2
 test: platform $(STAMP) $(TEST_STAMP) browser
-	$(PY) -m pytest -q tests $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup tests $(ARGS)
 
 # The fast loop: everything but the tests marked e2e.
 test-fast: platform $(STAMP) $(TEST_STAMP)

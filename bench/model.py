@@ -7,7 +7,9 @@ fetched) it runs the real pipeline several times on the identical split: with th
 matrix-factorisation and biases-only baselines, the attention model with three training
 seeds, and the seed's own training setup (--preset seed). Test RMSE (all / pair / single)
 comes from BlessingGate's records, which score every model on the same test examples;
-scikit-surprise's SVD++ is added on the exported split when it is installed.
+scikit-surprise's SVD++ is added on the exported split when it is installed, given the
+information the model gets (bench/peers.py: fitted on train or on train + eval, with and
+without the recency term).
 """
 
 from __future__ import annotations
@@ -47,25 +49,16 @@ def run_rmse(run) -> dict:
             for who, ab in (("candidate", "a"), ("baseline", "b"))}
 
 
-def surprise_svdpp(prepared: Path) -> dict | None:
-    """scikit-surprise's SVD++ (defaults) on the exported train events, scored on the test rows."""
+def fair_peers(prepared: Path):
+    """scikit-surprise's SVD++ given the information the model gets (bench/peers.py), None
+    when scikit-surprise is not installed."""
     try:
-        import pandas as pd
-        import surprise
+        import surprise  # noqa: F401
     except ImportError:
         return None
-    ratings = pd.read_csv(prepared / F.RATINGS_FILE)
-    train = ratings[ratings["split"] == F.TRAIN_SPLIT][["user_id", "movie_id", "rating"]]
-    algo = surprise.SVDpp(random_state=0, cache_ratings=True)
-    algo.fit(surprise.Dataset.load_from_df(train, surprise.Reader(rating_scale=(1, 5))).build_full_trainset())
-    errors = {}
-    for kind in ("pair", "single"):
-        rows = pd.read_csv(prepared / F.TEST_SPLIT / f"{kind}s.csv")
-        pred = np.mean([[algo.predict(u, m).est for u, m in zip(rows[f"{s}_user"], rows["movie"])]
-                        for s in ("a", "b")], axis=0)
-        errors[kind] = pred - rows["label"].to_numpy()
-    errors["all"] = np.concatenate([errors["pair"], errors["single"]])
-    return {k: float(np.sqrt(np.mean(errors[k] ** 2))) for k in KINDS}
+    from bench import peers
+
+    return peers.fair_peers(prepared)
 
 
 def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
@@ -85,6 +78,11 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
             rmse, s = _run(work, source, ["--baseline", kind])
             rows[label] = rmse["baseline"]
             seconds[label] = s
+        # Ablation: the deep part off (no epoch of training): the in-pipeline SVD++ plus the
+        # recency weight the Trainer fits on eval. What the deep part adds is the difference.
+        rmse, s = _run(work, source, ["--epochs", "0"])
+        rows["ablation: deep part off (SVD++ + the eval-fitted recency term, --epochs 0)"] = rmse["candidate"]
+        seconds["--epochs 0"] = s
         if with_seed_preset:
             rmse, s = _run(work, source, ["--preset", "seed"])
             rows["attention, the seed's setup (--preset seed)"] = rmse["candidate"]
@@ -94,9 +92,10 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
     mean = {"all": manifest["baseline"]["rmse"][F.TEST_SPLIT], **manifest["baseline"]["test_rmse_by_kind"]}
     table = {"mean of training labels": mean}
     table.update(rows)
-    theirs = surprise_svdpp(prepared)
+    theirs = fair_peers(prepared)
     if theirs:
-        table["scikit-surprise SVD++ (defaults, same split)"] = theirs
+        for column, r in theirs.rmse.items():
+            table[f"scikit-surprise {column}"] = r
     stacked = {k: np.array([a[k] for a in attention]) for k in KINDS}
     lines = [f"### {name}", "", "| model | all | pair | single |", "|---|---:|---:|---:|"]
     for label, r in table.items():
@@ -106,8 +105,14 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
     lines.append(f"| attention model, residual over SVD++ (default; mean ± std over seeds "
                  f"{', '.join(map(str, seeds))}) | {spread} |")
     base = rows["SVD++ (in-pipeline BaselineTrainer)"]
-    gain = " / ".join(f"{(1 - stacked[k].mean() / base[k]) * 100:.1f}%" for k in KINDS)
-    lines += ["", f"Attention model below the in-pipeline SVD++ (all / pair / single): {gain}.",
+    gain = " / ".join(f"{(1 - stacked[k].mean() / base[k]) * 100:+.1f}%" for k in KINDS)
+    lines += ["", f"Attention model below the in-pipeline SVD++ (all / pair / single): {gain}."]
+    if theirs:
+        fair = theirs.rmse["SVD++ on train+eval + recency"]
+        gain = " / ".join(f"{(1 - stacked[k].mean() / fair[k]) * 100:+.1f}%" for k in KINDS)
+        lines += [f"Attention model below the strongest fair peer (scikit-surprise SVD++ on train+eval + recency, "
+                  f"w = {theirs.recency_weight:.3f} fitted on eval): {gain} (negative: the peer is better)."]
+    lines += [
               "Wall time per pipeline run (s): " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()) + ".", ""]
     return lines
 

@@ -64,7 +64,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--rmse-upper-bound", type=float,
                    help="bless only below this test RMSE (default: the mean-predictor's test RMSE)")
     p.add_argument("--rmse-change-tolerance", type=float, default=PipelineConfig.rmse_change_tolerance,
-                   help="how much worse than the last blessed model's RMSE still blesses")
+                   help="non-inferiority margin: the whole interval of (candidate - last blessed model of the same "
+                        f"data) must lie at or below it (default {PipelineConfig.rmse_change_tolerance})")
     p.add_argument("--baseline", choices=BASELINE_KINDS, default=BaselineParams.kind,
                    help="the classical baseline the model must beat: svdpp (default), mf or biases")
     p.add_argument("--baseline-factors", type=int, help=f"its latent factors (default {BaselineParams.factors})")
@@ -183,9 +184,13 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     for name, values in table.items():
         print(f"               {name:22s} " + " ".join(f"{v:7.4f}" for v in values))
     for name, d in comparison.get("intervals", {}).items():
+        resampled = " and ".join(f"{n:,} {space}s" for space, n in d.get("clusters", {"user": d["users"]}).items())
         print(f"difference     {name}: {d['diff']:+.4f}, {d['confidence']:.0%} interval "
-              f"[{d['low']:+.4f}, {d['high']:+.4f}] ({d['users']:,} users resampled)")
-    if comparison and not comparison.get("last_blessed_model"):
+              f"[{d['low']:+.4f}, {d['high']:+.4f}] ({resampled} resampled)")
+    if comparison.get("last_blessed_other_data"):
+        print(f"               the last blessed model learnt from other data "
+              f"({comparison['last_blessed_other_data']}): not compared with")
+    elif comparison and not comparison.get("last_blessed_model"):
         print("               no last blessed model yet: that check is skipped")
     if ranking:
         from serving.ranking import sample_text

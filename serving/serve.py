@@ -235,6 +235,14 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
 
     @asynccontextmanager
     async def lifespan(app):
+        import anyio
+
+        # Requests are scored on at most SCORING_THREADS worker threads (anyio's default is
+        # 40): on a few cores more threads only contend for them, and each thread that
+        # scores can keep a malloc arena of its own (our reading of why the RSS grew by
+        # about 0.3 GB over the first few thousand requests with 40, then flattened;
+        # BENCHMARKS.md's soak section has the RSS over time with these bounds).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = SCORING_THREADS
         await _run_in_thread(watcher.start if watch else watcher.refresh)
         yield
         watcher.stop()
@@ -357,6 +365,8 @@ async def _run_in_thread(fn):
 # closed after KEEP_ALIVE_SECONDS; request heads over MAX_HEADER_BYTES are refused by uvicorn;
 # body size, body time, content type and concurrency are bounded by serving/limits.py.
 KEEP_ALIVE_SECONDS = 5
+SCORING_THREADS = max(2, min(8, os.cpu_count() or 2))
+MALLOC_ARENAS = 2           # glibc malloc arenas (M_ARENA_MAX), set before any thread starts
 MAX_HEADER_BYTES = 16 * 1024
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # One access-log line a request: time, client, request line, status.
@@ -379,6 +389,20 @@ UVICORN_LOGGING = {
 }
 
 
+def _limit_malloc_arenas(arenas: int) -> None:
+    """glibc gives each thread that allocates its own malloc arena (up to 8 per core), and
+    an arena keeps what was freed in it: a threaded service's RSS creeps up by arenas. One
+    mallopt(M_ARENA_MAX) before the threads start bounds that; a no-op off glibc."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-8, arenas)          # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m serving.serve", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -392,6 +416,7 @@ def main(argv=None) -> None:
     retrieval = R.retrieval_from_args(args)
     import uvicorn
 
+    _limit_malloc_arenas(MALLOC_ARENAS)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     app = create_app(args.work_dir, args.prepared, args.poll, retrieval=retrieval)
     print(f"serving on http://{args.host}:{args.port} (OpenAPI docs at /docs); "

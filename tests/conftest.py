@@ -8,6 +8,18 @@ import common  # noqa: F401  (legacy Keras before any test imports TensorFlow)
 from data import prepare, synthetic
 
 
+def pytest_collection_modifyitems(config, items):
+    """Groups for `pytest -n 2 --dist loadgroup` (make test): every test that reads the
+    shared first_run (and its work folder, which some of them add runs to, in file order)
+    runs on one worker; each test that runs pipelines of its own is a group of its own, so
+    that the other worker takes it meanwhile."""
+    for item in items:
+        if "first_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("first_run"))
+        elif item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid))
+
+
 def require_current_venv(root) -> None:
     """Fail (never skip) when root/.venv is older than the requirements: a test that runs a
     make command would otherwise test a stale environment, or silently nothing."""

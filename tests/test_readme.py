@@ -54,7 +54,6 @@ E2E = [
     "make kubeflow",
     ".venv/bin/saved_model_cli show --all --dir work/serving_model/$(ls work/serving_model | sort -n | tail -1)",
     ".venv/bin/python -m serving.recommend --users 1 2 --top 5",
-    "make bench-data",
 ]
 E2E_ENV = {"SIZE": "tiny", "ARGS": "--epochs 3 --baseline-margin -1"}
 # The recommendation service's requests (README "The recommendation service").
@@ -72,6 +71,8 @@ NOT_RUN = {
     "make bench": "the scale benchmark, about 50 minutes at up to ML-1M size; tests/test_bench_scale.py "
                   "tests its parts, and its last output is BENCHMARKS.md's scale section",
     "make bench ARGS=--quick": "the same at 0.03x and 0.1x, about 9 minutes: too long for the test suite",
+    "make bench-data": "the data stage at ML-1M size, a benchmark (make bench*), not a test; the steps it "
+                       "times are the data stage's, which tests/test_prepare.py and test_windows.py test",
     "make fetch DATASET=ml-1m": "downloads from files.grouplens.org: no network on the development machines "
                                 "(the same code is run for ml-100k against a local server)",
     "make fetch DATASET=imdb": "downloads several GB from datasets.imdbws.com: no network here",
