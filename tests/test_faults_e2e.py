@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 def _command(work: Path) -> list[str]:
     return [sys.executable, "-m", "runners.run_local", "--work-dir", str(work), "--size", "tiny",
-            "--epochs", "2", "--baseline-margin", "-1", "--no-report"]
+            "--epochs", "2", "--baseline-margin", "-1", "--no-report", "--no-ranking"]
 
 
 def _env():
@@ -59,4 +59,3 @@ def test_killed_in_the_trainer_then_rerun_finishes_from_the_cache_and_pushes_onc
         assert run.components[name].state == "CACHED", name
     assert run.components["Trainer"].state == "COMPLETE"
     assert run.pushed_path() and len(list(serving.iterdir())) == 1
-    assert "nothing new" in third.stdout and len(list(serving.iterdir())) == 1

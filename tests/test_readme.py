@@ -55,7 +55,7 @@ E2E = [
     ".venv/bin/saved_model_cli show --all --dir work/serving_model/$(ls work/serving_model | sort -n | tail -1)",
     ".venv/bin/python -m serving.recommend --users 1 2 --top 5",
 ]
-E2E_ENV = {"SIZE": "tiny", "ARGS": "--epochs 3 --baseline-margin -1"}
+E2E_ENV = {"SIZE": "tiny", "ARGS": "--epochs 3 --baseline-margin -1 --no-ranking"}   # ranking: tests/test_pipeline_e2e.py
 # The recommendation service's requests (README "The recommendation service").
 SERVICE_CURLS = [
     "curl -s 'http://127.0.0.1:8000/v1/recommendations?users=1,2&n=5&strategy=least_misery&diversify=true'",

@@ -79,6 +79,8 @@ class BaselineParams:
     The defaults are scikit-surprise's SVD++ objective and step (20 factors, lambda 0.02).
     """
     kind: str = "svdpp"
+    refit: bool = True         # then refitted on train + eval for the epochs chosen on eval
+    recency: bool = True       # plus w x the row's mean history residual, w fitted on eval
     factors: int = 20
     l2: float = 0.02
     init_std: float = 0.1

@@ -20,7 +20,7 @@ import tf_keras as keras
 from tfx import v1 as tfx
 
 from trainer_fn.hparams import HParams
-from trainer_fn.baseline.svdpp import load_tables
+from trainer_fn.baseline.svdpp import TRAIN_TABLES_FILE, FactorTables, load_tables, read_tables
 from trainer_fn.model import RECENCY_LAYER, build_model, explaining_model
 from trainer_fn.progress import EpochProgress
 from trainer_fn.saving import dataset, save
@@ -69,6 +69,17 @@ def training_dataset(files, data_accessor, tf_transform_output, batch_size: int,
     return batches, float(np.mean(label, dtype=np.float64)), len(label)
 
 
+def swap_baseline(model: keras.Model, trained_over: FactorTables, refit: FactorTables) -> None:
+    """Puts the baseline's refit on train + eval into the frozen tables the model was trained
+    over, so that the pushed model has learnt from every rating before the test period. The
+    global mean is a constant of the graph: its change is folded into the movie biases."""
+    shift = np.float32(refit.mu - trained_over.mu)
+    for name, values in (("user_bias", refit.user_bias), ("movie_bias", refit.movie_bias + shift),
+                         ("user_vectors", refit.user_vectors), ("movie_vectors", refit.movie_vectors)):
+        layer = model.get_layer(f"baseline_{name}")
+        layer.set_weights([np.asarray(values, np.float32).reshape(layer.get_weights()[0].shape)])
+
+
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     hp = HParams.from_dict((fn_args.custom_config or {}).get("hparams"))
     tf.config.experimental.enable_op_determinism()
@@ -84,7 +95,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     if hp.residual:
         if not fn_args.base_model:
             raise ValueError("hparams.residual needs the baseline model (the Trainer's base_model input)")
-        baseline = load_tables(fn_args.base_model)
+        serving_tables = load_tables(fn_args.base_model)
+        # The residual is learnt over the baseline's fit on train only (out of sample on eval,
+        # as on test); the refit on train + eval replaces it at export (swap_baseline).
+        baseline = read_tables(os.path.join(os.path.dirname(fn_args.base_model), TRAIN_TABLES_FILE)) or serving_tables
     model = build_model(sizes, hp, mean, baseline)
     # Compared on eval RMSE, not the loss: the loss includes the L2 penalties.
     start_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
@@ -105,6 +119,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         # The deep part made eval worse than the baseline it starts from: keep the start.
         model.set_weights(start_weights)
         kept = "start (the baseline)"
+    if hp.residual and serving_tables is not baseline:
+        swap_baseline(model, baseline, serving_tables)
     with tf.io.gfile.GFile(os.path.join(os.path.dirname(fn_args.serving_model_dir), F.DATA_IDENTITY_FILE), "w") as f:
         f.write((fn_args.custom_config or {}).get("data_identity", ""))
     save(model, tf_transform_output, fn_args, history.history,

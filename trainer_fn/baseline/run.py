@@ -5,6 +5,16 @@ model reads: each single-user row's target (user, movie, rating) and every fille
 history slot (user, movie, rating), one event per (user, movie). Early stopping uses the
 eval split's single-user targets. For a pair (A, B) it predicts the mean of the two users'
 predicted ratings, so (A, A) is plain rating prediction and (A, B) = (B, A).
+
+Given the information the attention model gets (README, "What a row may read"), it is the
+strongest fair peer: with `refit` (default) it is then refitted on the rating events of
+train and eval (every rating before the test period) for the number of epochs early
+stopping chose, and with `recency` (default) it adds `w * r`, r the mean residual of the
+row's filled history slots (both members pooled, a single person once) against its own
+tables, w one least-squares weight fitted on the eval rows with the train-only fit, so no
+test row informs any choice. The train-only tables are written beside the model
+(TRAIN_TABLES_FILE): the attention Trainer learns its residual over them, out of sample on
+eval as on test.
 It is saved with the same serving signature as the attention model, so TFMA, the
 blessing gate, TF Serving and the recommender treat both alike, and the attention
 Trainer reads its tables (it learns the residual over this model).
@@ -13,6 +23,7 @@ Trainer reads its tables (it learns the residual over this model).
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -21,6 +32,7 @@ import tf_keras as keras
 from tfx import v1 as tfx
 
 from trainer_fn.baseline import svdpp
+
 from trainer_fn.hparams import BaselineParams
 from trainer_fn.progress import epoch_reporter
 from trainer_fn.saving import dataset, save
@@ -102,10 +114,140 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     read = lambda files: dataset(files, fn_args.data_accessor, tf_transform_output, 8192)  # noqa: E731
     _, train = rating_events(read(fn_args.train_files))
-    evaluate, _ = rating_events(read(fn_args.eval_files))
+    evaluate, eval_events = rating_events(read(fn_args.eval_files))
     n_users = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.USER_VOCAB))
     n_movies = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
-    tables, history = svdpp.fit(train, evaluate, n_users, n_movies, p, on_epoch=epoch_reporter(p.epochs))
-    model = build_factor_model(tables)
+    on_train, history = svdpp.fit(train, evaluate, n_users, n_movies, p, on_epoch=epoch_reporter(p.epochs))
+    recency = fit_recency_weight(on_train, read(fn_args.eval_files)) if p.recency else 0.0
+    tables, epochs = on_train, int(np.argmin(history["val_rmse"])) + 1
+    if p.refit:
+        # Every rating before the test period, for the epochs early stopping chose on eval.
+        both = merge_events(train, eval_events)
+        tables, _ = svdpp.fit(both, both, n_users, n_movies, dataclasses.replace(p, epochs=epochs, patience=epochs + 1))
+    model = build_factor_model(tables, recency)
     save(model, tf_transform_output, fn_args, history,
-         {"hparams": dataclasses.asdict(p), "train_events": len(train), "eval_events": len(evaluate)})
+         {"hparams": dataclasses.asdict(p), "train_events": len(train), "eval_events": len(evaluate),
+          "refit_on_train_and_eval": p.refit, "refit_epochs": epochs if p.refit else None,
+          "recency_weight_fitted_on_eval": recency})
+    svdpp.write_tables(os.path.join(os.path.dirname(fn_args.serving_model_dir), svdpp.TRAIN_TABLES_FILE), on_train)
+
+
+def merge_events(*parts: svdpp.Ratings) -> svdpp.Ratings:
+    """One event per (user, movie), the first part's where two hold it, in (user, movie) order."""
+    users = np.concatenate([p.users for p in parts])
+    movies = np.concatenate([p.movies for p in parts])
+    ratings = np.concatenate([p.ratings for p in parts])
+    key = users * (movies.max(initial=0) + 1) + movies
+    _, first = np.unique(key, return_index=True)
+    return svdpp.Ratings(users[first], movies[first], ratings[first])
+
+
+def history_residual(tables: svdpp.FactorTables, features: dict) -> np.ndarray:
+    """r per row: the mean residual (rating - the tables' clipped prediction) of the row's
+    filled history slots, both members pooled and a single person (A, A) counted once; 0
+    for a row with none."""
+    a, b = (features[F.USER_IDX.format(side=s)] for s in F.SIDES)
+    total, count = np.zeros(len(a)), np.zeros(len(a))
+    for side, weight in (("a", np.ones(len(a))), ("b", (a != b).astype(float))):
+        users = features[F.USER_IDX.format(side=side)]
+        movies, mask = features[F.HIST_IDX.format(side=side)], features[F.HIST_MASK.format(side=side)]
+        predicted = np.clip(tables.predict(np.repeat(users, movies.shape[1]), movies.reshape(-1)),
+                            F.RATING_MIN, F.RATING_MAX).reshape(movies.shape)
+        total += weight * ((features[F.HIST_RATING.format(side=side)] - predicted) * mask).sum(axis=1)
+        count += weight * mask.sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
+def fit_recency_weight(tables: svdpp.FactorTables, batches) -> float:
+    """The least-squares w of label - prediction ~ w * r over the eval rows (pairs and singles)."""
+    rs, errors = [], []
+    for features, label in batches:
+        features = {k: v.numpy() for k, v in features.items()}
+        a, b = (features[F.USER_IDX.format(side=s)] for s in F.SIDES)
+        movie = features[F.MOVIE_IDX]
+        predicted = (np.clip(tables.predict(a, movie), F.RATING_MIN, F.RATING_MAX)
+                     + np.clip(tables.predict(b, movie), F.RATING_MIN, F.RATING_MAX)) / 2
+        rs.append(history_residual(tables, features))
+        errors.append(label.numpy().reshape(-1) - predicted)
+    r, e = np.concatenate(rs), np.concatenate(errors)
+    return float(np.dot(r, e) / np.dot(r, r)) if np.dot(r, r) > 0 else 0.0
+
+
+def build_factor_model(tables: svdpp.FactorTables, recency_weight: float = 0.0) -> keras.Model:
+    """Mean of the two members' mu + b_u + b_m + u_eff . q_m (each clipped to the rating
+    scale), from the trained tables, plus recency_weight times the row's mean history
+    residual against the same tables (history_residual, in the graph)."""
+    def table(name, values):
+        values = np.asarray(values, np.float32).reshape(len(values), -1)
+        return keras.layers.Embedding(values.shape[0], values.shape[1], name=name, trainable=False,
+                                      embeddings_initializer=keras.initializers.Constant(values))
+
+    user_bias, movie_bias = table("user_bias", tables.user_bias), table("movie_bias", tables.movie_bias)
+    user_vectors, movie_vectors = table("user_vectors", tables.user_vectors), table("movie_vectors",
+                                                                                   tables.movie_vectors)
+    inputs = {name: keras.Input(shape=(), dtype=tf.int64, name=name)
+              for name in (F.USER_IDX.format(side="a"), F.USER_IDX.format(side="b"), F.MOVIE_IDX)}
+    for side in F.SIDES:
+        inputs[F.HIST_IDX.format(side=side)] = keras.Input(shape=(F.HISTORY_LENGTH,), dtype=tf.int64,
+                                                          name=F.HIST_IDX.format(side=side))
+        for name in (F.HIST_RATING, F.HIST_MASK):
+            inputs[name.format(side=side)] = keras.Input(shape=(F.HISTORY_LENGTH,), dtype=tf.float32,
+                                                        name=name.format(side=side))
+    mean = GlobalMean(tables.mu, name="global_mean")
+
+    def rating(user, movie):
+        """user [batch], movie [batch] or [batch, slots] -> clipped predictions of that shape."""
+        u, ub = user_vectors(user), user_bias(user)[:, 0]
+        if len(movie.shape) == 2:
+            u, ub = u[:, None], ub[:, None]
+        value = mean(ub + movie_bias(movie)[..., 0] + tf.reduce_sum(u * movie_vectors(movie), axis=-1))
+        return tf.clip_by_value(value, F.RATING_MIN, F.RATING_MAX)   # as scikit-surprise does
+
+    movie = inputs[F.MOVIE_IDX]
+    users = {side: inputs[F.USER_IDX.format(side=side)] for side in F.SIDES}
+    members = [rating(users[side], movie) for side in F.SIDES]
+    other = tf.cast(tf.not_equal(users["a"], users["b"]), tf.float32)     # 0 for a single person
+    total = count = 0.0
+    for side, weight in (("a", 1.0), ("b", other)):
+        mask = inputs[F.HIST_MASK.format(side=side)]
+        residual = (inputs[F.HIST_RATING.format(side=side)] - rating(users[side], inputs[F.HIST_IDX.format(side=side)]))
+        total += weight * tf.reduce_sum(residual * mask, -1)
+        count += weight * tf.reduce_sum(mask, -1)
+    recent = tf.where(count > 0, total / tf.maximum(count, 1.0), 0.0)
+    recency = RecencyWeight(recency_weight, name="recency_weight")
+    return keras.Model(inputs=inputs, outputs=(members[0] + members[1]) / 2.0 + recency(recent))
+
+
+class RecencyWeight(keras.layers.Layer):
+    """x times one fixed weight, kept as a named variable (fitted on eval, never trained)."""
+
+    def __init__(self, value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.value = float(value)
+
+    def build(self, input_shape):
+        self.w = self.add_weight(name="w", shape=(), trainable=False, initializer=keras.initializers.Constant(self.value))
+
+    def call(self, x):
+        return x * self.w
+
+    def get_config(self):
+        return {**super().get_config(), "value": self.value}
+
+
+class GlobalMean(keras.layers.Layer):
+    """Adds the training mean, kept as a named variable so that other Trainers can read it."""
+
+    def __init__(self, value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.value = float(value)
+
+    def build(self, input_shape):
+        self.mu = self.add_weight(name="mu", shape=(), trainable=False,
+                                  initializer=keras.initializers.Constant(self.value))
+
+    def call(self, x):
+        return x + self.mu
+
+    def get_config(self):
+        return {**super().get_config(), "value": self.value}

@@ -15,6 +15,7 @@ is a plain factor model: mu + b_u + b_i + q_i . u_eff.
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 
 import numpy as np
@@ -186,3 +187,26 @@ def load_tables(saved_model_dir: str) -> FactorTables:
     return FactorTables(mu=float(find("global_mean")), user_bias=find("user_bias").reshape(-1),
                         movie_bias=find("movie_bias").reshape(-1), user_vectors=find("user_vectors"),
                         movie_vectors=find("movie_vectors"))
+
+
+# Beside the BaselineTrainer's model (its artifact folder): the tables of its fit on train
+# only, before the refit on train + eval. The attention Trainer learns its residual over them.
+TRAIN_TABLES_FILE = "train_only_tables.npz"
+
+
+def write_tables(path: str, tables: FactorTables) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, mu=np.float64(tables.mu), user_bias=tables.user_bias, movie_bias=tables.movie_bias,
+                 user_vectors=tables.user_vectors, movie_vectors=tables.movie_vectors)
+    with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(buffer.getvalue())
+
+
+def read_tables(path: str) -> FactorTables | None:
+    """The tables write_tables wrote, None when there is no such file."""
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path, "rb") as f:
+        data = np.load(io.BytesIO(f.read()))
+    return FactorTables(mu=float(data["mu"]), user_bias=data["user_bias"], movie_bias=data["movie_bias"],
+                            user_vectors=data["user_vectors"], movie_vectors=data["movie_vectors"])
