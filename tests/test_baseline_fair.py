@@ -1,0 +1,80 @@
+"""The BaselineTrainer as the strongest fair peer: the recency term against its own tables,
+its weight fitted by least squares, and the factor model's graph computing the same."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trainer_fn.baseline import run as B
+from trainer_fn.baseline import svdpp
+from transform_fn import features as F
+
+H = F.HISTORY_LENGTH
+
+
+def _tables(seed=0, users=6, movies=9, k=3):
+    rng = np.random.default_rng(seed)
+    return svdpp.FactorTables(mu=3.5, user_bias=rng.normal(0, 0.3, users).astype(np.float32),
+                              movie_bias=rng.normal(0, 0.3, movies).astype(np.float32),
+                              user_vectors=rng.normal(0, 0.5, (users, k)).astype(np.float32),
+                              movie_vectors=rng.normal(0, 0.5, (movies, k)).astype(np.float32))
+
+
+def _features(a, b, movie, hist, ratings, mask):
+    out = {F.USER_IDX.format(side="a"): np.array(a), F.USER_IDX.format(side="b"): np.array(b),
+           F.MOVIE_IDX: np.array(movie)}
+    for side in F.SIDES:
+        out[F.HIST_IDX.format(side=side)] = np.array(hist[side], np.int64)
+        out[F.HIST_RATING.format(side=side)] = np.array(ratings[side], np.float32)
+        out[F.HIST_MASK.format(side=side)] = np.array(mask[side], np.float32)
+    return out
+
+
+def test_the_history_residual_pools_both_members_and_counts_one_person_once():
+    t = _tables()
+    hist = {"a": [[1, 2, 3], [1, 2, 3]], "b": [[4, 5, 0], [1, 2, 3]]}
+    ratings = {"a": [[5, 4, 3], [5, 4, 3]], "b": [[2, 1, 0], [5, 4, 3]]}
+    mask = {"a": [[1, 1, 1], [1, 1, 1]], "b": [[1, 1, 0], [1, 1, 1]]}
+    f = _features([1, 2], [3, 2], [7, 7], hist, ratings, mask)
+    r = B.history_residual(t, f)
+    pair = ([5 - t.predict(1, 1), 4 - t.predict(1, 2), 3 - t.predict(1, 3), 2 - t.predict(3, 4), 1 - t.predict(3, 5)])
+    single = [5 - t.predict(2, 1), 4 - t.predict(2, 2), 3 - t.predict(2, 3)]   # (2, 2): once, not twice
+    assert r == pytest.approx([np.mean(pair), np.mean(single)], abs=1e-5)
+    empty = _features([1], [1], [7], {"a": [[0] * H], "b": [[0] * H]}, {"a": [[0] * H], "b": [[0] * H]},
+                      {"a": [[0] * H], "b": [[0] * H]})
+    assert B.history_residual(t, empty) == pytest.approx([0.0])
+
+
+def test_the_recency_weight_is_the_least_squares_one_and_the_graph_computes_the_same():
+    t = _tables(1)
+    rng = np.random.default_rng(2)
+    n = 400
+    a, b = rng.integers(1, 6, n), rng.integers(1, 6, n)
+    hist = {s: rng.integers(1, 9, (n, H)) for s in F.SIDES}
+    ratings = {s: rng.integers(1, 6, (n, H)).astype(float) for s in F.SIDES}
+    mask = {s: (rng.random((n, H)) < 0.8).astype(float) for s in F.SIDES}
+    movie = rng.integers(1, 9, n)
+    f = _features(a, b, movie, hist, ratings, mask)
+    base = (t.predict(a, movie) + t.predict(b, movie)) / 2
+    r = B.history_residual(t, f)
+    label = base + 0.4 * r + rng.normal(0, 0.05, n)
+    batches = [({k: tf.constant(v[i:i + 100]) for k, v in f.items()}, tf.constant(label[i:i + 100]))
+               for i in range(0, n, 100)]
+    w = B.fit_recency_weight(t, batches)
+    assert w == pytest.approx(0.4, abs=0.03)
+    model = B.build_factor_model(t, w)
+    inputs = {name: tf.constant(f[name]) for name in model.input.keys()}
+    assert np.asarray(model(inputs)) == pytest.approx(base + w * r, abs=1e-4)
+
+
+def test_merged_events_hold_each_user_movie_once_and_the_tables_round_trip(tmp_path):
+    first = svdpp.Ratings(np.array([0, 1]), np.array([2, 3]), np.array([4.0, 5.0], np.float32))
+    second = svdpp.Ratings(np.array([1, 2]), np.array([3, 1]), np.array([1.0, 2.0], np.float32))
+    merged = B.merge_events(first, second)
+    assert list(zip(merged.users, merged.movies)) == [(0, 2), (1, 3), (2, 1)]
+    t = _tables(3)
+    path = str(tmp_path / svdpp.TRAIN_TABLES_FILE)
+    svdpp.write_tables(path, t)
+    back = svdpp.read_tables(path)
+    assert back.mu == t.mu and np.array_equal(back.user_vectors, t.user_vectors)
+    assert svdpp.read_tables(str(tmp_path / "missing.npz")) is None
