@@ -472,11 +472,12 @@ def test_a_write_failure_is_one_message_and_keeps_the_old_output(error, message,
     assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "out", "raw"]
 
 
-def _data_stage(raw: Path, out: Path, preexec=None, as_user: int | None = None, *extra):
-    """`python -m data.cli prepare` in a process of its own (a resource limit, another user)."""
+def _data_stage(raw: Path, out: Path, preexec=None, as_ordinary_user: bool = False, *extra):
+    """`python -m data.cli prepare` in a process of its own (a resource limit; as root, without
+    the capabilities that let root write into a read-only folder, as an ordinary user runs it)."""
     command = [sys.executable, "-m", "data.cli", "prepare", "--raw", str(raw), "--out", str(out), *extra]
-    if as_user is not None:
-        command = ["setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups", *command]
+    if as_ordinary_user:
+        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--", *command]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     return subprocess.run(command, capture_output=True, text=True, env=env, preexec_fn=preexec, timeout=300)
 
@@ -494,15 +495,13 @@ def test_a_file_size_limit_is_one_message_naming_the_file_and_keeps_the_old_outp
 
 
 def test_a_read_only_out_is_refused_with_its_name_and_nothing_is_left_beside_it(capsys):
-    # As root every folder is writable: the case is the user's, so run it as an ordinary user.
+    # Root may write into any folder: the case is an ordinary user's, so as root the run drops
+    # the capabilities that bypass file modes.
     base = Path(tempfile.mkdtemp(prefix="readonly-out-"))
     try:
         raw, out = write_raw(base / "raw"), base / "out"
         assert prepare_cli(capsys, raw, out)[0] == 0
-        user = 65534 if os.geteuid() == 0 else None
-        if user is not None:
-            for path in [base, *base.rglob("*")]:
-                os.chown(path, user, user)
+        user = os.geteuid() == 0
         (raw / "ml-1m" / "ratings.dat").write_text(ratings_dat() + "1::1::x::1\n")   # new input: a rebuild
         good = _tree(out)
         out.chmod(0o555)
