@@ -18,7 +18,7 @@ entity space to the arrays of that space a row holds, e.g. {"user": (user_a, use
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -41,8 +41,6 @@ class Difference:
 def _spaces(clusters) -> dict[str, list[np.ndarray]]:
     if isinstance(clusters, Mapping):
         return {name: [np.asarray(a) for a in arrays] for name, arrays in clusters.items()}
-    if isinstance(clusters, Sequence) and not isinstance(clusters, np.ndarray):
-        return {f"factor {i}": [np.asarray(a)] for i, a in enumerate(clusters)}
     return {"user": [np.asarray(clusters)]}
 
 

@@ -32,7 +32,6 @@ import tf_keras as keras
 from tfx import v1 as tfx
 
 from trainer_fn.baseline import svdpp
-
 from trainer_fn.hparams import BaselineParams
 from trainer_fn.progress import epoch_reporter
 from trainer_fn.saving import dataset, save
@@ -62,49 +61,6 @@ def rating_events(batches) -> tuple[svdpp.Ratings, svdpp.Ratings]:
     target_order = np.flatnonzero(is_target)[np.argsort(key[is_target], kind="stable")]
     targets = svdpp.Ratings(users[target_order], movies[target_order], ratings[target_order])
     return targets, svdpp.Ratings(users[first], movies[first], ratings[first])
-
-
-def build_factor_model(tables: svdpp.FactorTables) -> keras.Model:
-    """Mean of the two members' mu + b_u + b_m + u_eff . q_m (each clipped to the rating
-    scale), from the trained tables."""
-    def table(name, values):
-        values = np.asarray(values, np.float32).reshape(len(values), -1)
-        return keras.layers.Embedding(values.shape[0], values.shape[1], name=name, trainable=False,
-                                      embeddings_initializer=keras.initializers.Constant(values))
-
-    user_bias, movie_bias = table("user_bias", tables.user_bias), table("movie_bias", tables.movie_bias)
-    user_vectors, movie_vectors = table("user_vectors", tables.user_vectors), table("movie_vectors",
-                                                                                   tables.movie_vectors)
-    inputs = {name: keras.Input(shape=(), dtype=tf.int64, name=name)
-              for name in (F.USER_IDX.format(side="a"), F.USER_IDX.format(side="b"), F.MOVIE_IDX)}
-    movie = inputs[F.MOVIE_IDX]
-    mean = GlobalMean(tables.mu, name="global_mean")
-    members = []
-    for side in F.SIDES:
-        user = inputs[F.USER_IDX.format(side=side)]
-        member = mean(user_bias(user)[:, 0] + movie_bias(movie)[:, 0]
-                      + tf.reduce_sum(user_vectors(user) * movie_vectors(movie), axis=-1))
-        members.append(tf.clip_by_value(member, F.RATING_MIN, F.RATING_MAX))   # as scikit-surprise does
-    rating = (members[0] + members[1]) / 2.0
-    return keras.Model(inputs=inputs, outputs=rating)
-
-
-class GlobalMean(keras.layers.Layer):
-    """Adds the training mean, kept as a named variable so that other Trainers can read it."""
-
-    def __init__(self, value: float = 0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.value = float(value)
-
-    def build(self, input_shape):
-        self.mu = self.add_weight(name="mu", shape=(), trainable=False,
-                                  initializer=keras.initializers.Constant(self.value))
-
-    def call(self, x):
-        return x + self.mu
-
-    def get_config(self):
-        return {**super().get_config(), "value": self.value}
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -151,8 +107,7 @@ def history_residual(tables: svdpp.FactorTables, features: dict) -> np.ndarray:
     for side, weight in (("a", np.ones(len(a))), ("b", (a != b).astype(float))):
         users = features[F.USER_IDX.format(side=side)]
         movies, mask = features[F.HIST_IDX.format(side=side)], features[F.HIST_MASK.format(side=side)]
-        predicted = np.clip(tables.predict(np.repeat(users, movies.shape[1]), movies.reshape(-1)),
-                            F.RATING_MIN, F.RATING_MAX).reshape(movies.shape)
+        predicted = tables.predict(np.repeat(users, movies.shape[1]), movies.reshape(-1)).reshape(movies.shape)
         total += weight * ((features[F.HIST_RATING.format(side=side)] - predicted) * mask).sum(axis=1)
         count += weight * mask.sum(axis=1)
     return np.where(count > 0, total / np.maximum(count, 1), 0.0)
@@ -165,8 +120,7 @@ def fit_recency_weight(tables: svdpp.FactorTables, batches) -> float:
         features = {k: v.numpy() for k, v in features.items()}
         a, b = (features[F.USER_IDX.format(side=s)] for s in F.SIDES)
         movie = features[F.MOVIE_IDX]
-        predicted = (np.clip(tables.predict(a, movie), F.RATING_MIN, F.RATING_MAX)
-                     + np.clip(tables.predict(b, movie), F.RATING_MIN, F.RATING_MAX)) / 2
+        predicted = (tables.predict(a, movie) + tables.predict(b, movie)) / 2    # predict clips
         rs.append(history_residual(tables, features))
         errors.append(label.numpy().reshape(-1) - predicted)
     r, e = np.concatenate(rs), np.concatenate(errors)
@@ -193,7 +147,7 @@ def build_factor_model(tables: svdpp.FactorTables, recency_weight: float = 0.0) 
         for name in (F.HIST_RATING, F.HIST_MASK):
             inputs[name.format(side=side)] = keras.Input(shape=(F.HISTORY_LENGTH,), dtype=tf.float32,
                                                         name=name.format(side=side))
-    mean = GlobalMean(tables.mu, name="global_mean")
+    mean = FixedScalar(tables.mu, variable="mu", name="global_mean")
 
     def rating(user, movie):
         """user [batch], movie [batch] or [batch, slots] -> clipped predictions of that shape."""
@@ -214,40 +168,24 @@ def build_factor_model(tables: svdpp.FactorTables, recency_weight: float = 0.0) 
         total += weight * tf.reduce_sum(residual * mask, -1)
         count += weight * tf.reduce_sum(mask, -1)
     recent = tf.where(count > 0, total / tf.maximum(count, 1.0), 0.0)
-    recency = RecencyWeight(recency_weight, name="recency_weight")
+    recency = FixedScalar(recency_weight, variable="w", multiply=True, name="recency_weight")
     return keras.Model(inputs=inputs, outputs=(members[0] + members[1]) / 2.0 + recency(recent))
 
 
-class RecencyWeight(keras.layers.Layer):
-    """x times one fixed weight, kept as a named variable (fitted on eval, never trained)."""
+class FixedScalar(keras.layers.Layer):
+    """One non-trainable scalar, kept as a named variable so that other Trainers can read it
+    (the global mean: `global_mean/mu`), added to the input or multiplying it."""
 
-    def __init__(self, value: float = 0.0, **kwargs):
+    def __init__(self, value: float = 0.0, variable: str = "value", multiply: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.value = float(value)
+        self.value, self.variable, self.multiply = float(value), variable, multiply
 
     def build(self, input_shape):
-        self.w = self.add_weight(name="w", shape=(), trainable=False, initializer=keras.initializers.Constant(self.value))
+        self.scalar = self.add_weight(name=self.variable, shape=(), trainable=False,
+                                      initializer=keras.initializers.Constant(self.value))
 
     def call(self, x):
-        return x * self.w
+        return x * self.scalar if self.multiply else x + self.scalar
 
     def get_config(self):
-        return {**super().get_config(), "value": self.value}
-
-
-class GlobalMean(keras.layers.Layer):
-    """Adds the training mean, kept as a named variable so that other Trainers can read it."""
-
-    def __init__(self, value: float = 0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.value = float(value)
-
-    def build(self, input_shape):
-        self.mu = self.add_weight(name="mu", shape=(), trainable=False,
-                                  initializer=keras.initializers.Constant(self.value))
-
-    def call(self, x):
-        return x + self.mu
-
-    def get_config(self):
-        return {**super().get_config(), "value": self.value}
+        return {**super().get_config(), "value": self.value, "variable": self.variable, "multiply": self.multiply}
