@@ -1,11 +1,11 @@
 """The ranking benchmark: serving/ranking.py's metrics for the newest pushed model, into BENCHMARKS.md.
 
-    python -m bench.ranking --work-dir work [--rows 300] [--pairs 1000] [--write]
+    python -m bench.ranking --work-dir work [--rows 500] [--singles 300] [--pairs 500] [--write]
 
-What is measured is serving/ranking.measure's docstring: HR@10, NDCG@10 and top-10 coverage
-of the attention model, its run's SVD++ baseline and popularity, among every unseen movie
-and among the candidates the service retrieves. --write puts the table into BENCHMARKS.md
-between the ranking markers.
+What is measured is serving/ranking.py's docstring: the pair ranker's settings chosen on
+eval, then HR@10, NDCG@10 (pair and single test rows) and top-10 coverage of popularity,
+EASE, the rating models and the pair ranker, the ranking check against the best peer.
+--write puts the table into BENCHMARKS.md between the ranking markers.
 """
 
 import argparse
@@ -16,7 +16,7 @@ from pathlib import Path
 from bench import page as benchmarks_page
 from common.layout import DEFAULT_WORK_DIR, WorkLayout
 from serving import recommend as R
-from serving.ranking import measure
+from serving.ranking import COLUMNS, check_text, measure, sample_text, table_rows
 from transform_fn import features as F
 
 SECTION = "ranking"
@@ -40,27 +40,16 @@ def models_of_latest_push(work: WorkLayout) -> tuple[Path, Path | None, Path | N
 
 
 def table(result: dict, command: str = "") -> str:
-    retrieval = result["retrieval"]
-    lines = ["## Ranking quality", "", f"Ranking on `{result['data']}` ({dt.date.today().isoformat()}, model {Path(result['model']).name}): "
-             f"{result['rows']} test pair rows with label >= 4, the target ranked among every movie neither member "
-             f"rated before the test period (pair prediction for the models, rating count for popularity); "
-             f"coverage: the share of the catalogue in the top-10 lists of {result['pairs']} random pairs"
-             f"{' as the service shows them (retrieved candidates)' if retrieval is not None else ''}. "
-             f"`{command}`"]
-    header, rule = "| ranker | HR@10 | NDCG@10 | catalogue coverage of top-10 |", "|---|---:|---:|---:|"
-    if retrieval is not None:
-        lines[2] += (f" Retrieved: the same ranks among only the candidates the service scores (the "
-                     f"{retrieval['popular']} most rated unseen movies and the {retrieval['near']} nearest the row's "
-                     f"two histories); a target not retrieved is a miss.")
-        header += " HR@10 retrieved | NDCG@10 retrieved | target retrieved |"
-        rule += "---:|---:|---:|"
-    lines += ["", header, rule]
-    for name, m in result["rankers"].items():
-        line = f"| {name} | {m['hr']:.3f} | {m['ndcg']:.3f} | {m['coverage']:.3f} |"
-        if retrieval is not None:
-            line += (f" {m['hr_retrieved']:.3f} | {m['ndcg_retrieved']:.3f} | {m['target_retrieved']:.3f} |"
-                     if "hr_retrieved" in m else " | | |")
-        lines.append(line)
+    lines = ["## Ranking quality", "",
+             f"On `{result['data']}` ({dt.date.today().isoformat()}, model {Path(result['model']).name}): "
+             f"{sample_text(result)}. {check_text(result)}. Settings chosen on eval (NDCG@10 of eval pair rows): "
+             f"lambda {result['chosen_on_eval']['lambda']}, decay {result['chosen_on_eval']['decay']}, rating weight "
+             f"{result['chosen_on_eval']['rating_weight']}. \"(retrieved)\": the pair ranker among only the candidates "
+             f"the service scores (the {result['retrieval']['popular'] + result['retrieval']['near'] if result['retrieval'] else 'all'} "
+             f"unseen movies of highest watch score); a target not retrieved is a miss. `{command}`", "",
+             "| ranker | " + " | ".join(COLUMNS) + " |", "|---|" + "---:|" * len(COLUMNS)]
+    for name, values in table_rows(result):
+        lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" if v is not None else "" for v in values) + " |")
     return "\n".join(lines)
 
 
@@ -76,8 +65,9 @@ def main(argv=None) -> None:
     p.add_argument("--model", help="attention model (default: the newest pushed version)")
     p.add_argument("--baseline", help="SVD++ model folder (default: the one the pushing run trained)")
     p.add_argument("--prepared", help="prepared data (default: the one the pushing run read)")
-    p.add_argument("--rows", type=int, default=300, help="test pair rows sampled (label >= 4)")
-    p.add_argument("--pairs", type=int, default=1000, help="random pairs for the coverage")
+    p.add_argument("--rows", type=int, default=500, help="test (and eval) pair rows sampled (label >= 4)")
+    p.add_argument("--singles", type=int, default=300, help="test single rows sampled (rating >= 4)")
+    p.add_argument("--pairs", type=int, default=500, help="random pairs for the coverage")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
     p.add_argument("--benchmarks", default="BENCHMARKS.md")
@@ -89,7 +79,7 @@ def main(argv=None) -> None:
     model = Path(args.model) if args.model else model
     baseline = Path(args.baseline) if args.baseline else baseline
     prepared = Path(args.prepared) if args.prepared else (prepared or work.latest_prepared())
-    result = measure(model, baseline, prepared, args.rows, args.pairs, args.seed, retrieval)
+    result = measure(model, baseline, prepared, args.rows, args.singles, args.pairs, args.seed, retrieval)
     command = " ".join(["python -m bench.ranking", *(sys.argv[1:] if argv is None else argv)])
     text = table(result, command)
     print(f"models: {model} (attention), {baseline} (SVD++); data {prepared}")

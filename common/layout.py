@@ -36,6 +36,11 @@ def synthetic_name(size: str, seed: int) -> str:
     return f"synthetic-{size}-seed{seed}"
 
 
+def report_dir(reports_dir: str | os.PathLike, run_id: str) -> Path:
+    """reports/<run id>, the id's colons replaced (not allowed in every file system)."""
+    return Path(reports_dir) / run_id.replace(":", "-")
+
+
 @dataclasses.dataclass(frozen=True)
 class WorkLayout:
     root: Path
@@ -85,6 +90,10 @@ class WorkLayout:
     @property
     def reports(self) -> Path:
         return self.root / "reports"
+
+    def run_reports(self, run_id: str) -> Path:
+        """One run's report folder (its report, ranking.json)."""
+        return report_dir(self.reports, run_id)
 
     @property
     def logs(self) -> Path:

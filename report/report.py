@@ -29,7 +29,7 @@ from serving import ranking as ranking_metrics
 from report import plots as report_plots
 from pipeline import runs as run_summary
 from pipeline.config import PipelineConfig
-from common.layout import DEFAULT_WORK_DIR, WorkLayout
+from common.layout import DEFAULT_WORK_DIR, WorkLayout, report_dir
 from pipeline.pipeline import JUDGED_SPLIT
 from common.errors import UserError, run_cli
 from transform_fn import features as F
@@ -204,14 +204,13 @@ def model_section(run: run_summary.RunSummary, out_dir: Path, manifest: dict | N
     if ranking.exists():
         section["ranking"] = json.loads(ranking.read_text())
         section["ranking_sample"] = ranking_metrics.sample_text(section["ranking"])
+        section["ranking_check"] = ranking_metrics.check_text(section["ranking"])
+        section["ranking_rows"] = ranking_metrics.table_rows(section["ranking"])
+        section["ranking_columns"] = ranking_metrics.COLUMNS
     return section
 
 
 # ---------------------------------------------------------------- the report
-
-def report_dir(reports_dir: str | Path, run_id: str) -> Path:
-    return Path(reports_dir) / run_id.replace(":", "-")
-
 
 def build_report(metadata_path: str, pipeline_name: str, reports_dir: str | Path) -> Path:
     run = run_summary.latest_run(metadata_path, pipeline_name)

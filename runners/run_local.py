@@ -144,10 +144,9 @@ def _run(args, console: Console) -> run_summary.RunSummary:
     ranking = None
     if not args.no_ranking:
         from serving import ranking as ranking_metrics
-        from report.report import report_dir
 
         with console.step("ranking"):      # before the report, which shows it
-            ranking = ranking_metrics.for_run(result, prepared, report_dir(work.reports, result.run_id))
+            ranking = ranking_metrics.for_run(result, prepared, work.run_reports(result.run_id))
     report_path = None
     if not args.no_report:
         from report.report import build_report
@@ -193,12 +192,15 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     elif comparison and not comparison.get("last_blessed_model"):
         print("               no last blessed model yet: that check is skipped")
     if ranking:
-        from serving.ranking import sample_text
+        from serving.ranking import check_text, sample_text, table_rows
 
-        print(f"ranking        {'':22s} {'HR@10':>7s} {'NDCG@10':>7s} {'cover':>7s}")
-        for name, m in ranking["rankers"].items():
-            print(f"               {name:22s} " + " ".join(f"{m[k]:7.3f}" for k in ("hr", "ndcg", "coverage")))
+        print(f"ranking        {'':30s} {'pair':>15s} {'single':>15s}")
+        print(f"               {'':30s} {'HR@10':>7s} {'NDCG@10':>7s} {'HR@10':>7s} {'NDCG@10':>7s} {'cover':>7s}")
+        for name, values in table_rows(ranking):
+            print(f"               {name:30s} " + " ".join(f"{v:7.3f}" if v is not None else f"{'-':>7s}"
+                                                           for v in values))
         print(f"               on {sample_text(ranking)} ({ranking['seconds']:.0f} s)")
+        print(f"  check        {check_text(ranking)}")
     print(f"blessed        {'yes' if result.blessed() else 'no'}")
     for check in comparison.get("checks", []):
         print(f"  check        {Check(**{**check, 'interval': check.get('interval') and tuple(check['interval'])}).line()}")

@@ -1,18 +1,28 @@
-"""Ranking metrics of the served models: HR@10, NDCG@10 and catalogue coverage.
+"""The pair ranker and its ranking metrics: HR@10, NDCG@10, catalogue coverage, on pair and
+single rows, with popularity and EASE as peers on the identical rows.
 
-For test-split pair rows whose label is >= 4, the target movie is ranked among every movie
-neither member had rated before the test period (train and eval ratings), the row's own
-histories as the model saw them; hit rate and NDCG at 10 for the attention model, the SVD++
-baseline its run trained, and a popularity ranker (rating counts before the test period).
-The same ranks are also taken among only the candidates the service retrieves for the row
-(recommend.retrieve): a target not retrieved is a miss. Coverage: the share of the
-catalogue that appears in the top-10 lists of random user pairs.
+The protocol. A row is a test-split target rated >= 4 (by the pair: its label, the members'
+mean). The target is ranked among every catalogue movie neither member had rated before
+the target's second; each ranker reads what the attention model reads, every rating before
+that second ("What a row may read" in the README):
+  - popularity: rating counts of the period before the split (train, or train+eval on test);
+  - EASE (serving/ease.py): fitted on that period's ratings, lambda chosen on eval, a
+    member's profile every movie they rated before the target (binary), a pair the sum;
+  - the rating models (the attention model, the SVD++ baseline): the predicted pair rating;
+  - the pair ranker, what the service ranks by: "both will watch it" (EASE over each
+    member's profile weighted by recency, decay^k for the k-th newest rating, summed over
+    the members) plus rating_weight times the attention model's predicted pair rating.
+Every choice (EASE's lambda, the decay, the rating weight) is made on eval rows (EASE
+fitted on train ratings, profiles up to the eval target), judged by NDCG@10 on pair rows;
+the test split is read once, for the table. The ranking check: the pair ranker's NDCG@10 on
+test pair rows minus the best peer's (popularity, EASE), a 95% bootstrap interval over rows.
 
-After each pipeline run, runners/run_local.py computes these metrics for the run's two
-models with for_run, on a seeded sample of SUMMARY_ROWS rows and SUMMARY_PAIRS pairs, into
-<work>/reports/<run id>/ranking.json: the run summary prints them and the report shows them.
-The benchmark (bench/ranking.py) writes the same measure() into BENCHMARKS.md.
+runners/run_local.py runs for_run after each pipeline run into
+<work>/reports/<run id>/ranking.json; the summary prints it, the report shows it, and the
+service reads the run's chosen parameters from it (RankerParams.of_run).
 """
+
+from __future__ import annotations
 
 import dataclasses
 import json
@@ -23,12 +33,20 @@ import numpy as np
 import pandas as pd
 
 from serving import recommend as R
+from serving.ease import RANKING_FILE, Ease, PairRanker, RankerParams
 from transform_fn import features as F
 
 K = 10
 SUMMARY_ROWS = 500       # the run summary's sample: test pair rows (label >= 4)...
-SUMMARY_PAIRS = 500      # ...and random pairs for the coverage
-RESULT_FILE = "ranking.json"
+SUMMARY_SINGLES = 300    # ...single rows (rating >= 4)...
+SUMMARY_PAIRS = 300      # ...and random pairs for the coverage
+RESULT_FILE = RANKING_FILE
+LAMBDAS = (100.0, 200.0, 500.0, 1000.0, 2000.0)
+DECAYS = (1.0, 0.99, 0.97, 0.95, 0.9, 0.8)
+RATING_WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
+RESAMPLES = 1000
+PEERS = ("popularity", "EASE")
+RANKER = "pair ranker"
 
 
 def hit_and_ndcg(ranks: np.ndarray, k: int = K) -> tuple[float, float]:
@@ -37,7 +55,12 @@ def hit_and_ndcg(ranks: np.ndarray, k: int = K) -> tuple[float, float]:
     if ranks.size == 0:
         return float("nan"), float("nan")
     hits = ranks <= k
-    return float(hits.mean()), float(np.where(hits, 1.0 / np.log2(ranks + 1.0), 0.0).mean())
+    return float(hits.mean()), float(ndcg_per_row(ranks, k).mean())
+
+
+def ndcg_per_row(ranks: np.ndarray, k: int = K) -> np.ndarray:
+    ranks = np.asarray(ranks, dtype=float)
+    return np.where(ranks <= k, 1.0 / np.log2(ranks + 1.0), 0.0)
 
 
 def target_rank(scores: np.ndarray, target: int) -> int:
@@ -45,95 +68,209 @@ def target_rank(scores: np.ndarray, target: int) -> int:
     return int(1 + np.sum(scores > scores[target]))
 
 
-def evaluate(scorers: dict, tables: R.Tables, rows: pd.DataFrame,
-             retrieval: R.Retrieval | None = None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Target ranks per ranker for the test rows: among every movie neither member rated
-    before the test period, and (per model) among the candidates `retrieval` picks from
-    them (np.inf where the target is not one)."""
-    before = tables.ratings[tables.ratings["split"] != F.TEST_SPLIT]
-    seen = before.groupby("user_id")["movie_id"].agg(set).to_dict()
-    popularity = before["movie_id"].value_counts()
-    catalogue = tables.movies
-    ranks = {name: [] for name in [*scorers, "popularity"]}
-    retrieved = {name: [] for name in scorers}
-    for row in rows.to_dict("records"):
-        a, b = int(row[F.user("a")]), int(row[F.user("b")])
+@dataclasses.dataclass
+class Case:
+    """One ranked row: its members, the target, each member's profile (every movie rated
+    before the target's second, oldest first) and the raw row the rating models read."""
+    members: tuple[int, ...]
+    target: int
+    profiles: list[list[int]]
+    seen: set
+    row: dict
+
+
+def cases(tables: R.Tables, split: str, kind: str, rows: int, seed: int) -> list[Case]:
+    """A seeded sample of `split`'s rows of `kind` (pairs/singles) whose label is >= 4."""
+    frame = pd.read_csv(tables.prepared / split / f"{kind}.csv", dtype=str, keep_default_na=False)
+    frame = frame[frame[F.LABEL].astype(float) >= 4]
+    frame = frame.sample(min(rows, len(frame)), random_state=seed) if len(frame) else frame
+    out = []
+    for row in frame.to_dict("records"):
         target = int(row[F.MOVIE])
-        rated = seen.get(a, set()) | seen.get(b, set())
-        movies = catalogue[~catalogue["movie_id"].isin(rated - {target})]
-        where = int(np.flatnonzero(movies["movie_id"].to_numpy() == target)[0])
-        frame = R.raw_rows(R.Member(a, "", 0, 0, [], frozenset()), R.Member(b, "", 0, 0, [], frozenset()), movies)
-        for column in F.USER_COLUMNS:      # the row's own users and histories, as of the test target
-            for side in F.SIDES:
-                frame[column(side)] = row[column(side)]
-        history = [int(m) for side in F.SIDES for m in str(row[F.hist_movies(side)]).split(F.LIST_SEPARATOR) if m]
-        for name, scorer in scorers.items():
-            scores = scorer.score(frame)["pair_rating"]
-            ranks[name].append(target_rank(scores, where))
-            picked = R.retrieve(movies, history, popularity, retrieval, scorer.embedding)["movie_id"]
-            inside = movies["movie_id"].isin(picked).to_numpy()
-            retrieved[name].append(target_rank(scores[inside], int(inside[:where].sum())) if inside[where]
-                                   else np.inf)
-        pop = movies["movie_id"].map(popularity).fillna(0).to_numpy(float)
-        ranks["popularity"].append(target_rank(pop, where))
-    return ({name: np.array(r) for name, r in ranks.items()},
-            {name: np.array(r, dtype=float) for name, r in retrieved.items()})
-
-
-def coverage(scorers: dict, tables: R.Tables, pairs: int, seed: int,
-             retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL) -> dict[str, float]:
-    """The share of the catalogue in the top-10 lists of `pairs` random pairs, as the service
-    would show them (the models on the candidates `retrieval` picks; None: every unseen movie)."""
-    users = tables.users.index.to_numpy()
-    out = {}
-    for name, scorer in [*scorers.items(), ("popularity", None)]:
-        shown = set()
-        rng_pairs = np.random.default_rng(seed)
-        for _ in range(pairs):
-            a, b = (int(u) for u in rng_pairs.choice(users, 2, replace=False))
-            ma, mb = tables.member(a), tables.member(b)
-            if scorer is None:
-                movies = tables.candidates([ma, mb])
-                top = movies.assign(n=movies["movie_id"].map(tables.popularity).fillna(0)).sort_values(
-                    ["n", "movie_id"], ascending=[False, True]).head(K)["movie_id"]
-            else:
-                top = R.rank(R.score_pair(scorer, tables, ma, mb, retrieval=retrieval), "average", K)["movie_id"]
-            shown |= set(int(m) for m in top)
-        out[name] = len(shown) / len(tables.movies)
+        members = tuple(dict.fromkeys((int(row[F.user("a")]), int(row[F.user("b")]))))
+        profiles, seen = [], set()
+        for user in members:
+            mine = tables.by_user.get(user, tables.ratings.iloc[:0])
+            when = mine.loc[mine["movie_id"] == target, "timestamp"]
+            before = mine[mine["timestamp"] < when.min()] if len(when) else mine.iloc[:0]
+            profiles.append(before["movie_id"].astype(int).tolist())
+            seen |= set(profiles[-1])
+        out.append(Case(members, target, profiles, seen, row))
     return out
 
 
-def measure(model: Path, baseline: Path | None, prepared: Path, rows: int, pairs: int, seed: int = 0,
+class Catalogue:
+    """The ranked movies in EASE's column order, and a case's candidates and target among them."""
+
+    def __init__(self, tables: R.Tables):
+        self.tables = tables
+        self.ids = np.sort(tables.movies["movie_id"].to_numpy(dtype=np.int64))
+        self.movies = tables.movies.loc[self.ids]
+
+    def candidates(self, case: Case) -> tuple[np.ndarray, int]:
+        mask = ~np.isin(self.ids, list(case.seen - {case.target}))
+        return mask, int(np.searchsorted(self.ids, case.target))
+
+    def counts(self, ratings: pd.DataFrame) -> np.ndarray:
+        return ratings["movie_id"].value_counts().reindex(self.ids).fillna(0).to_numpy(float)
+
+
+def watch_scores(ease: Ease, case: Case, decay: float) -> np.ndarray:
+    """'Both will watch it': the members' recency-weighted EASE scores, summed."""
+    return sum(ease.scores(profile, decay) for profile in case.profiles)
+
+
+def rating_scores(scorer: R.Scorer, catalogue: Catalogue, case_list: list[Case]) -> list[np.ndarray]:
+    """The model's predicted pair rating of every catalogue movie for each case's own row."""
+    out = []
+    blank = R.Member(0, "", 0, 0, [], frozenset())
+    for case in case_list:
+        frame = R.raw_rows(blank, blank, catalogue.movies)
+        for column in F.USER_COLUMNS:      # the row's own users and histories, as of its target
+            for side in F.SIDES:
+                frame[column(side)] = case.row[column(side)]
+        out.append(np.asarray(scorer.score(frame)["pair_rating"], dtype=np.float64))
+    return out
+
+
+def ranks_of(scores: list[np.ndarray], catalogue: Catalogue, case_list: list[Case],
+             keep: int | None = None) -> np.ndarray:
+    """The target's rank per case among its candidates (with `keep`, among only the `keep`
+    best by the first part of a (retrieval score, ranking score) pair: np.inf if not kept)."""
+    out = []
+    for s, case in zip(scores, case_list):
+        mask, where = catalogue.candidates(case)
+        if keep is not None:
+            retrieve, s = s
+            r = np.where(mask, retrieve, -np.inf)
+            if np.sum(r > r[where]) >= keep:
+                out.append(np.inf)
+                continue
+            order = np.lexsort((catalogue.ids, -r))[:keep]
+            mask = np.zeros_like(mask)
+            mask[order] = True
+        out.append(target_rank(np.where(mask, s, -np.inf), where))
+    return np.array(out, dtype=float)
+
+
+def ndcg_of(scores, catalogue, case_list) -> float:
+    return hit_and_ndcg(ranks_of(scores, catalogue, case_list))[1]
+
+
+def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, seed: int) -> tuple[RankerParams, dict]:
+    """The ranker's settings, chosen on eval pair rows only: EASE fitted on train ratings."""
+    train = tables.ratings[tables.ratings["split"] == F.TRAIN_SPLIT]
+    chosen = cases(tables, F.EVAL_SPLIT, "pairs", rows, seed)
+    log = {"rows": len(chosen), "lambda": {}, "decay": {}, "rating_weight": {}}
+    if not chosen:
+        return RankerParams(), log
+    fits = {}
+    for lam in LAMBDAS:
+        fits[lam] = Ease.fit(train, catalogue.ids, lam)
+        log["lambda"][lam] = ndcg_of([watch_scores(fits[lam], c, 1.0) for c in chosen], catalogue, chosen)
+    lam = max(LAMBDAS, key=lambda x: (log["lambda"][x], -x))
+    ease = fits[lam]
+    watch = {}
+    for decay in DECAYS:
+        watch[decay] = [watch_scores(ease, c, decay) for c in chosen]
+        log["decay"][decay] = ndcg_of(watch[decay], catalogue, chosen)
+    decay = max(DECAYS, key=lambda x: (log["decay"][x], x))
+    ratings = rating_scores(scorer, catalogue, chosen)
+    for w in RATING_WEIGHTS:
+        log["rating_weight"][w] = ndcg_of([s + w * r for s, r in zip(watch[decay], ratings)], catalogue, chosen)
+    weight = max(RATING_WEIGHTS, key=lambda x: (log["rating_weight"][x], -x))
+    return RankerParams(lam, decay, weight), log
+
+
+def interval(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> dict:
+    """Mean of a - b per row and its 95% bootstrap interval (rows resampled)."""
+    d = np.asarray(a, float) - np.asarray(b, float)
+    if not d.size:
+        return {"difference": float("nan"), "low": float("nan"), "high": float("nan")}
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, d.size, (resamples, d.size))].mean(axis=1)
+    return {"difference": float(d.mean()), "low": float(np.quantile(means, 0.025)),
+            "high": float(np.quantile(means, 0.975)), "resamples": resamples}
+
+
+def evaluate(tables: R.Tables, catalogue: Catalogue, params: RankerParams, scorers: dict[str, R.Scorer],
+             case_list: list[Case], retrieved: int | None) -> dict[str, np.ndarray]:
+    """Target ranks per ranker on test cases (EASE and popularity fitted on train+eval)."""
+    before = tables.ratings[tables.ratings["split"] != F.TEST_SPLIT]
+    ease = Ease.fit(before, catalogue.ids, params.lam)
+    pop = catalogue.counts(before)
+    ranks = {"popularity": ranks_of([pop] * len(case_list), catalogue, case_list),
+             "EASE": ranks_of([watch_scores(ease, c, 1.0) for c in case_list], catalogue, case_list)}
+    ratings = {name: rating_scores(scorer, catalogue, case_list) for name, scorer in scorers.items()}
+    for name, r in ratings.items():
+        ranks[f"{name} (rating only)"] = ranks_of(r, catalogue, case_list)
+    watch = [watch_scores(ease, c, params.decay) for c in case_list]
+    blend = [w + params.rating_weight * r for w, r in zip(watch, ratings["attention model"])]
+    ranks[RANKER] = ranks_of(blend, catalogue, case_list)
+    if retrieved is not None:
+        ranks[f"{RANKER} (retrieved)"] = ranks_of(list(zip(watch, blend)), catalogue, case_list, keep=retrieved)
+    return ranks
+
+
+def coverage(scorer: R.Scorer, tables: R.Tables, params: RankerParams, pairs: int, seed: int,
+             retrieval: R.Retrieval | None) -> dict[str, float]:
+    """The share of the catalogue in the top-10 lists of `pairs` random pairs: popularity's,
+    EASE's and the pair ranker's as the service shows them."""
+    users = tables.users.index.to_numpy()
+    rng = np.random.default_rng(seed)
+    chosen = [tuple(int(u) for u in rng.choice(users, 2, replace=False)) for _ in range(pairs)] if len(users) > 1 else []
+    ranked = PairRanker(Ease.fit(tables.ratings, tables.movies["movie_id"], params.lam), params)
+    shown = {"popularity": set(), "EASE": set(), RANKER: set()}
+    for a, b in chosen:
+        ma, mb = tables.member(a), tables.member(b)
+        movies = tables.candidates([ma, mb])
+        ids = movies["movie_id"].to_numpy()
+        counts = movies["movie_id"].map(tables.popularity).fillna(0).to_numpy()
+        shown["popularity"] |= set(ids[np.lexsort((ids, -counts))[:K]].tolist())
+        plain = ranked.watch([ma, mb], ids, decay=1.0)
+        shown["EASE"] |= set(ids[np.lexsort((ids, -plain))[:K]].tolist())
+        top = R.rank(R.score_pair(scorer, tables, ma, mb, retrieval=retrieval, ranker=ranked), "average", K)
+        shown[RANKER] |= set(int(m) for m in top["movie_id"])
+    return {name: len(s) / max(len(tables.movies), 1) for name, s in shown.items()}
+
+
+def measure(model: Path, baseline: Path | None, prepared: Path, rows: int = SUMMARY_ROWS,
+            singles: int = SUMMARY_SINGLES, pairs: int = SUMMARY_PAIRS, seed: int = 0,
             retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL) -> dict:
-    """The metrics as plain data: HR@10, NDCG@10 and top-10 coverage per ranker (with
-    retrieval also the HR@10 and NDCG@10 among the retrieved candidates and the share of
-    targets retrieved), on `rows` sampled test pair rows and `pairs` random pairs."""
+    """The ranker's settings chosen on eval, then the table on test pair and single rows."""
     started = time.time()
     tables = R.Tables(prepared)
+    catalogue = Catalogue(tables)
     scorers = {"attention model": R.Scorer(model)}
     if baseline is not None:
         scorers["SVD++ baseline"] = R.Scorer(baseline)
-    test = pd.read_csv(prepared / F.TEST_SPLIT / "pairs.csv", dtype=str, keep_default_na=False)
-    test = test[test[F.LABEL].astype(float) >= 4]
-    test = test.sample(min(rows, len(test)), random_state=seed) if len(test) else test
-    ranks, retrieved = evaluate(scorers, tables, test, retrieval)
-    cover = coverage(scorers, tables, pairs, seed, retrieval)
-    rankers = {}
-    for name, r in ranks.items():
-        hr, ndcg = hit_and_ndcg(r)
-        rankers[name] = {"hr": hr, "ndcg": ndcg, "coverage": cover[name]}
-        if retrieval is not None and name in retrieved:
-            got = retrieved[name]
-            hr, ndcg = hit_and_ndcg(got)
-            rankers[name].update(hr_retrieved=hr, ndcg_retrieved=ndcg,
-                                 target_retrieved=float(np.isfinite(got).mean()) if got.size else float("nan"))
+    params, chosen = choose(tables, catalogue, scorers["attention model"], rows, seed)
+    keep = retrieval.size if retrieval is not None else None
+    table, per_row = {}, {}
+    for kind, n in (("pair", rows), ("single", singles)):
+        test = cases(tables, F.TEST_SPLIT, f"{kind}s", n, seed)
+        ranks = evaluate(tables, catalogue, params, scorers, test, keep)
+        per_row[kind] = ranks
+        for name, r in ranks.items():
+            hr, ndcg = hit_and_ndcg(r)
+            table.setdefault(name, {})[kind] = {"hr": hr, "ndcg": ndcg, "rows": int(r.size)}
+    pair = per_row["pair"]
+    best_peer = max(PEERS, key=lambda name: table[name]["pair"]["ndcg"])
+    check = interval(ndcg_per_row(pair[RANKER]), ndcg_per_row(pair[best_peer]), seed=seed)
+    check.update(peer=best_peer, passed=bool(check["high"] >= 0.0) if np.isfinite(check["high"]) else False,
+                 rule="NDCG@10 on test pair rows: the pair ranker not below the best peer (upper end of the "
+                      "95% interval of the difference >= 0)")
+    cover = coverage(scorers["attention model"], tables, params, pairs, seed, retrieval)
+    for name, value in cover.items():
+        table[name]["coverage"] = value
     return {"data": prepared.name, "model": str(model), "baseline": str(baseline) if baseline else None,
-            "rows": len(test), "pairs": pairs, "seed": seed, "k": K,
-            "retrieval": dataclasses.asdict(retrieval) if retrieval else None, "rankers": rankers,
-            "seconds": round(time.time() - started, 1)}
+            "params": dataclasses.asdict(params), "chosen_on_eval": chosen, "rows": rows, "singles": singles,
+            "pairs": pairs, "seed": seed, "k": K, "retrieval": dataclasses.asdict(retrieval) if retrieval else None,
+            "rankers": table, "check": check, "seconds": round(time.time() - started, 1)}
 
 
-def for_run(run, prepared: Path, out_dir: Path, rows: int = SUMMARY_ROWS, pairs: int = SUMMARY_PAIRS) -> dict | None:
+def for_run(run, prepared: Path, out_dir: Path, rows: int = SUMMARY_ROWS, singles: int = SUMMARY_SINGLES,
+            pairs: int = SUMMARY_PAIRS) -> dict | None:
     """measure() for a pipeline run's Trainer and BaselineTrainer models on the data it read,
     written to out_dir/RESULT_FILE; None when the run has no trained model."""
     model, baseline = run.output("Trainer", "model"), run.output("BaselineTrainer", "model")
@@ -141,7 +278,7 @@ def for_run(run, prepared: Path, out_dir: Path, rows: int = SUMMARY_ROWS, pairs:
         return None
     result = measure(Path(model.uri) / F.SERVING_FORMAT,
                      Path(baseline.uri) / F.SERVING_FORMAT if baseline is not None else None,
-                     Path(prepared), rows, pairs)
+                     Path(prepared), rows, singles, pairs)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / RESULT_FILE).write_text(json.dumps(result, indent=2))
     return result
@@ -149,7 +286,29 @@ def for_run(run, prepared: Path, out_dir: Path, rows: int = SUMMARY_ROWS, pairs:
 
 def sample_text(result: dict) -> str:
     """What the numbers are on, in words (the run summary's and the report's)."""
-    return (f"{result['rows']} test pair rows with label >= 4 (the target ranked among every movie neither "
-            f"member rated before the test period), top-{result['k']} coverage over {result['pairs']} random pairs"
-            f"{' as served (retrieved candidates)' if result.get('retrieval') else ''}, "
-            f"seed {result['seed']}")
+    p = result["params"]
+    return (f"test rows with label >= 4 (up to {result['rows']} pair and {result['singles']} single), the target "
+            f"ranked among every movie neither member rated before its second; pair ranker = EASE over the "
+            f"members' histories (lambda {p['lam']:g}, recency decay {p['decay']:g}) + {p['rating_weight']:g} x "
+            f"predicted pair rating, all chosen on eval; coverage over {result['pairs']} random pairs, seed "
+            f"{result['seed']}")
+
+
+COLUMNS = ("pair HR@10", "pair NDCG@10", "single HR@10", "single NDCG@10", "coverage")
+
+
+def table_rows(result: dict) -> list[tuple[str, list[float | None]]]:
+    """(ranker, [pair HR, pair NDCG, single HR, single NDCG, coverage]) per ranker, None
+    where a ranker has no such number: the summary's, the report's and BENCHMARKS.md's table."""
+    out = []
+    for name, m in result["rankers"].items():
+        values = [m.get(kind, {}).get(key) for kind in ("pair", "single") for key in ("hr", "ndcg")]
+        out.append((name, values + [m.get("coverage")]))
+    return out
+
+
+def check_text(result: dict) -> str:
+    c = result["check"]
+    return (f"pair ranker - {c['peer']} (NDCG@10, test pair rows): {c['difference']:+.3f}, 95% interval "
+            f"[{c['low']:+.3f}, {c['high']:+.3f}] ({c.get('resamples', RESAMPLES)} row resamples): "
+            f"{'ok' if c['passed'] else 'FAILED'}")

@@ -149,6 +149,7 @@ class Member:
     history: list[tuple[int, float]]
     seen: frozenset
     known: bool = True
+    profile: tuple[int, ...] = ()     # every movie they rated, oldest first (the pair ranker's input)
 
     @property
     def label(self) -> str:
@@ -169,6 +170,7 @@ class Tables:
         self.by_user = {user: frame for user, frame in self.ratings.groupby("user_id", sort=False)}
         self.popularity = ratings["movie_id"].value_counts()
         self.genres = {m: _genres(g) for m, g in zip(self.movies["movie_id"], self.movies["genres"])}
+        self.ranker = None                  # a PairRanker (use_ranker); None: rank by rating only
         people = self.prepared / "people.csv"
         self.directors = {}
         if people.exists():
@@ -176,13 +178,22 @@ class Tables:
             frame = frame[frame["role"] == "director"]
             self.directors = dict(zip(frame["code"].astype(int), frame["name"]))
 
+    def use_ranker(self, params) -> "Tables":
+        """Rank by the pair ranker (serving/ease.py) with these settings, EASE fitted on every
+        rating in the tables (everything known now)."""
+        from serving.ease import Ease, PairRanker
+
+        self.ranker = PairRanker(Ease.fit(self.ratings, self.movies["movie_id"], params.lam), params)
+        return self
+
     def member(self, user: int) -> Member:
         if user not in self.users.index:
             raise UnknownUser(f"user {user} is not in {self.prepared / 'users.csv'}")
         row = self.users.loc[user]
         mine = self.by_user.get(user, self.ratings.iloc[:0])
         return Member(int(user), str(row["sex"]), int(row["age"]), int(row["occupation"]),
-                      history=_latest(mine["movie_id"], mine["rating"]), seen=frozenset(mine["movie_id"].tolist()))
+                      history=_latest(mine["movie_id"], mine["rating"]), seen=frozenset(mine["movie_id"].tolist()),
+                      profile=tuple(int(m) for m in mine["movie_id"]))
 
     def member_with_ratings(self, ratings: list[tuple[int, float]], user: int | None = None, sex: str | None = None,
                             age: int | None = None, occupation: int | None = None) -> Member:
@@ -198,13 +209,15 @@ class Tables:
             stars = mine["rating"].tolist() + [r for _, r in ratings]
             return dataclasses.replace(base, sex=sex or base.sex, age=base.age if age is None else age,
                                        occupation=base.occupation if occupation is None else occupation,
-                                       history=_latest(movies, stars), seen=base.seen | {m for m, _ in ratings})
+                                       history=_latest(movies, stars), seen=base.seen | {m for m, _ in ratings},
+                                       profile=tuple(int(m) for m in movies))
         missing = [name for name, value in (("sex", sex), ("age", age), ("occupation", occupation)) if value is None]
         if missing:
             raise ValueError(f"a person not in users.csv needs {', '.join(missing)}")
         return Member(NEW_USER_ID if user is None else int(user), str(sex), int(age), int(occupation),
                       history=_latest([m for m, _ in ratings], [r for _, r in ratings]),
-                      seen=frozenset(m for m, _ in ratings), known=False)
+                      seen=frozenset(m for m, _ in ratings), known=False,
+                      profile=tuple(int(m) for m, _ in ratings))
 
     def candidates(self, members: list[Member], retrieval: Retrieval | None = None,
                    embedding: MovieEmbedding | None = None) -> pd.DataFrame:
@@ -314,10 +327,24 @@ class Scorer:
 # ---------------------------------------------------------------- ranking (no TensorFlow)
 
 def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
-               retrieval: Retrieval | None = DEFAULT_RETRIEVAL, movies: pd.DataFrame | None = None) -> pd.DataFrame:
+               retrieval: Retrieval | None = DEFAULT_RETRIEVAL, movies: pd.DataFrame | None = None,
+               ranker=None) -> pd.DataFrame:
     """The candidates (every unseen movie with retrieval=None; or `movies`) with their
-    predictions, in catalogue order."""
+    predictions, in catalogue order. With a pair ranker (`ranker`, else the tables'), the
+    candidates are the retrieval.size unseen movies of highest watch score, and the frame
+    has their watch score and the rating weight the ranking adds to it."""
     members = [a] if a is b else [a, b]
+    ranker = ranker if ranker is not None else tables.ranker
+    watch = None
+    if movies is None and ranker is not None:
+        movies = tables.candidates(members)
+        watch = ranker.watch(members, movies["movie_id"].to_numpy())
+        if retrieval is not None and len(movies) > retrieval.size:
+            ids = movies["movie_id"].to_numpy()
+            keep = np.sort(np.lexsort((ids, -watch))[:retrieval.size])
+            movies, watch = movies.iloc[keep], watch[keep]
+    elif ranker is not None:
+        watch = ranker.watch(members, movies["movie_id"].to_numpy())
     movies = tables.candidates(members, retrieval, scorer.embedding) if movies is None else movies
     scores = scorer.score(raw_rows(a, b, movies))
     frame = movies[["movie_id", "title", "year", "genres", "director"]].reset_index(drop=True)
@@ -325,16 +352,24 @@ def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
                          b_rating=scores["b_rating"])
     frame["a_attention"] = list(scores["a_attention"])
     frame["b_attention"] = list(scores["b_attention"])
+    if watch is not None:
+        frame["watch"] = watch
+        frame["rating_weight"] = ranker.params.rating_weight
     return frame
 
 
 def strategy_score(frame: pd.DataFrame, strategy: str) -> pd.Series:
-    """average: the pair prediction; least_misery: the lower of the two members' own."""
+    """average: the pair prediction; least_misery: the lower of the two members' own. With
+    the pair ranker's columns (score_pair), the watch score plus the rating weight times it."""
     if strategy == "average":
-        return frame["pair_rating"]
-    if strategy == "least_misery":
-        return np.minimum(frame["a_rating"], frame["b_rating"])
-    raise ValueError(f"unknown strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
+        rating = frame["pair_rating"]
+    elif strategy == "least_misery":
+        rating = np.minimum(frame["a_rating"], frame["b_rating"])
+    else:
+        raise ValueError(f"unknown strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
+    if "watch" in frame.columns:
+        return frame["watch"] + frame["rating_weight"] * rating
+    return rating
 
 
 def rank(frame: pd.DataFrame, strategy: str = "average", n: int = 10) -> pd.DataFrame:
@@ -390,11 +425,23 @@ def genre_spread(frame: pd.DataFrame) -> dict:
 
 
 def reason(tables: Tables, row, members: list[Member]) -> str:
-    """Why this movie: the history movie each member's attention weighted most, and the
+    """Why this movie. With the pair ranker: for each member the movie of their history that
+    adds most to its watch score (EASE's weight from it, times its recency weight), and their
+    predicted rating; else the history movie each member's attention weighted most. Then the
     genres or director it shares with their history."""
     parts = []
     title = lambda m: tables.movies.at[m, "title"] if m in tables.movies.index else f"movie {m}"  # noqa: E731
+    ranker = tables.ranker if "watch" in getattr(row, "index", ()) else None
     for side, member in zip(F.SIDES, members):
+        rating = row.get(f"{side}_rating") if hasattr(row, "get") else None
+        if ranker is not None:
+            top = ranker.ease.contributions(member.profile, int(row["movie_id"]), ranker.params.decay)
+            if top and top[0][1] > 0:
+                part = f"{member.label} watched '{title(top[0][0])}' (most of the watch score)"
+                parts.append(part + (f", predicted {float(rating):.1f} stars" if rating is not None else ""))
+            elif rating is not None:
+                parts.append(f"{member.label}: predicted {float(rating):.1f} stars")
+            continue
         weights = np.asarray(row[f"{side}_attention"], dtype=float)[-len(member.history):] if member.history else []
         if len(weights) and weights.max() > 0:
             i = int(np.argmax(weights))
@@ -448,13 +495,12 @@ def recommend(model_dir: Path, prepared: Path, user_a: int, user_b: int, top: in
     a, b = tables.member(user_a), tables.member(user_b)
     frame = score_pair(scorer, tables, a, b, retrieval)
     ranked = diversify(frame, strategy, top) if diversified else rank(frame, strategy, top)
+    members = [a] if user_a == user_b else [a, b]
+    ranked["reason"] = [reason(tables, row, members) for _, row in ranked.iterrows()]
     if user_a == user_b:
         ranked = ranked.drop(columns="b_rating")
     ranked = ranked.rename(columns={"movie_id": F.MOVIE, "genres": F.MOVIE_GENRES, "pair_rating": "predicted_rating",
                                     "a_rating": f"rating_{user_a}", "b_rating": f"rating_{user_b}"})
-    members = [a] if user_a == user_b else [a, b]
-    ranked["reason"] = [reason(tables, row, members) for _, row in
-                        ranked.rename(columns={F.MOVIE_GENRES: "genres"}).iterrows()]
     columns = [F.MOVIE, "title", F.MOVIE_GENRES, "predicted_rating", f"rating_{user_a}", f"rating_{user_b}", "reason"]
     return ranked[list(dict.fromkeys(columns))].reset_index(drop=True)
 
@@ -494,21 +540,34 @@ def main(argv=None) -> None:
     run_cli(p.prog, lambda: _main(args), verbose=args.verbose)
 
 
+def ranker_params(work: WorkLayout, model: Path, run_id: str | None = None):
+    """The pair ranker's settings its run chose on eval (ranking.json in the run's report
+    folder; the run found in MLMD when run_id is not given), else RankerParams' defaults."""
+    from serving.ease import RankerParams
+
+    if run_id is None and work.metadata.exists():
+        from pipeline import runs
+
+        run = runs.pushing_run(str(work.metadata), F.PIPELINE_NAME, str(model))
+        run_id = run.run_id if run is not None else None
+    return RankerParams.of_run(work.run_reports(run_id) if run_id else None)
+
+
 def _main(args) -> None:
     work = WorkLayout.at(args.work_dir)
     if args.prepared and not Path(args.prepared, "users.csv").is_file():
         raise UserError(f"--prepared {args.prepared}: not a prepared data folder (no users.csv in it)")
     prepared = Path(args.prepared) if args.prepared else work.latest_prepared()
     model = Path(args.model) if args.model else latest_model(work.serving_model)
+    tables = Tables(prepared).use_ranker(ranker_params(work, model))
     if args.json:
-        tables = Tables(prepared)
         members = [tables.member(u) for u in dict.fromkeys(args.users)]
         body = recommendations(Scorer(model), tables, members, args.top, args.strategy, args.diversify,
                                retrieval_from_args(args))
         print(json.dumps({"users": list(dict.fromkeys(args.users)), "model": str(model), **body}, indent=2))
         return
     result = recommend(model, prepared, *args.users, top=args.top, retrieval=retrieval_from_args(args),
-                       strategy=args.strategy, diversified=args.diversify)
+                       strategy=args.strategy, diversified=args.diversify, tables=tables)
     print(f"top {len(result)} for users {args.users[0]} and {args.users[1]} (model {model}):")
     with pd.option_context("display.max_colwidth", 90, "display.width", 250):
         print(result.to_string(index=False, float_format=lambda v: f"{v:.2f}"))

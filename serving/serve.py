@@ -133,6 +133,9 @@ class ModelWatcher:
         tables = self._tables.get(prepared)
         if tables is None:
             tables = self._tables[prepared] = R.Tables(prepared)
+        params = R.ranker_params(self.work, model_dir, info.get("run_id") or "")
+        if tables.ranker is None or tables.ranker.params != params:
+            tables.use_ranker(params)
         scorer = R.Scorer(model_dir)
         # Warm-up: trace and run the signature once before the first request sees it.
         users = list(tables.users.index[:2])

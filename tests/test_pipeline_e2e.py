@@ -58,18 +58,29 @@ def test_the_summary_and_the_report_hold_the_ranking_metrics(first_run, first_ru
     path = report_dir(WorkLayout.at(work).reports, first_run.run_id) / ranking_metrics.RESULT_FILE
     ranking = json.loads(path.read_text())
     assert ranking["model"] == str(Path(first_run.output("Trainer", "model").uri) / "Format-Serving")
-    assert 0 < ranking["rows"] <= ranking_metrics.SUMMARY_ROWS and ranking["pairs"] == ranking_metrics.SUMMARY_PAIRS
-    assert list(ranking["rankers"]) == ["attention model", "SVD++ baseline", "popularity"]
+    assert list(ranking["rankers"]) == ["popularity", "EASE", "attention model (rating only)",
+                                        "SVD++ baseline (rating only)", "pair ranker", "pair ranker (retrieved)"]
     for name, m in ranking["rankers"].items():
-        assert 0 <= m["ndcg"] <= m["hr"] <= 1 and 0 < m["coverage"] <= 1, name
-    model = ranking["rankers"]["attention model"]
-    assert model["ndcg_retrieved"] <= model["hr_retrieved"] <= model["target_retrieved"] <= 1
+        for kind in ("pair", "single"):
+            assert 0 < m[kind]["rows"] <= ranking_metrics.SUMMARY_ROWS, (name, kind)
+            assert 0 <= m[kind]["ndcg"] <= m[kind]["hr"] <= 1, (name, kind)
+    for name in ("popularity", "EASE", "pair ranker"):
+        assert 0 < ranking["rankers"][name]["coverage"] <= 1
+    # every setting comes from eval, from the grids the module declares
+    params, chosen = ranking["params"], ranking["chosen_on_eval"]
+    assert params["lam"] in ranking_metrics.LAMBDAS and params["decay"] in ranking_metrics.DECAYS
+    assert params["rating_weight"] in ranking_metrics.RATING_WEIGHTS and chosen["rows"] > 0
+    assert max(chosen["rating_weight"].values()) == chosen["rating_weight"][str(params["rating_weight"])]
+    check = ranking["check"]
+    assert check["low"] <= check["difference"] <= check["high"] and check["peer"] in ranking_metrics.PEERS
     summary = first_run_console.split("run summary ===")[1]
-    assert "ranking" in summary and f"{ranking['rows']} test pair rows with label >= 4" in summary
+    assert "ranking" in summary and ranking_metrics.check_text(ranking) in summary
     line = next(line for line in summary.splitlines() if line.strip().startswith("popularity"))
-    assert line.split()[1:] == [f"{ranking['rankers']['popularity'][k]:.3f}" for k in ("hr", "ndcg", "coverage")]
+    pop = ranking["rankers"]["popularity"]
+    assert line.split()[1:] == [f"{v:.3f}" for v in (pop["pair"]["hr"], pop["pair"]["ndcg"], pop["single"]["hr"],
+                                                      pop["single"]["ndcg"], pop["coverage"])]
     html = (path.parent / "report.html").read_text()
-    assert "Ranking on a sample of the test split" in html and f"{model['hr']:.3f}" in html
+    assert "Ranking on a sample of the test split" in html and f"{ranking['rankers']['pair ranker']['pair']['hr']:.3f}" in html
 
 
 def test_pushed_model_scores_tf_examples_like_the_evaluator(first_run, work):

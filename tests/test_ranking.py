@@ -29,3 +29,112 @@ def test_the_section_is_replaced_between_its_markers_only(tmp_path):
     text = path.read_text()
     assert "second" in text and "first" not in text and "someone else's" in text
     assert text.count(B.START) == 1 and text.count(B.END) == 1
+
+
+# ---------------------------------------------------------------- EASE and the pair ranker
+
+import pandas as pd                                   # noqa: E402
+
+from serving import recommend as R                    # noqa: E402
+from serving.ease import Ease, PairRanker, RankerParams  # noqa: E402
+from transform_fn import features as F                # noqa: E402
+
+
+def co_watch() -> pd.DataFrame:
+    """Users 1-4 each rated movies 10 and 20 together; users 5-6 rated 30 and 40; 50 alone."""
+    pairs = [(u, m) for u in (1, 2, 3, 4) for m in (10, 20)] + [(u, m) for u in (5, 6) for m in (30, 40)]
+    return pd.DataFrame(pairs + [(7, 50), (7, 10)], columns=["user_id", "movie_id"])
+
+
+def test_ease_is_the_ridge_regression_of_each_movie_on_the_others():
+    ratings = co_watch()
+    ease = Ease.fit(ratings, [10, 20, 30, 40, 50, 60], lam=0.5)
+    assert list(ease.movies) == [10, 20, 30, 40, 50, 60] and np.allclose(np.diag(ease.weights), 0)
+    x = np.zeros((7, 6))
+    for u, m in ratings.itertuples(index=False):
+        x[u - 1, list(ease.movies).index(m)] = 1
+    for j in range(6):       # column j: argmin ||x_j - X_-j b||^2 + lam ||b||^2, the closed form's claim
+        others = [i for i in range(6) if i != j]
+        a = x[:, others]
+        b = np.linalg.solve(a.T @ a + 0.5 * np.eye(5), a.T @ x[:, j])
+        assert np.allclose(ease.weights[others, j], b, atol=1e-5), j
+    assert np.all(ease.weights[:, 5] == 0) and np.all(ease.weights[5] == 0)      # nobody rated 60
+    scores = ease.scores([10])
+    assert scores[1] == scores.max() and scores[1] > 0     # who rated 10 rates 20
+    with pytest.raises(ValueError, match="lambda"):
+        Ease.fit(ratings, [10], lam=0)
+
+
+def test_the_profile_weighs_the_newest_rating_most_and_ignores_unknown_movies():
+    ease = Ease.fit(co_watch(), [10, 20, 30, 40, 50], lam=1.0)
+    x = ease.profile([30, 999, 10, 20], decay=0.5)       # oldest first; 999 is not in the catalogue
+    assert x.tolist() == [0.5, 1.0, 0.25, 0.0, 0.0]
+    assert ease.profile([10, 20]).tolist() == [1, 1, 0, 0, 0]
+    top = ease.contributions([30, 10], 20, decay=0.5)
+    assert top[0][0] == 10 and top[0][1] > 0 and len(top) == 2
+
+
+def test_the_pair_ranker_sums_the_members_and_adds_the_weighted_rating():
+    ease = Ease.fit(co_watch(), [10, 20, 30, 40, 50], lam=1.0)
+    ranker = PairRanker(ease, RankerParams(lam=1.0, decay=1.0, rating_weight=0.5))
+    one, other = ranker.watch([[10]], [20, 40, 777]), ranker.watch([[30]], [20, 40, 777])
+    both = ranker.watch([[10], [30]], [20, 40, 777])
+    assert np.allclose(both, one + other) and both[2] == 0          # 777: no EASE column, no watch score
+    assert one[0] > one[1] and other[1] > other[0]
+    assert ranker.score(np.array([1.0]), np.array([4.0]))[0] == pytest.approx(3.0)
+
+
+@pytest.fixture
+def prepared(tmp_path):
+    """A hand-made prepared folder: users 1 and 2, six movies, two splits' worth of ratings."""
+    out = tmp_path / "hand-made"
+    (out / "test").mkdir(parents=True)
+    (out / "eval").mkdir()
+    pd.DataFrame({"movie_id": range(1, 7), "title": [f"M{i}" for i in range(1, 7)], "year": 1990,
+                  "genres": "Drama", "runtime": 90, "director": 0, "actors": "0|0|0", "imdb_rating": 0.0,
+                  "imdb_votes": 0}).to_csv(out / "movies.csv", index=False)
+    pd.DataFrame({"user_id": [1, 2], "sex": ["F", "M"], "age": [25, 35], "occupation": [1, 2]}).to_csv(
+        out / "users.csv", index=False)
+    # user 1: 1 (train), 2 (eval), 3 and 4 in the same second (test), 5 later; user 2: 6 (train), 4 (test)
+    pd.DataFrame({"user_id": [1, 1, 1, 1, 1, 2, 2], "movie_id": [1, 2, 3, 4, 5, 6, 4],
+                  "rating": [5, 4, 3, 5, 2, 4, 4], "timestamp": [10, 20, 30, 30, 40, 15, 35],
+                  "split": ["train", "eval", "test", "test", "test", "train", "test"]}).to_csv(
+        out / F.RATINGS_FILE, index=False)
+    row = {F.user("a"): 1, F.user("b"): 2, F.MOVIE: 4, F.LABEL: 4.5}
+    pd.DataFrame([row]).to_csv(out / "test" / "pairs.csv", index=False)
+    pd.DataFrame([{**row, F.user("b"): 1, F.LABEL: 5.0}]).to_csv(out / "test" / "singles.csv", index=False)
+    pd.DataFrame([{**row, F.MOVIE: 2, F.user("b"): 1}]).to_csv(out / "eval" / "pairs.csv", index=False)
+    return out
+
+
+def test_a_case_reads_only_ratings_before_the_targets_second(prepared):
+    tables = R.Tables(prepared)
+    (case,) = M.cases(tables, F.TEST_SPLIT, "pairs", 10, seed=0)
+    assert case.members == (1, 2) and case.target == 4
+    # user 1 rated 3 in the target's own second and 5 after it: neither is known
+    assert case.profiles == [[1, 2], [6]] and case.seen == {1, 2, 6}
+    (single,) = M.cases(tables, F.TEST_SPLIT, "singles", 10, seed=0)
+    assert single.members == (1,) and single.profiles == [[1, 2]]
+    catalogue = M.Catalogue(tables)
+    mask, where = catalogue.candidates(case)
+    assert catalogue.ids[where] == 4 and mask.tolist() == [False, False, True, True, True, False]
+
+
+def test_the_settings_are_chosen_on_eval_rows_only(prepared, monkeypatch):
+    read = []
+    real = M.cases
+    monkeypatch.setattr(M, "cases", lambda tables, split, *a, **k: read.append(split) or real(tables, split, *a, **k))
+    monkeypatch.setattr(M, "rating_scores", lambda scorer, catalogue, case_list: [np.zeros(len(catalogue.ids))
+                                                                                   for _ in case_list])
+    tables = R.Tables(prepared)
+    params, log = M.choose(tables, M.Catalogue(tables), scorer=None, rows=10, seed=0)
+    assert read == [F.EVAL_SPLIT] and log["rows"] == 1
+    assert params.lam in M.LAMBDAS and params.decay in M.DECAYS and params.rating_weight in M.RATING_WEIGHTS
+    assert set(log["lambda"]) == set(M.LAMBDAS) and set(log["rating_weight"]) == set(M.RATING_WEIGHTS)
+
+
+def test_the_check_interval_holds_the_mean_difference():
+    a, b = np.array([1.0, 0.5, 0.0, 0.3]), np.array([0.5, 0.5, 0.0, 0.0])
+    got = M.interval(a, b, resamples=500, seed=1)
+    assert got["difference"] == pytest.approx(0.2) and got["low"] <= 0.2 <= got["high"]
+    assert M.interval(a, a)["high"] == 0.0

@@ -1,0 +1,124 @@
+"""EASE, the closed-form item-item model (Steck, "Embarrassingly Shallow Autoencoders for
+Sparse Data", WWW 2019), and the "will watch" score a pair's ranking starts from.
+
+EASE learns B = argmin ||X - X B||^2 + lambda ||B||^2 with diag(B) = 0 on the binary
+user x movie matrix X of who rated what; its closed form is B = I - P / diag(P) with
+P = (X'X + lambda I)^-1 (off the diagonal: -P_ij / P_jj). A person's score for movie j is
+x B[:, j], x their profile. As a peer it reads the binary profile of every rating before
+the target; the watch score reads the same profile weighted by recency (the k-th newest
+rating weighs decay^(k-1)): what a member rated last says most about what they watch next.
+No TensorFlow: the service and the ranking metrics share it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+@dataclasses.dataclass
+class Ease:
+    movies: np.ndarray          # movie ids, in the order of B's rows and columns
+    weights: np.ndarray         # B [n, n] float32, zero diagonal
+    lam: float
+
+    @classmethod
+    def fit(cls, ratings: pd.DataFrame, movies, lam: float) -> "Ease":
+        """ratings: user_id and movie_id columns (one rating per pair; duplicates count once);
+        movies: the catalogue's ids (a movie nobody rated gets a zero row and column)."""
+        if lam <= 0:
+            raise ValueError(f"EASE's lambda must be positive, got {lam}")
+        movies = np.asarray(sorted(set(int(m) for m in movies)), dtype=np.int64)
+        column = pd.Series(np.arange(len(movies)), index=movies)
+        known = ratings[ratings["movie_id"].isin(movies)]
+        users = pd.factorize(known["user_id"])[0]
+        x = np.zeros((users.max(initial=-1) + 1, len(movies)), np.float32)
+        x[users, column[known["movie_id"]].to_numpy()] = 1.0    # a repeated (user, movie) is still one
+        gram = (x.T @ x).astype(np.float64)
+        gram[np.diag_indices_from(gram)] += lam
+        p = np.linalg.inv(gram)
+        b = -p / np.diag(p)[None, :]
+        b[np.diag_indices_from(b)] = 0.0
+        return cls(movies, b.astype(np.float32), float(lam))
+
+    def positions(self, movie_ids) -> np.ndarray:
+        """The columns of the given movie ids (ids outside the catalogue are dropped)."""
+        ids = np.asarray(list(movie_ids), dtype=np.int64)
+        where = np.searchsorted(self.movies, ids)
+        where = np.clip(where, 0, max(len(self.movies) - 1, 0))
+        return where[(len(self.movies) > 0) & (self.movies[where] == ids)] if len(ids) else where[:0]
+
+    def profile(self, movie_ids, decay: float = 1.0) -> np.ndarray:
+        """A person's weighted profile over the catalogue: movie_ids oldest first; the newest
+        weighs 1, the one before it `decay`, and so on (decay 1: the binary profile)."""
+        x = np.zeros(len(self.movies), np.float32)
+        cols = self.positions(movie_ids)
+        if len(cols):
+            np.add.at(x, cols, decay ** np.arange(len(cols) - 1, -1, -1, dtype=np.float64))
+        return x
+
+    def scores(self, movie_ids, decay: float = 1.0) -> np.ndarray:
+        """x B: one score per catalogue movie (the order of `movies`)."""
+        return self.profile(movie_ids, decay) @ self.weights
+
+    def contributions(self, movie_ids, movie: int, decay: float = 1.0) -> list[tuple[int, float]]:
+        """What each history movie adds to `movie`'s score, largest first (the reason)."""
+        ids = [int(m) for m in movie_ids]
+        target = self.positions([movie])
+        if not len(target) or not ids:
+            return []
+        weights = decay ** np.arange(len(ids) - 1, -1, -1, dtype=np.float64)
+        out = {}
+        for m, w in zip(ids, weights):
+            col = self.positions([m])
+            if len(col):
+                out[m] = out.get(m, 0.0) + float(w * self.weights[col[0], target[0]])
+        return sorted(out.items(), key=lambda kv: -kv[1])
+
+
+RANKING_FILE = "ranking.json"       # a run's ranking metrics and the settings chosen on eval
+
+
+@dataclasses.dataclass(frozen=True)
+class RankerParams:
+    """The pair ranker's settings (serving/ranking.py chooses them on eval). The defaults
+    are what eval chose on ML-100K; the service uses them for a model whose run has no
+    ranking.json."""
+    lam: float = 500.0
+    decay: float = 0.97
+    rating_weight: float = 0.1
+
+    @classmethod
+    def of_run(cls, report_dir: Path | None) -> "RankerParams":
+        path = Path(report_dir) / RANKING_FILE if report_dir else None
+        if path is None or not path.exists():
+            return cls()
+        return cls(**json.loads(path.read_text())["params"])
+
+
+@dataclasses.dataclass
+class PairRanker:
+    """What the service ranks by: watch (the members' recency-weighted EASE scores, summed)
+    + rating_weight x the predicted rating."""
+    ease: Ease
+    params: RankerParams
+
+    def watch(self, profiles: list, movie_ids, decay: float | None = None) -> np.ndarray:
+        """The watch score of each of `movie_ids` for people with these profiles (movie ids,
+        oldest first; anything with a `.profile` is read through it)."""
+        decay = self.params.decay if decay is None else decay
+        total = np.zeros(len(self.ease.movies), np.float64)
+        for profile in profiles:
+            total += self.ease.scores(getattr(profile, "profile", profile), decay)
+        ids = np.asarray(movie_ids, dtype=np.int64)
+        cols = np.searchsorted(self.ease.movies, ids)
+        cols = np.clip(cols, 0, max(len(self.ease.movies) - 1, 0))
+        known = (len(self.ease.movies) > 0) & (self.ease.movies[cols] == ids) if len(ids) else np.zeros(0, bool)
+        return np.where(known, total[cols] if len(self.ease.movies) else 0.0, 0.0)
+
+    def score(self, watch, rating):
+        return watch + self.params.rating_weight * rating
