@@ -39,12 +39,33 @@ def models_of_latest_push(work: WorkLayout) -> tuple[Path, Path | None, Path | N
     return model, baseline, Path(prepared) if prepared else None
 
 
+def models_of_latest_run(work: WorkLayout) -> tuple[Path, Path | None, Path | None]:
+    """(the latest run's attention model, its baseline model, its prepared data), pushed or not."""
+    from pipeline import runs
+
+    run = runs.latest_run(str(work.metadata), F.PIPELINE_NAME) if work.metadata.exists() else None
+    model = run.output("Trainer", "model") if run is not None else None
+    if model is None:
+        raise R.NoModel(f"no pipeline run with a trained model in {work.root}: run `make run` first")
+    base = run.output("BaselineTrainer", "model")
+    source = run.components.get("CsvExampleGen")
+    prepared = source.properties.get("input_base") if source else None
+    return (Path(model.uri) / F.SERVING_FORMAT, Path(base.uri) / F.SERVING_FORMAT if base is not None else None,
+            Path(prepared) if prepared else None)
+
+
 def table(result: dict, command: str = "") -> str:
+    chosen = result["chosen_on_eval"]
+
+    def grid(name):
+        return ", ".join(f"{float(k):g}: {v:.3f}" for k, v in chosen[name].items())
+
+    model = Path(result["model"])
     lines = ["## Ranking quality", "",
-             f"On `{result['data']}` ({dt.date.today().isoformat()}, model {Path(result['model']).name}): "
-             f"{sample_text(result)}. {check_text(result)}. Settings chosen on eval (NDCG@10 of eval pair rows): "
-             f"lambda {result['chosen_on_eval']['lambda']}, decay {result['chosen_on_eval']['decay']}, rating weight "
-             f"{result['chosen_on_eval']['rating_weight']}. \"(retrieved)\": the pair ranker among only the candidates "
+             f"On `{result['data']}` ({dt.date.today().isoformat()}, model {model.parent.name if model.name == F.SERVING_FORMAT else model.name}): "
+             f"{sample_text(result)}. {check_text(result)}. The settings, chosen by NDCG@10 on {chosen['rows']} eval "
+             f"pair rows: lambda ({grid('lambda')}), then decay ({grid('decay')}), then rating weight "
+             f"({grid('rating_weight')}). \"(retrieved)\": the pair ranker among only the candidates "
              f"the service scores (the {result['retrieval']['popular'] + result['retrieval']['near'] if result['retrieval'] else 'all'} "
              f"unseen movies of highest watch score); a target not retrieved is a miss. `{command}`", "",
              "| ranker | " + " | ".join(COLUMNS) + " |", "|---|" + "---:|" * len(COLUMNS)]
@@ -69,13 +90,15 @@ def main(argv=None) -> None:
     p.add_argument("--singles", type=int, default=300, help="test single rows sampled (rating >= 4)")
     p.add_argument("--pairs", type=int, default=500, help="random pairs for the coverage")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--latest-run", action="store_true",
+                   help="the latest pipeline run's models, pushed or not (default: the newest pushed version's)")
     p.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
     p.add_argument("--benchmarks", default="BENCHMARKS.md")
     R.add_retrieval_args(p)
     args = p.parse_args(argv)
     retrieval = R.retrieval_from_args(args)
     work = WorkLayout.at(args.work_dir)
-    model, baseline, prepared = models_of_latest_push(work)
+    model, baseline, prepared = models_of_latest_run(work) if args.latest_run else models_of_latest_push(work)
     model = Path(args.model) if args.model else model
     baseline = Path(args.baseline) if args.baseline else baseline
     prepared = Path(args.prepared) if args.prepared else (prepared or work.latest_prepared())

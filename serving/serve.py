@@ -217,7 +217,9 @@ def model_summary(s: ServingState) -> dict:
             "rmse": info.get("rmse"), "rmse_split": info.get("rmse_split"),
             "pushed_at": info.get("pushed_at"), "loaded_at": info.get("loaded_at"),
             "mlmd": "read" if "mlmd_error" not in info else "unavailable",
-            "has_attention": s.scorer.has_attention}
+            "has_attention": s.scorer.has_attention,
+            # the pair ranker's settings, chosen on eval by the model's run (serving/ranking.py)
+            "ranker": dataclasses.asdict(s.tables.ranker.params) if s.tables.ranker is not None else None}
 
 
 def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | os.PathLike | None = None,
