@@ -6,7 +6,8 @@ user x movie matrix X of who rated what; its closed form is B = I - P / diag(P) 
 P = (X'X + lambda I)^-1 (off the diagonal: -P_ij / P_jj). A person's score for movie j is
 x B[:, j], x their profile. As a peer it reads the binary profile of every rating before
 the target; the watch score reads the same profile weighted by recency (the k-th newest
-rating weighs decay^(k-1)): what a member rated last says most about what they watch next.
+rating weighs decay^(k-1)): what a member rated last says most about what they watch next;
+and, with `liked`, by how much they liked it ((stars - 1) / 4: a 1-star rating adds nothing).
 No TensorFlow: the service and the ranking metrics share it.
 """
 
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from transform_fn import features as F
 
 
 @dataclasses.dataclass
@@ -52,32 +55,52 @@ class Ease:
         where = np.clip(where, 0, max(len(self.movies) - 1, 0))
         return where[(len(self.movies) > 0) & (self.movies[where] == ids)] if len(ids) else where[:0]
 
-    def profile(self, movie_ids, decay: float = 1.0) -> np.ndarray:
+    def _known(self, movie_ids, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.asarray(list(movie_ids), dtype=np.int64)
+        if not len(ids) or not len(self.movies):
+            return ids[:0], weights[:0]
+        where = np.clip(np.searchsorted(self.movies, ids), 0, len(self.movies) - 1)
+        known = self.movies[where] == ids
+        return where[known], weights[known]
+
+    def profile(self, movie_ids, decay: float = 1.0, ratings=None) -> np.ndarray:
         """A person's weighted profile over the catalogue: movie_ids oldest first; the newest
-        weighs 1, the one before it `decay`, and so on (decay 1: the binary profile)."""
+        weighs 1, the one before it `decay`, and so on (decay 1: the binary profile); with
+        `ratings` (their stars, in the same order) each also times liking(stars)."""
         x = np.zeros(len(self.movies), np.float32)
-        cols = self.positions(movie_ids)
+        cols, w = self._known(movie_ids, profile_weights(len(list(movie_ids)), decay, ratings))
         if len(cols):
-            np.add.at(x, cols, decay ** np.arange(len(cols) - 1, -1, -1, dtype=np.float64))
+            np.add.at(x, cols, w)
         return x
 
-    def scores(self, movie_ids, decay: float = 1.0) -> np.ndarray:
+    def scores(self, movie_ids, decay: float = 1.0, ratings=None) -> np.ndarray:
         """x B: one score per catalogue movie (the order of `movies`)."""
-        return self.profile(movie_ids, decay) @ self.weights
+        return self.profile(movie_ids, decay, ratings) @ self.weights
 
-    def contributions(self, movie_ids, movie: int, decay: float = 1.0) -> list[tuple[int, float]]:
+    def contributions(self, movie_ids, movie: int, decay: float = 1.0, ratings=None) -> list[tuple[int, float]]:
         """What each history movie adds to `movie`'s score, largest first (the reason)."""
         ids = [int(m) for m in movie_ids]
         target = self.positions([movie])
         if not len(target) or not ids:
             return []
-        weights = decay ** np.arange(len(ids) - 1, -1, -1, dtype=np.float64)
+        weights = profile_weights(len(ids), decay, ratings)
         out = {}
         for m, w in zip(ids, weights):
             col = self.positions([m])
             if len(col):
                 out[m] = out.get(m, 0.0) + float(w * self.weights[col[0], target[0]])
         return sorted(out.items(), key=lambda kv: -kv[1])
+
+
+def liking(stars) -> np.ndarray:
+    """How much a rating says the person liked the movie: 0 at the lowest star, 1 at the highest."""
+    return (np.asarray(stars, dtype=np.float64) - F.RATING_MIN) / (F.RATING_MAX - F.RATING_MIN)
+
+
+def profile_weights(n: int, decay: float, ratings=None) -> np.ndarray:
+    """decay^(n-1), ..., decay, 1 (oldest first), times liking(ratings) when given."""
+    w = decay ** np.arange(n - 1, -1, -1, dtype=np.float64)
+    return w * liking(ratings) if ratings is not None else w
 
 
 RANKING_FILE = "ranking.json"       # a run's ranking metrics and the settings chosen on eval
@@ -88,9 +111,10 @@ class RankerParams:
     """The pair ranker's settings (serving/ranking.py chooses them on eval). The defaults
     are what eval chose on ML-100K; the service uses them for a model whose run has no
     ranking.json."""
-    lam: float = 500.0
-    decay: float = 0.97
-    rating_weight: float = 0.1
+    lam: float = 200.0
+    decay: float = 0.99
+    liked: bool = True
+    rating_weight: float = 0.15
 
     @classmethod
     def of_run(cls, report_dir: Path | None) -> "RankerParams":
@@ -107,13 +131,16 @@ class PairRanker:
     ease: Ease
     params: RankerParams
 
-    def watch(self, profiles: list, movie_ids, decay: float | None = None) -> np.ndarray:
-        """The watch score of each of `movie_ids` for people with these profiles (movie ids,
-        oldest first; anything with a `.profile` is read through it)."""
+    def watch(self, profiles: list, movie_ids, decay: float | None = None, liked: bool | None = None) -> np.ndarray:
+        """The watch score of each of `movie_ids` for people with these profiles: Members
+        (their .profile and .profile_ratings) or (movie ids, stars) pairs, oldest first.
+        decay and liked: the params' unless given (decay=1, liked=False: plain EASE)."""
         decay = self.params.decay if decay is None else decay
+        liked = self.params.liked if liked is None else liked
         total = np.zeros(len(self.ease.movies), np.float64)
         for profile in profiles:
-            total += self.ease.scores(getattr(profile, "profile", profile), decay)
+            ids, stars = (profile.profile, profile.profile_ratings) if hasattr(profile, "profile") else profile
+            total += self.ease.scores(ids, decay, stars if liked else None)
         ids = np.asarray(movie_ids, dtype=np.int64)
         cols = np.searchsorted(self.ease.movies, ids)
         cols = np.clip(cols, 0, max(len(self.ease.movies) - 1, 0))

@@ -10,9 +10,10 @@ that second ("What a row may read" in the README):
     member's profile every movie they rated before the target (binary), a pair the sum;
   - the rating models (the attention model, the SVD++ baseline): the predicted pair rating;
   - the pair ranker, what the service ranks by: "both will watch it" (EASE over each
-    member's profile weighted by recency, decay^k for the k-th newest rating, summed over
-    the members) plus rating_weight times the attention model's predicted pair rating.
-Every choice (EASE's lambda, the decay, the rating weight) is made on eval rows (EASE
+    member's profile weighted by recency, decay^k for the k-th newest rating, and with
+    `liked` by how much they liked it, summed over the members) plus rating_weight times
+    the attention model's predicted pair rating.
+Every choice (EASE's lambda, the decay and liked, the rating weight) is made on eval rows (EASE
 fitted on train ratings, profiles up to the eval target), judged by NDCG@10 on pair rows;
 the test split is read once, for the table. The ranking check: the pair ranker's NDCG@10 on
 test pair rows minus the best peer's (popularity, EASE), a 95% bootstrap interval over rows.
@@ -71,10 +72,11 @@ def target_rank(scores: np.ndarray, target: int) -> int:
 @dataclasses.dataclass
 class Case:
     """One ranked row: its members, the target, each member's profile (every movie rated
-    before the target's second, oldest first) and the raw row the rating models read."""
+    before the target's second, oldest first, and its stars) and the raw row the rating
+    models read."""
     members: tuple[int, ...]
     target: int
-    profiles: list[list[int]]
+    profiles: list[tuple[list[int], list[float]]]
     seen: set
     row: dict
 
@@ -93,8 +95,8 @@ def cases(tables: R.Tables, split: str, kind: str, rows: int, seed: int) -> list
             mine = tables.by_user.get(user, tables.ratings.iloc[:0])
             when = mine.loc[mine["movie_id"] == target, "timestamp"]
             before = mine[mine["timestamp"] < when.min()] if len(when) else mine.iloc[:0]
-            profiles.append(before["movie_id"].astype(int).tolist())
-            seen |= set(profiles[-1])
+            profiles.append((before["movie_id"].astype(int).tolist(), before["rating"].astype(float).tolist()))
+            seen |= set(profiles[-1][0])
         out.append(Case(members, target, profiles, seen, row))
     return out
 
@@ -115,9 +117,9 @@ class Catalogue:
         return ratings["movie_id"].value_counts().reindex(self.ids).fillna(0).to_numpy(float)
 
 
-def watch_scores(ease: Ease, case: Case, decay: float) -> np.ndarray:
-    """'Both will watch it': the members' recency-weighted EASE scores, summed."""
-    return sum(ease.scores(profile, decay) for profile in case.profiles)
+def watch_scores(ease: Ease, case: Case, decay: float, liked: bool = False) -> np.ndarray:
+    """'Both will watch it': the members' recency- (and liking-) weighted EASE scores, summed."""
+    return sum(ease.scores(ids, decay, stars if liked else None) for ids, stars in case.profiles)
 
 
 def rating_scores(scorer: R.Scorer, catalogue: Catalogue, case_list: list[Case]) -> list[np.ndarray]:
@@ -161,7 +163,7 @@ def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, 
     """The ranker's settings, chosen on eval pair rows only: EASE fitted on train ratings."""
     train = tables.ratings[tables.ratings["split"] == F.TRAIN_SPLIT]
     chosen = cases(tables, F.EVAL_SPLIT, "pairs", rows, seed)
-    log = {"rows": len(chosen), "lambda": {}, "decay": {}, "rating_weight": {}}
+    log = {"rows": len(chosen), "lambda": {}, "decay": {}, "liked": {}, "rating_weight": {}}
     if not chosen:
         return RankerParams(), log
     fits = {}
@@ -172,14 +174,18 @@ def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, 
     ease = fits[lam]
     watch = {}
     for decay in DECAYS:
-        watch[decay] = [watch_scores(ease, c, decay) for c in chosen]
-        log["decay"][decay] = ndcg_of(watch[decay], catalogue, chosen)
+        watch[decay, False] = [watch_scores(ease, c, decay) for c in chosen]
+        log["decay"][decay] = ndcg_of(watch[decay, False], catalogue, chosen)
     decay = max(DECAYS, key=lambda x: (log["decay"][x], x))
+    for liked in (False, True):
+        watch[decay, liked] = watch.get((decay, liked)) or [watch_scores(ease, c, decay, liked) for c in chosen]
+        log["liked"][liked] = ndcg_of(watch[decay, liked], catalogue, chosen)
+    liked = max((False, True), key=lambda x: (log["liked"][x], not x))
     ratings = rating_scores(scorer, catalogue, chosen)
     for w in RATING_WEIGHTS:
-        log["rating_weight"][w] = ndcg_of([s + w * r for s, r in zip(watch[decay], ratings)], catalogue, chosen)
+        log["rating_weight"][w] = ndcg_of([s + w * r for s, r in zip(watch[decay, liked], ratings)], catalogue, chosen)
     weight = max(RATING_WEIGHTS, key=lambda x: (log["rating_weight"][x], -x))
-    return RankerParams(lam, decay, weight), log
+    return RankerParams(lam, decay, liked, weight), log
 
 
 def interval(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> dict:
@@ -204,7 +210,7 @@ def evaluate(tables: R.Tables, catalogue: Catalogue, params: RankerParams, score
     ratings = {name: rating_scores(scorer, catalogue, case_list) for name, scorer in scorers.items()}
     for name, r in ratings.items():
         ranks[f"{name} (rating only)"] = ranks_of(r, catalogue, case_list)
-    watch = [watch_scores(ease, c, params.decay) for c in case_list]
+    watch = [watch_scores(ease, c, params.decay, params.liked) for c in case_list]
     blend = [w + params.rating_weight * r for w, r in zip(watch, ratings["attention model"])]
     ranks[RANKER] = ranks_of(blend, catalogue, case_list)
     if retrieved is not None:
@@ -227,7 +233,7 @@ def coverage(scorer: R.Scorer, tables: R.Tables, params: RankerParams, pairs: in
         ids = movies["movie_id"].to_numpy()
         counts = movies["movie_id"].map(tables.popularity).fillna(0).to_numpy()
         shown["popularity"] |= set(ids[np.lexsort((ids, -counts))[:K]].tolist())
-        plain = ranked.watch([ma, mb], ids, decay=1.0)
+        plain = ranked.watch([ma, mb], ids, decay=1.0, liked=False)
         shown["EASE"] |= set(ids[np.lexsort((ids, -plain))[:K]].tolist())
         top = R.rank(R.score_pair(scorer, tables, ma, mb, retrieval=retrieval, ranker=ranked), "average", K)
         shown[RANKER] |= set(int(m) for m in top["movie_id"])
@@ -289,7 +295,8 @@ def sample_text(result: dict) -> str:
     p = result["params"]
     return (f"test rows with label >= 4 (up to {result['rows']} pair and {result['singles']} single), the target "
             f"ranked among every movie neither member rated before its second; pair ranker = EASE over the "
-            f"members' histories (lambda {p['lam']:g}, recency decay {p['decay']:g}) + {p['rating_weight']:g} x "
+            f"members' histories (lambda {p['lam']:g}, recency decay {p['decay']:g}"
+            f"{', weighted by liking' if p.get('liked') else ''}) + {p['rating_weight']:g} x "
             f"predicted pair rating, all chosen on eval; coverage over {result['pairs']} random pairs, seed "
             f"{result['seed']}")
 

@@ -150,6 +150,7 @@ class Member:
     seen: frozenset
     known: bool = True
     profile: tuple[int, ...] = ()     # every movie they rated, oldest first (the pair ranker's input)
+    profile_ratings: tuple[float, ...] = ()     # and its stars
 
     @property
     def label(self) -> str:
@@ -193,7 +194,8 @@ class Tables:
         mine = self.by_user.get(user, self.ratings.iloc[:0])
         return Member(int(user), str(row["sex"]), int(row["age"]), int(row["occupation"]),
                       history=_latest(mine["movie_id"], mine["rating"]), seen=frozenset(mine["movie_id"].tolist()),
-                      profile=tuple(int(m) for m in mine["movie_id"]))
+                      profile=tuple(int(m) for m in mine["movie_id"]),
+                      profile_ratings=tuple(float(r) for r in mine["rating"]))
 
     def member_with_ratings(self, ratings: list[tuple[int, float]], user: int | None = None, sex: str | None = None,
                             age: int | None = None, occupation: int | None = None) -> Member:
@@ -210,14 +212,16 @@ class Tables:
             return dataclasses.replace(base, sex=sex or base.sex, age=base.age if age is None else age,
                                        occupation=base.occupation if occupation is None else occupation,
                                        history=_latest(movies, stars), seen=base.seen | {m for m, _ in ratings},
-                                       profile=tuple(int(m) for m in movies))
+                                       profile=tuple(int(m) for m in movies),
+                                       profile_ratings=tuple(float(r) for r in stars))
         missing = [name for name, value in (("sex", sex), ("age", age), ("occupation", occupation)) if value is None]
         if missing:
             raise ValueError(f"a person not in users.csv needs {', '.join(missing)}")
         return Member(NEW_USER_ID if user is None else int(user), str(sex), int(age), int(occupation),
                       history=_latest([m for m, _ in ratings], [r for _, r in ratings]),
                       seen=frozenset(m for m, _ in ratings), known=False,
-                      profile=tuple(int(m) for m, _ in ratings))
+                      profile=tuple(int(m) for m, _ in ratings),
+                      profile_ratings=tuple(float(r) for _, r in ratings))
 
     def candidates(self, members: list[Member], retrieval: Retrieval | None = None,
                    embedding: MovieEmbedding | None = None) -> pd.DataFrame:
@@ -435,7 +439,8 @@ def reason(tables: Tables, row, members: list[Member]) -> str:
     for side, member in zip(F.SIDES, members):
         rating = row.get(f"{side}_rating") if hasattr(row, "get") else None
         if ranker is not None:
-            top = ranker.ease.contributions(member.profile, int(row["movie_id"]), ranker.params.decay)
+            top = ranker.ease.contributions(member.profile, int(row["movie_id"]), ranker.params.decay,
+                                            member.profile_ratings if ranker.params.liked else None)
             if top and top[0][1] > 0:
                 part = f"{member.label} watched '{title(top[0][0])}' (most of the watch score)"
                 parts.append(part + (f", predicted {float(rating):.1f} stars" if rating is not None else ""))
@@ -489,8 +494,12 @@ def recommendations(scorer: Scorer, tables: Tables, members: list[Member], n: in
 def recommend(model_dir: Path, prepared: Path, user_a: int, user_b: int, top: int = 10,
               retrieval: Retrieval | None = DEFAULT_RETRIEVAL, strategy: str = "average", diversified: bool = False,
               scorer: Scorer | None = None, tables: Tables | None = None) -> pd.DataFrame:
-    """The top movies for the pair, as a table: highest strategy score first."""
-    tables = tables or Tables(prepared)
+    """The top movies for the pair, as a table: highest strategy score first (the pair
+    ranker with its default settings unless `tables` come with one)."""
+    if tables is None:
+        from serving.ease import RankerParams
+
+        tables = Tables(prepared).use_ranker(RankerParams())
     scorer = scorer or Scorer(model_dir)
     a, b = tables.member(user_a), tables.member(user_b)
     frame = score_pair(scorer, tables, a, b, retrieval)

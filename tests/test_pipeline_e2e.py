@@ -70,6 +70,7 @@ def test_the_summary_and_the_report_hold_the_ranking_metrics(first_run, first_ru
     params, chosen = ranking["params"], ranking["chosen_on_eval"]
     assert params["lam"] in ranking_metrics.LAMBDAS and params["decay"] in ranking_metrics.DECAYS
     assert params["rating_weight"] in ranking_metrics.RATING_WEIGHTS and chosen["rows"] > 0
+    assert params["liked"] in (True, False) and set(chosen["liked"]) == {"false", "true"}
     assert max(chosen["rating_weight"].values()) == chosen["rating_weight"][str(params["rating_weight"])]
     check = ranking["check"]
     assert check["low"] <= check["difference"] <= check["high"] and check["peer"] in ranking_metrics.PEERS

@@ -68,19 +68,25 @@ def test_ease_is_the_ridge_regression_of_each_movie_on_the_others():
 def test_the_profile_weighs_the_newest_rating_most_and_ignores_unknown_movies():
     ease = Ease.fit(co_watch(), [10, 20, 30, 40, 50], lam=1.0)
     x = ease.profile([30, 999, 10, 20], decay=0.5)       # oldest first; 999 is not in the catalogue
-    assert x.tolist() == [0.5, 1.0, 0.25, 0.0, 0.0]
+    assert x.tolist() == [0.5, 1.0, 0.125, 0.0, 0.0]     # 999 still counts as a rating in the order
     assert ease.profile([10, 20]).tolist() == [1, 1, 0, 0, 0]
+    # liking: 1 star adds nothing, 5 stars all, 3 stars half
+    assert ease.profile([10, 20, 30], ratings=[1, 5, 3]).tolist() == [0.0, 1.0, 0.5, 0.0, 0.0]
     top = ease.contributions([30, 10], 20, decay=0.5)
     assert top[0][0] == 10 and top[0][1] > 0 and len(top) == 2
 
 
 def test_the_pair_ranker_sums_the_members_and_adds_the_weighted_rating():
     ease = Ease.fit(co_watch(), [10, 20, 30, 40, 50], lam=1.0)
-    ranker = PairRanker(ease, RankerParams(lam=1.0, decay=1.0, rating_weight=0.5))
-    one, other = ranker.watch([[10]], [20, 40, 777]), ranker.watch([[30]], [20, 40, 777])
-    both = ranker.watch([[10], [30]], [20, 40, 777])
+    ranker = PairRanker(ease, RankerParams(lam=1.0, decay=1.0, liked=True, rating_weight=0.5))
+    one, other = ranker.watch([([10], [5])], [20, 40, 777]), ranker.watch([([30], [4])], [20, 40, 777])
+    both = ranker.watch([([10], [5]), ([30], [4])], [20, 40, 777])
     assert np.allclose(both, one + other) and both[2] == 0          # 777: no EASE column, no watch score
     assert one[0] > one[1] and other[1] > other[0]
+    assert np.allclose(other, 0.75 * ranker.watch([([30], [4])], [20, 40, 777], liked=False))
+    assert not ranker.watch([([10], [1])], [20]).any()              # a 1-star rating says nothing of liking
+    member = R.Member(1, "F", 25, 1, [], frozenset({10}), profile=(10,), profile_ratings=(5.0,))
+    assert np.allclose(ranker.watch([member], [20, 40, 777]), one)
     assert ranker.score(np.array([1.0]), np.array([4.0]))[0] == pytest.approx(3.0)
 
 
@@ -112,9 +118,9 @@ def test_a_case_reads_only_ratings_before_the_targets_second(prepared):
     (case,) = M.cases(tables, F.TEST_SPLIT, "pairs", 10, seed=0)
     assert case.members == (1, 2) and case.target == 4
     # user 1 rated 3 in the target's own second and 5 after it: neither is known
-    assert case.profiles == [[1, 2], [6]] and case.seen == {1, 2, 6}
+    assert case.profiles == [([1, 2], [5.0, 4.0]), ([6], [4.0])] and case.seen == {1, 2, 6}
     (single,) = M.cases(tables, F.TEST_SPLIT, "singles", 10, seed=0)
-    assert single.members == (1,) and single.profiles == [[1, 2]]
+    assert single.members == (1,) and single.profiles == [([1, 2], [5.0, 4.0])]
     catalogue = M.Catalogue(tables)
     mask, where = catalogue.candidates(case)
     assert catalogue.ids[where] == 4 and mask.tolist() == [False, False, True, True, True, False]
@@ -131,6 +137,7 @@ def test_the_settings_are_chosen_on_eval_rows_only(prepared, monkeypatch):
     assert read == [F.EVAL_SPLIT] and log["rows"] == 1
     assert params.lam in M.LAMBDAS and params.decay in M.DECAYS and params.rating_weight in M.RATING_WEIGHTS
     assert set(log["lambda"]) == set(M.LAMBDAS) and set(log["rating_weight"]) == set(M.RATING_WEIGHTS)
+    assert set(log["liked"]) == {False, True} and isinstance(params.liked, bool)
 
 
 def test_the_check_interval_holds_the_mean_difference():

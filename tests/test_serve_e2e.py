@@ -152,15 +152,19 @@ def test_the_service_on_the_pushed_model(first_run, work, pushed, tmp_path):
         items = body["items"]
         assert len(items) == 10 and body["mode"] == "pair"
         assert not {i["movie"] for i in items} & set(ratings.loc[ratings["user_id"].isin([a, b]), "movie_id"])
-        assert [i["pair_rating"] for i in items] == sorted((i["pair_rating"] for i in items), reverse=True)
-        assert all("attention weighted" in i["reason"] for i in items)
+        # ranked by the pair ranker's score; each reason names what drove it
+        assert [i["score"] for i in items] == sorted((i["score"] for i in items), reverse=True)
+        assert all(f"predicted {m['predicted_rating']:.1f} stars" in i["reason"]
+                   for i in items for m in i["member_ratings"])
+        assert any("most of the watch score" in i["reason"] for i in items)
+        assert len({i["reason"] for i in items}) > 1
         # The CLI's function gives the same list.
         from serving.recommend import recommend
 
         cli = recommend(pushed, prepared, a, b, top=10)
         assert cli["movie"].tolist() == [i["movie"] for i in items]
         least = client.get("/v1/recommendations", params={"users": f"{a},{b}", "strategy": "least_misery"}).json()
-        scores = [min(m["predicted_rating"] for m in i["member_ratings"]) for i in least["items"]]
+        scores = [i["score"] for i in least["items"]]
         assert scores == sorted(scores, reverse=True)
         diverse = client.get("/v1/recommendations", params={"users": f"{a},{b}", "diversify": "true"}).json()
         assert diverse["genre_spread"]["distinct_genres"] >= body["genre_spread"]["distinct_genres"]
