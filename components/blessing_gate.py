@@ -11,7 +11,10 @@ and blesses the candidate only when
     blessed model that learnt from other data (its DATA_IDENTITY_FILE says which) is not
     compared with, and the records say so;
   - its RMSE is below `rmse_upper_bound` when one is given (the mean predictor's);
-  - it is not the last blessed model itself (a re-run with nothing changed pushes nothing).
+  - it is not the last blessed model itself (a re-run with nothing changed pushes nothing);
+  - with a RankingEvaluator's result (`ranking`), the pair ranker it ranks with is not
+    below the best ranking peer (popularity, EASE) in NDCG@10 on test pair rows: the upper
+    end of the 95% interval of the difference at or above 0.
 Each check is written as a record (name, metric, bound, value, interval, passed) to
 `comparison.json` in the blessing artifact; the summary and the report read those records.
 """
@@ -81,9 +84,25 @@ def _subset(clusters: dict, rows: np.ndarray) -> dict:
     return {name: tuple(a[rows] for a in arrays) for name, arrays in clusters.items()}
 
 
+def ranking_check(ranking: dict) -> comparison.Check:
+    """The RankingEvaluator's check (serving/ranking.py) as one of the gate's records."""
+    c = ranking["check"]
+    return comparison.Check(name=f"ranks at least as well as {c['peer']}",
+                            metric="NDCG@10 difference on test pair rows (upper end of interval)", bound=0.0,
+                            value=c["high"], passed=bool(c["passed"]), relation=">=", interval=(c["low"], c["high"]))
+
+
+def read_ranking(uri: str) -> dict | None:
+    path = os.path.join(uri, F.RANKING_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
 def decide(clusters, labels, kinds, predictions: dict[str, np.ndarray], baseline_margin: float,
            change_tolerance: float, rmse_upper_bound: float | None, resamples: int, seed: int,
-           same_as_last_blessed: bool = False) -> dict:
+           same_as_last_blessed: bool = False, ranking: dict | None = None) -> dict:
     """The checks and the per-kind intervals, as plain records."""
     candidate = predictions["candidate"]
     checks, intervals = [], {}
@@ -104,6 +123,8 @@ def decide(clusters, labels, kinds, predictions: dict[str, np.ndarray], baseline
         checks.append(comparison.not_worse("not worse than the last blessed model", vs_last, change_tolerance))
     if rmse_upper_bound is not None:
         checks.append(comparison.below("below the mean predictor", vs_baseline.rmse_a, rmse_upper_bound))
+    if ranking is not None:
+        checks.append(ranking_check(ranking))
     if same_as_last_blessed:
         # A re-run that changed nothing upstream reuses the cached model: it is already pushed.
         checks.append(comparison.Check(name="is a new model", metric="same model artifact as the last blessed one",
@@ -119,6 +140,7 @@ def BlessingGate(
     baseline_model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model],
     blessing: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.ModelBlessing],
     last_blessed_model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model] = None,
+    ranking: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ModelEvaluation] = None,
     split: tfx.dsl.components.Parameter[str] = F.TEST_SPLIT,
     baseline_margin: tfx.dsl.components.Parameter[float] = 0.0,
     change_tolerance: tfx.dsl.components.Parameter[float] = 0.0,
@@ -139,7 +161,8 @@ def BlessingGate(
     predictions = {name: score(artifact.uri, records) for name, artifact in models.items()}
     result = decide(clusters, labels, kinds, predictions, baseline_margin, change_tolerance, rmse_upper_bound,
                     resamples, seed,
-                    same_as_last_blessed=last_blessed_model is not None and last_blessed_model.uri == model.uri)
+                    same_as_last_blessed=last_blessed_model is not None and last_blessed_model.uri == model.uri,
+                    ranking=read_ranking(ranking.uri) if ranking is not None else None)
     result.update(split=split, resamples=resamples, models={k: v.uri for k, v in models.items()},
                   data_identity=data_identity, last_blessed_other_data=other_data)
     blessing.set_string_custom_property("current_model", model.uri)

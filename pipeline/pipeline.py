@@ -3,7 +3,8 @@
 CsvExampleGen -> StatisticsGen -> ImportSchemaGen (curated schema) -> ExampleValidator
 -> AnomalyGate -> Transform -> BaselineTrainer (SVD++) -> Trainer (attention model, the
 residual over the baseline) -> Evaluator (TFMA: test split, both models, per slice)
-and BlessingGate (paired bootstrap vs the baseline and the last blessed model) -> Pusher.
+and BlessingGate (paired bootstrap vs the baseline and the last blessed model; with the
+runner's RankingEvaluator, the pair ranker not below popularity and EASE) -> Pusher.
 On Kubeflow (config.infra_validation) an InfraValidator also loads the trained model in TF
 Serving on Kubernetes and queries it with test-split examples before the Pusher.
 """
@@ -68,7 +69,10 @@ def infra_validator(config: PipelineConfig, examples, model) -> InfraValidator:
             split_name=JUDGED_SPLIT, num_examples=INFRA_VALIDATION_EXAMPLES))
 
 
-def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
+def create_pipeline(config: PipelineConfig, ranking_evaluator=None) -> tfx.dsl.Pipeline:
+    """ranking_evaluator: a factory (model, baseline_model, data_root) -> component whose
+    `evaluation` output the BlessingGate requires (serving/ranking_evaluator.py; the runners
+    pass it, so that this module imports nothing from the serving layer above it)."""
     example_gen = tfx.components.CsvExampleGen(
         input_base=config.data_root,
         input_config=tfx.proto.Input(splits=[
@@ -121,12 +125,15 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         baseline_model=baseline_trainer.outputs["model"],
         eval_config=eval_config(),
         example_splits=[JUDGED_SPLIT])
+    ranking = (ranking_evaluator(trainer.outputs["model"], baseline_trainer.outputs["model"], config.data_root)
+               if ranking_evaluator is not None else None)
     blessing_gate = BlessingGate(
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         baseline_model=baseline_trainer.outputs["model"], last_blessed_model=last_blessed.outputs["model"],
         split=JUDGED_SPLIT, baseline_margin=config.baseline_margin, change_tolerance=config.rmse_change_tolerance,
         rmse_upper_bound=config.rmse_upper_bound, resamples=config.bootstrap_resamples,
-        data_identity=config.data_identity)
+        data_identity=config.data_identity,
+        ranking=ranking.outputs["evaluation"] if ranking is not None else None)
 
     infra = (infra_validator(config, example_gen.outputs["examples"], trainer.outputs["model"])
              if config.infra_validation else None)
@@ -141,7 +148,8 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
-                    transform, baseline_trainer, trainer, last_blessed, evaluator, blessing_gate,
+                    transform, baseline_trainer, trainer, last_blessed, evaluator, *([ranking] if ranking else []),
+                    blessing_gate,
                     *([infra] if infra else []), pusher],
         enable_cache=config.enable_cache,
         metadata_connection_config=(

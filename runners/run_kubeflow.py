@@ -74,13 +74,14 @@ def compile_pipeline(settings: KubeflowSettings, output: str | Path) -> dict:
     from tfx import v1 as tfx
 
     from pipeline.pipeline import create_pipeline
+    from serving.ranking_evaluator import ranking_evaluator
 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=settings.image),
         output_dir=str(output.parent), output_filename=output.name)
-    return runner.run(create_pipeline(settings.config))
+    return runner.run(create_pipeline(settings.config, ranking_evaluator))
 
 
 def main(argv=None) -> None:

@@ -74,7 +74,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report (make report builds it later)")
     p.add_argument("--no-ranking", action="store_true",
-                   help="skip the ranking metrics after the run (HR@10, NDCG@10, coverage on a sample)")
+                   help="leave the RankingEvaluator out of the pipeline (the ranking metrics and the gate's "
+                        "ranking check)")
     p.add_argument("--verbose", action="store_true",
                    help="print every warning and log on the console instead of <work-dir>/logs/<run>.log")
     p.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
@@ -138,15 +139,18 @@ def _run(args, console: Console) -> run_summary.RunSummary:
         baseline_params=baseline_from_args(args), data_identity=f"{prepared.name}:{manifest['key'][:16]}",
         enable_cache=not args.no_cache)
     config.beam_pipeline_args = config.beam_pipeline_args + args.beam_args
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+    from serving.ranking_evaluator import ranking_evaluator
+
+    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, None if args.no_ranking else ranking_evaluator))
 
     result = run_summary.latest_run(config.metadata_path, config.pipeline_name)
     ranking = None
     if not args.no_ranking:
         from serving import ranking as ranking_metrics
 
-        with console.step("ranking"):      # before the report, which shows it
-            ranking = ranking_metrics.for_run(result, prepared, work.run_reports(result.run_id))
+        # the RankingEvaluator's result, beside the run's report (which shows it; the service
+        # reads the pair ranker's settings from there)
+        ranking = ranking_metrics.for_run(result, work.run_reports(result.run_id))
     report_path = None
     if not args.no_report:
         from report.report import build_report

@@ -103,7 +103,7 @@ def profile_weights(n: int, decay: float, ratings=None) -> np.ndarray:
     return w * liking(ratings) if ratings is not None else w
 
 
-RANKING_FILE = "ranking.json"       # a run's ranking metrics and the settings chosen on eval
+RANKING_FILE = F.RANKING_FILE
 
 
 @dataclasses.dataclass(frozen=True)

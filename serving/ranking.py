@@ -18,9 +18,10 @@ fitted on train ratings, profiles up to the eval target), judged by NDCG@10 on p
 the test split is read once, for the table. The ranking check: the pair ranker's NDCG@10 on
 test pair rows minus the best peer's (popularity, EASE), a 95% bootstrap interval over rows.
 
-runners/run_local.py runs for_run after each pipeline run into
-<work>/reports/<run id>/ranking.json; the summary prints it, the report shows it, and the
-service reads the run's chosen parameters from it (RankerParams.of_run).
+In the pipeline, serving/ranking_evaluator.py's RankingEvaluator runs measure() after the
+Trainers and the BlessingGate requires its check; runners/run_local.py copies its result to
+<work>/reports/<run id>/ranking.json (for_run): the summary prints it, the report shows it,
+and the service reads the run's chosen settings from it (RankerParams.of_run).
 """
 
 from __future__ import annotations
@@ -148,9 +149,9 @@ def ranks_of(scores: list[np.ndarray], catalogue: Catalogue, case_list: list[Cas
             if np.sum(r > r[where]) >= keep:
                 out.append(np.inf)
                 continue
-            order = np.lexsort((catalogue.ids, -r))[:keep]
-            mask = np.zeros_like(mask)
-            mask[order] = True
+            kept = np.zeros_like(mask)
+            kept[np.lexsort((catalogue.ids, -r))[:keep]] = True
+            mask = mask & kept                  # never a movie they rated, however few are left
         out.append(target_rank(np.where(mask, s, -np.inf), where))
     return np.array(out, dtype=float)
 
@@ -275,16 +276,14 @@ def measure(model: Path, baseline: Path | None, prepared: Path, rows: int = SUMM
             "rankers": table, "check": check, "seconds": round(time.time() - started, 1)}
 
 
-def for_run(run, prepared: Path, out_dir: Path, rows: int = SUMMARY_ROWS, singles: int = SUMMARY_SINGLES,
-            pairs: int = SUMMARY_PAIRS) -> dict | None:
-    """measure() for a pipeline run's Trainer and BaselineTrainer models on the data it read,
-    written to out_dir/RESULT_FILE; None when the run has no trained model."""
-    model, baseline = run.output("Trainer", "model"), run.output("BaselineTrainer", "model")
-    if model is None:
+def for_run(run, out_dir: Path) -> dict | None:
+    """A pipeline run's RankingEvaluator result, copied to out_dir/RESULT_FILE; None when
+    the run has none (run with --no-ranking, or it failed before)."""
+    evaluation = run.output("RankingEvaluator", "evaluation")
+    path = Path(evaluation.uri) / RESULT_FILE if evaluation is not None else None
+    if path is None or not path.exists():
         return None
-    result = measure(Path(model.uri) / F.SERVING_FORMAT,
-                     Path(baseline.uri) / F.SERVING_FORMAT if baseline is not None else None,
-                     Path(prepared), rows, singles, pairs)
+    result = json.loads(path.read_text())
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / RESULT_FILE).write_text(json.dumps(result, indent=2))
     return result

@@ -25,7 +25,9 @@ EDGES = {
     "latest_blessed_model_resolver-model-blessing-resolver": set(),
     "BaselineTrainer": {"Transform", "ImportSchemaGen"},
     "Evaluator": {"CsvExampleGen", "Trainer", "BaselineTrainer"},
-    "BlessingGate": {"CsvExampleGen", "Trainer", "BaselineTrainer", "latest_blessed_model_resolver-model-resolver"},
+    "RankingEvaluator": {"Trainer", "BaselineTrainer"},
+    "BlessingGate": {"CsvExampleGen", "Trainer", "BaselineTrainer", "latest_blessed_model_resolver-model-resolver",
+                     "RankingEvaluator"},
     "InfraValidator": {"CsvExampleGen", "Trainer"},
     "Pusher": {"Trainer", "BlessingGate", "InfraValidator"},
 }

@@ -31,7 +31,7 @@ def _prepared(work):
 
 COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomalyGate",
               "Transform", "Trainer", "BaselineTrainer", "latest_blessed_model_resolver", "Evaluator",
-              "BlessingGate", "Pusher"}
+              "RankingEvaluator", "BlessingGate", "Pusher"}
 CACHEABLE = ("CsvExampleGen", "StatisticsGen", "ExampleValidator", "AnomalyGate", "Transform", "Trainer",
              "BaselineTrainer", "Evaluator")
 

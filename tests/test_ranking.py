@@ -145,3 +145,16 @@ def test_the_check_interval_holds_the_mean_difference():
     got = M.interval(a, b, resamples=500, seed=1)
     assert got["difference"] == pytest.approx(0.2) and got["low"] <= 0.2 <= got["high"]
     assert M.interval(a, a)["high"] == 0.0
+
+
+def test_retrieval_keeps_only_candidates_even_when_the_catalogue_is_small(prepared):
+    tables = R.Tables(prepared)
+    catalogue = M.Catalogue(tables)
+    (case,) = M.cases(tables, F.TEST_SPLIT, "pairs", 10, seed=0)
+    # the seen movies (1, 2, 6) score highest for the ranker; the target (4) lowest of the rest
+    ranking = np.array([9.0, 9.0, 3.0, 1.0, 2.0, 9.0])
+    retrieve = np.array([0.0, 0.0, 1.0, 2.0, 3.0, 0.0])
+    assert M.ranks_of([ranking], catalogue, [case])[0] == 3
+    assert M.ranks_of([(retrieve, ranking)], catalogue, [case], keep=10)[0] == 3     # keeps all 3 unseen
+    assert M.ranks_of([(retrieve, ranking)], catalogue, [case], keep=2)[0] == 2      # 3 (retrieve 1) is dropped
+    assert M.ranks_of([(retrieve, ranking)], catalogue, [case], keep=1)[0] == np.inf  # 5 is ahead of the target

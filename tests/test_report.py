@@ -45,7 +45,8 @@ def test_report_renders_offline_in_chromium(report):
     assert {src for src, _ in images} == {"slice_rmse.png", "predicted_vs_actual.png", "residuals.png",
                                           "training_curves.png"}
     assert all(width > 0 for _, width in images)
-    assert thresholds == 4       # header + vs the strong baseline + vs the mean + last blessed (not applied)
+    # header + vs the strong baseline + vs the mean + the ranking check + last blessed (not applied)
+    assert thresholds == 5
     assert report.with_name("screenshot.png").stat().st_size > 10_000
 
 

@@ -29,6 +29,7 @@ RATINGS_FILE = "ratings_by_split.csv"     # every kept rating with its split, in
 # Beside a Trainer's model (in its artifact folder, outside Format-Serving): what data it learnt
 # from, so that the gate compares a candidate only with a last blessed model of the same data.
 DATA_IDENTITY_FILE = "data_identity.txt"
+RANKING_FILE = "ranking.json"     # the ranking metrics and the pair ranker's settings chosen on eval
 # Per-epoch training history the Trainer writes beside the model (in its model_run folder).
 HISTORY_FILE = "training_history.json"
 

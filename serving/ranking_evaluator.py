@@ -1,0 +1,72 @@
+"""RankingEvaluator: the ranking metrics as a pipeline component, so that they exist on every
+orchestrator (Kubeflow included) and the BlessingGate can require them.
+
+It runs serving/ranking.measure on the data the run read (the prepared folder ExampleGen
+ingested: its ratings, movies and users, and the eval and test rows) for the Trainer's and
+the BaselineTrainer's models: the pair ranker's settings chosen on eval, then the table on
+test pair and single rows and the ranking check against the best peer. The result is
+RANKING_FILE in the output ModelEvaluation artifact, whose `passed` property the
+BlessingGate reads. It lives in serving/ because it scores through serving's code; the
+pipeline receives it from the runner (create_pipeline's `ranking_evaluator`), so that the
+pipeline's modules import nothing from above them.
+"""
+
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import tensorflow as tf
+from tfx import v1 as tfx
+
+from serving.ranking import SUMMARY_PAIRS, SUMMARY_ROWS, SUMMARY_SINGLES
+from transform_fn import features as F
+
+# What measure() reads from a prepared folder.
+PREPARED_FILES = ("movies.csv", "users.csv", "people.csv", F.RATINGS_FILE, F.MANIFEST_FILE,
+                  *(f"{split}/{kind}.csv" for split in (F.EVAL_SPLIT, F.TEST_SPLIT) for kind in ("pairs", "singles")))
+
+
+def local_prepared(data_root: str, scratch: str) -> Path:
+    """data_root itself when it is a local folder, else a copy of the files measure() reads
+    (a bucket on Kubeflow) under `scratch`."""
+    if os.path.isdir(data_root):
+        return Path(data_root)
+    out = Path(scratch) / "prepared"
+    for name in PREPARED_FILES:
+        source = f"{data_root.rstrip('/')}/{name}"
+        if tf.io.gfile.exists(source):
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            tf.io.gfile.copy(source, str(out / name), overwrite=True)
+    return out
+
+
+@tfx.dsl.components.component
+def RankingEvaluator(
+    model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model],
+    baseline_model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model],
+    evaluation: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.ModelEvaluation],
+    data_root: tfx.dsl.components.Parameter[str],
+    rows: tfx.dsl.components.Parameter[int] = SUMMARY_ROWS,
+    singles: tfx.dsl.components.Parameter[int] = SUMMARY_SINGLES,
+    pairs: tfx.dsl.components.Parameter[int] = SUMMARY_PAIRS,
+    seed: tfx.dsl.components.Parameter[int] = 0,
+) -> None:
+    from serving.ranking import measure
+
+    with tempfile.TemporaryDirectory() as scratch:
+        result = measure(Path(model.uri) / F.SERVING_FORMAT, Path(baseline_model.uri) / F.SERVING_FORMAT,
+                         local_prepared(data_root, scratch), rows, singles, pairs, seed)
+    result["data"] = Path(data_root.rstrip("/")).name
+    evaluation.set_int_custom_property("passed", int(result["check"]["passed"]))
+    tf.io.gfile.makedirs(evaluation.uri)
+    with tf.io.gfile.GFile(os.path.join(evaluation.uri, F.RANKING_FILE), "w") as f:
+        json.dump(result, f, indent=2)
+
+
+def ranking_evaluator(model, baseline_model, data_root: str, rows: int = SUMMARY_ROWS,
+                      singles: int = SUMMARY_SINGLES, pairs: int = SUMMARY_PAIRS):
+    """The factory create_pipeline takes: the component on the two Trainers' model channels."""
+    return RankingEvaluator(model=model, baseline_model=baseline_model, data_root=data_root, rows=rows,
+                            singles=singles, pairs=pairs)
