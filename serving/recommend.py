@@ -510,7 +510,8 @@ def recommend(model_dir: Path, prepared: Path, user_a: int, user_b: int, top: in
         ranked = ranked.drop(columns="b_rating")
     ranked = ranked.rename(columns={"movie_id": F.MOVIE, "genres": F.MOVIE_GENRES, "pair_rating": "predicted_rating",
                                     "a_rating": f"rating_{user_a}", "b_rating": f"rating_{user_b}"})
-    columns = [F.MOVIE, "title", F.MOVIE_GENRES, "predicted_rating", f"rating_{user_a}", f"rating_{user_b}", "reason"]
+    columns = [F.MOVIE, "title", F.MOVIE_GENRES, "score", "predicted_rating", f"rating_{user_a}", f"rating_{user_b}",
+               "reason"]
     return ranked[list(dict.fromkeys(columns))].reset_index(drop=True)
 
 

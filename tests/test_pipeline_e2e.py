@@ -118,6 +118,8 @@ def test_second_run_with_unchanged_inputs_is_served_from_cache(first_run, work):
     vs_last = second.comparison()["intervals"]["candidate - last blessed (all)"]
     assert vs_last["diff"] == 0 and vs_last["low"] == 0 and vs_last["high"] == 0
     checks = {c["name"]: c["passed"] for c in second.comparison()["checks"]}
+    ranking = [name for name in checks if name.startswith("ranks at least as well as ")]
+    assert len(ranking) == 1 and checks.pop(ranking[0]) is True         # the RankingEvaluator's check, from cache
     assert checks == {"beats the strong baseline": True, "not worse than the last blessed model": True,
                       "below the mean predictor": True, "is a new model": False}
     assert not second.blessed() and second.pushed_path() is None
@@ -162,10 +164,11 @@ def test_recommend_ranks_unseen_movies_for_a_pair(first_run, work):
     a, b = (int(u) for u in ratings["user_id"].unique()[:2])
     model = Path(first_run.pushed_path())
     top = recommend(model, prepared, a, b, top=5)
-    assert len(top) == 5 and top["predicted_rating"].is_monotonic_decreasing
+    assert len(top) == 5 and top["score"].is_monotonic_decreasing           # the pair ranker's order
     assert not set(top[F.MOVIE]) & set(ratings.loc[ratings["user_id"].isin([a, b]), "movie_id"])
     swapped = recommend(model, prepared, b, a, top=5)
     np.testing.assert_allclose(swapped["predicted_rating"], top["predicted_rating"], atol=1e-5)
+    np.testing.assert_allclose(swapped["score"], top["score"], atol=1e-5)
     only_popular = recommend(model, prepared, a, a, top=3, retrieval=R.Retrieval(popular=10, near=0))
     assert len(only_popular) == 3
     # Retrieval on the pushed model's movie embedding (the frozen SVD++ movie vectors): the
