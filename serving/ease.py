@@ -114,7 +114,7 @@ class RankerParams:
     lam: float = 200.0
     decay: float = 0.99
     liked: bool = True
-    rating_weight: float = 0.15
+    rating_weight: float = 0.1
 
     @classmethod
     def of_run(cls, report_dir: Path | None) -> "RankerParams":
