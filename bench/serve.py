@@ -221,7 +221,7 @@ def main(argv=None) -> None:
                      "| movies scored | candidates | concurrent clients | requests | failed | p50 ms | p99 ms "
                      "| requests/s |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
         scored = ("every unseen movie" if config is None else
-                  f"the {config.popular} most rated unseen + the {config.near} nearest the histories")
+                  f"the {config.popular + config.near} unseen of highest watch score (the pair ranker)")
         lines += [f"| {scored} | {candidates:.0f} | {r['clients']} | {r['requests']} | {r['failed']} | "
                   f"{r['p50_ms']} | {r['p99_ms']} | {r['rps']} |" for r in results]
     print("\n".join(lines))

@@ -74,22 +74,25 @@ class Ease:
         return x
 
     def scores(self, movie_ids, decay: float = 1.0, ratings=None) -> np.ndarray:
-        """x B: one score per catalogue movie (the order of `movies`)."""
-        return self.profile(movie_ids, decay, ratings) @ self.weights
+        """x B: one score per catalogue movie (the order of `movies`). Only the rows of the
+        movies in the profile are read: a few hundred, not the whole catalogue."""
+        ids = list(movie_ids)
+        cols, w = self._known(ids, profile_weights(len(ids), decay, ratings))
+        if not len(cols):
+            return np.zeros(len(self.movies), np.float32)
+        return (w.astype(np.float32) @ self.weights[cols]).astype(np.float32)
 
     def contributions(self, movie_ids, movie: int, decay: float = 1.0, ratings=None) -> list[tuple[int, float]]:
         """What each history movie adds to `movie`'s score, largest first (the reason)."""
-        ids = [int(m) for m in movie_ids]
+        ids = list(movie_ids)
         target = self.positions([movie])
-        if not len(target) or not ids:
+        cols, w = self._known(ids, profile_weights(len(ids), decay, ratings))
+        if not len(target) or not len(cols):
             return []
-        weights = profile_weights(len(ids), decay, ratings)
-        out = {}
-        for m, w in zip(ids, weights):
-            col = self.positions([m])
-            if len(col):
-                out[m] = out.get(m, 0.0) + float(w * self.weights[col[0], target[0]])
-        return sorted(out.items(), key=lambda kv: -kv[1])
+        columns, at = np.unique(cols, return_inverse=True)     # a movie rated twice counts once, summed
+        added = np.bincount(at, weights=w * self.weights[cols, target[0]], minlength=len(columns))
+        order = np.argsort(-added, kind="stable")
+        return [(int(self.movies[columns[i]]), float(added[i])) for i in order]
 
 
 def liking(stars) -> np.ndarray:
