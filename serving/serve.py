@@ -19,6 +19,7 @@ serving/recommend.py's, the code the CLI runs.
 import argparse
 import dataclasses
 import datetime as dt
+import json
 import logging
 import os
 import re
@@ -416,19 +417,40 @@ def main(argv=None) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--poll", type=float, default=2.0, help="seconds between looks at the serving folder")
+    p.add_argument("--workers", type=int, default=1,
+                   help="service processes on the one port, each with its own model and tables (memory: "
+                        "about 1 GB each at ML-1M's size); more than one uses more cores for concurrent requests")
     R.add_retrieval_args(p)
     args = p.parse_args(argv)
     retrieval = R.retrieval_from_args(args)
+    if args.workers < 1:
+        p.error(f"--workers must be 1 or more, got {args.workers}")
     import uvicorn
 
     _limit_malloc_arenas(MALLOC_ARENAS)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    app = create_app(args.work_dir, args.prepared, args.poll, retrieval=retrieval)
+    settings = {"work_dir": args.work_dir, "prepared": args.prepared, "poll_seconds": args.poll,
+                "retrieval": dataclasses.asdict(retrieval) if retrieval is not None else None}
+    os.environ[APP_SETTINGS_ENV] = json.dumps(settings)      # each worker process builds its app from it
     print(f"serving on http://{args.host}:{args.port} (OpenAPI docs at /docs); "
-          f"models from {WorkLayout.at(args.work_dir).serving_model}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", log_config=UVICORN_LOGGING,
-                timeout_keep_alive=KEEP_ALIVE_SECONDS, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-                timeout_graceful_shutdown=10)
+          f"models from {WorkLayout.at(args.work_dir).serving_model}"
+          f"{f'; {args.workers} worker processes' if args.workers > 1 else ''}", flush=True)
+    uvicorn.run("serving.serve:app_from_environment", factory=True,
+                workers=args.workers, host=args.host, port=args.port, log_level="info",
+                log_config=UVICORN_LOGGING, timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                h11_max_incomplete_event_size=MAX_HEADER_BYTES, timeout_graceful_shutdown=10)
+
+
+APP_SETTINGS_ENV = "MOVIE_PAIR_SERVING_SETTINGS"
+
+
+def app_from_environment():
+    """The app of main()'s settings (APP_SETTINGS_ENV), built in each worker process."""
+    settings = json.loads(os.environ[APP_SETTINGS_ENV])
+    retrieval = R.Retrieval(**settings["retrieval"]) if settings["retrieval"] is not None else None
+    _limit_malloc_arenas(MALLOC_ARENAS)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    return create_app(settings["work_dir"], settings["prepared"], settings["poll_seconds"], retrieval=retrieval)
 
 
 if __name__ == "__main__":

@@ -497,3 +497,18 @@ def test_unfinished_version_folders_are_not_loaded(tmp_path):
     watcher = serve.ModelWatcher(tmp_path, settle_seconds=0)
     assert watcher.newest().name == "1"
     assert serve.ModelWatcher(tmp_path, settle_seconds=3600).newest() is None    # still being written
+
+
+def test_the_worker_count_is_checked_before_anything_loads(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        serve.main(["--workers", "0"])
+    assert exit_info.value.code == 2 and "--workers must be 1 or more, got 0" in capsys.readouterr().err
+
+
+def test_each_worker_process_builds_the_app_from_the_settings_main_leaves(monkeypatch, prepared, tmp_path):
+    monkeypatch.setenv(serve.APP_SETTINGS_ENV, json.dumps({"work_dir": str(tmp_path), "prepared": str(prepared),
+                                                           "poll_seconds": 5.0,
+                                                           "retrieval": {"popular": 3, "near": 4}}))
+    app = serve.app_from_environment()
+    watcher = app.state.watcher
+    assert watcher.retrieval == R.Retrieval(3, 4) and watcher.prepared == prepared
