@@ -100,7 +100,7 @@ class ModelWatcher:
         self.settle_seconds = settle_seconds
         self.current: ServingState | None = None
         self.last_error: str | None = None
-        self._tables: dict[Path, R.Tables] = {}
+        self._tables: dict[tuple, R.Tables] = {}    # (prepared folder, ranker settings) -> tables
         self._lock = threading.Lock()            # one load at a time; requests never take it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -131,12 +131,12 @@ class ModelWatcher:
         prepared = self.prepared or (Path(info["prepared"]) if info.get("prepared") else None)
         if prepared is None or not (prepared / "movies.csv").exists():
             prepared = self.work.latest_prepared()
-        tables = self._tables.get(prepared)
-        if tables is None:
-            tables = self._tables[prepared] = R.Tables(prepared)
         params = R.ranker_params(self.work, model_dir, info.get("run_id") or "")
-        if tables.ranker is None or tables.ranker.params != params:
-            tables.use_ranker(params)
+        # One Tables per (data, ranker settings): a version with other settings gets its own,
+        # so the version still serving is never changed under its requests.
+        tables = self._tables.get((prepared, params))
+        if tables is None:
+            tables = self._tables[(prepared, params)] = R.Tables(prepared).use_ranker(params)
         scorer = R.Scorer(model_dir)
         # Warm-up: trace and run the signature once before the first request sees it.
         users = list(tables.users.index[:2])
