@@ -419,7 +419,8 @@ def main(argv=None) -> None:
     p.add_argument("--poll", type=float, default=2.0, help="seconds between looks at the serving folder")
     p.add_argument("--workers", type=int, default=1,
                    help="service processes on the one port, each with its own model and tables (memory: "
-                        "about 1 GB each at ML-1M's size); more than one uses more cores for concurrent requests")
+                        "about 1 GB each at ML-1M's size); on 2 cores more than one adds no throughput "
+                        "(README, BENCHMARKS.md)")
     R.add_retrieval_args(p)
     args = p.parse_args(argv)
     retrieval = R.retrieval_from_args(args)
