@@ -66,7 +66,8 @@ def table(result: dict, command: str = "") -> str:
              f"{sample_text(result)}. {check_text(result)}. The settings, chosen by NDCG@10 on {chosen['rows']} eval "
              f"pair rows: lambda ({grid('lambda')}), then decay ({grid('decay')}), then liking weights "
              f"({', '.join(f'{k}: {v:.3f}' for k, v in chosen['liked'].items())}), then rating weight "
-             f"({grid('rating_weight')}). \"(retrieved)\": the pair ranker among only the candidates "
+             f"({grid('rating_weight')}), and for one person on eval single rows "
+             f"({grid('single_rating_weight') if chosen.get('single_rating_weight') else '-'}). \"(retrieved)\": the pair ranker among only the candidates "
              f"the service scores (the {result['retrieval']['popular'] + result['retrieval']['near'] if result['retrieval'] else 'all'} "
              f"unseen movies of highest watch score); a target not retrieved is a miss. `{command}`", "",
              "| ranker | " + " | ".join(COLUMNS) + " |", "|---|" + "---:|" * len(COLUMNS)]

@@ -118,6 +118,7 @@ class RankerParams:
     decay: float = 0.99
     liked: bool = True
     rating_weight: float = 0.1
+    single_rating_weight: float = 0.1     # for one person (the pair (A, A)), chosen on eval single rows
 
     @classmethod
     def of_run(cls, report_dir: Path | None) -> "RankerParams":
@@ -150,5 +151,9 @@ class PairRanker:
         known = (len(self.ease.movies) > 0) & (self.ease.movies[cols] == ids) if len(ids) else np.zeros(0, bool)
         return np.where(known, total[cols] if len(self.ease.movies) else 0.0, 0.0)
 
-    def score(self, watch, rating):
-        return watch + self.params.rating_weight * rating
+    def weight(self, single: bool) -> float:
+        """The rating weight for a pair, or for one person alone."""
+        return self.params.single_rating_weight if single else self.params.rating_weight
+
+    def score(self, watch, rating, single: bool = False):
+        return watch + self.weight(single) * rating

@@ -164,7 +164,8 @@ def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, 
     """The ranker's settings, chosen on eval pair rows only: EASE fitted on train ratings."""
     train = tables.ratings[tables.ratings["split"] == F.TRAIN_SPLIT]
     chosen = cases(tables, F.EVAL_SPLIT, "pairs", rows, seed)
-    log = {"rows": len(chosen), "lambda": {}, "decay": {}, "liked": {}, "rating_weight": {}}
+    log = {"rows": len(chosen), "lambda": {}, "decay": {}, "liked": {}, "rating_weight": {},
+           "single_rating_weight": {}}
     if not chosen:
         return RankerParams(), log
     fits = {}
@@ -186,7 +187,17 @@ def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, 
     for w in RATING_WEIGHTS:
         log["rating_weight"][w] = ndcg_of([s + w * r for s, r in zip(watch[decay, liked], ratings)], catalogue, chosen)
     weight = max(RATING_WEIGHTS, key=lambda x: (log["rating_weight"][x], -x))
-    return RankerParams(lam, decay, liked, weight), log
+    # One person alone (the service's single mode): the same EASE settings, its own weight.
+    singles = cases(tables, F.EVAL_SPLIT, "singles", rows, seed)
+    single_weight = weight
+    if singles:
+        watch_one = [watch_scores(ease, c, decay, liked) for c in singles]
+        ratings_one = rating_scores(scorer, catalogue, singles)
+        for w in RATING_WEIGHTS:
+            log["single_rating_weight"][w] = ndcg_of([s + w * r for s, r in zip(watch_one, ratings_one)],
+                                                     catalogue, singles)
+        single_weight = max(RATING_WEIGHTS, key=lambda x: (log["single_rating_weight"][x], -x))
+    return RankerParams(lam, decay, liked, weight, single_weight), log
 
 
 def interval(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> dict:
@@ -201,7 +212,7 @@ def interval(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int
 
 
 def evaluate(tables: R.Tables, catalogue: Catalogue, params: RankerParams, scorers: dict[str, R.Scorer],
-             case_list: list[Case], retrieved: int | None) -> dict[str, np.ndarray]:
+             case_list: list[Case], retrieved: int | None, single: bool = False) -> dict[str, np.ndarray]:
     """Target ranks per ranker on test cases (EASE and popularity fitted on train+eval)."""
     before = tables.ratings[tables.ratings["split"] != F.TEST_SPLIT]
     ease = Ease.fit(before, catalogue.ids, params.lam)
@@ -212,7 +223,8 @@ def evaluate(tables: R.Tables, catalogue: Catalogue, params: RankerParams, score
     for name, r in ratings.items():
         ranks[f"{name} (rating only)"] = ranks_of(r, catalogue, case_list)
     watch = [watch_scores(ease, c, params.decay, params.liked) for c in case_list]
-    blend = [w + params.rating_weight * r for w, r in zip(watch, ratings["attention model"])]
+    weight = params.single_rating_weight if single else params.rating_weight
+    blend = [w + weight * r for w, r in zip(watch, ratings["attention model"])]
     ranks[RANKER] = ranks_of(blend, catalogue, case_list)
     if retrieved is not None:
         ranks[f"{RANKER} (retrieved)"] = ranks_of(list(zip(watch, blend)), catalogue, case_list, keep=retrieved)
@@ -256,7 +268,7 @@ def measure(model: Path, baseline: Path | None, prepared: Path, rows: int = SUMM
     table, per_row = {}, {}
     for kind, n in (("pair", rows), ("single", singles)):
         test = cases(tables, F.TEST_SPLIT, f"{kind}s", n, seed)
-        ranks = evaluate(tables, catalogue, params, scorers, test, keep)
+        ranks = evaluate(tables, catalogue, params, scorers, test, keep, single=kind == "single")
         per_row[kind] = ranks
         for name, r in ranks.items():
             hr, ndcg = hit_and_ndcg(r)
@@ -296,7 +308,8 @@ def sample_text(result: dict) -> str:
             f"ranked among every movie neither member rated before its second; pair ranker = EASE over the "
             f"members' histories (lambda {p['lam']:g}, recency decay {p['decay']:g}"
             f"{', weighted by liking' if p.get('liked') else ''}) + {p['rating_weight']:g} x "
-            f"predicted pair rating, all chosen on eval; coverage over {result['pairs']} random pairs, seed "
+            f"predicted pair rating ({p.get('single_rating_weight', p['rating_weight']):g} x for one person), "
+            f"all chosen on eval; coverage over {result['pairs']} random pairs, seed "
             f"{result['seed']}")
 
 

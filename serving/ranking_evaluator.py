@@ -12,6 +12,7 @@ pipeline's modules import nothing from above them.
 """
 
 
+import hashlib
 import json
 import os
 import tempfile
@@ -26,6 +27,21 @@ from transform_fn import features as F
 # What measure() reads from a prepared folder.
 PREPARED_FILES = ("movies.csv", "users.csv", "people.csv", F.RATINGS_FILE, F.MANIFEST_FILE,
                   *(f"{split}/{kind}.csv" for split in (F.EVAL_SPLIT, F.TEST_SPLIT) for kind in ("pairs", "singles")))
+
+
+# The code the component runs: its hash is a parameter, so that a change to it re-runs the
+# component instead of reusing a cached result (TFX's cache key does not cover a function
+# component's imports).
+RANKING_CODE = ("serving/ease.py", "serving/ranking.py", "serving/recommend.py", "serving/ranking_evaluator.py",
+                "transform_fn/features.py")
+
+
+def ranking_code_version() -> str:
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for name in RANKING_CODE:
+        digest.update(name.encode() + b"\0" + (root / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def local_prepared(data_root: str, scratch: str) -> Path:
@@ -52,6 +68,7 @@ def RankingEvaluator(
     singles: tfx.dsl.components.Parameter[int] = SUMMARY_SINGLES,
     pairs: tfx.dsl.components.Parameter[int] = SUMMARY_PAIRS,
     seed: tfx.dsl.components.Parameter[int] = 0,
+    code_version: tfx.dsl.components.Parameter[str] = "",
 ) -> None:
     from serving.ranking import measure
 
@@ -69,4 +86,4 @@ def ranking_evaluator(model, baseline_model, data_root: str, rows: int = SUMMARY
                       singles: int = SUMMARY_SINGLES, pairs: int = SUMMARY_PAIRS):
     """The factory create_pipeline takes: the component on the two Trainers' model channels."""
     return RankingEvaluator(model=model, baseline_model=baseline_model, data_root=data_root, rows=rows,
-                            singles=singles, pairs=pairs)
+                            singles=singles, pairs=pairs, code_version=ranking_code_version())

@@ -358,7 +358,7 @@ def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
     frame["b_attention"] = list(scores["b_attention"])
     if watch is not None:
         frame["watch"] = watch
-        frame["rating_weight"] = ranker.params.rating_weight
+        frame["rating_weight"] = ranker.weight(single=a is b)
     return frame
 
 

@@ -110,6 +110,7 @@ def prepared(tmp_path):
     pd.DataFrame([row]).to_csv(out / "test" / "pairs.csv", index=False)
     pd.DataFrame([{**row, F.user("b"): 1, F.LABEL: 5.0}]).to_csv(out / "test" / "singles.csv", index=False)
     pd.DataFrame([{**row, F.MOVIE: 2, F.user("b"): 1}]).to_csv(out / "eval" / "pairs.csv", index=False)
+    pd.DataFrame([{**row, F.MOVIE: 2, F.user("b"): 1}]).to_csv(out / "eval" / "singles.csv", index=False)
     return out
 
 
@@ -134,10 +135,11 @@ def test_the_settings_are_chosen_on_eval_rows_only(prepared, monkeypatch):
                                                                                    for _ in case_list])
     tables = R.Tables(prepared)
     params, log = M.choose(tables, M.Catalogue(tables), scorer=None, rows=10, seed=0)
-    assert read == [F.EVAL_SPLIT] and log["rows"] == 1
+    assert set(read) == {F.EVAL_SPLIT} and log["rows"] == 1
     assert params.lam in M.LAMBDAS and params.decay in M.DECAYS and params.rating_weight in M.RATING_WEIGHTS
     assert set(log["lambda"]) == set(M.LAMBDAS) and set(log["rating_weight"]) == set(M.RATING_WEIGHTS)
     assert set(log["liked"]) == {False, True} and isinstance(params.liked, bool)
+    assert params.single_rating_weight in M.RATING_WEIGHTS and set(log["single_rating_weight"]) == set(M.RATING_WEIGHTS)
 
 
 def test_the_check_interval_holds_the_mean_difference():
@@ -158,3 +160,12 @@ def test_retrieval_keeps_only_candidates_even_when_the_catalogue_is_small(prepar
     assert M.ranks_of([(retrieve, ranking)], catalogue, [case], keep=10)[0] == 3     # keeps all 3 unseen
     assert M.ranks_of([(retrieve, ranking)], catalogue, [case], keep=2)[0] == 2      # 3 (retrieve 1) is dropped
     assert M.ranks_of([(retrieve, ranking)], catalogue, [case], keep=1)[0] == np.inf  # 5 is ahead of the target
+
+
+def test_the_ranking_code_version_covers_the_code_the_component_runs():
+    from serving import ranking_evaluator as E
+
+    version = E.ranking_code_version()
+    assert len(version) == 16 and version == E.ranking_code_version()
+    imported = {f"serving/{m}.py" for m in ("ease", "ranking", "recommend")}
+    assert imported <= set(E.RANKING_CODE)
