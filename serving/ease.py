@@ -48,19 +48,21 @@ class Ease:
         b[np.diag_indices_from(b)] = 0.0
         return cls(movies, b.astype(np.float32), float(lam))
 
-    def positions(self, movie_ids) -> np.ndarray:
-        """The columns of the given movie ids (ids outside the catalogue are dropped)."""
-        ids = np.asarray(list(movie_ids), dtype=np.int64)
-        where = np.searchsorted(self.movies, ids)
-        where = np.clip(where, 0, max(len(self.movies) - 1, 0))
-        return where[(len(self.movies) > 0) & (self.movies[where] == ids)] if len(ids) else where[:0]
-
-    def _known(self, movie_ids, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def columns(self, movie_ids) -> tuple[np.ndarray, np.ndarray]:
+        """(column of each movie id, whether it is in the catalogue at all), in the ids' order."""
         ids = np.asarray(list(movie_ids), dtype=np.int64)
         if not len(ids) or not len(self.movies):
-            return ids[:0], weights[:0]
+            return np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
         where = np.clip(np.searchsorted(self.movies, ids), 0, len(self.movies) - 1)
-        known = self.movies[where] == ids
+        return where, self.movies[where] == ids
+
+    def positions(self, movie_ids) -> np.ndarray:
+        """The columns of the given movie ids (ids outside the catalogue are dropped)."""
+        where, known = self.columns(movie_ids)
+        return where[known]
+
+    def _known(self, movie_ids, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        where, known = self.columns(movie_ids)
         return where[known], weights[known]
 
     def profile(self, movie_ids, decay: float = 1.0, ratings=None) -> np.ndarray:
@@ -95,6 +97,15 @@ class Ease:
         return [(int(self.movies[columns[i]]), float(added[i])) for i in order]
 
 
+def watch_total(ease: Ease, profiles, decay: float, liked: bool) -> np.ndarray:
+    """'Both will watch it' over the whole catalogue: the members' recency- (and, with
+    `liked`, liking-) weighted EASE scores, summed. profiles: (movie ids, stars) pairs."""
+    total = np.zeros(len(ease.movies), np.float64)
+    for ids, stars in profiles:
+        total += ease.scores(ids, decay, stars if liked else None)
+    return total
+
+
 def liking(stars) -> np.ndarray:
     """How much a rating says the person liked the movie: 0 at the lowest star, 1 at the highest."""
     return (np.asarray(stars, dtype=np.float64) - F.RATING_MIN) / (F.RATING_MAX - F.RATING_MIN)
@@ -104,9 +115,6 @@ def profile_weights(n: int, decay: float, ratings=None) -> np.ndarray:
     """decay^(n-1), ..., decay, 1 (oldest first), times liking(ratings) when given."""
     w = decay ** np.arange(n - 1, -1, -1, dtype=np.float64)
     return w * liking(ratings) if ratings is not None else w
-
-
-RANKING_FILE = F.RANKING_FILE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +130,7 @@ class RankerParams:
 
     @classmethod
     def of_run(cls, report_dir: Path | None) -> "RankerParams":
-        path = Path(report_dir) / RANKING_FILE if report_dir else None
+        path = Path(report_dir) / F.RANKING_FILE if report_dir else None
         if path is None or not path.exists():
             return cls()
         return cls(**json.loads(path.read_text())["params"])
@@ -141,15 +149,10 @@ class PairRanker:
         decay and liked: the params' unless given (decay=1, liked=False: plain EASE)."""
         decay = self.params.decay if decay is None else decay
         liked = self.params.liked if liked is None else liked
-        total = np.zeros(len(self.ease.movies), np.float64)
-        for profile in profiles:
-            ids, stars = (profile.profile, profile.profile_ratings) if hasattr(profile, "profile") else profile
-            total += self.ease.scores(ids, decay, stars if liked else None)
-        ids = np.asarray(movie_ids, dtype=np.int64)
-        cols = np.searchsorted(self.ease.movies, ids)
-        cols = np.clip(cols, 0, max(len(self.ease.movies) - 1, 0))
-        known = (len(self.ease.movies) > 0) & (self.ease.movies[cols] == ids) if len(ids) else np.zeros(0, bool)
-        return np.where(known, total[cols] if len(self.ease.movies) else 0.0, 0.0)
+        pairs = [(p.profile, p.profile_ratings) if hasattr(p, "profile") else p for p in profiles]
+        total = watch_total(self.ease, pairs, decay, liked)
+        cols, known = self.ease.columns(movie_ids)
+        return np.where(known, total[cols] if len(total) else 0.0, 0.0)
 
     def weight(self, single: bool) -> float:
         """The rating weight for a pair, or for one person alone."""

@@ -35,14 +35,15 @@ import numpy as np
 import pandas as pd
 
 from serving import recommend as R
-from serving.ease import RANKING_FILE, Ease, PairRanker, RankerParams
+from components.blessing_gate import read_ranking
+from serving.ease import Ease, PairRanker, RankerParams, watch_total
 from transform_fn import features as F
 
 K = 10
 SUMMARY_ROWS = 500       # the run summary's sample: test pair rows (label >= 4)...
 SUMMARY_SINGLES = 300    # ...single rows (rating >= 4)...
 SUMMARY_PAIRS = 300      # ...and random pairs for the coverage
-RESULT_FILE = RANKING_FILE
+RESULT_FILE = F.RANKING_FILE
 LAMBDAS = (100.0, 200.0, 500.0, 1000.0, 2000.0)
 DECAYS = (1.0, 0.99, 0.97, 0.95, 0.9, 0.8)
 RATING_WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
@@ -120,7 +121,7 @@ class Catalogue:
 
 def watch_scores(ease: Ease, case: Case, decay: float, liked: bool = False) -> np.ndarray:
     """'Both will watch it': the members' recency- (and liking-) weighted EASE scores, summed."""
-    return sum(ease.scores(ids, decay, stars if liked else None) for ids, stars in case.profiles)
+    return watch_total(ease, case.profiles, decay, liked)
 
 
 def rating_scores(scorer: R.Scorer, catalogue: Catalogue, case_list: list[Case]) -> list[np.ndarray]:
@@ -211,19 +212,18 @@ def interval(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int
             "high": float(np.quantile(means, 0.975)), "resamples": resamples}
 
 
-def evaluate(tables: R.Tables, catalogue: Catalogue, params: RankerParams, scorers: dict[str, R.Scorer],
-             case_list: list[Case], retrieved: int | None, single: bool = False) -> dict[str, np.ndarray]:
-    """Target ranks per ranker on test cases (EASE and popularity fitted on train+eval)."""
-    before = tables.ratings[tables.ratings["split"] != F.TEST_SPLIT]
-    ease = Ease.fit(before, catalogue.ids, params.lam)
-    pop = catalogue.counts(before)
+def evaluate(ease: Ease, pop: np.ndarray, catalogue: Catalogue, params: RankerParams,
+             scorers: dict[str, R.Scorer], case_list: list[Case], retrieved: int | None,
+             single: bool = False) -> dict[str, np.ndarray]:
+    """Target ranks per ranker on test cases; `ease` and `pop` (rating counts) are fitted on
+    the ratings before the test period (train+eval)."""
     ranks = {"popularity": ranks_of([pop] * len(case_list), catalogue, case_list),
              "EASE": ranks_of([watch_scores(ease, c, 1.0) for c in case_list], catalogue, case_list)}
     ratings = {name: rating_scores(scorer, catalogue, case_list) for name, scorer in scorers.items()}
     for name, r in ratings.items():
         ranks[f"{name} (rating only)"] = ranks_of(r, catalogue, case_list)
     watch = [watch_scores(ease, c, params.decay, params.liked) for c in case_list]
-    weight = params.single_rating_weight if single else params.rating_weight
+    weight = PairRanker(ease, params).weight(single)
     blend = [w + weight * r for w, r in zip(watch, ratings["attention model"])]
     ranks[RANKER] = ranks_of(blend, catalogue, case_list)
     if retrieved is not None:
@@ -265,10 +265,12 @@ def measure(model: Path, baseline: Path | None, prepared: Path, rows: int = SUMM
         scorers["SVD++ baseline"] = R.Scorer(baseline)
     params, chosen = choose(tables, catalogue, scorers["attention model"], rows, seed)
     keep = retrieval.size if retrieval is not None else None
+    before = tables.ratings[tables.ratings["split"] != F.TEST_SPLIT]
+    ease, pop = Ease.fit(before, catalogue.ids, params.lam), catalogue.counts(before)
     table, per_row = {}, {}
     for kind, n in (("pair", rows), ("single", singles)):
         test = cases(tables, F.TEST_SPLIT, f"{kind}s", n, seed)
-        ranks = evaluate(tables, catalogue, params, scorers, test, keep, single=kind == "single")
+        ranks = evaluate(ease, pop, catalogue, params, scorers, test, keep, single=kind == "single")
         per_row[kind] = ranks
         for name, r in ranks.items():
             hr, ndcg = hit_and_ndcg(r)
@@ -292,10 +294,9 @@ def for_run(run, out_dir: Path) -> dict | None:
     """A pipeline run's RankingEvaluator result, copied to out_dir/RESULT_FILE; None when
     the run has none (run with --no-ranking, or it failed before)."""
     evaluation = run.output("RankingEvaluator", "evaluation")
-    path = Path(evaluation.uri) / RESULT_FILE if evaluation is not None else None
-    if path is None or not path.exists():
+    result = read_ranking(evaluation.uri) if evaluation is not None else None
+    if result is None:
         return None
-    result = json.loads(path.read_text())
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / RESULT_FILE).write_text(json.dumps(result, indent=2))
     return result

@@ -550,12 +550,13 @@ def main(argv=None) -> None:
     run_cli(p.prog, lambda: _main(args), verbose=args.verbose)
 
 
-def ranker_params(work: WorkLayout, model: Path, run_id: str | None = None):
+def ranker_params(work: WorkLayout, model: Path, run_id: str | None = None, find_run: bool = True):
     """The pair ranker's settings its run chose on eval (ranking.json in the run's report
-    folder; the run found in MLMD when run_id is not given), else RankerParams' defaults."""
+    folder), else RankerParams' defaults. Without run_id the run is looked up in MLMD
+    unless find_run is False (the caller looked already)."""
     from serving.ease import RankerParams
 
-    if run_id is None and work.metadata.exists():
+    if run_id is None and find_run and work.metadata.exists():
         from pipeline import runs
 
         run = runs.pushing_run(str(work.metadata), F.PIPELINE_NAME, str(model))

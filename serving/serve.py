@@ -131,7 +131,7 @@ class ModelWatcher:
         prepared = self.prepared or (Path(info["prepared"]) if info.get("prepared") else None)
         if prepared is None or not (prepared / "movies.csv").exists():
             prepared = self.work.latest_prepared()
-        params = R.ranker_params(self.work, model_dir, info.get("run_id") or "")
+        params = R.ranker_params(self.work, model_dir, info.get("run_id"), find_run=False)   # model_info looked
         # One Tables per (data, ranker settings): a version with other settings gets its own,
         # so the version still serving is never changed under its requests.
         tables = self._tables.get((prepared, params))
@@ -428,8 +428,6 @@ def main(argv=None) -> None:
         p.error(f"--workers must be 1 or more, got {args.workers}")
     import uvicorn
 
-    _limit_malloc_arenas(MALLOC_ARENAS)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     settings = {"work_dir": args.work_dir, "prepared": args.prepared, "poll_seconds": args.poll,
                 "retrieval": dataclasses.asdict(retrieval) if retrieval is not None else None}
     os.environ[APP_SETTINGS_ENV] = json.dumps(settings)      # each worker process builds its app from it
