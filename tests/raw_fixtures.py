@@ -1,8 +1,10 @@
-"""Hand-written raw files in the real MovieLens 1M, MovieLens 100K and IMDb formats.
+"""The one builder of hand-written raw files in the real MovieLens 1M, MovieLens 100K and
+IMDb formats (generated data at scale comes from data/synthetic.py, conftest's tiny_raw).
 
 Invented rows, a few lines each, with the problems real dumps have: latin-1 titles,
-alternate titles, '\\N' values, duplicates and malformed lines. Written to a temporary
-folder by write_*(), never kept as data files in the repository.
+alternate titles, '\\N' values, duplicates and malformed lines; and a clean grid (every
+user rates every movie) for the cases that spoil one file at a time. Written to a
+temporary folder by write_*(), never kept as data files in the repository.
 """
 
 import gzip
@@ -71,24 +73,68 @@ NAME_BASICS = [["nconst", "primaryName", "birthYear", "deathYear", "primaryProfe
                ["nm0000158", "Tom Hanks", "1956", N, "actor", "tt0114709"]]
 
 
-def _tsv_gz(path: Path, rows) -> None:
+def write_tsv_gz(path: Path, rows) -> None:
+    """One IMDb-format file: tab-separated rows, gzip-compressed."""
     with gzip.open(path, "wt", encoding="utf-8") as f:
         f.write("".join("\t".join(r) + "\n" for r in rows))
 
 
-def write_ml1m(root: Path, imdb: bool = True, links: bool = False) -> Path:
+def write_imdb(root: Path, names=("title.basics", "title.ratings", "title.crew", "title.principals",
+                                  "name.basics")) -> Path:
+    """The hand-written IMDb files `names` (all by default) under root/imdb."""
+    tables = {"title.basics": TITLE_BASICS, "title.ratings": TITLE_RATINGS, "title.crew": TITLE_CREW,
+              "title.principals": TITLE_PRINCIPALS, "name.basics": NAME_BASICS}
+    (root / "imdb").mkdir(parents=True, exist_ok=True)
+    for name in names:
+        write_tsv_gz(root / "imdb" / f"{name}.tsv.gz", tables[name])
+    return root
+
+
+# A clean grid in the ML-1M format: GRID_USERS users who each rate every one of GRID_MOVIES
+# movies in the same order, so that every split holds pairs; the cases that spoil one file
+# (tests/test_bad_input.py) start from it.
+GRID_USERS, GRID_MOVIES = 6, 20
+GRID_T0 = 978_300_000
+
+
+def grid_users(n=GRID_USERS) -> str:
+    ages = (1, 18, 25, 35, 45, 50, 56)
+    return "".join(f"{u}::{'FM'[u % 2]}::{ages[u % 7]}::{u % 21}::{10000 + u}\n" for u in range(1, n + 1))
+
+
+def grid_movies() -> str:
+    genres = ("Comedy", "Drama|Romance", "Action|Sci-Fi", "Animation|Children's")
+    rows = [f"{m}::Film number {m} (19{70 + m})::{genres[m % 4]}\n" for m in range(1, GRID_MOVIES + 1)]
+    rows[1] = "2::Misérables, Les (1995)::Drama|Musical\n"
+    return "".join(rows)
+
+
+def grid_ratings(users=GRID_USERS) -> str:
+    return "".join(f"{u}::{m}::{(u + m) % 5 + 1}::{GRID_T0 + 100 * m + u}\n"
+                   for u in range(1, users + 1) for m in range(1, GRID_MOVIES + 1))
+
+
+def write_ml1m(root: Path, imdb: bool = True, links: bool = False, users=None, movies=None, ratings=None,
+               encoding: str = "latin-1") -> Path:
+    """root/ml-1m/{users,movies,ratings}.dat: the hand-written rows above (with their problems)
+    unless the text (str or bytes) of a file is given; IMDb files and links.csv on request."""
     (root / "ml-1m").mkdir(parents=True, exist_ok=True)
-    for name, text in (("users.dat", ML1M_USERS), ("movies.dat", ML1M_MOVIES), ("ratings.dat", ML1M_RATINGS)):
-        (root / "ml-1m" / name).write_bytes(text.encode("latin-1"))
+    for name, text in (("users.dat", ML1M_USERS if users is None else users),
+                       ("movies.dat", ML1M_MOVIES if movies is None else movies),
+                       ("ratings.dat", ML1M_RATINGS if ratings is None else ratings)):
+        (root / "ml-1m" / name).write_bytes(text if isinstance(text, bytes) else text.encode(encoding))
     if imdb:
-        (root / "imdb").mkdir(exist_ok=True)
-        for name, rows in (("title.basics", TITLE_BASICS), ("title.ratings", TITLE_RATINGS),
-                           ("title.crew", TITLE_CREW), ("title.principals", TITLE_PRINCIPALS),
-                           ("name.basics", NAME_BASICS)):
-            _tsv_gz(root / "imdb" / f"{name}.tsv.gz", rows)
+        write_imdb(root)
     if links:
         (root / "links.csv").write_text("movieId,imdbId,tmdbId\n1,0114709,862\n2,0113828,\n3,0112682,902\n")
     return root
+
+
+def write_grid(root: Path, users=None, movies=None, ratings=None, encoding: str = "latin-1") -> Path:
+    """The clean grid in the ML-1M format, a file's text replaced where one is given; no IMDb."""
+    return write_ml1m(root, imdb=False, users=grid_users() if users is None else users,
+                      movies=grid_movies() if movies is None else movies,
+                      ratings=grid_ratings() if ratings is None else ratings, encoding=encoding)
 
 
 def write_ml100k(root: Path) -> Path:

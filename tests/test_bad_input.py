@@ -35,38 +35,10 @@ from data.download import Remote
 from runners import run_local
 from tests import raw_fixtures
 
-N_USERS, N_MOVIES = 6, 20
-T0 = 978_300_000
-
-
-def users_dat(n=N_USERS) -> str:
-    ages = (1, 18, 25, 35, 45, 50, 56)
-    return "".join(f"{u}::{'FM'[u % 2]}::{ages[u % 7]}::{u % 21}::{10000 + u}\n" for u in range(1, n + 1))
-
-
-def movies_dat() -> str:
-    genres = ("Comedy", "Drama|Romance", "Action|Sci-Fi", "Animation|Children's")
-    rows = [f"{m}::Film number {m} (19{70 + m})::{genres[m % 4]}\n" for m in range(1, N_MOVIES + 1)]
-    rows[1] = "2::Misérables, Les (1995)::Drama|Musical\n"
-    return "".join(rows)
-
-
-def ratings_dat(users=N_USERS) -> str:
-    """Every user rates every movie in the same order: pairs in every split."""
-    return "".join(f"{u}::{m}::{(u + m) % 5 + 1}::{T0 + 100 * m + u}\n"
-                   for u in range(1, users + 1) for m in range(1, N_MOVIES + 1))
-
-
+N_USERS, N_MOVIES, T0 = raw_fixtures.GRID_USERS, raw_fixtures.GRID_MOVIES, raw_fixtures.GRID_T0
+users_dat, movies_dat, ratings_dat = raw_fixtures.grid_users, raw_fixtures.grid_movies, raw_fixtures.grid_ratings
+write_raw = raw_fixtures.write_grid
 RATINGS_LINES = N_USERS * N_MOVIES
-
-
-def write_raw(root: Path, users=None, movies=None, ratings=None, encoding="latin-1") -> Path:
-    (root / "ml-1m").mkdir(parents=True, exist_ok=True)
-    for name, text in (("users.dat", users if users is not None else users_dat()),
-                       ("movies.dat", movies if movies is not None else movies_dat()),
-                       ("ratings.dat", ratings if ratings is not None else ratings_dat())):
-        (root / "ml-1m" / name).write_bytes(text if isinstance(text, bytes) else text.encode(encoding))
-    return root
 
 
 def run_cli(capsys, *argv) -> tuple[int, str, str]:
@@ -276,9 +248,7 @@ def test_ml100k_half_star_and_bad_line_are_rejected(tmp_path, capsys):
 
 def test_a_non_numeric_links_row_is_rejected_with_its_line(tmp_path, capsys):
     raw = write_raw(tmp_path / "raw")
-    (raw / "imdb").mkdir()
-    for name, rows in (("title.basics", raw_fixtures.TITLE_BASICS), ("title.ratings", raw_fixtures.TITLE_RATINGS)):
-        raw_fixtures._tsv_gz(raw / "imdb" / f"{name}.tsv.gz", rows)
+    raw_fixtures.write_imdb(raw, ("title.basics", "title.ratings"))
     (raw / "links.csv").write_text("movieId,imdbId,tmdbId\n1,0114709,862\nabc,0113828,\n3,tt0112682,902\n")
     code, _, stderr = prepare_cli(capsys, raw, tmp_path / "out")
     assert code == 0, stderr
@@ -290,8 +260,7 @@ def test_a_non_numeric_links_row_is_rejected_with_its_line(tmp_path, capsys):
 
 def test_links_without_its_columns_is_refused_naming_the_file(tmp_path, capsys):
     raw = write_raw(tmp_path / "raw")
-    (raw / "imdb").mkdir()
-    raw_fixtures._tsv_gz(raw / "imdb" / "title.basics.tsv.gz", raw_fixtures.TITLE_BASICS)
+    raw_fixtures.write_imdb(raw, ("title.basics",))
     (raw / "links.csv").write_text("movie,imdb\n1,0114709\n")
     code, _, stderr = prepare_cli(capsys, raw, tmp_path / "out")
     assert code == 2 and "links.csv: line 1: expected the columns movieId and imdbId" in stderr

@@ -23,7 +23,7 @@ def spec():
     return schema, schema_utils.schema_as_feature_spec(schema).feature_spec
 
 
-def _instances(frame: pd.DataFrame, feature_spec) -> list[dict]:
+def instances(frame: pd.DataFrame, feature_spec) -> list[dict]:
     out = []
     for row in frame.to_dict("records"):
         instance = {}
@@ -48,8 +48,8 @@ def transformed(tiny_prepared, spec):
     rows = pd.concat([train, unseen], ignore_index=True)
     metadata = dataset_metadata.DatasetMetadata(schema)
     with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp):
-        transform_fn = (_instances(train, feature_spec), metadata) | tft_beam.AnalyzeDataset(preprocessing_fn)
-        (out, _) = ((_instances(rows, feature_spec), metadata), transform_fn) | tft_beam.TransformDataset()
+        transform_fn = (instances(train, feature_spec), metadata) | tft_beam.AnalyzeDataset(preprocessing_fn)
+        (out, _) = ((instances(rows, feature_spec), metadata), transform_fn) | tft_beam.TransformDataset()
         (_, transform_output) = transform_fn
         return rows, out, transform_output
 
