@@ -83,6 +83,10 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
         rmse, s = _run(work, source, ["--epochs", "0"])
         rows["ablation: deep part off (SVD++ + the eval-fitted recency term, --epochs 0)"] = rmse["candidate"]
         seconds["--epochs 0"] = s
+        # Ablation: attention off (each history slot enters the dense layers on its own).
+        rmse, s = _run(work, source, ["--attention-heads", "0"])
+        rows["ablation: attention off (--attention-heads 0)"] = rmse["candidate"]
+        seconds["--attention-heads 0"] = s
         if with_seed_preset:
             rmse, s = _run(work, source, ["--preset", "seed"])
             rows["attention, the seed's setup (--preset seed)"] = rmse["candidate"]

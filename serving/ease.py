@@ -86,15 +86,36 @@ class Ease:
 
     def contributions(self, movie_ids, movie: int, decay: float = 1.0, ratings=None) -> list[tuple[int, float]]:
         """What each history movie adds to `movie`'s score, largest first (the reason)."""
-        ids = list(movie_ids)
-        target = self.positions([movie])
-        cols, w = self._known(ids, profile_weights(len(ids), decay, ratings))
-        if not len(target) or not len(cols):
+        added, columns = self._added(movie_ids, [movie], decay, ratings)
+        if added is None:
             return []
+        order = np.argsort(-added[:, 0], kind="stable")
+        return [(int(self.movies[columns[i]]), float(added[i, 0])) for i in order]
+
+    def top_contributors(self, movie_ids, targets, decay: float = 1.0, ratings=None) -> list[tuple[int, float] | None]:
+        """For each of `targets`, the history movie that adds most to its score and what it
+        adds (contributions()[0] for each target, in one product); None where there is none."""
+        targets = list(targets)
+        added, columns = self._added(movie_ids, targets, decay, ratings)
+        if added is None:
+            return [None] * len(targets)
+        _, known = self.columns(targets)
+        best = np.argmax(added, axis=0)        # the first of equal maxima, as the stable sort
+        return [(int(self.movies[columns[best[j]]]), float(added[best[j], j])) if known[j] else None
+                for j in range(len(targets))]
+
+    def _added(self, movie_ids, targets, decay, ratings):
+        """([history movies, targets] what each distinct history movie adds to each target's
+        score, its columns), or (None, None) when no history or no target is in the catalogue."""
+        ids = list(movie_ids)
+        where, known = self.columns(targets)
+        cols, w = self._known(ids, profile_weights(len(ids), decay, ratings))
+        if not known.any() or not len(cols):
+            return None, None
         columns, at = np.unique(cols, return_inverse=True)     # a movie rated twice counts once, summed
-        added = np.bincount(at, weights=w * self.weights[cols, target[0]], minlength=len(columns))
-        order = np.argsort(-added, kind="stable")
-        return [(int(self.movies[columns[i]]), float(added[i])) for i in order]
+        added = np.zeros((len(columns), len(targets)), np.float64)
+        np.add.at(added, at, w[:, None] * self.weights[cols][:, np.where(known, where, 0)])
+        return added, columns
 
 
 def watch_total(ease: Ease, profiles, decay: float, liked: bool) -> np.ndarray:

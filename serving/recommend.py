@@ -428,21 +428,33 @@ def genre_spread(frame: pd.DataFrame) -> dict:
             "mean_pairwise_genre_dissimilarity": round(dissimilarity, 4)}
 
 
-def reason(tables: Tables, row, members: list[Member]) -> str:
+def top_contributors(tables: Tables, members: list[Member], movie_ids) -> list[list]:
+    """For each member, for each of movie_ids: the history movie that adds most to its watch
+    score and what it adds (None where nothing does), one product per member."""
+    ranker = tables.ranker
+    return [ranker.ease.top_contributors(m.profile, movie_ids, ranker.params.decay,
+                                         m.profile_ratings if ranker.params.liked else None) for m in members]
+
+
+def reason(tables: Tables, row, members: list[Member], contributors: list | None = None) -> str:
     """Why this movie. With the pair ranker: for each member the movie of their history that
     adds most to its watch score (EASE's weight from it, times its recency weight), and their
     predicted rating; else the history movie each member's attention weighted most. Then the
-    genres or director it shares with their history."""
+    genres or director it shares with their history. contributors: each member's
+    (movie, added) for this row's movie, when top_contributors() computed them already."""
     parts = []
     title = lambda m: tables.movies.at[m, "title"] if m in tables.movies.index else f"movie {m}"  # noqa: E731
     ranker = tables.ranker if "watch" in getattr(row, "index", ()) else None
-    for side, member in zip(F.SIDES, members):
+    for k, (side, member) in enumerate(zip(F.SIDES, members)):
         rating = row.get(f"{side}_rating") if hasattr(row, "get") else None
         if ranker is not None:
-            top = ranker.ease.contributions(member.profile, int(row["movie_id"]), ranker.params.decay,
-                                            member.profile_ratings if ranker.params.liked else None)
-            if top and top[0][1] > 0:
-                part = f"{member.label} watched '{title(top[0][0])}' (most of the watch score)"
+            if contributors is not None:
+                top = contributors[k]
+            else:
+                top = (ranker.ease.contributions(member.profile, int(row["movie_id"]), ranker.params.decay,
+                                                 member.profile_ratings if ranker.params.liked else None) or [None])[0]
+            if top and top[1] > 0:
+                part = f"{member.label} watched '{title(top[0])}' (most of the watch score)"
                 parts.append(part + (f", predicted {float(rating):.1f} stars" if rating is not None else ""))
             elif rating is not None:
                 parts.append(f"{member.label}: predicted {float(rating):.1f} stars")
@@ -479,6 +491,8 @@ def recommendations(scorer: Scorer, tables: Tables, members: list[Member], n: in
     frame = score_pair(scorer, tables, a, b, retrieval)
     top = diversify(frame, strategy, n) if diversified else rank(frame, strategy, n)
     items = []
+    ids = [int(m) for m in top["movie_id"]]
+    found = top_contributors(tables, members, ids) if "watch" in top.columns else None
     for i, row in top.iterrows():
         ratings = [{"user": m.user if m.user != NEW_USER_ID else None, "predicted_rating": round(float(row[f"{s}_rating"]), 4)}
                    for s, m in zip(F.SIDES, members)]
@@ -486,7 +500,7 @@ def recommendations(scorer: Scorer, tables: Tables, members: list[Member], n: in
                       "year": int(row["year"]) if str(row["year"]).isdigit() else None,
                       "genres": sorted(_genres(row["genres"])), "pair_rating": round(float(row["pair_rating"]), 4),
                       "member_ratings": ratings, "score": round(float(row["score"]), 4),
-                      "reason": reason(tables, row, members)})
+                      "reason": reason(tables, row, members, [f[i] for f in found] if found else None)})
     return {"mode": "single" if len(members) == 1 else "pair", "strategy": strategy, "diversify": diversified,
             "candidates": int(len(frame)), "items": items, "genre_spread": genre_spread(top)}
 
@@ -505,7 +519,9 @@ def recommend(model_dir: Path, prepared: Path, user_a: int, user_b: int, top: in
     frame = score_pair(scorer, tables, a, b, retrieval)
     ranked = diversify(frame, strategy, top) if diversified else rank(frame, strategy, top)
     members = [a] if user_a == user_b else [a, b]
-    ranked["reason"] = [reason(tables, row, members) for _, row in ranked.iterrows()]
+    found = top_contributors(tables, members, [int(m) for m in ranked["movie_id"]]) if "watch" in ranked else None
+    ranked["reason"] = [reason(tables, row, members, [f[i] for f in found] if found else None)
+                        for i, row in ranked.iterrows()]
     if user_a == user_b:
         ranked = ranked.drop(columns="b_rating")
     ranked = ranked.rename(columns={"movie_id": F.MOVIE, "genres": F.MOVIE_GENRES, "pair_rating": "predicted_rating",

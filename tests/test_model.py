@@ -114,3 +114,12 @@ def test_the_explaining_model_shares_the_layers_and_exposes_the_attention(model)
         assert (weights[:, 1:] > 0).all() and (weights.sum(axis=1) <= 1 + 1e-5).all()
     swapped = explain(_swapped(x), training=False)
     np.testing.assert_allclose(swapped["a_attention"], out["b_attention"], atol=1e-6)
+
+
+def test_attention_off_is_an_ablation_without_the_attention_layer():
+    tf.keras.utils.set_random_seed(0)
+    m = build_model(SIZES, HParams(embedding_dim=8, attention_heads=0), label_mean=3.5, baseline=_tables())
+    assert explaining_model(m) is None
+    assert "history_attention" not in [layer.name for layer in m.layers]
+    x = _inputs(np.random.default_rng(0))
+    np.testing.assert_allclose(m(x, training=False).numpy(), m(_swapped(x), training=False).numpy(), atol=1e-5)

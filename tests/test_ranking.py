@@ -76,6 +76,17 @@ def test_the_profile_weighs_the_newest_rating_most_and_ignores_unknown_movies():
     assert top[0][0] == 10 and top[0][1] > 0 and len(top) == 2
 
 
+def test_top_contributors_in_one_product_are_each_movies_first_contribution():
+    ease = Ease.fit(co_watch(), [10, 20, 30, 40, 50], lam=1.0)
+    history, stars = [30, 10, 20, 30], [4, 5, 2, 3]         # 30 twice: one contributor, summed
+    targets = [20, 40, 50, 10, 777]                          # 777: not in the catalogue
+    found = ease.top_contributors(history, targets, decay=0.9, ratings=stars)
+    for target, got in zip(targets, found):
+        each = ease.contributions(history, target, decay=0.9, ratings=stars)
+        assert got == (pytest.approx(each[0][0]), pytest.approx(each[0][1])) if each else got is None, target
+    assert found[-1] is None and ease.top_contributors([], targets) == [None] * len(targets)
+
+
 def test_the_pair_ranker_sums_the_members_and_adds_the_weighted_rating():
     ease = Ease.fit(co_watch(), [10, 20, 30, 40, 50], lam=1.0)
     ranker = PairRanker(ease, RankerParams(lam=1.0, decay=1.0, liked=True, rating_weight=0.5))

@@ -36,7 +36,7 @@ class HParams:
     embedding_l2: float = 1e-4      # L2 penalty on the id embeddings (users, movies, directors)
     bias_l2: float = 1e-5           # L2 penalty on the explicit biases (residual off)
     dense_l2: float = 1e-3          # L2 penalty on the dense layers' kernels
-    attention_heads: int = 3
+    attention_heads: int = 3         # 0: no attention (an ablation; the history slots stay in the input)
     hidden_units: tuple[int, ...] = (256, 128)
     dropout: float = 0.1
     optimizer: str = "adam"         # adam | adagrad

@@ -103,9 +103,12 @@ def attend_history(enc: _Encoders, attention, norm, inputs, side: str, target: t
     mask = tf.concat([inputs[F.HIST_MASK.format(side=side)],
                       tf.ones_like(inputs[F.HIST_MASK.format(side=side)][:, :1])], axis=1)
     attention_mask = tf.cast(mask[:, None, :] * mask[:, :, None], tf.bool)
-    # The scores are not used here; explaining_model reads them from this call's node.
-    attended, _ = attention(sequence, sequence, attention_mask=attention_mask, return_attention_scores=True)
-    out = norm(sequence + attended)
+    if attention is None:        # the ablation "attention off" (attention_heads 0): each slot on its own
+        out = norm(sequence)
+    else:
+        # The scores are not used here; explaining_model reads them from this call's node.
+        attended, _ = attention(sequence, sequence, attention_mask=attention_mask, return_attention_scores=True)
+        out = norm(sequence + attended)
     out = out * mask[..., None]
     return tf.reshape(out, [-1, F.SEQUENCE_LENGTH * out.shape[-1]])
 
@@ -190,7 +193,8 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
     inputs = model_inputs()
     enc = _Encoders(sizes, hp.embedding_dim, hp.embedding_l2)
     attention = keras.layers.MultiHeadAttention(
-        num_heads=hp.attention_heads, key_dim=hp.embedding_dim, dropout=hp.dropout, name=ATTENTION_LAYER)
+        num_heads=hp.attention_heads, key_dim=hp.embedding_dim, dropout=hp.dropout,
+        name=ATTENTION_LAYER) if hp.attention_heads > 0 else None
     norm = keras.layers.LayerNormalization(name="history_norm")
 
     target = encode_movie(enc, inputs)
