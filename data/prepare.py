@@ -30,7 +30,7 @@ import pandas as pd
 from data import imdb, movielens, outdir
 from common.errors import UserError
 from data.rejects import Rejects
-from data.windows import PAD_MOVIE, make_windows, pair_windows, split_in_time
+from data.windows import PAD_MOVIE, make_windows, pair_windows, recent_ratings, split_in_time
 from transform_fn import features as F
 from transform_fn.features import EVAL_SPLIT, SPLITS, TEST_SPLIT, TRAIN_SPLIT
 
@@ -166,6 +166,7 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     movie_table, people, imdb_counts = _movie_table(raw_dir, movies, rejects)
     timeline = split_in_time(ratings, config.split_fractions)
     windows = make_windows(timeline, config.sequence_length, config.step)
+    windows = windows.join(recent_ratings(timeline, windows, F.RECENT_LENGTH))
     pairs = pair_windows(windows, config.partners, config.seed)
 
     rows = _pair_rows(windows, pairs, users, movie_table, config.sequence_length - 1)
@@ -174,6 +175,7 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     # Single-user rows (A, A): every window target in train and eval; in test every rating
     # of the period (windows with step 1), so test RMSE compares with rating prediction.
     every = make_windows(timeline, config.sequence_length, step=1)
+    every = every.join(recent_ratings(timeline, every, F.RECENT_LENGTH))
     singles = pd.concat([windows[windows["split"] != TEST_SPLIT], every[every["split"] == TEST_SPLIT]], ignore_index=True)
     self_pairs = pd.DataFrame({"a": np.arange(len(singles)), "b": np.arange(len(singles))})
     single_rows = _pair_rows(singles, self_pairs, users, movie_table, config.sequence_length - 1)
@@ -253,12 +255,13 @@ def _movie_table(raw_dir: Path, movies: pd.DataFrame, rejects: Rejects | None = 
     return table[cols].sort_values("movie_id").reset_index(drop=True), people, counts
 
 
-def _joined(windows: pd.DataFrame, prefix: str, hist: int) -> np.ndarray:
-    """hist_<prefix>_1..hist as one '|'-joined string per window, '' in padded slots."""
+def _joined(windows: pd.DataFrame, prefix: str, hist: int, key: str = "hist", filled: str = "movie") -> np.ndarray:
+    """<key>_<prefix>_1..hist as one '|'-joined string per window, '' in padded slots (those
+    whose <key>_<filled>_k is PAD_MOVIE)."""
     parts = []
     for k in range(1, hist + 1):
-        movie = windows[f"hist_movie_{k}"].to_numpy()
-        value = windows[f"hist_{prefix}_{k}"].astype(str).to_numpy()
+        movie = windows[f"{key}_{filled}_{k}"].to_numpy()
+        value = windows[f"{key}_{prefix}_{k}"].astype(str).to_numpy()
         parts.append(np.where(movie == PAD_MOVIE, "", value))
     out = parts[0].astype(object)
     for p in parts[1:]:
@@ -269,6 +272,8 @@ def _joined(windows: pd.DataFrame, prefix: str, hist: int) -> np.ndarray:
 def _pair_rows(windows, pairs, users, movie_table, hist: int) -> pd.DataFrame:
     hist_movies = _joined(windows, "movie", hist)
     hist_ratings = _joined(windows, "rating", hist)
+    recent = {name: _joined(windows, name, F.RECENT_LENGTH, "recent") for name in ("movie", "rating")}
+    raters = {name: _joined(windows, name, F.RECENT_LENGTH, "rater", "user") for name in ("user", "rating")}
     user_info = users.set_index("user_id")
     cols: dict[str, object] = {}
     for side, idx in (("a", pairs["a"].to_numpy()), ("b", pairs["b"].to_numpy())):
@@ -276,6 +281,8 @@ def _pair_rows(windows, pairs, users, movie_table, hist: int) -> pd.DataFrame:
         cols[F.user(side)] = uid
         cols[F.hist_movies(side)] = hist_movies[idx]
         cols[F.hist_ratings(side)] = hist_ratings[idx]
+        cols[F.recent_movies(side)] = recent["movie"][idx]
+        cols[F.recent_ratings(side)] = recent["rating"][idx]
         info = user_info.loc[uid]
         cols[F.sex(side)] = info["sex"].to_numpy()
         cols[F.age(side)] = info["age"].to_numpy()
@@ -291,6 +298,12 @@ def _pair_rows(windows, pairs, users, movie_table, hist: int) -> pd.DataFrame:
     cols[F.MOVIE_ACTORS] = m["actors"].to_numpy()
     cols[F.MOVIE_IMDB_RATING] = m["imdb_rating"].to_numpy()
     cols[F.MOVIE_IMDB_VOTES] = m["imdb_votes"].to_numpy()
+    # The movie's other raters as the earlier of the two targets saw them: neither member's own
+    # rating of it (part of the label) can be among them.
+    stamp = windows["timestamp"].to_numpy()
+    earlier = np.where(stamp[a] <= stamp[b], a, b)
+    cols[F.MOVIE_RATERS] = raters["user"][earlier]
+    cols[F.MOVIE_RATER_RATINGS] = raters["rating"][earlier]
     cols[F.EXAMPLE_KIND] = np.where(a == b, "single", "pair")
     padded = (windows["hist_movie_1"] == PAD_MOVIE).to_numpy()
     cols[F.HISTORY_PADDED] = np.where(padded[a] | padded[b], "padded", "full")

@@ -117,3 +117,73 @@ def pair_windows(windows: pd.DataFrame, partners: int = 2, seed: int = 0) -> pd.
     _, first = np.unique(lo * (len(windows) + 1) + hi, return_index=True)
     first.sort()
     return pd.DataFrame({"a": a[first], "b": b[first]})
+
+
+# The splits whose ratings the baseline that scores a row of each split has learnt from
+# (trainer_fn: the Trainer fits on train rows and chooses on eval rows with the baseline fitted
+# on train; test rows and served requests are scored with its refit on train + eval). A row's
+# "recent" ratings are those outside that set and strictly before its target's second: what
+# the baseline has not seen yet. Train rows have none (their baseline saw every train rating).
+FITTED_ON = {TRAIN_SPLIT: None, EVAL_SPLIT: (TRAIN_SPLIT,), TEST_SPLIT: (TRAIN_SPLIT, EVAL_SPLIT)}
+
+
+def recent_ratings(timeline: pd.DataFrame, windows: pd.DataFrame, length: int) -> pd.DataFrame:
+    """For each window (make_windows' rows), its user's and its target movie's latest `length`
+    ratings the row's baseline has not learnt from (FITTED_ON), strictly before the target's
+    second, oldest first, left-padded:
+
+    - recent_movie_k / recent_rating_k: the user's own;
+    - rater_user_k / rater_rating_k: the target movie's, by other users (a user rates a movie
+      once, and the user's own rating of it is the target itself).
+    PAD_MOVIE / PAD_RATING in empty slots; a window's own label is never among them.
+    """
+    out = {}
+    n = len(windows)
+    split = windows["split"].to_numpy()
+    user_t, movie_t, time_t = (windows[c].to_numpy() for c in ("user_id", "movie_id", "timestamp"))
+    t_split = timeline["split"].to_numpy()
+    for kind, by, key_t, fields in (("recent", "user_id", user_t, ("movie_id", "rating")),
+                                    ("rater", "movie_id", movie_t, ("user_id", "rating"))):
+        values = {f: np.full((n, length), PAD_MOVIE if f != "rating" else PAD_RATING, dtype=np.int64)
+                  for f in fields}
+        for row_split, fitted in FITTED_ON.items():
+            rows = np.flatnonzero(split == row_split)
+            if fitted is None or not len(rows):
+                continue
+            pool = timeline[~np.isin(t_split, fitted)]
+            pool = pool.sort_values([by, "timestamp"], kind="stable")
+            owner = pool[by].to_numpy().astype(np.int64)
+            stamp = pool["timestamp"].to_numpy().astype(np.int64)
+            # (owner, second) as one sortable key: the first pooled rating of the owner at or
+            # after the target's second, and the owner's first pooled rating; what lies between
+            # is strictly earlier.
+            keys, query, first = _keys(owner, stamp, key_t[rows], time_t[rows])
+            pos = np.searchsorted(keys, query, side="left")
+            start = np.searchsorted(keys, first, side="left")
+            available = pos - start
+            for k in range(1, length + 1):            # slot k holds the rating `length - k + 1` back
+                back = length - k + 1
+                ok = available >= back
+                src = np.where(ok, pos - back, 0)
+                for f in fields:
+                    column = pool[f].to_numpy().astype(np.int64)
+                    pad = PAD_MOVIE if f != "rating" else PAD_RATING
+                    values[f][rows, k - 1] = np.where(ok, column[src] if len(column) else pad, pad)
+        names = {"movie_id": "movie", "user_id": "user", "rating": "rating"}
+        for f in fields:
+            for k in range(1, length + 1):
+                out[f"{kind}_{names[f]}_{k}"] = values[f][:, k - 1]
+    return pd.DataFrame(out, index=windows.index)
+
+
+def _keys(owner, stamp, key_owner, key_stamp):
+    """(owner, second) pairs as one sortable int64 each, through dense ranks (any id and any
+    second fit): the pooled ratings' keys, the targets' keys, and each target owner's first key."""
+    owners = np.unique(np.concatenate([owner, key_owner]))
+    seconds = np.unique(np.concatenate([stamp, key_stamp]))
+    width = np.int64(len(seconds) + 1)
+
+    def key(o, t):
+        return np.searchsorted(owners, o).astype(np.int64) * width + np.searchsorted(seconds, t).astype(np.int64) + 1
+
+    return key(owner, stamp), key(key_owner, key_stamp), np.searchsorted(owners, key_owner).astype(np.int64) * width

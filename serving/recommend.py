@@ -26,6 +26,7 @@ import pandas as pd
 
 from common.layout import DEFAULT_WORK_DIR, WorkLayout
 from common.errors import UserError, run_cli
+from data.windows import FITTED_ON
 from transform_fn import features as F
 
 SERVING_DROP = (F.LABEL, *F.EVAL_ONLY)
@@ -151,6 +152,9 @@ class Member:
     known: bool = True
     profile: tuple[int, ...] = ()     # every movie they rated, oldest first (the pair ranker's input)
     profile_ratings: tuple[float, ...] = ()     # and its stars
+    # Their latest RECENT_LENGTH ratings the served model's baseline has not learnt from
+    # (the test period's, then any sent with the request), oldest first.
+    recent: tuple[tuple[int, float], ...] = ()
 
     @property
     def label(self) -> str:
@@ -170,6 +174,15 @@ class Tables:
         self.ratings = ratings.sort_values(["user_id", "timestamp", "movie_id"], kind="stable")
         self.by_user = {user: frame for user, frame in self.ratings.groupby("user_id", sort=False)}
         self.popularity = ratings["movie_id"].value_counts()
+        # What the served model's baseline has not learnt from: it was refitted on train + eval
+        # (data/windows.py FITTED_ON), so the test period's ratings, as the test rows read them.
+        unseen = self.ratings[~self.ratings["split"].isin(FITTED_ON[F.TEST_SPLIT])]
+        self.recent_by_user = {u: list(zip(f["movie_id"].astype(int), f["rating"].astype(float)))[-F.RECENT_LENGTH:]
+                               for u, f in unseen.groupby("user_id", sort=False)}
+        by_time = unseen.sort_values(["movie_id", "timestamp", "user_id"], kind="stable")
+        self.raters = {m: _slots(f["user_id"].astype(int).tolist()[-F.RECENT_LENGTH:],
+                                 f["rating"].tolist()[-F.RECENT_LENGTH:])
+                       for m, f in by_time.groupby("movie_id", sort=False)}
         self.genres = {m: _genres(g) for m, g in zip(self.movies["movie_id"], self.movies["genres"])}
         self.ranker = None                  # a PairRanker (use_ranker); None: rank by rating only
         people = self.prepared / "people.csv"
@@ -195,7 +208,8 @@ class Tables:
         return Member(int(user), str(row["sex"]), int(row["age"]), int(row["occupation"]),
                       history=_latest(mine["movie_id"], mine["rating"]), seen=frozenset(mine["movie_id"].tolist()),
                       profile=tuple(int(m) for m in mine["movie_id"]),
-                      profile_ratings=tuple(float(r) for r in mine["rating"]))
+                      profile_ratings=tuple(float(r) for r in mine["rating"]),
+                      recent=tuple(self.recent_by_user.get(user, ())))
 
     def member_with_ratings(self, ratings: list[tuple[int, float]], user: int | None = None, sex: str | None = None,
                             age: int | None = None, occupation: int | None = None) -> Member:
@@ -213,7 +227,9 @@ class Tables:
                                        occupation=base.occupation if occupation is None else occupation,
                                        history=_latest(movies, stars), seen=base.seen | {m for m, _ in ratings},
                                        profile=tuple(int(m) for m in movies),
-                                       profile_ratings=tuple(float(r) for r in stars))
+                                       profile_ratings=tuple(float(r) for r in stars),
+                                       recent=(base.recent + tuple((int(m), float(r)) for m, r in ratings))[
+                                           -F.RECENT_LENGTH:])
         missing = [name for name, value in (("sex", sex), ("age", age), ("occupation", occupation)) if value is None]
         if missing:
             raise ValueError(f"a person not in users.csv needs {', '.join(missing)}")
@@ -221,7 +237,8 @@ class Tables:
                       history=_latest([m for m, _ in ratings], [r for _, r in ratings]),
                       seen=frozenset(m for m, _ in ratings), known=False,
                       profile=tuple(int(m) for m, _ in ratings),
-                      profile_ratings=tuple(float(r) for _, r in ratings))
+                      profile_ratings=tuple(float(r) for _, r in ratings),
+                      recent=tuple((int(m), float(r)) for m, r in ratings)[-F.RECENT_LENGTH:])
 
     def candidates(self, members: list[Member], retrieval: Retrieval | None = None,
                    embedding: MovieEmbedding | None = None) -> pd.DataFrame:
@@ -242,6 +259,20 @@ def _latest(movies, stars) -> list[tuple[int, float]]:
     return pairs[-F.HISTORY_LENGTH:] if F.HISTORY_LENGTH else []
 
 
+def _stars(r) -> str:
+    return str(int(r)) if float(r).is_integer() else str(r)
+
+
+def _slots(ids: list, stars: list, width: int = F.RECENT_LENGTH) -> tuple[str, str]:
+    """ids and their stars as `width` '|'-joined slots each, oldest first, left-padded with ''."""
+    pad = [""] * (width - len(ids))
+    return (F.LIST_SEPARATOR.join(pad + [str(i) for i in ids]),
+            F.LIST_SEPARATOR.join(pad + [_stars(r) for r in stars]))
+
+
+NO_RATERS = _slots([], [])
+
+
 def _history_strings(member: Member) -> tuple[str, str]:
     """'|'-joined, oldest first, left-padded with '' (as the data stage writes them)."""
     pad = [""] * (F.HISTORY_LENGTH - len(member.history))
@@ -250,21 +281,27 @@ def _history_strings(member: Member) -> tuple[str, str]:
     return F.LIST_SEPARATOR.join(movies), F.LIST_SEPARATOR.join(stars)
 
 
-def raw_rows(a: Member, b: Member, movies: pd.DataFrame) -> pd.DataFrame:
+def raw_rows(a: Member, b: Member, movies: pd.DataFrame, tables_raters: dict | None = None) -> pd.DataFrame:
     """The raw serving columns (pairs.csv's, without label and evaluation-only columns), one
-    row per movie, for the pair (a, b)."""
+    row per movie, for the pair (a, b); tables_raters: each movie's recent raters
+    (Tables.raters), none when not given."""
     n = len(movies)
     columns = {}
     for side, member in (("a", a), ("b", b)):
         hist_movies, hist_ratings = _history_strings(member)
+        recent_movies, recent_ratings = _slots([m for m, _ in member.recent], [r for _, r in member.recent])
         columns.update({F.user(side): [member.user] * n, F.hist_movies(side): [hist_movies] * n,
-                        F.hist_ratings(side): [hist_ratings] * n, F.sex(side): [member.sex] * n,
+                        F.hist_ratings(side): [hist_ratings] * n, F.recent_movies(side): [recent_movies] * n,
+                        F.recent_ratings(side): [recent_ratings] * n, F.sex(side): [member.sex] * n,
                         F.age(side): [member.age] * n, F.occupation(side): [member.occupation] * n})
     columns.update({F.MOVIE: movies["movie_id"].to_numpy(), F.MOVIE_GENRES: movies["genres"].to_numpy(),
                     F.MOVIE_YEAR: movies["year"].to_numpy(), F.MOVIE_RUNTIME: movies["runtime"].to_numpy(),
                     F.MOVIE_DIRECTOR: movies["director"].to_numpy(), F.MOVIE_ACTORS: movies["actors"].to_numpy(),
                     F.MOVIE_IMDB_RATING: movies["imdb_rating"].to_numpy(),
                     F.MOVIE_IMDB_VOTES: movies["imdb_votes"].to_numpy()})
+    raters = [tables_raters.get(int(m), NO_RATERS) for m in movies["movie_id"]] if tables_raters else [NO_RATERS] * n
+    columns[F.MOVIE_RATERS] = [r[0] for r in raters]
+    columns[F.MOVIE_RATER_RATINGS] = [r[1] for r in raters]
     return pd.DataFrame(columns)
 
 
@@ -273,7 +310,7 @@ def candidate_rows(prepared: Path, user_a: int, user_b: int) -> pd.DataFrame:
     tables = Tables(prepared)
     a, b = tables.member(user_a), tables.member(user_b)
     movies = tables.candidates([a, b])
-    return raw_rows(a, b, movies).assign(title=movies["title"].to_numpy())
+    return raw_rows(a, b, movies, tables.raters).assign(title=movies["title"].to_numpy())
 
 
 # ---------------------------------------------------------------- the model
@@ -350,7 +387,7 @@ def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
     elif ranker is not None:
         watch = ranker.watch(members, movies["movie_id"].to_numpy())
     movies = tables.candidates(members, retrieval, scorer.embedding) if movies is None else movies
-    scores = scorer.score(raw_rows(a, b, movies))
+    scores = scorer.score(raw_rows(a, b, movies, tables.raters))
     frame = movies[["movie_id", "title", "year", "genres", "director"]].reset_index(drop=True)
     frame = frame.assign(pair_rating=scores["pair_rating"], a_rating=scores["a_rating"],
                          b_rating=scores["b_rating"])

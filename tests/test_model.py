@@ -49,6 +49,14 @@ def _inputs(rng, n=16, padded_slots=1):
         x[F.HIST_MASK.format(side=side)] = mask
         x[F.HIST_IDX.format(side=side)] = (rng.integers(1, 30, (n, F.HISTORY_LENGTH)) * mask).astype(np.int64)
         x[F.HIST_RATING.format(side=side)] = (rng.integers(1, 6, (n, F.HISTORY_LENGTH)) * mask).astype(np.float32)
+        recent = (np.arange(F.RECENT_LENGTH)[None, :] >= rng.integers(0, F.RECENT_LENGTH + 1, (n, 1))).astype(np.float32)
+        x[F.RECENT_MASK.format(side=side)] = recent
+        x[F.RECENT_IDX.format(side=side)] = (rng.integers(1, 30, (n, F.RECENT_LENGTH)) * recent).astype(np.int64)
+        x[F.RECENT_RATING.format(side=side)] = (rng.integers(1, 6, (n, F.RECENT_LENGTH)) * recent).astype(np.float32)
+    raters = (np.arange(F.RECENT_LENGTH)[None, :] >= rng.integers(0, F.RECENT_LENGTH + 1, (n, 1))).astype(np.float32)
+    x[F.RATER_MASK] = raters
+    x[F.RATER_IDX] = (rng.integers(1, 20, (n, F.RECENT_LENGTH)) * raters).astype(np.int64)
+    x[F.RATER_RATING] = (rng.integers(1, 6, (n, F.RECENT_LENGTH)) * raters).astype(np.float32)
     x[F.MOVIE_IDX] = rng.integers(1, 30, n)
     x[F.DIRECTOR_IDX] = rng.integers(0, 5, n)
     x[F.GENRE_IDX] = rng.integers(0, 18, (n, F.MAX_GENRES))
@@ -60,7 +68,8 @@ def _inputs(rng, n=16, padded_slots=1):
 
 def _swapped(x):
     out = dict(x)
-    for name in (F.USER_IDX, F.SEX_IDX, F.AGE_IDX, F.OCCUPATION_IDX, F.HIST_IDX, F.HIST_RATING, F.HIST_MASK):
+    for name in (F.USER_IDX, F.SEX_IDX, F.AGE_IDX, F.OCCUPATION_IDX, F.HIST_IDX, F.HIST_RATING, F.HIST_MASK,
+                 F.RECENT_IDX, F.RECENT_RATING, F.RECENT_MASK):
         out[name.format(side="a")], out[name.format(side="b")] = x[name.format(side="b")], x[name.format(side="a")]
     return out
 
@@ -123,3 +132,44 @@ def test_attention_off_is_an_ablation_without_the_attention_layer():
     assert "history_attention" not in [layer.name for layer in m.layers]
     x = _inputs(np.random.default_rng(0))
     np.testing.assert_allclose(m(x, training=False).numpy(), m(_swapped(x), training=False).numpy(), atol=1e-5)
+
+
+def _baseline(t: FactorTables, users, movies):
+    r = t.mu + t.user_bias[users] + t.movie_bias[movies] + np.sum(t.user_vectors[users] * t.movie_vectors[movies], -1)
+    return np.clip(r, F.RATING_MIN, F.RATING_MAX)
+
+
+def test_the_recent_terms_are_the_residuals_of_the_ratings_the_baseline_has_not_seen():
+    """Each recency weight alone: the drift over the members' recent ratings, its
+    similarity-weighted form, the movie's recent raters; padded slots add nothing."""
+    from trainer_fn.model import RECENCY_LAYER
+
+    tables = _tables()
+    m = _untrained(residual=True)
+    x = _inputs(np.random.default_rng(3))
+    users = {s: x[F.USER_IDX.format(side=s)] for s in F.SIDES}
+    start = (_baseline(tables, users["a"], x[F.MOVIE_IDX]) + _baseline(tables, users["b"], x[F.MOVIE_IDX])) / 2
+    layer = m.get_layer(RECENCY_LAYER)
+    assert layer.get_weights()[0].shape == (4, 1)
+    np.testing.assert_allclose(m(x, training=False).numpy(), start, atol=1e-4)   # weights 0: the baseline
+    since, similar = [], []
+    for s in F.SIDES:
+        movies, mask = x[F.RECENT_IDX.format(side=s)], x[F.RECENT_MASK.format(side=s)]
+        res = (x[F.RECENT_RATING.format(side=s)] - _baseline(tables, users[s][:, None], movies)) * mask
+        since.append(res.sum(-1) / (mask.sum(-1) + 3))
+        q = tables.movie_vectors / np.linalg.norm(tables.movie_vectors, axis=-1, keepdims=True)
+        w = np.maximum(np.sum(q[movies] * q[x[F.MOVIE_IDX]][:, None], -1), 0) ** 2 * mask
+        similar.append((w * res).sum(-1) / (w.sum(-1) + 0.5))
+    raters, mask = x[F.RATER_IDX], x[F.RATER_MASK]
+    received = ((x[F.RATER_RATING] - _baseline(tables, raters, x[F.MOVIE_IDX][:, None])) * mask).sum(-1) / (mask.sum(-1) + 5)
+    for k, term in ((1, (since[0] + since[1]) / 2), (2, (similar[0] + similar[1]) / 2), (3, received)):
+        weights = np.zeros((4, 1), np.float32)
+        weights[k] = 1.0
+        layer.set_weights([weights])
+        np.testing.assert_allclose(m(x, training=False).numpy(), start + term, atol=1e-4, err_msg=str(k))
+    assert np.abs(received).max() > 0.1 and np.abs(since[0]).max() > 0.1
+    layer.set_weights([np.ones((4, 1), np.float32)])
+    padded = dict(x)
+    for name in (F.RATER_IDX, F.RATER_RATING):
+        padded[name] = np.where(x[F.RATER_MASK] > 0, x[name], 7).astype(x[name].dtype)   # junk under the mask
+    np.testing.assert_allclose(m(padded, training=False).numpy(), m(x, training=False).numpy(), atol=1e-5)

@@ -31,7 +31,8 @@ class HParams:
     is kept; its training configuration (Adagrad 0.01, batch 32, 10 epochs, no baseline)
     is `HParams.preset("seed")`, one flag away (--preset seed)."""
     residual: bool = True           # learn the residual over the frozen SVD++ baseline
-    recency_on_eval: bool = True    # fit the one recency weight on eval (trainer_fn/run.py)
+    recency_on_eval: bool = True    # fit the recency weights on eval (trainer_fn/run.py)
+    recent: bool = True             # + the recent-ratings terms (model.recent_features); off: the window only
     embedding_dim: int = 8
     embedding_l2: float = 1e-4      # L2 penalty on the id embeddings (users, movies, directors)
     bias_l2: float = 1e-5           # L2 penalty on the explicit biases (residual off)

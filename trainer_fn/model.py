@@ -42,6 +42,14 @@ def model_inputs() -> dict[str, keras.Input]:
         for name in (F.HIST_RATING, F.HIST_MASK):
             inputs[name.format(side=side)] = keras.Input(
                 shape=(F.HISTORY_LENGTH,), dtype=tf.float32, name=name.format(side=side))
+        inputs[F.RECENT_IDX.format(side=side)] = keras.Input(
+            shape=(F.RECENT_LENGTH,), dtype=tf.int64, name=F.RECENT_IDX.format(side=side))
+        for name in (F.RECENT_RATING, F.RECENT_MASK):
+            inputs[name.format(side=side)] = keras.Input(
+                shape=(F.RECENT_LENGTH,), dtype=tf.float32, name=name.format(side=side))
+    inputs[F.RATER_IDX] = keras.Input(shape=(F.RECENT_LENGTH,), dtype=tf.int64, name=F.RATER_IDX)
+    for name in (F.RATER_RATING, F.RATER_MASK):
+        inputs[name] = keras.Input(shape=(F.RECENT_LENGTH,), dtype=tf.float32, name=name)
     for name in (F.MOVIE_IDX, F.DIRECTOR_IDX):
         inputs[name] = keras.Input(shape=(), dtype=tf.int64, name=name)
     inputs[F.GENRE_IDX] = keras.Input(shape=(F.MAX_GENRES,), dtype=tf.int64, name=F.GENRE_IDX)
@@ -161,6 +169,47 @@ class FrozenBaseline:
         return tf.clip_by_value(rating, F.RATING_MIN, F.RATING_MAX)
 
 
+    def rating_by(self, users: tf.Tensor, movies: tf.Tensor) -> tf.Tensor:
+        """users [batch, n] (several raters), movies [batch] (one movie each) -> [batch, n]."""
+        q, mb = self.movie_vectors(movies)[:, None, :], self.movie_bias(movies)
+        rating = self.mu + self.user_bias(users)[..., 0] + mb + tf.reduce_sum(self.user_vectors(users) * q, -1)
+        return tf.clip_by_value(rating, F.RATING_MIN, F.RATING_MAX)
+
+    def similarity(self, movies: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+        """Cosine of the factor vectors of movies [batch, n] and the target [batch]."""
+        a = tf.math.l2_normalize(self.movie_vectors(movies), -1)
+        b = tf.math.l2_normalize(self.movie_vectors(target), -1)[:, None, :]
+        return tf.reduce_sum(a * b, -1)
+
+
+def recent_features(base: FrozenBaseline, inputs) -> list[tf.Tensor]:
+    """What the ratings the baseline has not learnt from say about the target, each [batch, 1]
+    and symmetric in A and B (data/windows.py recent_ratings; zeros where there are none):
+
+    - since: each member's residuals over their recent ratings, a shrunk mean (sum over
+      n + 3), averaged over the two members: their drift since the baseline's fit;
+    - similar: the same residuals weighted by how like the target each movie is (its cosine
+      with the target in the baseline's factors, squared, 0 below 0; sum over weights + 0.5):
+      attention over the recent history by the target, in the baseline's geometry;
+    - movie: the target movie's residuals over its recent raters (sum over n + 5): how it is
+      received now.
+    """
+    movie = inputs[F.MOVIE_IDX]
+    since, similar = [], []
+    for side in F.SIDES:
+        users, mask = inputs[F.USER_IDX.format(side=side)], inputs[F.RECENT_MASK.format(side=side)]
+        movies = inputs[F.RECENT_IDX.format(side=side)]
+        res = (inputs[F.RECENT_RATING.format(side=side)] - base.rating(users, movies)) * mask
+        since.append(tf.reduce_sum(res, -1, keepdims=True) / (tf.reduce_sum(mask, -1, keepdims=True) + 3.0))
+        weight = tf.square(tf.nn.relu(base.similarity(movies, movie))) * mask
+        similar.append(tf.reduce_sum(weight * res, -1, keepdims=True)
+                       / (tf.reduce_sum(weight, -1, keepdims=True) + 0.5))
+    mask = inputs[F.RATER_MASK]
+    res = (inputs[F.RATER_RATING] - base.rating_by(inputs[F.RATER_IDX], movie)) * mask
+    received = tf.reduce_sum(res, -1, keepdims=True) / (tf.reduce_sum(mask, -1, keepdims=True) + 5.0)
+    return [(since[0] + since[1]) / 2.0, (similar[0] + similar[1]) / 2.0, received]
+
+
 def history_residuals(base: FrozenBaseline, inputs, side: str) -> tf.Tensor:
     """Each history slot's rating minus the baseline's prediction for it; 0 in padded slots."""
     users, movies = inputs[F.USER_IDX.format(side=side)], inputs[F.HIST_IDX.format(side=side)]
@@ -209,9 +258,13 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
         start = (base.rating(inputs[F.USER_IDX.format(side="a")], inputs[F.MOVIE_IDX])
                  + base.rating(inputs[F.USER_IDX.format(side="b")], inputs[F.MOVIE_IDX])) / 2.0
         # The pair's recent drift from the baseline (mean history residual of both members),
-        # times one weight that training leaves at 0 and run_fn fits on the eval split: drift
+        # times a weight that training leaves at 0 and run_fn fits on the eval split: drift
         # only shows on ratings after the baseline's training period (run.fit_recency_weight).
+        # With hp.recent, three more terms from the ratings the baseline has not learnt from
+        # (recent_features), their weights fitted on eval with it.
         recency = (means["a"] + means["b"]) / 2.0
+        if hp.recent:
+            recency = keras.layers.concatenate([recency, *recent_features(base, inputs)], name="recency_terms")
         start = start + tf.squeeze(keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros", trainable=False,
                                                       name=RECENCY_LAYER)(recency), axis=-1)
     else:

@@ -116,10 +116,17 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     recency = fit_recency_weight(model, evaluate) if hp.residual and hp.recency_on_eval else 0.0
     final_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
     kept = "trained"
-    if hp.residual and final_rmse > start_rmse:
-        # The deep part made eval worse than the baseline it starts from: keep the start.
+    if hp.residual and hp.epochs > 0:
+        # The start (the baseline, with its own recency weights fitted on eval) against the
+        # trained deep part, on eval RMSE: the deep part is kept only when it helps there.
+        trained = model.get_weights()
         model.set_weights(start_weights)
-        kept = "start (the baseline)"
+        start_recency = fit_recency_weight(model, evaluate) if hp.recency_on_eval else 0.0
+        start_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
+        if start_rmse <= final_rmse:
+            kept, recency, final_rmse = "start (the baseline)", start_recency, start_rmse
+        else:
+            model.set_weights(trained)
     if hp.residual and serving_tables is not baseline:
         swap_baseline(model, baseline, serving_tables)
     with tf.io.gfile.GFile(os.path.join(os.path.dirname(fn_args.serving_model_dir), F.DATA_IDENTITY_FILE), "w") as f:
@@ -134,23 +141,27 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
          explain=explaining_model(model))
 
 
-def fit_recency_weight(model, evaluate, limit: float = 2.0) -> float:
-    """The recency layer's one weight, by least squares on the eval split.
+def fit_recency_weight(model, evaluate, limit: float = 2.0) -> list[float]:
+    """The recency layer's weights, by non-negative least squares on the eval split.
 
     A user's drift away from the baseline shows only on ratings after the baseline's training
     period: on training rows the history residuals are small and say little about the
     target's (measured: slope 0.12-0.17 on train rows against 0.39-0.42 on eval rows), so
     the deep part cannot learn it there. Eval ratings come after train, like test ones after
-    eval, so the weight of the pair's mean history residual is fitted there: one parameter,
-    clipped to [0, limit]. The test split is never used.
+    eval, so the weights of the pair's mean history residual (and, with hparams.recent, of the
+    recent-ratings terms) are fitted there: one parameter a term, each in [0, limit]. The test
+    split is never used.
     """
+    from scipy.optimize import nnls
+
     layer = model.get_layer(RECENCY_LAYER)
     feature = keras.Model(model.inputs, layer.input)
     xs, errors = [], []
     for features, label in evaluate:
-        xs.append(feature(features, training=False).numpy().reshape(-1))
+        x = feature(features, training=False).numpy()
+        xs.append(x.reshape(len(x), -1))
         errors.append(label.numpy().reshape(-1) - model(features, training=False).numpy().reshape(-1))
-    x, error = np.concatenate(xs), np.concatenate(errors)
-    weight = float(np.clip(np.dot(x, error) / max(np.dot(x, x), 1e-12), 0.0, limit))
-    layer.set_weights([np.array([[weight]], np.float32)])
-    return weight
+    x, error = np.concatenate(xs).astype(np.float64), np.concatenate(errors).astype(np.float64)
+    weights = np.clip(nnls(x, error)[0], 0.0, limit) if len(x) else np.zeros(x.shape[1])
+    layer.set_weights([weights.reshape(-1, 1).astype(np.float32)])
+    return [float(w) for w in weights]

@@ -11,6 +11,10 @@ LIST_SEPARATOR = "|"
 MAX_ACTORS = 3               # lead actors kept per movie
 NO_GENRES = "(no genres listed)"   # written when a movie has none (an empty CSV field is "missing")
 
+# Each member's latest ratings the row's baseline has not learnt from, and the target movie's
+# by other users (data/windows.py recent_ratings): oldest first, left-padded to this width.
+RECENT_LENGTH = 10
+
 SIDES = ("a", "b")           # the two users of a pair; (A, A) is a single-user example
 
 # Split names: the data stage's folders, CsvExampleGen's splits, the Trainer's and the
@@ -56,6 +60,14 @@ def hist_ratings(side: str) -> str:
     return f"{side}_hist_ratings"    # '|'-joined ratings aligned with hist_movies
 
 
+def recent_movies(side: str) -> str:
+    return f"{side}_recent_movies"   # RECENT_LENGTH '|'-joined movie ids, '' in padded slots
+
+
+def recent_ratings(side: str) -> str:
+    return f"{side}_recent_ratings"  # aligned with recent_movies
+
+
 def sex(side: str) -> str:
     return f"{side}_sex"
 
@@ -68,7 +80,12 @@ def occupation(side: str) -> str:
     return f"{side}_occupation"
 
 
-USER_COLUMNS = (user, hist_movies, hist_ratings, sex, age, occupation)
+USER_COLUMNS = (user, hist_movies, hist_ratings, recent_movies, recent_ratings, sex, age, occupation)
+# The target movie's latest ratings by other users that the row's baseline has not learnt
+# from, before the target's second (for a pair, before the earlier member's target): who, and
+# how many stars. RECENT_LENGTH '|'-joined slots each.
+MOVIE_RATERS = "movie_raters"
+MOVIE_RATER_RATINGS = "movie_rater_ratings"
 # Evaluation-only columns: for slicing in TFMA; neither the model nor a serving request
 # uses them (they are absent in the schema's SERVING environment, like the label).
 EXAMPLE_KIND = "example_kind"            # "pair" (two users) or "single" (the pair (A, A))
@@ -78,13 +95,19 @@ EVAL_ONLY = (EXAMPLE_KIND, HISTORY_PADDED, MOVIE_PRIMARY_GENRE)
 
 RAW_COLUMNS = tuple(col(side) for side in SIDES for col in USER_COLUMNS) + (
     MOVIE, MOVIE_GENRES, MOVIE_YEAR, MOVIE_RUNTIME, MOVIE_DIRECTOR, MOVIE_ACTORS, MOVIE_IMDB_RATING,
-    MOVIE_IMDB_VOTES) + EVAL_ONLY + (LABEL,)
+    MOVIE_IMDB_VOTES, MOVIE_RATERS, MOVIE_RATER_RATINGS) + EVAL_ONLY + (LABEL,)
 
 # Transformed feature names.
 USER_IDX = "{side}_user_idx"
 HIST_IDX = "{side}_hist_idx"
 HIST_RATING = "{side}_hist_rating"
 HIST_MASK = "{side}_hist_mask"
+RECENT_IDX = "{side}_recent_idx"
+RECENT_RATING = "{side}_recent_rating"
+RECENT_MASK = "{side}_recent_mask"
+RATER_IDX = "movie_rater_idx"          # the raters, in the user vocabulary
+RATER_RATING = "movie_rater_rating"
+RATER_MASK = "movie_rater_mask"
 SEX_IDX = "{side}_sex_idx"
 AGE_IDX = "{side}_age_idx"
 OCCUPATION_IDX = "{side}_occupation_idx"

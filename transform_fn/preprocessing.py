@@ -42,6 +42,17 @@ def _lookup(x: tf.Tensor, vocabulary) -> tf.Tensor:
     return tf.where(tf.equal(x, ""), tf.zeros_like(index), index + 1)
 
 
+def _rated_slots(ids: tf.Tensor, ratings: tf.Tensor, vocabulary):
+    """[batch, width] ids ('' in empty slots) and their '|'-joined ratings -> (index, stars,
+    mask): index 0 and stars 0 in empty slots. The ids are looked up in a vocabulary they do
+    not build (the recent movies in the movies', the raters in the users')."""
+    width = ids.shape[-1]
+    stars = _split_list(_as_string(ratings), width)
+    mask = tf.not_equal(ids, "")
+    values = tf.where(mask, tf.strings.to_number(tf.where(mask & tf.not_equal(stars, ""), stars, "0"), tf.float32), 0.0)
+    return _lookup(ids, vocabulary), values, tf.cast(mask, tf.float32)
+
+
 def _rounded(x: tf.Tensor, digits: int = 4) -> tf.Tensor:
     scale = 10.0 ** digits
     return tf.round(x * scale) / scale
@@ -65,6 +76,9 @@ def preprocessing_fn(inputs):
     hist = {side: _split_list(raw[F.hist_movies(side)], F.HISTORY_LENGTH) for side in F.SIDES}
     movie = _as_string(raw[F.MOVIE])
 
+    recent = {side: _split_list(raw[F.recent_movies(side)], F.RECENT_LENGTH) for side in F.SIDES}
+    raters = _split_list(_as_string(raw[F.MOVIE_RATERS]), F.RECENT_LENGTH)
+
     user_vocab = _shared_vocabulary(users.values(), F.USER_VOCAB)
     movie_vocab = _shared_vocabulary([movie, *hist.values()], F.MOVIE_VOCAB)
     demographic_vocab = {
@@ -81,9 +95,13 @@ def preprocessing_fn(inputs):
         out[F.HIST_MASK.format(side=side)] = tf.cast(mask, tf.float32)
         out[F.HIST_RATING.format(side=side)] = tf.where(
             mask, tf.strings.to_number(tf.where(mask, ratings, "0"), tf.float32), 0.0)
+        out[F.RECENT_IDX.format(side=side)], out[F.RECENT_RATING.format(side=side)], \
+            out[F.RECENT_MASK.format(side=side)] = _rated_slots(recent[side], raw[F.recent_ratings(side)], movie_vocab)
         for column, name in ((F.sex, F.SEX_IDX), (F.age, F.AGE_IDX), (F.occupation, F.OCCUPATION_IDX)):
             out[name.format(side=side)] = _lookup(_as_string(raw[column(side)]), demographic_vocab[column])
 
+    out[F.RATER_IDX], out[F.RATER_RATING], out[F.RATER_MASK] = _rated_slots(
+        raters, raw[F.MOVIE_RATER_RATINGS], user_vocab)
     out[F.MOVIE_IDX] = _lookup(movie, movie_vocab)
     genres = _split_list(raw[F.MOVIE_GENRES], F.MAX_GENRES)
     out[F.GENRE_IDX] = _lookup(genres, _shared_vocabulary([genres], F.GENRE_VOCAB))
