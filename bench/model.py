@@ -87,6 +87,13 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
         rmse, s = _run(work, source, ["--attention-heads", "0"])
         rows["ablation: attention off (--attention-heads 0)"] = rmse["candidate"]
         seconds["--attention-heads 0"] = s
+        # Ablation: the window only (no recent-ratings terms: model.recent_features).
+        rmse, s = _run(work, source, ["--no-recent"])
+        rows["ablation: the window only, no recent-ratings terms (--no-recent)"] = rmse["candidate"]
+        seconds["--no-recent"] = s
+        rmse, s = _run(work, source, ["--epochs", "0", "--no-recent"])
+        rows["ablation: deep part off and the window only (--epochs 0 --no-recent)"] = rmse["candidate"]
+        seconds["--epochs 0 --no-recent"] = s
         if with_seed_preset:
             rmse, s = _run(work, source, ["--preset", "seed"])
             rows["attention, the seed's setup (--preset seed)"] = rmse["candidate"]

@@ -55,6 +55,26 @@ def test_no_leakage(tiny_prepared):
         assert (first[common] >= last_train[common]).all(), split
 
 
+def test_a_rows_recent_ratings_hold_neither_members_rating_of_the_target(tiny_prepared):
+    """The movie's recent raters of a pair row are those before the earlier member's target:
+    never a member (their ratings of it are the label); a member's own recent list never holds
+    the target movie; train rows carry none."""
+    out, _ = tiny_prepared
+    rows = _rows(out)
+    filled = 0
+    for split, frame in rows.items():
+        raters = frame[F.MOVIE_RATERS].str.split("|")
+        for side in F.SIDES:
+            assert not any(str(u) in r for u, r in zip(frame[F.user(side)], raters)), split
+            recent = frame[F.recent_movies(side)].str.split("|")
+            assert not any(str(m) in r for m, r in zip(frame[F.MOVIE], recent)), split
+            assert (recent.str.len() == F.RECENT_LENGTH).all()
+        filled += int(sum(len([x for x in r if x]) for r in raters))
+        if split == "train":
+            assert (frame[F.MOVIE_RATERS] == "|" * (F.RECENT_LENGTH - 1)).all()
+    assert filled > 100
+
+
 def test_single_user_rows_cover_every_test_rating(tiny_prepared):
     out, manifest = tiny_prepared
     singles = _rows(out, kinds=("singles",))

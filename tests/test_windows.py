@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.windows import PAD_MOVIE, make_windows, pair_windows, split_in_time
+from data.windows import FITTED_ON, PAD_MOVIE, make_windows, pair_windows, recent_ratings, split_in_time
 
 
 def _ratings(rows):
@@ -114,3 +114,41 @@ def test_no_history_slot_is_from_the_targets_second_or_later_and_no_second_strad
                 assert when[(row.user_id, movie)] < row.timestamp
                 checked += 1
     assert checked > 100
+
+
+def test_recent_ratings_are_outside_the_rows_baseline_fit_and_before_its_second():
+    """Every recent slot (the user's own, and the target movie's other raters) is a rating
+    the baseline scoring that row has not learnt from, strictly before the target's second,
+    and the latest such ones, oldest first; train rows have none."""
+    rng = np.random.default_rng(5)
+    rows = [(u, int(m), int(rng.integers(1, 6)), int(t)) for u in range(1, 60)
+            for m, t in zip(rng.choice(40, size=25, replace=False), np.sort(rng.integers(0, 400, size=25)))]
+    timeline = split_in_time(_ratings(rows))
+    w = make_windows(timeline, length=4, step=1)
+    length = 4
+    rec = recent_ratings(timeline, w, length)
+    split = {(u, m): s for u, m, s in zip(timeline["user_id"], timeline["movie_id"], timeline["split"])}
+    when = {(u, m): t for u, m, _, t in rows}
+    stars = {(u, m): r for u, m, r, _ in rows}
+    filled = {"recent": 0, "rater": 0}
+    for row, slots in zip(w.itertuples(), rec.itertuples()):
+        fitted = FITTED_ON[row.split]
+        for kind, owner_is_user in (("recent", True), ("rater", False)):
+            got = [(getattr(slots, f"{kind}_{'movie' if owner_is_user else 'user'}_{k}"),
+                    getattr(slots, f"{kind}_rating_{k}")) for k in range(1, length + 1)]
+            got = [(x, r) for x, r in got if x != PAD_MOVIE]
+            keys = [(row.user_id, x) if owner_is_user else (x, row.movie_id) for x, _ in got]
+            # what the slots should be: every such rating, in time order, the latest `length`
+            pool = ([] if fitted is None else
+                    sorted(((when[k], k) for k in when
+                            if (k[0] == row.user_id if owner_is_user else k[1] == row.movie_id and k[0] != row.user_id)
+                            and split[k] not in fitted and when[k] < row.timestamp)))
+            expected = [k for _, k in pool][-length:]
+            assert sorted(keys, key=lambda k: (when[k], k)) == sorted(expected, key=lambda k: (when[k], k))
+            assert [when[k] for k in keys] == sorted(when[k] for k in keys)          # oldest first
+            assert all(stars[k] == r for k, (_, r) in zip(keys, got))
+            assert (row.user_id, row.movie_id) not in keys                        # never the label
+            filled[kind] += len(keys)
+    assert filled["recent"] > 100 and filled["rater"] > 100
+    assert not rec[(w["split"] == "train").to_numpy()].filter(like="_1").ne(PAD_MOVIE).filter(
+        regex="movie|user").any().any()
