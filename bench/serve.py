@@ -34,6 +34,7 @@ import pandas as pd
 
 from bench import page as benchmarks_page
 from serving import recommend as R
+from serving.serve import SCORING_THREADS
 from common.layout import DEFAULT_WORK_DIR, WorkLayout
 
 HOST = "127.0.0.1"
@@ -190,6 +191,8 @@ def main(argv=None) -> None:
     p.add_argument("--clients", type=int, nargs="+", default=[1, 8])
     p.add_argument("--workers", type=int, nargs="+", default=[1],
                    help="the service's worker processes (its --workers), one service each in turn")
+    p.add_argument("--scoring-threads", type=int, nargs="+", default=[0],
+                   help="the service's --scoring-threads, one service each in turn (0: its default)")
     p.add_argument("--n", type=int, default=10)
     p.add_argument("--warmup", type=int, default=20, help="requests before measuring")
     p.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
@@ -212,8 +215,8 @@ def main(argv=None) -> None:
         return
     lines = []
     configs = [retrieval] + ([None] if args.compare_all_movies and retrieval is not None else [])
-    for config, workers in [(c, w) for c in configs for w in args.workers]:
-        model, prepared, candidates, results, _ = measure(work, args, config, workers=workers)
+    for config, workers, threads in [(c, w, t) for c in configs for w in args.workers for t in args.scoring_threads]:
+        model, prepared, candidates, results, _ = measure(work, args, config, workers=workers, threads=threads)
         if not lines:
             movies = len(pd.read_csv(prepared / "movies.csv"))
             lines = ["## Serving latency", "",
@@ -222,18 +225,20 @@ def main(argv=None) -> None:
                      f"/v1/recommendations n={args.n} for random known pairs, {args.seconds:g} s per level after "
                      f"{args.warmup} warm-up requests; candidates: the mean count scored in the warm-up requests. "
                      f"`{command}`", "",
-                     "| movies scored | candidates | worker processes | concurrent clients | requests | failed "
-                     "| p50 ms | p99 ms | requests/s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                     "| movies scored | candidates | worker processes | scoring threads | concurrent clients | requests "
+                     "| failed | p50 ms | p99 ms | requests/s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         scored = ("every unseen movie" if config is None else
                   f"the {config.popular + config.near} unseen of highest watch score (the pair ranker)")
-        lines += [f"| {scored} | {candidates:.0f} | {workers} | {r['clients']} | {r['requests']} | {r['failed']} | "
+        lines += [f"| {scored} | {candidates:.0f} | {workers} | {threads or SCORING_THREADS} | {r['clients']} | "
+                  f"{r['requests']} | {r['failed']} | "
                   f"{r['p50_ms']} | {r['p99_ms']} | {r['rps']} |" for r in results]
     print("\n".join(lines))
     if args.write:
         benchmarks_page.write_section(benchmarks_page.PAGE, "serving", "\n".join(lines))
 
 
-def measure(work: WorkLayout, args, retrieval: R.Retrieval | None, soak_requests: int = 0, workers: int = 1):
+def measure(work: WorkLayout, args, retrieval: R.Retrieval | None, soak_requests: int = 0, workers: int = 1,
+            threads: int = 0):
     """Starts the service with these candidates, warms it up, loads it at each --clients
     level, then soaks it with soak_requests: (its /v1/model, the prepared tables, mean candidates
     a request, one result a level, the soak's result or None)."""
@@ -242,7 +247,7 @@ def measure(work: WorkLayout, args, retrieval: R.Retrieval | None, soak_requests
                "--port", str(port)] + (["--prepared", args.prepared] if args.prepared else [])
     command += (["--all-movies"] if retrieval is None else
                 ["--popular", str(retrieval.popular), "--near", str(retrieval.near)])
-    command += ["--workers", str(workers)]
+    command += ["--workers", str(workers)] + (["--scoring-threads", str(threads)] if threads else [])
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     try:

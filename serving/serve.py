@@ -225,8 +225,9 @@ def model_summary(s: ServingState) -> dict:
 
 def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | os.PathLike | None = None,
                poll_seconds: float = 2.0, watch: bool = True, watcher: ModelWatcher | None = None,
-               retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL):
-    """The FastAPI app. watch=False: no polling thread (tests call app.state.watcher.refresh())."""
+               retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL, scoring_threads: int | None = None):
+    """The FastAPI app. watch=False: no polling thread (tests call app.state.watcher.refresh()).
+    scoring_threads: how many requests are scored at once (SCORING_THREADS by default)."""
     from contextlib import asynccontextmanager
 
     from fastapi import Body, FastAPI, HTTPException, Query, Request
@@ -248,7 +249,7 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
         # scores can keep a malloc arena of its own (our reading of why the RSS grew by
         # about 0.3 GB over the first few thousand requests with 40, then flattened;
         # BENCHMARKS.md's soak section has the RSS over time with these bounds).
-        anyio.to_thread.current_default_thread_limiter().total_tokens = SCORING_THREADS
+        anyio.to_thread.current_default_thread_limiter().total_tokens = scoring_threads or SCORING_THREADS
         await _run_in_thread(watcher.start if watch else watcher.refresh)
         yield
         watcher.stop()
@@ -421,14 +422,20 @@ def main(argv=None) -> None:
                    help="service processes on the one port, each with its own model and tables (memory: "
                         "about 1 GB each at ML-1M's size); on 2 cores more than one adds no throughput "
                         "(README, BENCHMARKS.md)")
+    p.add_argument("--scoring-threads", type=int, default=SCORING_THREADS,
+                   help=f"requests scored at once in a process, the rest wait in order (default {SCORING_THREADS}: "
+                        "the cores, at least 2, at most 8)")
     R.add_retrieval_args(p)
     args = p.parse_args(argv)
+    if args.scoring_threads < 1:
+        p.error(f"--scoring-threads must be 1 or more, got {args.scoring_threads}")
     retrieval = R.retrieval_from_args(args)
     if args.workers < 1:
         p.error(f"--workers must be 1 or more, got {args.workers}")
     import uvicorn
 
     settings = {"work_dir": args.work_dir, "prepared": args.prepared, "poll_seconds": args.poll,
+                "scoring_threads": args.scoring_threads,
                 "retrieval": dataclasses.asdict(retrieval) if retrieval is not None else None}
     os.environ[APP_SETTINGS_ENV] = json.dumps(settings)      # each worker process builds its app from it
     print(f"serving on http://{args.host}:{args.port} (OpenAPI docs at /docs); "
@@ -449,7 +456,8 @@ def app_from_environment():
     retrieval = R.Retrieval(**settings["retrieval"]) if settings["retrieval"] is not None else None
     _limit_malloc_arenas(MALLOC_ARENAS)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    return create_app(settings["work_dir"], settings["prepared"], settings["poll_seconds"], retrieval=retrieval)
+    return create_app(settings["work_dir"], settings["prepared"], settings["poll_seconds"], retrieval=retrieval,
+                      scoring_threads=settings.get("scoring_threads"))
 
 
 if __name__ == "__main__":

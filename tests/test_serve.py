@@ -503,6 +503,22 @@ def test_the_worker_count_is_checked_before_anything_loads(capsys):
     with pytest.raises(SystemExit) as exit_info:
         serve.main(["--workers", "0"])
     assert exit_info.value.code == 2 and "--workers must be 1 or more, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        serve.main(["--scoring-threads", "0"])
+    assert exit_info.value.code == 2 and "--scoring-threads must be 1 or more, got 0" in capsys.readouterr().err
+
+
+def test_the_scoring_threads_bound_how_many_requests_are_scored_at_once(prepared, tmp_path):
+    """With one scoring thread, requests are scored one at a time (anyio's limiter)."""
+    import anyio
+    from fastapi.testclient import TestClient
+
+    push(tmp_path, 1)
+    app = serve.create_app(tmp_path, watch=False, watcher=FakeWatcher(tmp_path, prepared), scoring_threads=1)
+    with TestClient(app) as client:
+        assert client.get("/v1/recommendations", params={"users": "1,2"}).status_code == 200
+        tokens = client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens)
+    assert tokens == 1
 
 
 def test_each_worker_process_builds_the_app_from_the_settings_main_leaves(monkeypatch, prepared, tmp_path):
