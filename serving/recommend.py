@@ -330,7 +330,26 @@ class Scorer:
         if self.raw is not None:
             self.dtypes = {name: spec.dtype for name, spec in self.raw.structured_input_signature[1].items()}
         self.default = self.loaded.signatures[F.SERVING_DEFAULT]
+        self.pair = self.loaded.signatures.get(F.PAIR_SIGNATURE)     # None for models pushed before it
         self.embedding = MovieEmbedding.from_model(self.model_dir, self.loaded.variables)
+
+    def score_pairs(self, rows: pd.DataFrame) -> np.ndarray:
+        """The pair rating of each row alone: through predict_pair_raw (a third of the model's
+        work of score()) where the model has it."""
+        if self.pair is None:
+            return self.score(rows)["pair_rating"]
+        parts = [self.pair(**self._tensors(rows.iloc[i:i + SCORE_BATCH]))["pair_rating"].numpy()
+                 for i in range(0, len(rows), SCORE_BATCH)]
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+    def _tensors(self, rows: pd.DataFrame) -> dict:
+        tf = self.tf
+        inputs = {}
+        for name, dtype in self.dtypes.items():
+            values = rows[name].to_numpy()
+            values = values.astype(str) if dtype == tf.string else values.astype(dtype.as_numpy_dtype)
+            inputs[name] = tf.constant(values, dtype=dtype)
+        return inputs
 
     def score(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
         """{pair_rating, a_rating, b_rating: [n], a_attention, b_attention: [n, HISTORY_LENGTH]}."""
@@ -343,12 +362,7 @@ class Scorer:
     def _score(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
         tf = self.tf
         if self.raw is not None:
-            inputs = {}
-            for name, dtype in self.dtypes.items():
-                values = rows[name].to_numpy()
-                values = values.astype(str) if dtype == tf.string else values.astype(dtype.as_numpy_dtype)
-                inputs[name] = tf.constant(values, dtype=dtype)
-            return {k: v.numpy() for k, v in self.raw(**inputs).items()}
+            return {k: v.numpy() for k, v in self.raw(**self._tensors(rows)).items()}
         from serving.tf_examples import serialize
 
         def pair(frame):
@@ -369,11 +383,16 @@ class Scorer:
 
 def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
                retrieval: Retrieval | None = DEFAULT_RETRIEVAL, movies: pd.DataFrame | None = None,
-               ranker=None) -> pd.DataFrame:
+               ranker=None, top: int | None = None) -> pd.DataFrame:
     """The candidates (every unseen movie with retrieval=None; or `movies`) with their
     predictions, in catalogue order. With a pair ranker (`ranker`, else the tables'), the
     candidates are the retrieval.size unseen movies of highest watch score, and the frame
-    has their watch score and the rating weight the ranking adds to it."""
+    has their watch score and the rating weight the ranking adds to it.
+
+    top: only the `top` candidates of highest `average` score (rank()'s order) need each
+    member's rating: every candidate's pair rating comes from predict_pair_raw, and
+    predict_raw (members and attention) runs on those `top` only; the others' member ratings
+    are NaN. The list rank(frame, "average", k) is the same for every k <= top."""
     members = [a] if a is b else [a, b]
     ranker = ranker if ranker is not None else tables.ranker
     watch = None
@@ -387,7 +406,11 @@ def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
     elif ranker is not None:
         watch = ranker.watch(members, movies["movie_id"].to_numpy())
     movies = tables.candidates(members, retrieval, scorer.embedding) if movies is None else movies
-    scores = scorer.score(raw_rows(a, b, movies, tables.raters))
+    rows = raw_rows(a, b, movies, tables.raters)
+    if top is not None and watch is not None and top < len(rows):
+        scores = _score_top(scorer, rows, watch, ranker.weight(single=a is b), movies["movie_id"].to_numpy(), top)
+    else:
+        scores = scorer.score(rows)
     frame = movies[["movie_id", "title", "year", "genres", "director"]].reset_index(drop=True)
     frame = frame.assign(pair_rating=scores["pair_rating"], a_rating=scores["a_rating"],
                          b_rating=scores["b_rating"])
@@ -397,6 +420,22 @@ def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
         frame["watch"] = watch
         frame["rating_weight"] = ranker.weight(single=a is b)
     return frame
+
+
+def _score_top(scorer: Scorer, rows: pd.DataFrame, watch: np.ndarray, weight: float, ids: np.ndarray,
+               top: int) -> dict[str, np.ndarray]:
+    """score()'s columns with the members' ratings and attention for the `top` rows of highest
+    watch + weight x pair rating only (ties as rank(): the pair rating, then the movie id)."""
+    pair = np.asarray(scorer.score_pairs(rows))
+    best = np.lexsort((ids, -pair, -(watch + weight * pair)))[:top]
+    full = scorer.score(rows.iloc[best])
+    out = {"pair_rating": pair}
+    for side in F.SIDES:
+        out[f"{side}_rating"] = np.full(len(rows), np.nan, np.asarray(full[f"{side}_rating"]).dtype)
+        out[f"{side}_rating"][best] = full[f"{side}_rating"]
+        out[f"{side}_attention"] = np.zeros((len(rows), F.HISTORY_LENGTH), np.asarray(full[f"{side}_attention"]).dtype)
+        out[f"{side}_attention"][best] = full[f"{side}_attention"]
+    return out
 
 
 def strategy_score(frame: pd.DataFrame, strategy: str) -> pd.Series:
@@ -426,12 +465,17 @@ def genre_similarity(x: frozenset, y: frozenset) -> float:
     return len(x & y) / union if union else 0.0
 
 
+def mmr_pool(n: int) -> int:
+    """How many of the top candidates diversify() re-ranks for a list of n."""
+    return max(MMR_POOL * n, 50)
+
+
 def diversify(frame: pd.DataFrame, strategy: str = "average", n: int = 10, lam: float = MMR_LAMBDA,
               pool: int | None = None) -> pd.DataFrame:
     """Maximal marginal relevance over the top candidates: each pick maximises
     lam * relevance - (1 - lam) * (highest genre similarity to the movies already picked),
     relevance being the strategy's score scaled to [0, 1] over the pool."""
-    pool = pool or max(MMR_POOL * n, 50)
+    pool = pool or mmr_pool(n)
     top = rank(frame, strategy, pool)
     if top.empty:
         return top
@@ -525,7 +569,9 @@ def recommendations(scorer: Scorer, tables: Tables, members: list[Member], n: in
     """The ranked list as plain data (the service's response body without the model)."""
     strategy_score(pd.DataFrame({"pair_rating": [], "a_rating": [], "b_rating": []}), strategy)  # validates
     a, b = (members[0], members[0]) if len(members) == 1 else members
-    frame = score_pair(scorer, tables, a, b, retrieval)
+    # least_misery ranks by the members' own ratings: every candidate needs them.
+    needed = None if strategy != "average" else (mmr_pool(n) if diversified else n)
+    frame = score_pair(scorer, tables, a, b, retrieval, top=needed)
     top = diversify(frame, strategy, n) if diversified else rank(frame, strategy, n)
     items = []
     ids = [int(m) for m in top["movie_id"]]

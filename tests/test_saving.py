@@ -53,7 +53,7 @@ def saved(tiny_prepared, spec, tmp_path_factory):  # noqa: F811
 def test_serving_default_on_raw_examples_is_the_model_on_transformed_ones(saved):
     rows, model, output, fn_args = saved
     loaded = tf.saved_model.load(fn_args.serving_model_dir)
-    assert set(loaded.signatures) == {S.SERVING_DEFAULT, S.RAW_SIGNATURE}
+    assert set(loaded.signatures) == {S.SERVING_DEFAULT, S.RAW_SIGNATURE, S.PAIR_SIGNATURE}
     head = rows.head(16)
     served = loaded.signatures[S.SERVING_DEFAULT](examples=tf.constant(serialize(head)))[F.PREDICTION_KEY]
     raw = tf.io.parse_example(serialize(head), S.serving_raw_spec(output))
@@ -78,13 +78,17 @@ def test_the_raw_signature_gives_the_pair_and_each_member(saved):
         "b_attention": (4, F.HISTORY_LENGTH)}
     pair = loaded.signatures[S.SERVING_DEFAULT](examples=tf.constant(serialize(head)))[F.PREDICTION_KEY]
     np.testing.assert_allclose(out["pair_rating"].numpy(), pair.numpy()[:, 0], atol=1e-5)
+    only = loaded.signatures[S.PAIR_SIGNATURE](**{
+        name: tf.constant([kinds[spec.dtype](v) for v in head[name]], spec.dtype) for name, spec in specs.items()})
+    assert set(only) == {"pair_rating"}
+    np.testing.assert_allclose(only["pair_rating"].numpy(), out["pair_rating"].numpy(), atol=1e-5)
 
 
 def test_the_warmup_requests_run_and_the_history_is_kept(saved):
     _, _, _, fn_args = saved
     loaded = tf.saved_model.load(fn_args.serving_model_dir)
     logs = S.read_warmup(fn_args.serving_model_dir)
-    assert len(logs) == 2 * len(S.WARMUP_BATCH_SIZES)
+    assert len(logs) == 3 * len(S.WARMUP_BATCH_SIZES)
     for log in logs:
         out = S.run_predict_request(loaded, log.predict_log.request)
         assert all(np.isfinite(v).all() for v in out.values())

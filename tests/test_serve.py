@@ -66,6 +66,10 @@ class FakeScorer:
         return {"pair_rating": (a + b) / 2, "a_rating": a, "b_rating": b, "a_attention": weights,
                 "b_attention": weights}
 
+    def score_pairs(self, rows):
+        self.pair_rows = getattr(self, "pair_rows", 0) + len(rows)
+        return self.score(rows)["pair_rating"]
+
 
 def frame(pair, a, b, genres=None):
     n = len(pair)
@@ -528,3 +532,26 @@ def test_each_worker_process_builds_the_app_from_the_settings_main_leaves(monkey
     app = serve.app_from_environment()
     watcher = app.state.watcher
     assert watcher.retrieval == R.Retrieval(3, 4) and watcher.prepared == prepared
+
+
+@pytest.mark.parametrize("diversified", [False, True])
+def test_members_are_scored_for_the_top_only_and_the_list_is_the_same(prepared, diversified):
+    """With the average strategy every candidate's pair rating comes from the pair-only
+    signature and the members' ratings for the top of the list only: the same list and the
+    same numbers as scoring every candidate fully."""
+    from serving.ease import RankerParams
+
+    tables = R.Tables(prepared).use_ranker(RankerParams(lam=1.0, rating_weight=0.5))
+    users = list(tables.users.index[:2])
+    members = [tables.member(u) for u in users]
+    scorer = FakeScorer()
+    full = R.score_pair(scorer, tables, *members, retrieval=None)
+    partial = R.score_pair(scorer, tables, *members, retrieval=None, top=3)
+    assert scorer.pair_rows == len(full) > 3
+    assert partial["a_rating"].isna().sum() == len(full) - 3
+    pd.testing.assert_frame_equal(R.rank(partial, "average", 3), R.rank(full, "average", 3))
+    body = R.recommendations(scorer, tables, members, n=2, diversified=diversified, retrieval=None)
+    expected = R.diversify(full, "average", 2) if diversified else R.rank(full, "average", 2)
+    assert [i["movie"] for i in body["items"]] == expected["movie_id"].tolist()
+    assert [[m["predicted_rating"] for m in i["member_ratings"]] for i in body["items"]] == [
+        [round(float(r), 4) for r in (row.a_rating, row.b_rating)] for row in expected.itertuples()]

@@ -60,16 +60,18 @@ def raw_call(loaded, columns: dict) -> dict:
                                                   for name, spec in specs.items()}).items()}
 
 
-def test_every_pushed_version_has_both_signatures_and_warmup_records(loaded, pushed):
-    assert {S.SERVING_DEFAULT, S.RAW_SIGNATURE} <= set(loaded.signatures)
+def test_every_pushed_version_has_its_signatures_and_warmup_records(loaded, pushed):
+    assert {S.SERVING_DEFAULT, S.RAW_SIGNATURE, S.PAIR_SIGNATURE} == set(loaded.signatures)
     logs = S.read_warmup(str(pushed))
-    assert len(logs) == 2 * len(S.WARMUP_BATCH_SIZES)
+    assert len(logs) == 3 * len(S.WARMUP_BATCH_SIZES)
     for log in logs:
         request = log.predict_log.request
         out = S.run_predict_request(loaded, request)
         size = len(tf.make_ndarray(next(iter(request.inputs.values()))))
         if request.model_spec.signature_name == S.SERVING_DEFAULT:
             assert out[F.PREDICTION_KEY].shape == (size, 1)
+        elif request.model_spec.signature_name == S.PAIR_SIGNATURE:
+            assert set(out) == {"pair_rating"} and out["pair_rating"].shape == (size,)
         else:
             assert set(out) == set(S.RAW_OUTPUTS) and out["a_attention"].shape == (size, F.HISTORY_LENGTH)
         assert all(np.isfinite(v).all() for v in out.values())

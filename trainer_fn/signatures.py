@@ -12,7 +12,11 @@ One function builds them for both Trainers (run.py's save() calls it):
   (the target's attention over each member's history slots, 0 on padded slots; zeros for
   the SVD++ baseline, which has no attention).
 
-Both run the Transform graph the model was trained with (`model.tft_layer`); ratings are
+- `predict_pair_raw` (PAIR_SIGNATURE): the same inputs as `predict_raw` -> pair_rating
+  [batch] only: a third of its rows through the model (the service ranks its candidates
+  with it, then asks `predict_raw` for the top of the list only).
+
+All run the Transform graph the model was trained with (`model.tft_layer`); ratings are
 clipped to the star scale.
 """
 
@@ -24,7 +28,7 @@ import tensorflow as tf
 
 from transform_fn import features as F
 
-SERVING_DEFAULT, RAW_SIGNATURE = F.SERVING_DEFAULT, F.RAW_SIGNATURE
+SERVING_DEFAULT, RAW_SIGNATURE, PAIR_SIGNATURE = F.SERVING_DEFAULT, F.RAW_SIGNATURE, F.PAIR_SIGNATURE
 RAW_OUTPUTS = ("pair_rating", "a_rating", "b_rating", "a_attention", "b_attention")
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 WARMUP_MODEL_NAME = "pairs"       # the MODEL_NAME of the README's docker command
@@ -87,9 +91,16 @@ def build_signatures(model, tf_transform_output, explain=None) -> dict:
         return {"pair_rating": rating[:n], "a_rating": rating[n:2 * n], "b_rating": rating[2 * n:],
                 "a_attention": attention["a"], "b_attention": attention["b"]}
 
+    @tf.function
+    def serve_pair(**features):
+        raw = {name: tf.reshape(features[name], [-1, *spec.shape]) for name, spec in raw_spec.items()}
+        rating = model(model_inputs(model.tft_layer(raw)), training=False)
+        return {"pair_rating": _clip(tf.reshape(rating, [-1]))}
+
     raw_inputs = {name: tf.TensorSpec(shape=[None], dtype=spec.dtype, name=name) for name, spec in raw_spec.items()}
     return {SERVING_DEFAULT: serve_examples.get_concrete_function(),
-            RAW_SIGNATURE: serve_raw.get_concrete_function(**raw_inputs)}
+            RAW_SIGNATURE: serve_raw.get_concrete_function(**raw_inputs),
+            PAIR_SIGNATURE: serve_pair.get_concrete_function(**raw_inputs)}
 
 
 def warmup_rows(raw_spec: dict, n: int) -> list[dict]:
@@ -124,7 +135,7 @@ def warmup_requests(raw_spec: dict, batch_sizes=WARMUP_BATCH_SIZES) -> list:
     logs = []
     for size in batch_sizes:
         rows = warmup_rows(raw_spec, size)
-        for signature in (SERVING_DEFAULT, RAW_SIGNATURE):
+        for signature in (SERVING_DEFAULT, RAW_SIGNATURE, PAIR_SIGNATURE):
             request = predict_pb2.PredictRequest(
                 model_spec=model_pb2.ModelSpec(name=WARMUP_MODEL_NAME, signature_name=signature))
             if signature == SERVING_DEFAULT:

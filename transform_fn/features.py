@@ -27,6 +27,7 @@ RATING_MIN, RATING_MAX = 1.0, 5.0   # MovieLens stars; served predictions are cl
 PIPELINE_NAME = "movie-pair-recommender"   # PipelineConfig's default, MLMD's pipeline context
 SERVING_DEFAULT = "serving_default"       # serialized raw tf.Examples -> predictions
 RAW_SIGNATURE = "predict_raw"             # the same raw features as named tensors
+PAIR_SIGNATURE = "predict_pair_raw"       # the same, the pair rating only (a third of predict_raw's work)
 SERVING_FORMAT = "Format-Serving"         # the servable SavedModel inside a Trainer's model artifact
 MANIFEST_FILE = "manifest.json"           # the data stage's manifest in a prepared folder
 RATINGS_FILE = "ratings_by_split.csv"     # every kept rating with its split, in a prepared folder
