@@ -81,7 +81,7 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
         # Ablation: the deep part off (no epoch of training): the in-pipeline SVD++ plus the
         # recency weight the Trainer fits on eval. What the deep part adds is the difference.
         rmse, s = _run(work, source, ["--epochs", "0"])
-        rows["ablation: deep part off (SVD++ + the eval-fitted recency term, --epochs 0)"] = rmse["candidate"]
+        rows["ablation: deep part off (SVD++ + the eval-fitted recency terms, --epochs 0)"] = rmse["candidate"]
         seconds["--epochs 0"] = s
         # Ablation: attention off (each history slot enters the dense layers on its own).
         rmse, s = _run(work, source, ["--attention-heads", "0"])
@@ -117,12 +117,14 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
                  f"{', '.join(map(str, seeds))}) | {spread} |")
     base = rows["SVD++ (in-pipeline BaselineTrainer)"]
     gain = " / ".join(f"{(1 - stacked[k].mean() / base[k]) * 100:+.1f}%" for k in KINDS)
-    lines += ["", f"Attention model below the in-pipeline SVD++ (all / pair / single): {gain}."]
+    lines += ["", f"Gain of the attention model, 1 - its RMSE / the peer's (all / pair / single; negative: the peer "
+                  f"is better): over the in-pipeline SVD++ + recency {gain}"]
     if theirs:
         fair = theirs.rmse["SVD++ on train+eval + recency"]
         gain = " / ".join(f"{(1 - stacked[k].mean() / fair[k]) * 100:+.1f}%" for k in KINDS)
-        lines += [f"Attention model below the strongest fair peer (scikit-surprise SVD++ on train+eval + recency, "
-                  f"w = {theirs.recency_weight:.3f} fitted on eval): {gain} (negative: the peer is better)."]
+        lines[-1] += (f"; over scikit-surprise's SVD++ on train+eval + recency (w = {theirs.recency_weight:.3f} "
+                      f"fitted on eval) {gain}")
+    lines[-1] += "."
     lines += [
               "Wall time per pipeline run (s): " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()) + ".", ""]
     return lines
@@ -150,7 +152,7 @@ def main(argv=None) -> None:
     section = ["## Model quality", "",
                f"Test RMSE on the last 10% of each user's ratings in time; every model on the identical split "
                f"and test rows. `python -m bench.model{' --quick' if args.quick else ''}"
-               f"{' --ml-100k ' + str(ml100k) if args.ml_100k else ''}` "
+               f"{' --ml-100k ' + str(ml100k) if args.ml_100k else ''}{' --no-seed-preset' if args.no_seed_preset else ''}` "
                f"(`make bench-model`), {datetime.date.today()}, {os.cpu_count()} cores, "
                f"{platform.machine()}, CPU only.", ""]
     for name, work, source in datasets:
