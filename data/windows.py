@@ -161,12 +161,12 @@ def recent_ratings(timeline: pd.DataFrame, windows: pd.DataFrame, length: int) -
             pos = np.searchsorted(keys, query, side="left")
             start = np.searchsorted(keys, first, side="left")
             available = pos - start
+            columns = {f: pool[f].to_numpy().astype(np.int64) for f in fields}
             for k in range(1, length + 1):            # slot k holds the rating `length - k + 1` back
                 back = length - k + 1
                 ok = available >= back
                 src = np.where(ok, pos - back, 0)
-                for f in fields:
-                    column = pool[f].to_numpy().astype(np.int64)
+                for f, column in columns.items():
                     pad = PAD_MOVIE if f != "rating" else PAD_RATING
                     values[f][rows, k - 1] = np.where(ok, column[src] if len(column) else pad, pad)
         names = {"movie_id": "movie", "user_id": "user", "rating": "rating"}

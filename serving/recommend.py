@@ -275,10 +275,7 @@ NO_RATERS = _slots([], [])
 
 def _history_strings(member: Member) -> tuple[str, str]:
     """'|'-joined, oldest first, left-padded with '' (as the data stage writes them)."""
-    pad = [""] * (F.HISTORY_LENGTH - len(member.history))
-    movies = pad + [str(m) for m, _ in member.history]
-    stars = pad + [str(int(r)) if float(r).is_integer() else str(r) for _, r in member.history]
-    return F.LIST_SEPARATOR.join(movies), F.LIST_SEPARATOR.join(stars)
+    return _slots([m for m, _ in member.history], [r for _, r in member.history], F.HISTORY_LENGTH)
 
 
 def raw_rows(a: Member, b: Member, movies: pd.DataFrame, tables_raters: dict | None = None) -> pd.DataFrame:

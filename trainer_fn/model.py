@@ -160,19 +160,15 @@ class FrozenBaseline:
         self.movie_vectors = table("movie_vectors", tables.movie_vectors)
 
     def rating(self, users: tf.Tensor, movies: tf.Tensor) -> tf.Tensor:
-        """users [batch], movies [batch, ...] -> predicted ratings [batch, ...]."""
-        u, ub = self.user_vectors(users), self.user_bias(users)[:, 0]
-        extra = len(movies.shape) - 1
-        for _ in range(extra):
+        """users [batch] and movies [batch, ...] (a user's several movies), or users [batch, ...]
+        and movies [batch] (a movie's several raters) -> predicted ratings [batch, ...]."""
+        u, ub = self.user_vectors(users), self.user_bias(users)[..., 0]
+        q, mb = self.movie_vectors(movies), self.movie_bias(movies)[..., 0]
+        for _ in range(len(movies.shape) - len(users.shape)):
             u, ub = u[:, None], ub[:, None]
-        rating = self.mu + ub + self.movie_bias(movies)[..., 0] + tf.reduce_sum(u * self.movie_vectors(movies), -1)
-        return tf.clip_by_value(rating, F.RATING_MIN, F.RATING_MAX)
-
-
-    def rating_by(self, users: tf.Tensor, movies: tf.Tensor) -> tf.Tensor:
-        """users [batch, n] (several raters), movies [batch] (one movie each) -> [batch, n]."""
-        q, mb = self.movie_vectors(movies)[:, None, :], self.movie_bias(movies)
-        rating = self.mu + self.user_bias(users)[..., 0] + mb + tf.reduce_sum(self.user_vectors(users) * q, -1)
+        for _ in range(len(users.shape) - len(movies.shape)):
+            q, mb = q[:, None], mb[:, None]
+        rating = self.mu + ub + mb + tf.reduce_sum(u * q, -1)
         return tf.clip_by_value(rating, F.RATING_MIN, F.RATING_MAX)
 
     def similarity(self, movies: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
@@ -205,7 +201,7 @@ def recent_features(base: FrozenBaseline, inputs) -> list[tf.Tensor]:
         similar.append(tf.reduce_sum(weight * res, -1, keepdims=True)
                        / (tf.reduce_sum(weight, -1, keepdims=True) + 0.5))
     mask = inputs[F.RATER_MASK]
-    res = (inputs[F.RATER_RATING] - base.rating_by(inputs[F.RATER_IDX], movie)) * mask
+    res = (inputs[F.RATER_RATING] - base.rating(inputs[F.RATER_IDX], movie)) * mask
     received = tf.reduce_sum(res, -1, keepdims=True) / (tf.reduce_sum(mask, -1, keepdims=True) + 5.0)
     return [(since[0] + since[1]) / 2.0, (similar[0] + similar[1]) / 2.0, received]
 
