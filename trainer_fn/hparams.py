@@ -81,7 +81,8 @@ class BaselineParams:
     """
     kind: str = "svdpp"
     refit: bool = True         # then refitted on train + eval for the epochs chosen on eval
-    recency: bool = True       # plus w x the row's mean history residual, w fitted on eval
+    recency: bool = True       # plus w . the row's mean residuals (its members' readable ratings, the
+                               # movie's recent raters), w fitted on eval (baseline/run.py)
     factors: int = 20
     l2: float = 0.02
     # init_std, epochs and patience chosen on the eval split's rating RMSE (the train-only fit):

@@ -9,12 +9,13 @@ predicted ratings, so (A, A) is plain rating prediction and (A, B) = (B, A).
 Given the information the attention model gets (README, "What a row may read"), it is the
 strongest fair peer: with `refit` (default) it is then refitted on the rating events of
 train and eval (every rating before the test period) for the number of epochs early
-stopping chose, and with `recency` (default) it adds `w * r`, r the mean residual of the
-row's filled history slots (both members pooled, a single person once) against its own
-tables, w one least-squares weight fitted on the eval rows with the train-only fit, so no
-test row informs any choice. The train-only tables are written beside the model
-(TRAIN_TABLES_FILE): the attention Trainer learns its residual over them, out of sample on
-eval as on test.
+stopping chose, and with `recency` (default) it adds `w . r`, r two plain means of the
+residuals against its own tables of every rating the row can read: its members' (the
+window's and the recent slots, both members pooled, a single person once) and the target
+movie's recent raters'; w two least-squares weights fitted on the eval rows with the
+train-only fit, so no test row informs any choice. The train-only tables are written beside
+the model (TRAIN_TABLES_FILE): the attention Trainer learns its residual over them, out of
+sample on eval as on test.
 It is saved with the same serving signature as the attention model, so TFMA, the
 blessing gate, TF Serving and the recommender treat both alike, and the attention
 Trainer reads its tables (it learns the residual over this model).
@@ -74,7 +75,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     n_users = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.USER_VOCAB))
     n_movies = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
     on_train, history = svdpp.fit(train, evaluate, n_users, n_movies, p, on_epoch=epoch_reporter(p.epochs))
-    recency = fit_recency_weight(on_train, read(fn_args.eval_files)) if p.recency else 0.0
+    recency = fit_recency_weight(on_train, read(fn_args.eval_files)) if p.recency else [0.0, 0.0]
     tables, epochs = on_train, int(np.argmin(history["val_rmse"])) + 1
     if p.refit:
         # Every rating before the test period, for the epochs early stopping chose on eval.
@@ -98,39 +99,59 @@ def merge_events(*parts: svdpp.Ratings) -> svdpp.Ratings:
     return svdpp.Ratings(users[first], movies[first], ratings[first])
 
 
-def history_residual(tables: svdpp.FactorTables, features: dict) -> np.ndarray:
-    """r per row: the mean residual (rating - the tables' clipped prediction) of the row's
-    filled history slots, both members pooled and a single person (A, A) counted once; 0
-    for a row with none."""
+def _member_slots(features: dict, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(movies, ratings, mask) [batch, slots] of every rating of one member the row can read: the
+    window's slots, then the recent ones; a window slot whose movie is also among the recent
+    ones is masked (one rating counts once)."""
+    hist, recent = features[F.HIST_IDX.format(side=side)], features[F.RECENT_IDX.format(side=side)]
+    recent_mask = features[F.RECENT_MASK.format(side=side)]
+    repeated = ((hist[:, :, None] == recent[:, None, :]) & (recent_mask[:, None, :] > 0)).any(-1)
+    movies = np.concatenate([hist, recent], 1)
+    ratings = np.concatenate([features[F.HIST_RATING.format(side=side)], features[F.RECENT_RATING.format(side=side)]], 1)
+    mask = np.concatenate([features[F.HIST_MASK.format(side=side)] * ~repeated, recent_mask], 1)
+    return movies, ratings, mask
+
+
+def readable_residuals(tables: svdpp.FactorTables, features: dict) -> np.ndarray:
+    """[batch, 2] per row, 0 where there is none:
+    - the mean residual (rating - the tables' clipped prediction) of every rating of its
+      members the row can read (the window's and the recent slots, _member_slots), both
+      members pooled and a single person (A, A) counted once;
+    - the mean residual of the target movie's recent raters' ratings of it."""
     a, b = (features[F.USER_IDX.format(side=s)] for s in F.SIDES)
     total, count = np.zeros(len(a)), np.zeros(len(a))
     for side, weight in (("a", np.ones(len(a))), ("b", (a != b).astype(float))):
         users = features[F.USER_IDX.format(side=side)]
-        movies, mask = features[F.HIST_IDX.format(side=side)], features[F.HIST_MASK.format(side=side)]
+        movies, ratings, mask = _member_slots(features, side)
         predicted = tables.predict(np.repeat(users, movies.shape[1]), movies.reshape(-1)).reshape(movies.shape)
-        total += weight * ((features[F.HIST_RATING.format(side=side)] - predicted) * mask).sum(axis=1)
+        total += weight * ((ratings - predicted) * mask).sum(axis=1)
         count += weight * mask.sum(axis=1)
-    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+    raters, mask = features[F.RATER_IDX], features[F.RATER_MASK]
+    predicted = tables.predict(raters.reshape(-1), np.repeat(features[F.MOVIE_IDX], raters.shape[1])).reshape(raters.shape)
+    received = ((features[F.RATER_RATING] - predicted) * mask).sum(axis=1)
+    return np.stack([np.where(count > 0, total / np.maximum(count, 1), 0.0),
+                     np.where(mask.sum(axis=1) > 0, received / np.maximum(mask.sum(axis=1), 1), 0.0)], axis=1)
 
 
-def fit_recency_weight(tables: svdpp.FactorTables, batches) -> float:
-    """The least-squares w of label - prediction ~ w * r over the eval rows (pairs and singles)."""
+def fit_recency_weight(tables: svdpp.FactorTables, batches) -> list[float]:
+    """The least-squares weights of label - prediction ~ w . readable_residuals over the eval
+    rows (pairs and singles)."""
     rs, errors = [], []
     for features, label in batches:
         features = {k: v.numpy() for k, v in features.items()}
         a, b = (features[F.USER_IDX.format(side=s)] for s in F.SIDES)
         movie = features[F.MOVIE_IDX]
         predicted = (tables.predict(a, movie) + tables.predict(b, movie)) / 2    # predict clips
-        rs.append(history_residual(tables, features))
+        rs.append(readable_residuals(tables, features))
         errors.append(label.numpy().reshape(-1) - predicted)
     r, e = np.concatenate(rs), np.concatenate(errors)
-    return float(np.dot(r, e) / np.dot(r, r)) if np.dot(r, r) > 0 else 0.0
+    return [float(w) for w in np.linalg.lstsq(r, e, rcond=None)[0]] if len(r) else [0.0, 0.0]
 
 
-def build_factor_model(tables: svdpp.FactorTables, recency_weight: float = 0.0) -> keras.Model:
+def build_factor_model(tables: svdpp.FactorTables, recency_weights=(0.0, 0.0)) -> keras.Model:
     """Mean of the two members' mu + b_u + b_m + u_eff . q_m (each clipped to the rating
-    scale), from the trained tables, plus recency_weight times the row's mean history
-    residual against the same tables (history_residual, in the graph)."""
+    scale), from the trained tables, plus recency_weights . the row's readable_residuals
+    against the same tables (in the graph)."""
     def table(name, values):
         values = np.asarray(values, np.float32).reshape(len(values), -1)
         return keras.layers.Embedding(values.shape[0], values.shape[1], name=name, trainable=False,
@@ -141,20 +162,27 @@ def build_factor_model(tables: svdpp.FactorTables, recency_weight: float = 0.0) 
                                                                                    tables.movie_vectors)
     inputs = {name: keras.Input(shape=(), dtype=tf.int64, name=name)
               for name in (F.USER_IDX.format(side="a"), F.USER_IDX.format(side="b"), F.MOVIE_IDX)}
+    slots = [(F.HIST_IDX, F.HIST_RATING, F.HIST_MASK, F.HISTORY_LENGTH),
+             (F.RECENT_IDX, F.RECENT_RATING, F.RECENT_MASK, F.RECENT_LENGTH)]
     for side in F.SIDES:
-        inputs[F.HIST_IDX.format(side=side)] = keras.Input(shape=(F.HISTORY_LENGTH,), dtype=tf.int64,
-                                                          name=F.HIST_IDX.format(side=side))
-        for name in (F.HIST_RATING, F.HIST_MASK):
-            inputs[name.format(side=side)] = keras.Input(shape=(F.HISTORY_LENGTH,), dtype=tf.float32,
-                                                        name=name.format(side=side))
+        for idx, rating_name, mask_name, length in slots:
+            inputs[idx.format(side=side)] = keras.Input(shape=(length,), dtype=tf.int64, name=idx.format(side=side))
+            for name in (rating_name, mask_name):
+                inputs[name.format(side=side)] = keras.Input(shape=(length,), dtype=tf.float32,
+                                                            name=name.format(side=side))
+    inputs[F.RATER_IDX] = keras.Input(shape=(F.RECENT_LENGTH,), dtype=tf.int64, name=F.RATER_IDX)
+    for name in (F.RATER_RATING, F.RATER_MASK):
+        inputs[name] = keras.Input(shape=(F.RECENT_LENGTH,), dtype=tf.float32, name=name)
     mean = FixedScalar(tables.mu, variable="mu", name="global_mean")
 
     def rating(user, movie):
-        """user [batch], movie [batch] or [batch, slots] -> clipped predictions of that shape."""
-        u, ub = user_vectors(user), user_bias(user)[:, 0]
-        if len(movie.shape) == 2:
+        """user and movie [batch], or one of them [batch, slots] -> clipped predictions of that shape."""
+        u, ub, q, mb = user_vectors(user), user_bias(user)[..., 0], movie_vectors(movie), movie_bias(movie)[..., 0]
+        if len(movie.shape) > len(user.shape):
             u, ub = u[:, None], ub[:, None]
-        value = mean(ub + movie_bias(movie)[..., 0] + tf.reduce_sum(u * movie_vectors(movie), axis=-1))
+        if len(user.shape) > len(movie.shape):
+            q, mb = q[:, None], mb[:, None]
+        value = mean(ub + mb + tf.reduce_sum(u * q, axis=-1))
         return tf.clip_by_value(value, F.RATING_MIN, F.RATING_MAX)   # as scikit-surprise does
 
     movie = inputs[F.MOVIE_IDX]
@@ -163,13 +191,23 @@ def build_factor_model(tables: svdpp.FactorTables, recency_weight: float = 0.0) 
     other = tf.cast(tf.not_equal(users["a"], users["b"]), tf.float32)     # 0 for a single person
     total = count = 0.0
     for side, weight in (("a", 1.0), ("b", other)):
-        mask = inputs[F.HIST_MASK.format(side=side)]
-        residual = (inputs[F.HIST_RATING.format(side=side)] - rating(users[side], inputs[F.HIST_IDX.format(side=side)]))
-        total += weight * tf.reduce_sum(residual * mask, -1)
-        count += weight * tf.reduce_sum(mask, -1)
-    recent = tf.where(count > 0, total / tf.maximum(count, 1.0), 0.0)
-    recency = FixedScalar(recency_weight, variable="w", multiply=True, name="recency_weight")
-    return keras.Model(inputs=inputs, outputs=(members[0] + members[1]) / 2.0 + recency(recent))
+        hist, recent = inputs[F.HIST_IDX.format(side=side)], inputs[F.RECENT_IDX.format(side=side)]
+        recent_mask = inputs[F.RECENT_MASK.format(side=side)]
+        repeated = tf.reduce_any(tf.equal(hist[:, :, None], recent[:, None, :]) & (recent_mask[:, None, :] > 0), -1)
+        masks = (inputs[F.HIST_MASK.format(side=side)] * (1.0 - tf.cast(repeated, tf.float32)), recent_mask)
+        for (idx, rating_name, _, _), mask in zip(slots, masks):
+            residual = inputs[rating_name.format(side=side)] - rating(users[side], inputs[idx.format(side=side)])
+            total += weight * tf.reduce_sum(residual * mask, -1)
+            count += weight * tf.reduce_sum(mask, -1)
+    members_recent = tf.where(count > 0, total / tf.maximum(count, 1.0), 0.0)
+    mask = inputs[F.RATER_MASK]
+    received = tf.reduce_sum((inputs[F.RATER_RATING] - rating(inputs[F.RATER_IDX], movie)) * mask, -1)
+    raters = tf.reduce_sum(mask, -1)
+    movie_recent = tf.where(raters > 0, received / tf.maximum(raters, 1.0), 0.0)
+    w_members, w_movie = (FixedScalar(w, variable="w", multiply=True, name=name)
+                          for w, name in zip(recency_weights, ("recency_weight", "reception_weight")))
+    return keras.Model(inputs=inputs, outputs=(members[0] + members[1]) / 2.0 + w_members(members_recent)
+                       + w_movie(movie_recent))
 
 
 class FixedScalar(keras.layers.Layer):
