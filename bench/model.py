@@ -120,9 +120,11 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
     lines += ["", f"Gain of the attention model, 1 - its RMSE / the peer's (all / pair / single; negative: the peer "
                   f"is better): over the in-pipeline SVD++ + recency {gain}"]
     if theirs:
+        from bench import peers
+
         fair = theirs.rmse["SVD++ on train+eval + recency"]
         gain = " / ".join(f"{(1 - stacked[k].mean() / fair[k]) * 100:+.1f}%" for k in KINDS)
-        lines[-1] += (f"; over scikit-surprise's SVD++ on train+eval + recency (w = {theirs.recency_weight:.3f} "
+        lines[-1] += (f"; over scikit-surprise's SVD++ on train+eval + recency (w = {peers.weights(theirs)} "
                       f"fitted on eval) {gain}")
     lines[-1] += "."
     lines += [
