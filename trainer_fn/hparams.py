@@ -47,6 +47,10 @@ class HParams:
     learning_rate: float = 0.0003
     epochs: int = 10
     early_stopping_patience: int = 2   # epochs without eval-loss gain before stopping; 0 = off
+    # > 0: then tune the deep part (id embeddings frozen) on the later period, the eval rows of
+    # 3 movies in 4, for up to this many epochs, early stopped and judged on the other movies' rows
+    # (run.tune_on_later_period); 0: off.
+    tune_epochs: int = 0
     seed: int = 42
 
     def __post_init__(self):

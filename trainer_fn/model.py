@@ -276,10 +276,15 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
     # Starts at zero: before training the model predicts `start` (the baseline, with residual on).
     deep = tf.squeeze(keras.layers.Dense(1, kernel_initializer="zeros", name="deep_rating")(x), axis=-1)
     model = keras.Model(inputs=inputs, outputs=start + deep)
+    compile_model(model, hp)
+    return model
+
+
+def compile_model(model: keras.Model, hp: HParams) -> None:
+    """A fresh optimizer of hp's, the MSE loss and the RMSE and MAE metrics."""
     model.compile(optimizer=optimizer(hp), loss="mse",
                   metrics=[keras.metrics.MeanAbsoluteError(name="mae"),
                            keras.metrics.RootMeanSquaredError(name="rmse")])
-    return model
 
 
 def explaining_model(model: keras.Model) -> keras.Model | None:

@@ -21,7 +21,7 @@ from tfx import v1 as tfx
 
 from trainer_fn.hparams import HParams
 from trainer_fn.baseline.svdpp import TRAIN_TABLES_FILE, FactorTables, load_tables, read_tables
-from trainer_fn.model import RECENCY_LAYER, build_model, explaining_model
+from trainer_fn.model import RECENCY_LAYER, build_model, compile_model, explaining_model
 from trainer_fn.progress import EpochProgress
 from trainer_fn.saving import dataset, save
 from transform_fn import features as F
@@ -30,9 +30,8 @@ VOCABULARIES = (F.USER_VOCAB, F.MOVIE_VOCAB, F.SEX_VOCAB, F.AGE_VOCAB, F.OCCUPAT
                 F.GENRE_VOCAB, F.DIRECTOR_VOCAB, F.ACTOR_VOCAB)
 
 
-def training_dataset(files, data_accessor, tf_transform_output, batch_size: int, seed: int):
-    """(batches, mean label, rows): the whole split in memory in a canonical order, shuffled with
-    `seed` each epoch.
+def read_split(files, data_accessor, tf_transform_output) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(features, labels) of a whole split in memory, in a canonical order.
 
     Beam writes the transformed records in no fixed order; reading them into a fixed order
     first makes the batches, and so the trained model and the blessing decision, the same
@@ -45,7 +44,7 @@ def training_dataset(files, data_accessor, tf_transform_output, batch_size: int,
             columns.setdefault(name, []).append(value.numpy())
         labels.append(label.numpy())
     if not labels:
-        raise ValueError("the training split is empty")
+        raise ValueError("the split is empty")
     data = {name: np.concatenate(columns.pop(name)) for name in list(columns)}
     label = np.concatenate(labels)
     del labels
@@ -54,19 +53,40 @@ def training_dataset(files, data_accessor, tf_transform_output, batch_size: int,
     keys += [data[F.HIST_RATING.format(side=side)][:, k] for side in F.SIDES for k in range(F.HISTORY_LENGTH)]
     order = np.lexsort(keys[::-1])
     del keys
-    # One copy of the split as tensors; each epoch shuffles row indices and gathers whole
-    # batches (no per-row pipeline and no shuffle buffer holding a second copy of the rows).
-    tensors = {name: tf.constant(data.pop(name)[order]) for name in list(data)}
-    labels_t = tf.constant(label[order])
+    return {name: data.pop(name)[order] for name in list(data)}, label[order]
+
+
+def shuffled_batches(data: dict[str, np.ndarray], label: np.ndarray, batch_size: int, seed: int):
+    """The rows as one copy of tensors; each epoch shuffles row indices with `seed` and gathers
+    whole batches (no per-row pipeline and no shuffle buffer holding a second copy)."""
+    tensors = {name: tf.constant(value) for name, value in data.items()}
+    labels_t = tf.constant(label)
     n = len(label)
 
     def gather(index):
         return {name: tf.gather(value, index) for name, value in tensors.items()}, tf.gather(labels_t, index)
 
-    batches = (tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
-               .batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-               .prefetch(tf.data.AUTOTUNE))
-    return batches, float(np.mean(label, dtype=np.float64)), len(label)
+    return (tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def training_dataset(files, data_accessor, tf_transform_output, batch_size: int, seed: int):
+    """(batches, mean label, rows): the whole split in memory in a canonical order, shuffled with
+    `seed` each epoch."""
+    data, label = read_split(files, data_accessor, tf_transform_output)
+    return shuffled_batches(data, label, batch_size, seed), float(np.mean(label, dtype=np.float64)), len(label)
+
+
+def later_period_halves(data: dict[str, np.ndarray], label: np.ndarray, hold: float = 0.25):
+    """The eval split cut by target movie (a multiplicative hash of its index): (tune rows, held
+    rows), each as (features, labels). A rating is the label of its single row and of the pair
+    rows of its movie, so a cut by user would put the same rating on both sides; by movie,
+    every row of a movie is on one side."""
+    movies = data[F.MOVIE_IDX].astype(np.uint64)
+    held = (movies * np.uint64(2654435761) % np.uint64(1000)) < np.uint64(int(hold * 1000))
+    part = lambda keep: ({name: value[keep] for name, value in data.items()}, label[keep])  # noqa: E731
+    return part(~held), part(held)
 
 
 def swap_baseline(model: keras.Model, trained_over: FactorTables, refit: FactorTables) -> None:
@@ -127,6 +147,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             kept, recency, final_rmse = "start (the baseline)", start_recency, start_rmse
         else:
             model.set_weights(trained)
+    tuned = {}
+    if hp.residual and hp.tune_epochs > 0:
+        tuned = tune_on_later_period(model, *read_split(fn_args.eval_files, fn_args.data_accessor,
+                                                         tf_transform_output), hp)
     if hp.residual and serving_tables is not baseline:
         swap_baseline(model, baseline, serving_tables)
     with tf.io.gfile.GFile(os.path.join(os.path.dirname(fn_args.serving_model_dir), F.DATA_IDENTITY_FILE), "w") as f:
@@ -135,10 +159,48 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
          {"hparams": dataclasses.asdict(hp), "vocabulary_sizes": sizes,
           "eval_rmse_at_start": start_rmse, "eval_rmse_at_end": final_rmse, "weights_kept": kept,
           "recency_weight_fitted_on_eval": recency,
+          "tuned_on_later_period": tuned,
           # for make bench's comparison with a plain tf.data loop (bench/scale.py)
           "timing": {"train_rows": train_rows, "epochs_run": len(history.get("loss", [])),
                      "read_seconds": read_seconds, "fit_seconds": fit_seconds}},
          explain=explaining_model(model))
+
+
+def tune_on_later_period(model, data: dict[str, np.ndarray], label: np.ndarray, hp: HParams) -> dict:
+    """Tunes the deep part on ratings the baseline has not learnt from.
+
+    The residual features of a train row are in sample (the baseline was fitted on those very
+    ratings), those of an eval row out of sample, as a test row's are for the refit on train +
+    eval. So the deep part, after its training on train, is tuned on the eval rows of 3 movies
+    in 4 (later_period_halves) with a fresh optimizer and its id embeddings frozen, early
+    stopped on the other movies' eval rows, and kept only if it beats the untuned model there. The recency weights stay as
+    fitted. The test split is never read. Returns what was decided, for the history file.
+    """
+    (tune_x, tune_y), (held_x, held_y) = later_period_halves(data, label)
+    if not len(tune_y) or not len(held_y):
+        return {"kept": False, "why": "too few eval users to hold some out"}
+    held = tf.data.Dataset.from_tensor_slices((held_x, held_y)).batch(4096)
+    before = model.evaluate(held, verbose=0, return_dict=True)["rmse"]
+    untuned = model.get_weights()
+    # The id embeddings stay as trained on train: what an id's eval ratings say about it, the
+    # baseline's refit on train + eval learns, and the deep part must not count it twice.
+    frozen = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding) and layer.trainable]
+    for layer in frozen:
+        layer.trainable = False
+    compile_model(model, hp)
+    stop = keras.callbacks.EarlyStopping(monitor="val_rmse", mode="min", patience=max(1, hp.early_stopping_patience),
+                                         restore_best_weights=True)
+    history = model.fit(shuffled_batches(tune_x, tune_y, hp.batch_size, hp.seed), validation_data=held,
+                        epochs=hp.tune_epochs, callbacks=[stop, EpochProgress()], verbose=2).history
+    after = model.evaluate(held, verbose=0, return_dict=True)["rmse"]
+    for layer in frozen:
+        layer.trainable = True
+    kept = after < before
+    if not kept:
+        model.set_weights(untuned)
+    return {"kept": kept, "held_rmse_before": before, "held_rmse_after": after, "tune_rows": len(tune_y),
+            "held_rows": len(held_y), "epochs_run": len(history.get("loss", [])),
+            "val_rmse": [float(v) for v in history.get("val_rmse", [])]}
 
 
 def fit_recency_weight(model, evaluate, limit: float = 2.0) -> list[float]:
