@@ -148,6 +148,7 @@ class RankerParams:
     liked: bool = True
     rating_weight: float = 0.1
     single_rating_weight: float = 0.1     # for one person (the pair (A, A)), chosen on eval single rows
+    learned_weight: float = 0.0           # x the model's watch task (log p(movie | pair)), where it has one
 
     @classmethod
     def of_run(cls, report_dir: Path | None) -> "RankerParams":
@@ -159,8 +160,9 @@ class RankerParams:
 
 @dataclasses.dataclass
 class PairRanker:
-    """What the service ranks by: watch (the members' recency-weighted EASE scores, summed)
-    + rating_weight x the predicted rating."""
+    """What the service ranks by: watch (the members' recency-weighted EASE scores, summed,
+    + learned_weight x the model's watch task where it has one) + rating_weight x the
+    predicted rating."""
     ease: Ease
     params: RankerParams
 

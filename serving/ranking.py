@@ -11,9 +11,10 @@ that second ("What a row may read" in the README):
   - the rating models (the attention model, the SVD++ baseline): the predicted pair rating;
   - the pair ranker, what the service ranks by: "both will watch it" (EASE over each
     member's profile weighted by recency, decay^k for the k-th newest rating, and with
-    `liked` by how much they liked it, summed over the members) plus rating_weight times
-    the attention model's predicted pair rating.
-Every choice (EASE's lambda, the decay and liked, the rating weight) is made on eval rows (EASE
+    `liked` by how much they liked it, summed over the members; plus learned_weight times
+    the model's own watch task, log p(movie | pair), where it has one: trainer_fn/watch.py)
+    plus rating_weight times the attention model's predicted pair rating.
+Every choice (EASE's lambda, the decay and liked, the learned and the rating weight) is made on eval rows (EASE
 fitted on train ratings, profiles up to the eval target), judged by NDCG@10 on pair rows;
 the test split is read once, for the table. The ranking check: the pair ranker's NDCG@10 on
 test pair rows minus the best peer's (popularity, EASE), a 95% bootstrap interval over rows.
@@ -47,6 +48,7 @@ RESULT_FILE = F.RANKING_FILE
 LAMBDAS = (100.0, 200.0, 500.0, 1000.0, 2000.0)
 DECAYS = (1.0, 0.99, 0.97, 0.95, 0.9, 0.8)
 RATING_WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
+LEARNED_WEIGHTS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)     # x log p(movie | pair), the watch task
 RESAMPLES = 1000
 PEERS = ("popularity", "EASE")
 RANKER = "pair ranker"
@@ -124,16 +126,18 @@ def watch_scores(ease: Ease, case: Case, decay: float, liked: bool = False) -> n
     return watch_total(ease, case.profiles, decay, liked)
 
 
-def rating_scores(scorer: R.Scorer, catalogue: Catalogue, case_list: list[Case]) -> list[np.ndarray]:
-    """The model's predicted pair rating of every catalogue movie for each case's own row."""
-    out = []
+def model_scores(scorer: R.Scorer, catalogue: Catalogue, case_list: list[Case]) -> dict[str, list[np.ndarray]]:
+    """The model's predicted pair rating of every catalogue movie for each case's own row
+    ("pair_rating"), and with its watch task log p(movie | pair) ("pair_watch")."""
+    out: dict[str, list[np.ndarray]] = {}
     blank = R.Member(0, "", 0, 0, [], frozenset())
     for case in case_list:
         frame = R.raw_rows(blank, blank, catalogue.movies)
         for column in F.USER_COLUMNS:      # the row's own users and histories, as of its target
             for side in F.SIDES:
                 frame[column(side)] = case.row[column(side)]
-        out.append(np.asarray(scorer.score(frame)["pair_rating"], dtype=np.float64))
+        for name, values in scorer.score_pairs(frame).items():
+            out.setdefault(name, []).append(np.asarray(values, dtype=np.float64))
     return out
 
 
@@ -184,21 +188,32 @@ def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, 
         watch[decay, liked] = watch.get((decay, liked)) or [watch_scores(ease, c, decay, liked) for c in chosen]
         log["liked"][liked] = ndcg_of(watch[decay, liked], catalogue, chosen)
     liked = max((False, True), key=lambda x: (log["liked"][x], not x))
-    ratings = rating_scores(scorer, catalogue, chosen)
+    scores = model_scores(scorer, catalogue, chosen)
+    ratings, learned_weight = scores["pair_rating"], 0.0
+    both = watch[decay, liked]
+    if "pair_watch" in scores:      # the model's watch task (trainer_fn/watch.py), 0 allowed
+        log["learned_weight"] = {}
+        for w in LEARNED_WEIGHTS:
+            log["learned_weight"][w] = ndcg_of([s + w * t for s, t in zip(both, scores["pair_watch"])],
+                                               catalogue, chosen)
+        learned_weight = max(LEARNED_WEIGHTS, key=lambda x: (log["learned_weight"][x], -x))
+        both = [s + learned_weight * t for s, t in zip(both, scores["pair_watch"])]
     for w in RATING_WEIGHTS:
-        log["rating_weight"][w] = ndcg_of([s + w * r for s, r in zip(watch[decay, liked], ratings)], catalogue, chosen)
+        log["rating_weight"][w] = ndcg_of([s + w * r for s, r in zip(both, ratings)], catalogue, chosen)
     weight = max(RATING_WEIGHTS, key=lambda x: (log["rating_weight"][x], -x))
     # One person alone (the service's single mode): the same EASE settings, its own weight.
     singles = cases(tables, F.EVAL_SPLIT, "singles", rows, seed)
     single_weight = weight
     if singles:
-        watch_one = [watch_scores(ease, c, decay, liked) for c in singles]
-        ratings_one = rating_scores(scorer, catalogue, singles)
+        scores_one = model_scores(scorer, catalogue, singles)
+        watch_one = [watch_scores(ease, c, decay, liked) + learned_weight * t
+                     for c, t in zip(singles, scores_one.get("pair_watch", [0.0] * len(singles)))]
+        ratings_one = scores_one["pair_rating"]
         for w in RATING_WEIGHTS:
             log["single_rating_weight"][w] = ndcg_of([s + w * r for s, r in zip(watch_one, ratings_one)],
                                                      catalogue, singles)
         single_weight = max(RATING_WEIGHTS, key=lambda x: (log["single_rating_weight"][x], -x))
-    return RankerParams(lam, decay, liked, weight, single_weight), log
+    return RankerParams(lam, decay, liked, weight, single_weight, learned_weight), log
 
 
 def interval(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> dict:
@@ -219,10 +234,16 @@ def evaluate(ease: Ease, pop: np.ndarray, catalogue: Catalogue, params: RankerPa
     the ratings before the test period (train+eval)."""
     ranks = {"popularity": ranks_of([pop] * len(case_list), catalogue, case_list),
              "EASE": ranks_of([watch_scores(ease, c, 1.0) for c in case_list], catalogue, case_list)}
-    ratings = {name: rating_scores(scorer, catalogue, case_list) for name, scorer in scorers.items()}
+    scores = {name: model_scores(scorer, catalogue, case_list) for name, scorer in scorers.items()}
+    ratings = {name: s["pair_rating"] for name, s in scores.items()}
     for name, r in ratings.items():
         ranks[f"{name} (rating only)"] = ranks_of(r, catalogue, case_list)
+    learned = scores["attention model"].get("pair_watch")
+    if learned is not None:
+        ranks["attention model (watch task only)"] = ranks_of(learned, catalogue, case_list)
     watch = [watch_scores(ease, c, params.decay, params.liked) for c in case_list]
+    if learned is not None and params.learned_weight:
+        watch = [w + params.learned_weight * t for w, t in zip(watch, learned)]
     weight = PairRanker(ease, params).weight(single)
     blend = [w + weight * r for w, r in zip(watch, ratings["attention model"])]
     ranks[RANKER] = ranks_of(blend, catalogue, case_list)
@@ -305,10 +326,12 @@ def for_run(run, out_dir: Path) -> dict | None:
 def sample_text(result: dict) -> str:
     """What the numbers are on, in words (the run summary's and the report's)."""
     p = result["params"]
+    learned = f" + {p['learned_weight']:g} x the model's watch task" if p.get("learned_weight") else ""
     return (f"test rows with label >= 4 (up to {result['rows']} pair and {result['singles']} single), the target "
             f"ranked among every movie neither member rated before its second; pair ranker = EASE over the "
             f"members' histories (lambda {p['lam']:g}, recency decay {p['decay']:g}"
-            f"{', weighted by liking' if p.get('liked') else ''}) + {p['rating_weight']:g} x "
+            f"{', weighted by liking' if p.get('liked') else ''})"
+            f"{learned} + {p['rating_weight']:g} x "
             f"predicted pair rating ({p.get('single_rating_weight', p['rating_weight']):g} x for one person), "
             f"all chosen on eval; coverage over {result['pairs']} random pairs, seed "
             f"{result['seed']}")

@@ -330,14 +330,22 @@ class Scorer:
         self.pair = self.loaded.signatures.get(F.PAIR_SIGNATURE)     # None for models pushed before it
         self.embedding = MovieEmbedding.from_model(self.model_dir, self.loaded.variables)
 
-    def score_pairs(self, rows: pd.DataFrame) -> np.ndarray:
-        """The pair rating of each row alone: through predict_pair_raw (a third of the model's
-        work of score()) where the model has it."""
+    def score_pairs(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Each row's pair rating, and with the model's watch task its pair_watch (log p(the
+        movie | the pair)): through predict_pair_raw (a third of the model's work of score())
+        where the model has it."""
         if self.pair is None:
-            return self.score(rows)["pair_rating"]
-        parts = [self.pair(**self._tensors(rows.iloc[i:i + SCORE_BATCH]))["pair_rating"].numpy()
+            return {"pair_rating": self.score(rows)["pair_rating"]}
+        parts = [{k: v.numpy() for k, v in self.pair(**self._tensors(rows.iloc[i:i + SCORE_BATCH])).items()}
                  for i in range(0, len(rows), SCORE_BATCH)]
-        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+        if not parts:
+            return {k: np.zeros(0, np.float32) for k in ("pair_rating", *(("pair_watch",) if self.has_watch else ()))}
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    @property
+    def has_watch(self) -> bool:
+        """Whether the model has the watch task (trainer_fn/watch.py)."""
+        return self.pair is not None and "pair_watch" in self.pair.structured_outputs
 
     def _tensors(self, rows: pd.DataFrame) -> dict:
         tf = self.tf
@@ -404,8 +412,14 @@ def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
         watch = ranker.watch(members, movies["movie_id"].to_numpy())
     movies = tables.candidates(members, retrieval, scorer.embedding) if movies is None else movies
     rows = raw_rows(a, b, movies, tables.raters)
+    pairs = None
+    if watch is not None and ranker.params.learned_weight and scorer.has_watch:
+        # the model's watch task, weighted as the run chose on eval (serving/ranking.py)
+        pairs = scorer.score_pairs(rows)
+        watch = watch + ranker.params.learned_weight * pairs["pair_watch"]
     if top is not None and watch is not None and top < len(rows):
-        scores = _score_top(scorer, rows, watch, ranker.weight(single=a is b), movies["movie_id"].to_numpy(), top)
+        scores = _score_top(scorer, rows, watch, ranker.weight(single=a is b), movies["movie_id"].to_numpy(), top,
+                            pairs)
     else:
         scores = scorer.score(rows)
     frame = movies[["movie_id", "title", "year", "genres", "director"]].reset_index(drop=True)
@@ -420,10 +434,10 @@ def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
 
 
 def _score_top(scorer: Scorer, rows: pd.DataFrame, watch: np.ndarray, weight: float, ids: np.ndarray,
-               top: int) -> dict[str, np.ndarray]:
+               top: int, pairs: dict | None = None) -> dict[str, np.ndarray]:
     """score()'s columns with the members' ratings and attention for the `top` rows of highest
     watch + weight x pair rating only (ties as rank(): the pair rating, then the movie id)."""
-    pair = np.asarray(scorer.score_pairs(rows))
+    pair = np.asarray((pairs or scorer.score_pairs(rows))["pair_rating"])
     best = np.lexsort((ids, -pair, -(watch + weight * pair)))[:top]
     full = scorer.score(rows.iloc[best])
     out = {"pair_rating": pair}

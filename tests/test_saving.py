@@ -94,3 +94,26 @@ def test_the_warmup_requests_run_and_the_history_is_kept(saved):
         assert all(np.isfinite(v).all() for v in out.values())
     history = json.loads((tf.io.gfile.GFile(f"{fn_args.model_run_dir}/{F.HISTORY_FILE}").read()))
     assert history == {"epochs": 2, "history": {"loss": [1.5, 1.25]}}
+
+
+def test_a_model_with_the_watch_task_serves_it_beside_the_pair_rating(saved, tmp_path):
+    from serving.recommend import Scorer
+    from trainer_fn.watch import scoring_model
+
+    rows, _, output, _ = saved
+    sizes = {name: output.vocabulary_size_by_name(name) for name in VOCABULARIES}
+    tf.keras.utils.set_random_seed(0)
+    model = build_model(sizes, HParams(residual=False, embedding_dim=4, watch_weight=0.5), label_mean=3.5)
+    fn_args = types.SimpleNamespace(serving_model_dir=str(tmp_path / "serving"), model_run_dir=str(tmp_path))
+    save(model, output, fn_args, {}, {}, explain=explaining_model(model), scorer=scoring_model(model))
+    head = rows.head(6)
+    scorer = Scorer(fn_args.serving_model_dir)
+    assert scorer.has_watch
+    out = scorer.score_pairs(head)
+    raw = tf.io.parse_example(serialize(head), S.serving_raw_spec(output))
+    transformed = output.transform_features_layer()(raw)
+    direct = scoring_model(model)({name: transformed[name] for name in model.input}, training=False)
+    np.testing.assert_allclose(out["pair_watch"], direct["watch"].numpy(), atol=1e-5)
+    np.testing.assert_allclose(out["pair_rating"], np.clip(direct["rating"].numpy(), F.RATING_MIN, F.RATING_MAX),
+                               atol=1e-5)
+    assert (out["pair_watch"] < 0).all()

@@ -68,7 +68,9 @@ class FakeScorer:
 
     def score_pairs(self, rows):
         self.pair_rows = getattr(self, "pair_rows", 0) + len(rows)
-        return self.score(rows)["pair_rating"]
+        return {"pair_rating": self.score(rows)["pair_rating"]}
+
+    has_watch = False
 
 
 def frame(pair, a, b, genres=None):

@@ -33,6 +33,8 @@ class HParams:
     residual: bool = True           # learn the residual over the frozen SVD++ baseline
     recency_on_eval: bool = True    # fit the recency weights on eval (trainer_fn/run.py)
     recent: bool = True             # + the recent-ratings terms (model.recent_features); off: the window only
+    # > 0: the second task, what the pair will watch (trainer_fn/watch.py), its loss weight
+    watch_weight: float = 0.0
     embedding_dim: int = 8
     embedding_l2: float = 1e-4      # L2 penalty on the id embeddings (users, movies, directors)
     bias_l2: float = 1e-5           # L2 penalty on the explicit biases (residual off)

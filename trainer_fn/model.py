@@ -24,11 +24,13 @@ import tf_keras as keras
 
 from trainer_fn.hparams import HParams
 from trainer_fn.baseline.svdpp import FactorTables
+from trainer_fn.watch import with_watch_task
 
 from transform_fn import features as F
 
 RECENCY_LAYER = "recency_correction"
 ATTENTION_LAYER = "history_attention"
+DEEP_LAYER = "deep_rating"
 
 
 def model_inputs() -> dict[str, keras.Input]:
@@ -274,8 +276,11 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
         x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
         x = keras.layers.Dropout(hp.dropout, name=f"dropout_{i}")(x)
     # Starts at zero: before training the model predicts `start` (the baseline, with residual on).
-    deep = tf.squeeze(keras.layers.Dense(1, kernel_initializer="zeros", name="deep_rating")(x), axis=-1)
-    model = keras.Model(inputs=inputs, outputs=start + deep)
+    deep = tf.squeeze(keras.layers.Dense(1, kernel_initializer="zeros", name=DEEP_LAYER)(x), axis=-1)
+    rating = start + deep
+    if hp.watch_weight > 0:        # the second task (trainer_fn/watch.py) on the shared embeddings
+        rating = with_watch_task(rating, enc, inputs, hp.embedding_dim, hp.watch_weight)
+    model = keras.Model(inputs=inputs, outputs=rating)
     compile_model(model, hp)
     return model
 

@@ -21,7 +21,8 @@ from tfx import v1 as tfx
 
 from trainer_fn.hparams import HParams
 from trainer_fn.baseline.svdpp import TRAIN_TABLES_FILE, FactorTables, load_tables, read_tables
-from trainer_fn.model import RECENCY_LAYER, build_model, compile_model, explaining_model
+from trainer_fn.model import DEEP_LAYER, RECENCY_LAYER, build_model, compile_model, explaining_model
+from trainer_fn.watch import scoring_model
 from trainer_fn.progress import EpochProgress
 from trainer_fn.saving import dataset, save
 from transform_fn import features as F
@@ -122,7 +123,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     model = build_model(sizes, hp, mean, baseline)
     # Compared on eval RMSE, not the loss: the loss includes the L2 penalties.
     start_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
-    start_weights = model.get_weights()
     callbacks = []
     if hp.early_stopping_patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(
@@ -139,8 +139,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     if hp.residual and hp.epochs > 0:
         # The start (the baseline, with its own recency weights fitted on eval) against the
         # trained deep part, on eval RMSE: the deep part is kept only when it helps there.
+        # The start is the deep output layer at zero (as built); the rest stays trained (the
+        # watch task's head and the embeddings it shares do not change the rating then).
         trained = model.get_weights()
-        model.set_weights(start_weights)
+        deep = model.get_layer(DEEP_LAYER)
+        deep.set_weights([np.zeros_like(w) for w in deep.get_weights()])
         start_recency = fit_recency_weight(model, evaluate) if hp.recency_on_eval else 0.0
         start_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
         if start_rmse <= final_rmse:
@@ -163,7 +166,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
           # for make bench's comparison with a plain tf.data loop (bench/scale.py)
           "timing": {"train_rows": train_rows, "epochs_run": len(history.get("loss", [])),
                      "read_seconds": read_seconds, "fit_seconds": fit_seconds}},
-         explain=explaining_model(model))
+         explain=explaining_model(model), scorer=scoring_model(model))
 
 
 def tune_on_later_period(model, data: dict[str, np.ndarray], label: np.ndarray, hp: HParams) -> dict:

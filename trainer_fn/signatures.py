@@ -14,7 +14,8 @@ One function builds them for both Trainers (run.py's save() calls it):
 
 - `predict_pair_raw` (PAIR_SIGNATURE): the same inputs as `predict_raw` -> pair_rating
   [batch] only: a third of its rows through the model (the service ranks its candidates
-  with it, then asks `predict_raw` for the top of the list only).
+  with it, then asks `predict_raw` for the top of the list only); with the watch task
+  (trainer_fn/watch.py) also pair_watch [batch], log p(the row's movie | the pair).
 
 All run the Transform graph the model was trained with (`model.tft_layer`); ratings are
 clipped to the star scale.
@@ -56,9 +57,10 @@ def _both_sides_from(raw: dict, side: str) -> dict:
     return out
 
 
-def build_signatures(model, tf_transform_output, explain=None) -> dict:
+def build_signatures(model, tf_transform_output, explain=None, scorer=None) -> dict:
     """{signature name: concrete function} for tf.saved_model.save. explain: a model with the
-    same inputs returning (rating, attention A, attention B), or None (no attention)."""
+    same inputs returning (rating, attention A, attention B), or None (no attention); scorer:
+    one returning {rating, watch}, or None (no watch task)."""
     raw_spec = serving_raw_spec(tf_transform_output)
     model.tft_layer = tf_transform_output.transform_features_layer()
     input_names = list(model.input.keys()) if isinstance(model.input, dict) else model.input_names
@@ -94,8 +96,11 @@ def build_signatures(model, tf_transform_output, explain=None) -> dict:
     @tf.function
     def serve_pair(**features):
         raw = {name: tf.reshape(features[name], [-1, *spec.shape]) for name, spec in raw_spec.items()}
-        rating = model(model_inputs(model.tft_layer(raw)), training=False)
-        return {"pair_rating": _clip(tf.reshape(rating, [-1]))}
+        x = model_inputs(model.tft_layer(raw))
+        if scorer is None:
+            return {"pair_rating": _clip(tf.reshape(model(x, training=False), [-1]))}
+        out = scorer(x, training=False)
+        return {"pair_rating": _clip(tf.reshape(out["rating"], [-1])), "pair_watch": tf.reshape(out["watch"], [-1])}
 
     raw_inputs = {name: tf.TensorSpec(shape=[None], dtype=spec.dtype, name=name) for name, spec in raw_spec.items()}
     return {SERVING_DEFAULT: serve_examples.get_concrete_function(),

@@ -1,0 +1,57 @@
+"""The watch task (trainer_fn/watch.py): a proper distribution over the movies, symmetric in
+A and B, the rating untouched, and a loss that training lowers."""
+
+import numpy as np
+import tensorflow as tf
+
+from tests.test_model import SIZES, _inputs, _swapped, _tables
+from trainer_fn.hparams import HParams
+from trainer_fn.model import build_model
+from trainer_fn.watch import WATCH_LAYER, scoring_model
+from transform_fn import features as F
+
+
+def _models(**hparams):
+    built = []
+    for weight in (0.0, 0.5):
+        tf.keras.utils.set_random_seed(0)
+        built.append(build_model(SIZES, HParams(embedding_dim=8, watch_weight=weight, **hparams), label_mean=3.5,
+                                 baseline=_tables()))
+    return built
+
+
+def test_the_head_scores_a_log_probability_over_every_movie_symmetric_in_a_and_b():
+    _, m = _models()
+    x = _inputs(np.random.default_rng(0))
+    scorer = scoring_model(m)
+    out = scorer(x, training=False)
+    np.testing.assert_allclose(out["rating"], m(x, training=False), atol=1e-6)   # the rating is the model's
+    assert (out["watch"].numpy() < 0).all()
+    head = m.get_layer(WATCH_LAYER)
+    query = np.random.default_rng(1).normal(size=(3, 8)).astype(np.float32)
+    probabilities = np.exp(head.log_probabilities(tf.constant(query)).numpy())
+    assert probabilities.shape == (3, F.embedding_rows(SIZES[F.MOVIE_VOCAB]))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(scorer(_swapped(x), training=False)["watch"], out["watch"], atol=1e-5)
+
+
+def test_without_the_task_there_is_no_head_and_the_rating_graph_is_the_same():
+    plain, with_task = _models()
+    assert scoring_model(plain) is None and WATCH_LAYER not in [layer.name for layer in plain.layers]
+    x = _inputs(np.random.default_rng(2))
+    # both start at the baseline: the head adds a loss, not a term of the rating
+    np.testing.assert_allclose(plain(x, training=False), with_task(x, training=False), atol=1e-5)
+    assert len(with_task.losses) > len(plain.losses)
+
+
+def test_training_lowers_the_watch_loss_on_a_movie_the_pairs_keep_watching():
+    _, m = _models(learning_rate=0.01)
+    x = _inputs(np.random.default_rng(3), n=64)
+    x[F.MOVIE_IDX] = np.where(np.arange(64) % 2 == 0, 7, x[F.MOVIE_IDX])      # half the rows watch movie 7
+    scorer = scoring_model(m)
+    before = float(tf.reduce_mean(scorer(x, training=False)["watch"]))
+    m.fit(x, np.full(64, 3.5, np.float32), epochs=30, batch_size=64, verbose=0)
+    after = float(tf.reduce_mean(scorer(x, training=False)["watch"]))
+    assert after > before + 0.5
+    movie_7 = scorer(x, training=False)["watch"].numpy()[::2]
+    assert np.exp(movie_7).mean() > 0.3          # from 1/32 at the start
