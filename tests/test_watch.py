@@ -55,3 +55,21 @@ def test_training_lowers_the_watch_loss_on_a_movie_the_pairs_keep_watching():
     assert after > before + 0.5
     movie_7 = scorer(x, training=False)["watch"].numpy()[::2]
     assert np.exp(movie_7).mean() > 0.3          # from 1/32 at the start
+
+
+def test_reset_to_start_gives_the_baseline_back_and_keeps_the_watch_task():
+    from trainer_fn.model import RECENCY_LAYER
+    from trainer_fn.run import reset_to_start
+
+    plain, m = _models()
+    x = _inputs(np.random.default_rng(5))
+    start = plain(x, training=False).numpy()
+    rng = np.random.default_rng(6)
+    for layer in m.layers:          # as after training: every weight moved
+        if layer.trainable_weights or layer.name == RECENCY_LAYER:
+            layer.set_weights([w + rng.normal(0, 0.1, w.shape).astype(w.dtype) for w in layer.get_weights()])
+    watch = scoring_model(m)(x, training=False)["watch"].numpy()
+    assert np.abs(m(x, training=False).numpy() - start).max() > 1e-3
+    reset_to_start(m)
+    np.testing.assert_allclose(m(x, training=False), start, atol=1e-5)
+    np.testing.assert_allclose(scoring_model(m)(x, training=False)["watch"], watch, atol=1e-6)

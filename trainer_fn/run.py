@@ -139,11 +139,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     if hp.residual and hp.epochs > 0:
         # The start (the baseline, with its own recency weights fitted on eval) against the
         # trained deep part, on eval RMSE: the deep part is kept only when it helps there.
-        # The start is the deep output layer at zero (as built); the rest stays trained (the
-        # watch task's head and the embeddings it shares do not change the rating then).
+        # The start is the deep output layer and the recency weights at zero (as built; the
+        # recency weights are then fitted again); the rest stays trained (the watch task's head
+        # and the embeddings it shares do not change the rating then).
         trained = model.get_weights()
-        deep = model.get_layer(DEEP_LAYER)
-        deep.set_weights([np.zeros_like(w) for w in deep.get_weights()])
+        reset_to_start(model)
         start_recency = fit_recency_weight(model, evaluate) if hp.recency_on_eval else 0.0
         start_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
         if start_rmse <= final_rmse:
@@ -167,6 +167,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
           "timing": {"train_rows": train_rows, "epochs_run": len(history.get("loss", [])),
                      "read_seconds": read_seconds, "fit_seconds": fit_seconds}},
          explain=explaining_model(model), scorer=scoring_model(model))
+
+
+def reset_to_start(model: keras.Model) -> None:
+    """The residual model's rating back to the baseline's (as built): the deep output layer and
+    the recency weights at zero, every other layer as it is."""
+    for name in (DEEP_LAYER, RECENCY_LAYER):
+        layer = model.get_layer(name)
+        layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
 
 
 def tune_on_later_period(model, data: dict[str, np.ndarray], label: np.ndarray, hp: HParams) -> dict:
