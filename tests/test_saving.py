@@ -39,7 +39,7 @@ def saved(tiny_prepared, spec, tmp_path_factory):  # noqa: F811
     output = tft.TFTransformOutput(str(root / "transform"))
     sizes = {name: output.vocabulary_size_by_name(name) for name in VOCABULARIES}
     tf.keras.utils.set_random_seed(0)
-    model = build_model(sizes, HParams(residual=False, embedding_dim=4), label_mean=3.5)
+    model = build_model(sizes, HParams(residual=False, embedding_dim=4, watch_dim=0), label_mean=3.5)
     deep = model.get_layer("deep_rating")       # not zero, so that every input matters
     kernel, bias = deep.get_weights()
     deep.set_weights([np.random.default_rng(1).normal(0, 0.5, kernel.shape), bias])
@@ -103,7 +103,7 @@ def test_a_model_with_the_watch_task_serves_it_beside_the_pair_rating(saved, tmp
     rows, _, output, _ = saved
     sizes = {name: output.vocabulary_size_by_name(name) for name in VOCABULARIES}
     tf.keras.utils.set_random_seed(0)
-    model = build_model(sizes, HParams(residual=False, embedding_dim=4, watch_weight=0.5), label_mean=3.5)
+    model = build_model(sizes, HParams(residual=False, embedding_dim=4, watch_dim=6), label_mean=3.5)
     fn_args = types.SimpleNamespace(serving_model_dir=str(tmp_path / "serving"), model_run_dir=str(tmp_path))
     save(model, output, fn_args, {}, {}, explain=explaining_model(model), scorer=scoring_model(model))
     head = rows.head(6)
@@ -116,4 +116,3 @@ def test_a_model_with_the_watch_task_serves_it_beside_the_pair_rating(saved, tmp
     np.testing.assert_allclose(out["pair_watch"], direct["watch"].numpy(), atol=1e-5)
     np.testing.assert_allclose(out["pair_rating"], np.clip(direct["rating"].numpy(), F.RATING_MIN, F.RATING_MAX),
                                atol=1e-5)
-    assert (out["pair_watch"] < 0).all()

@@ -33,8 +33,11 @@ class HParams:
     residual: bool = True           # learn the residual over the frozen SVD++ baseline
     recency_on_eval: bool = True    # fit the recency weights on eval (trainer_fn/run.py)
     recent: bool = True             # + the recent-ratings terms (model.recent_features); off: the window only
-    # > 0: the second task, what the pair will watch (trainer_fn/watch.py), its loss weight
-    watch_weight: float = 0.0
+    # > 0: the second task, what the pair will watch (trainer_fn/watch.py), on tables of this
+    # width, trained beside the rating and then alone for up to watch_epochs epochs
+    watch_dim: int = 32
+    watch_epochs: int = 10
+    watch_learning_rate: float = 0.001
     embedding_dim: int = 8
     embedding_l2: float = 1e-4      # L2 penalty on the id embeddings (users, movies, directors)
     bias_l2: float = 1e-5           # L2 penalty on the explicit biases (residual off)
@@ -64,7 +67,7 @@ class HParams:
         """'default' (measured, see BENCHMARKS.md) or 'seed' (the spec's training setup)."""
         presets = {"default": {}, "seed": dict(residual=False, embedding_dim=4, optimizer="adagrad",
                                                batch_size=32, learning_rate=0.01, epochs=10,
-                                               early_stopping_patience=0)}
+                                               early_stopping_patience=0, watch_dim=0)}
         if name not in presets:
             raise ValueError(f"unknown preset {name!r}; known: {sorted(presets)}")
         return cls.from_dict({**presets[name], **overrides})

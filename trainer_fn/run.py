@@ -22,7 +22,7 @@ from tfx import v1 as tfx
 from trainer_fn.hparams import HParams
 from trainer_fn.baseline.svdpp import TRAIN_TABLES_FILE, FactorTables, load_tables, read_tables
 from trainer_fn.model import DEEP_LAYER, RECENCY_LAYER, build_model, compile_model, explaining_model
-from trainer_fn.watch import scoring_model
+from trainer_fn.watch import WATCH_LAYERS, scoring_model
 from trainer_fn.progress import EpochProgress
 from trainer_fn.saving import dataset, save
 from transform_fn import features as F
@@ -154,6 +154,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     if hp.residual and hp.tune_epochs > 0:
         tuned = tune_on_later_period(model, *read_split(fn_args.eval_files, fn_args.data_accessor,
                                                          tf_transform_output), hp)
+    watch = train_watch_task(model, train, evaluate, hp) if hp.watch_dim > 0 else {}
     if hp.residual and serving_tables is not baseline:
         swap_baseline(model, baseline, serving_tables)
     with tf.io.gfile.GFile(os.path.join(os.path.dirname(fn_args.serving_model_dir), F.DATA_IDENTITY_FILE), "w") as f:
@@ -163,10 +164,32 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
           "eval_rmse_at_start": start_rmse, "eval_rmse_at_end": final_rmse, "weights_kept": kept,
           "recency_weight_fitted_on_eval": recency,
           "tuned_on_later_period": tuned,
+          "watch_task": watch,
           # for make bench's comparison with a plain tf.data loop (bench/scale.py)
           "timing": {"train_rows": train_rows, "epochs_run": len(history.get("loss", [])),
                      "read_seconds": read_seconds, "fit_seconds": fit_seconds}},
          explain=explaining_model(model), scorer=scoring_model(model))
+
+
+def train_watch_task(model: keras.Model, train, evaluate, hp: HParams) -> dict:
+    """The watch task's head alone (trainer_fn/watch.py), every other layer frozen, for up to
+    hp.watch_epochs epochs on the train rows, early stopped on the eval rows' watch loss (best
+    epoch kept). Its tables are its own, so the rating does not change. Returns the history."""
+    if hp.watch_epochs <= 0:
+        return {}
+    flags = {layer.name: layer.trainable for layer in model.layers}
+    for layer in model.layers:
+        layer.trainable = layer.name in WATCH_LAYERS
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=hp.watch_learning_rate))   # the head's loss only
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=max(1, hp.early_stopping_patience),
+                                         restore_best_weights=True)
+    history = model.fit(train, validation_data=evaluate, epochs=hp.watch_epochs,
+                        callbacks=[stop, EpochProgress()], verbose=2).history
+    for layer in model.layers:
+        layer.trainable = flags[layer.name]
+    compile_model(model, hp)
+    return {"epochs_run": len(history.get("loss", [])), "loss": [float(v) for v in history.get("loss", [])],
+            "val_loss": [float(v) for v in history.get("val_loss", [])]}
 
 
 def reset_to_start(model: keras.Model) -> None:

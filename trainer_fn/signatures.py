@@ -15,7 +15,8 @@ One function builds them for both Trainers (run.py's save() calls it):
 - `predict_pair_raw` (PAIR_SIGNATURE): the same inputs as `predict_raw` -> pair_rating
   [batch] only: a third of its rows through the model (the service ranks its candidates
   with it, then asks `predict_raw` for the top of the list only); with the watch task
-  (trainer_fn/watch.py) also pair_watch [batch], log p(the row's movie | the pair).
+  (trainer_fn/watch.py) also pair_watch [batch], the task's logit for the row's movie
+  (log p(movie | pair) up to a normaliser that is the same for every movie of one pair).
 
 All run the Transform graph the model was trained with (`model.tft_layer`); ratings are
 clipped to the star scale.
@@ -68,10 +69,15 @@ def build_signatures(model, tf_transform_output, explain=None, scorer=None) -> d
     def model_inputs(transformed):
         return {name: transformed[name] for name in input_names}
 
+    def rating(x):
+        # with the watch task, the rating without the softmax its loss needs (trainer_fn/watch.py)
+        return scorer(x, training=False)["rating"] if scorer is not None else model(x, training=False)
+
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
     def serve_examples(serialized):
         raw = tf.io.parse_example(serialized, raw_spec)
-        prediction = model(model_inputs(model.tft_layer(raw)), training=False)
+        x = model_inputs(model.tft_layer(raw))
+        prediction = rating(x)
         return {F.PREDICTION_KEY: tf.reshape(_clip(prediction), [-1, 1])}
 
     @tf.function
@@ -83,14 +89,14 @@ def build_signatures(model, tf_transform_output, explain=None, scorer=None) -> d
         batch = {name: tf.concat([v[name] for v in variants], axis=0) for name in raw}   # one model call
         x = model_inputs(model.tft_layer(batch))
         if explain is not None:
-            out = explain(x, training=False)
-            rating = out["rating"]
-            attention = {side: out[f"{side}_attention"][:n] for side in F.SIDES}
+            explained = explain(x, training=False)
+            out = explained["rating"]
+            attention = {side: explained[f"{side}_attention"][:n] for side in F.SIDES}
         else:
-            rating = model(x, training=False)
+            out = rating(x)
             attention = {side: tf.zeros([n, F.HISTORY_LENGTH]) for side in F.SIDES}
-        rating = _clip(tf.reshape(rating, [-1]))
-        return {"pair_rating": rating[:n], "a_rating": rating[n:2 * n], "b_rating": rating[2 * n:],
+        out = _clip(tf.reshape(out, [-1]))
+        return {"pair_rating": out[:n], "a_rating": out[n:2 * n], "b_rating": out[2 * n:],
                 "a_attention": attention["a"], "b_attention": attention["b"]}
 
     @tf.function
@@ -98,7 +104,7 @@ def build_signatures(model, tf_transform_output, explain=None, scorer=None) -> d
         raw = {name: tf.reshape(features[name], [-1, *spec.shape]) for name, spec in raw_spec.items()}
         x = model_inputs(model.tft_layer(raw))
         if scorer is None:
-            return {"pair_rating": _clip(tf.reshape(model(x, training=False), [-1]))}
+            return {"pair_rating": _clip(tf.reshape(rating(x), [-1]))}
         out = scorer(x, training=False)
         return {"pair_rating": _clip(tf.reshape(out["rating"], [-1])), "pair_watch": tf.reshape(out["watch"], [-1])}
 
