@@ -198,10 +198,10 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     if ranking:
         from serving.ranking import check_text, sample_text, table_rows
 
-        print(f"ranking        {'':30s} {'pair':>15s} {'single':>15s}")
-        print(f"               {'':30s} {'HR@10':>7s} {'NDCG@10':>7s} {'HR@10':>7s} {'NDCG@10':>7s} {'cover':>7s}")
+        print(f"ranking        {'':34s} {'pair':>15s} {'single':>15s}")
+        print(f"               {'':34s} {'HR@10':>7s} {'NDCG@10':>7s} {'HR@10':>7s} {'NDCG@10':>7s} {'cover':>7s}")
         for name, values in table_rows(ranking):
-            print(f"               {name:30s} " + " ".join(f"{v:7.3f}" if v is not None else f"{'-':>7s}"
+            print(f"               {name:34s} " + " ".join(f"{v:7.3f}" if v is not None else f"{'-':>7s}"
                                                            for v in values))
         print(f"               on {sample_text(ranking)} ({ranking['seconds']:.0f} s)")
         print(f"  check        {check_text(ranking)}")
