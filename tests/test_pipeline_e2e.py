@@ -59,7 +59,8 @@ def test_the_summary_and_the_report_hold_the_ranking_metrics(first_run, first_ru
     ranking = json.loads(path.read_text())
     assert ranking["model"] == str(Path(first_run.output("Trainer", "model").uri) / "Format-Serving")
     assert list(ranking["rankers"]) == ["popularity", "EASE", "attention model (rating only)",
-                                        "SVD++ baseline (rating only)", "pair ranker", "pair ranker (retrieved)"]
+                                        "SVD++ baseline (rating only)", "attention model (watch task only)",
+                                        "pair ranker", "pair ranker (retrieved)"]
     for name, m in ranking["rankers"].items():
         for kind in ("pair", "single"):
             assert 0 < m[kind]["rows"] <= ranking_metrics.SUMMARY_ROWS, (name, kind)

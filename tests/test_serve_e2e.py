@@ -71,7 +71,8 @@ def test_every_pushed_version_has_its_signatures_and_warmup_records(loaded, push
         if request.model_spec.signature_name == S.SERVING_DEFAULT:
             assert out[F.PREDICTION_KEY].shape == (size, 1)
         elif request.model_spec.signature_name == S.PAIR_SIGNATURE:
-            assert set(out) == {"pair_rating"} and out["pair_rating"].shape == (size,)
+            assert set(out) == {"pair_rating", "pair_watch"} and out["pair_rating"].shape == (size,)
+            assert out["pair_watch"].shape == (size,)
         else:
             assert set(out) == set(S.RAW_OUTPUTS) and out["a_attention"].shape == (size, F.HISTORY_LENGTH)
         assert all(np.isfinite(v).all() for v in out.values())
