@@ -30,6 +30,22 @@ from transform_fn import features as F
 KINDS = ("all", "pair", "single")
 SEEDS = (42, 43, 44)
 SECTION = "model-quality"
+# (flags, row): each a run of the attention model with one thing changed.
+ABLATIONS = (
+    # the deep part off (no epoch of training): the in-pipeline SVD++ plus the terms the
+    # Trainer fits on eval; what the deep part adds is the difference
+    (("--epochs", "0"), "ablation: deep part off (SVD++ + the eval-fitted recency terms, --epochs 0)"),
+    # attention off (each history slot enters the dense layers on its own)
+    (("--attention-heads", "0"), "ablation: attention off (--attention-heads 0)"),
+    # the neighbourhood term off (trainer_fn/neighbours.py)
+    (("--neighbours", "0"), "ablation: no neighbourhood term (--neighbours 0)"),
+    # the window only (no recent-ratings terms, model.recent_features, nor the neighbourhood)
+    (("--no-recent",), "ablation: the window only, no recent-ratings or neighbourhood terms (--no-recent)"),
+    (("--epochs", "0", "--no-recent"), "ablation: deep part off and the window only (--epochs 0 --no-recent)"),
+    # a lever tried: the deep part tuned on the later period (trainer_fn/run.py
+    # tune_on_later_period), where its residual features are out of sample as on test
+    (("--tune-epochs", "10"), "lever: the deep part tuned on the eval period (--tune-epochs 10)"),
+)
 
 
 def _run(work: Path, source: list[str], extra: list[str]) -> tuple[dict, float]:
@@ -78,27 +94,10 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
             rmse, s = _run(work, source, ["--baseline", kind])
             rows[label] = rmse["baseline"]
             seconds[label] = s
-        # Ablation: the deep part off (no epoch of training): the in-pipeline SVD++ plus the
-        # recency weight the Trainer fits on eval. What the deep part adds is the difference.
-        rmse, s = _run(work, source, ["--epochs", "0"])
-        rows["ablation: deep part off (SVD++ + the eval-fitted recency terms, --epochs 0)"] = rmse["candidate"]
-        seconds["--epochs 0"] = s
-        # Ablation: attention off (each history slot enters the dense layers on its own).
-        rmse, s = _run(work, source, ["--attention-heads", "0"])
-        rows["ablation: attention off (--attention-heads 0)"] = rmse["candidate"]
-        seconds["--attention-heads 0"] = s
-        # Ablation: the window only (no recent-ratings terms: model.recent_features).
-        rmse, s = _run(work, source, ["--no-recent"])
-        rows["ablation: the window only, no recent-ratings terms (--no-recent)"] = rmse["candidate"]
-        seconds["--no-recent"] = s
-        rmse, s = _run(work, source, ["--epochs", "0", "--no-recent"])
-        rows["ablation: deep part off and the window only (--epochs 0 --no-recent)"] = rmse["candidate"]
-        seconds["--epochs 0 --no-recent"] = s
-        # A lever tried: the deep part tuned on the later period (trainer_fn/run.py
-        # tune_on_later_period), where its residual features are out of sample as on test.
-        rmse, s = _run(work, source, ["--tune-epochs", "10"])
-        rows["lever: the deep part tuned on the eval period (--tune-epochs 10)"] = rmse["candidate"]
-        seconds["--tune-epochs 10"] = s
+        for flags, label in ABLATIONS:
+            rmse, s = _run(work, source, list(flags))
+            rows[label] = rmse["candidate"]
+            seconds[" ".join(flags)] = s
         if with_seed_preset:
             rmse, s = _run(work, source, ["--preset", "seed"])
             rows["attention, the seed's setup (--preset seed)"] = rmse["candidate"]

@@ -33,6 +33,13 @@ class HParams:
     residual: bool = True           # learn the residual over the frozen SVD++ baseline
     recency_on_eval: bool = True    # fit the recency weights on eval (trainer_fn/run.py)
     recent: bool = True             # + the recent-ratings terms (model.recent_features); off: the window only
+    # > 0 (with recent): + the neighbourhood term over each member's whole profile and the row's
+    # slots, the target's this many nearest movies (trainer_fn/neighbours.py); 0: off (an ablation).
+    # K, shrink and alpha chosen on ML-100K's eval rows (K 50/100/300, alpha 0.3/1, shrink
+    # 25/100/300: eval RMSE within 0.0002 of each other; alpha 0.3 keeps the weight under 2).
+    neighbours: int = 50
+    neighbour_shrink: float = 300.0
+    neighbour_alpha: float = 0.3
     # > 0: the second task, what the pair will watch (trainer_fn/watch.py), on tables of this
     # width, trained beside the rating and then alone for up to watch_epochs epochs
     watch_dim: int = 32

@@ -24,6 +24,7 @@ import tf_keras as keras
 
 from trainer_fn.hparams import HParams
 from trainer_fn.baseline.svdpp import FactorTables
+from trainer_fn.neighbours import NEIGHBOUR_LAYER, NeighbourTerm, Neighbourhood, weights_of
 from trainer_fn.watch import rating_output, with_watch_task
 
 from transform_fn import features as F
@@ -208,6 +209,24 @@ def recent_features(base: FrozenBaseline, inputs) -> list[tf.Tensor]:
     return [(since[0] + since[1]) / 2.0, (similar[0] + similar[1]) / 2.0, received]
 
 
+def neighbour_feature(base: FrozenBaseline, inputs, hood: Neighbourhood, hp: HParams) -> tf.Tensor:
+    """[batch, 1]: the neighbourhood term (trainer_fn/neighbours.py) of each member over their
+    fit-set profile and the row's window and recent slots, averaged over the two members."""
+    term = NeighbourTerm(len(hood.keys), hood.movies.shape[0], hood.movies.shape[1], hp.neighbour_alpha,
+                         name=NEIGHBOUR_LAYER)
+    movie, out = inputs[F.MOVIE_IDX], []
+    for side in F.SIDES:
+        users = inputs[F.USER_IDX.format(side=side)]
+        recent, recent_mask = inputs[F.RECENT_IDX.format(side=side)], inputs[F.RECENT_MASK.format(side=side)]
+        recent_res = (inputs[F.RECENT_RATING.format(side=side)] - base.rating(users, recent)) * recent_mask
+        movies = tf.concat([tf.cast(inputs[F.HIST_IDX.format(side=side)], tf.int64), tf.cast(recent, tf.int64)], 1)
+        residuals = tf.concat([history_residuals(base, inputs, side), recent_res], 1)
+        mask = tf.concat([inputs[F.HIST_MASK.format(side=side)], recent_mask], 1)
+        out.append(term(users, movie, movies, residuals, mask))
+    term.set_weights(weights_of(hood))
+    return (out[0] + out[1]) / 2.0
+
+
 def history_residuals(base: FrozenBaseline, inputs, side: str) -> tf.Tensor:
     """Each history slot's rating minus the baseline's prediction for it; 0 in padded slots."""
     users, movies = inputs[F.USER_IDX.format(side=side)], inputs[F.HIST_IDX.format(side=side)]
@@ -232,9 +251,11 @@ def residual_tower(enc: _Encoders, base: FrozenBaseline, attention, norm, inputs
 
 
 def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
-                baseline: FactorTables | None = None) -> keras.Model:
+                baseline: FactorTables | None = None, neighbourhood: Neighbourhood | None = None) -> keras.Model:
     """sizes: vocabulary sizes by vocabulary name; label_mean: the output's starting bias
-    without a baseline; baseline: the frozen tables the residual is learned over."""
+    without a baseline; baseline: the frozen tables the residual is learned over;
+    neighbourhood: the baseline's fit set and nearest movies, for the neighbourhood term
+    (with hp.recent and hp.neighbours > 0)."""
     if hp.residual and baseline is None:
         raise ValueError("hparams.residual needs the baseline's tables")
     inputs = model_inputs()
@@ -262,7 +283,10 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
         # (recent_features), their weights fitted on eval with it.
         recency = (means["a"] + means["b"]) / 2.0
         if hp.recent:
-            recency = keras.layers.concatenate([recency, *recent_features(base, inputs)], name="recency_terms")
+            terms = recent_features(base, inputs)
+            if hp.neighbours > 0 and neighbourhood is not None:
+                terms.append(neighbour_feature(base, inputs, neighbourhood, hp))
+            recency = keras.layers.concatenate([recency, *terms], name="recency_terms")
         start = start + tf.squeeze(keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros", trainable=False,
                                                       name=RECENCY_LAYER)(recency), axis=-1)
     else:

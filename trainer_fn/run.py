@@ -21,7 +21,9 @@ from tfx import v1 as tfx
 
 from trainer_fn.hparams import HParams
 from trainer_fn.baseline.svdpp import TRAIN_TABLES_FILE, FactorTables, load_tables, read_tables
+from trainer_fn.baseline.run import merge_events, rating_events
 from trainer_fn.model import DEEP_LAYER, RECENCY_LAYER, build_model, compile_model, explaining_model
+from trainer_fn.neighbours import NEIGHBOUR_LAYER, PAD_KEY, Neighbourhood, neighbourhood, padded, weights_of
 from trainer_fn.watch import WATCH_LAYERS, scoring_model
 from trainer_fn.progress import EpochProgress
 from trainer_fn.saving import dataset, save
@@ -101,6 +103,25 @@ def swap_baseline(model: keras.Model, trained_over: FactorTables, refit: FactorT
         layer.set_weights([np.asarray(values, np.float32).reshape(layer.get_weights()[0].shape)])
 
 
+def neighbourhoods(fn_args, tf_transform_output, hp: HParams, baseline: FactorTables,
+                   serving_tables: FactorTables) -> tuple[Neighbourhood, Neighbourhood]:
+    """The neighbourhood term's tables (trainer_fn/neighbours.py): of the baseline's fit on
+    train, which the model is trained and its recency weights fitted with, and of its refit
+    on train + eval (the same rating events the BaselineTrainer refits on), which the pushed
+    model holds; both padded to one length, so that one replaces the other."""
+    read = lambda files: dataset(files, fn_args.data_accessor, tf_transform_output, 8192)  # noqa: E731
+    n_movies = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
+    _, train = rating_events(read(fn_args.train_files))
+    fit = neighbourhood(baseline, train, n_movies, hp.neighbours, hp.neighbour_shrink)
+    refit = fit
+    if serving_tables is not baseline:
+        _, later = rating_events(read(fn_args.eval_files))
+        refit = neighbourhood(serving_tables, merge_events(train, later), n_movies, hp.neighbours,
+                              hp.neighbour_shrink)
+    size = max(len(fit.keys), len(refit.keys))
+    return padded(fit, size), padded(refit, size)
+
+
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     hp = HParams.from_dict((fn_args.custom_config or {}).get("hparams"))
     tf.config.experimental.enable_op_determinism()
@@ -120,7 +141,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         # The residual is learnt over the baseline's fit on train only (out of sample on eval,
         # as on test); the refit on train + eval replaces it at export (swap_baseline).
         baseline = read_tables(os.path.join(os.path.dirname(fn_args.base_model), TRAIN_TABLES_FILE)) or serving_tables
-    model = build_model(sizes, hp, mean, baseline)
+    hood, hood_refit = neighbourhoods(fn_args, tf_transform_output, hp, baseline, serving_tables) \
+        if hp.residual and hp.recent and hp.neighbours > 0 else (None, None)
+    model = build_model(sizes, hp, mean, baseline, hood)
     # Compared on eval RMSE, not the loss: the loss includes the L2 penalties.
     start_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
     callbacks = []
@@ -157,6 +180,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     watch = train_watch_task(model, train, evaluate, hp) if hp.watch_dim > 0 else {}
     if hp.residual and serving_tables is not baseline:
         swap_baseline(model, baseline, serving_tables)
+    if hood_refit is not None:
+        model.get_layer(NEIGHBOUR_LAYER).set_weights(weights_of(hood_refit))
     with tf.io.gfile.GFile(os.path.join(os.path.dirname(fn_args.serving_model_dir), F.DATA_IDENTITY_FILE), "w") as f:
         f.write((fn_args.custom_config or {}).get("data_identity", ""))
     save(model, tf_transform_output, fn_args, history,
@@ -165,6 +190,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
           "recency_weight_fitted_on_eval": recency,
           "tuned_on_later_period": tuned,
           "watch_task": watch,
+          "neighbourhood": {"fit_set_ratings": int((hood.keys != PAD_KEY).sum()),
+                            "refit_set_ratings": int((hood_refit.keys != PAD_KEY).sum())} if hood else {},
           # for make bench's comparison with a plain tf.data loop (bench/scale.py)
           "timing": {"train_rows": train_rows, "epochs_run": len(history.get("loss", [])),
                      "read_seconds": read_seconds, "fit_seconds": fit_seconds}},
