@@ -181,7 +181,13 @@ class FrozenBaseline:
         return tf.reduce_sum(a * b, -1)
 
 
-def recent_features(base: FrozenBaseline, inputs) -> list[tf.Tensor]:
+def recent_residuals(base: FrozenBaseline, inputs, side: str) -> tf.Tensor:
+    """Each recent slot's rating minus the baseline's prediction for it; 0 in padded slots."""
+    users, movies = inputs[F.USER_IDX.format(side=side)], inputs[F.RECENT_IDX.format(side=side)]
+    return (inputs[F.RECENT_RATING.format(side=side)] - base.rating(users, movies)) * inputs[F.RECENT_MASK.format(side=side)]
+
+
+def recent_features(base: FrozenBaseline, inputs, recent: dict[str, tf.Tensor]) -> list[tf.Tensor]:
     """What the ratings the baseline has not learnt from say about the target, each [batch, 1]
     and symmetric in A and B (data/windows.py recent_ratings; zeros where there are none):
 
@@ -196,9 +202,7 @@ def recent_features(base: FrozenBaseline, inputs) -> list[tf.Tensor]:
     movie = inputs[F.MOVIE_IDX]
     since, similar = [], []
     for side in F.SIDES:
-        users, mask = inputs[F.USER_IDX.format(side=side)], inputs[F.RECENT_MASK.format(side=side)]
-        movies = inputs[F.RECENT_IDX.format(side=side)]
-        res = (inputs[F.RECENT_RATING.format(side=side)] - base.rating(users, movies)) * mask
+        mask, movies, res = inputs[F.RECENT_MASK.format(side=side)], inputs[F.RECENT_IDX.format(side=side)], recent[side]
         since.append(tf.reduce_sum(res, -1, keepdims=True) / (tf.reduce_sum(mask, -1, keepdims=True) + 3.0))
         weight = tf.square(tf.nn.relu(base.similarity(movies, movie))) * mask
         similar.append(tf.reduce_sum(weight * res, -1, keepdims=True)
@@ -209,20 +213,20 @@ def recent_features(base: FrozenBaseline, inputs) -> list[tf.Tensor]:
     return [(since[0] + since[1]) / 2.0, (similar[0] + similar[1]) / 2.0, received]
 
 
-def neighbour_feature(base: FrozenBaseline, inputs, hood: Neighbourhood, hp: HParams) -> tf.Tensor:
+def neighbour_feature(inputs, hood: Neighbourhood, hp: HParams, history: dict[str, tf.Tensor],
+                      recent: dict[str, tf.Tensor]) -> tf.Tensor:
     """[batch, 1]: the neighbourhood term (trainer_fn/neighbours.py) of each member over their
-    fit-set profile and the row's window and recent slots, averaged over the two members."""
+    fit-set profile and the row's window and recent slots (their residuals: history and
+    recent, by side), averaged over the two members."""
     term = NeighbourTerm(len(hood.keys), hood.movies.shape[0], hood.movies.shape[1], hp.neighbour_alpha,
                          name=NEIGHBOUR_LAYER)
     movie, out = inputs[F.MOVIE_IDX], []
     for side in F.SIDES:
-        users = inputs[F.USER_IDX.format(side=side)]
-        recent, recent_mask = inputs[F.RECENT_IDX.format(side=side)], inputs[F.RECENT_MASK.format(side=side)]
-        recent_res = (inputs[F.RECENT_RATING.format(side=side)] - base.rating(users, recent)) * recent_mask
-        movies = tf.concat([tf.cast(inputs[F.HIST_IDX.format(side=side)], tf.int64), tf.cast(recent, tf.int64)], 1)
-        residuals = tf.concat([history_residuals(base, inputs, side), recent_res], 1)
-        mask = tf.concat([inputs[F.HIST_MASK.format(side=side)], recent_mask], 1)
-        out.append(term(users, movie, movies, residuals, mask))
+        slots = (inputs[F.HIST_IDX.format(side=side)], inputs[F.RECENT_IDX.format(side=side)])
+        movies = tf.concat([tf.cast(m, tf.int64) for m in slots], 1)
+        residuals = tf.concat([history[side], recent[side]], 1)
+        mask = tf.concat([inputs[F.HIST_MASK.format(side=side)], inputs[F.RECENT_MASK.format(side=side)]], 1)
+        out.append(term(inputs[F.USER_IDX.format(side=side)], movie, movies, residuals, mask))
     term.set_weights(weights_of(hood))
     return (out[0] + out[1]) / 2.0
 
@@ -283,9 +287,10 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
         # (recent_features), their weights fitted on eval with it.
         recency = (means["a"] + means["b"]) / 2.0
         if hp.recent:
-            terms = recent_features(base, inputs)
+            recent = {side: recent_residuals(base, inputs, side) for side in F.SIDES}
+            terms = recent_features(base, inputs, recent)
             if hp.neighbours > 0 and neighbourhood is not None:
-                terms.append(neighbour_feature(base, inputs, neighbourhood, hp))
+                terms.append(neighbour_feature(inputs, neighbourhood, hp, residuals, recent))
             recency = keras.layers.concatenate([recency, *terms], name="recency_terms")
         start = start + tf.squeeze(keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros", trainable=False,
                                                       name=RECENCY_LAYER)(recency), axis=-1)

@@ -10,13 +10,13 @@ over the target's K nearest movies j that u has rated, where e_uj is u's rating 
 the baseline's prediction, and s_tj is the shrunk correlation of the two movies' residuals
 over their common raters: s_tj = <e_.t, e_.j> / (|e_.t| |e_.j|) * n_tj / (n_tj + shrink).
 
-A member's ratings come from two places: the baseline's fit set (its whole profile; the
-`Profile` table, keyed user * n_movies + movie, held by the model) and the row's own slots
-(the window and the recent ratings the fit has not seen); a movie in both counts once, the
-slot's. Trained against the baseline's fit on train (the term's weight is fitted on eval,
-out of sample as on test); at export the tables of the refit on train + eval replace them
-(trainer_fn/run.py swap_baseline), so the pushed model reads every rating before the test
-period, and the service's requests add the later ones as slots.
+A member's ratings come from two places: the baseline's fit set (its whole profile: the
+`Neighbourhood` keys, user * n_movies + movie, and residuals, held by the model) and the
+row's own slots (the window and the recent ratings the fit has not seen); a movie in both
+counts once, the slot's. Trained against the baseline's fit on train (the term's weight is
+fitted on eval, out of sample as on test); at export the tables of the refit on train + eval
+replace them (trainer_fn/run.py, beside swap_baseline), so the pushed model reads every
+rating before the test period, and the service's requests add the later ones as slots.
 """
 
 from __future__ import annotations

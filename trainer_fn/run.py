@@ -191,7 +191,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
           "tuned_on_later_period": tuned,
           "watch_task": watch,
           "neighbourhood": {"fit_set_ratings": int((hood.keys != PAD_KEY).sum()),
-                            "refit_set_ratings": int((hood_refit.keys != PAD_KEY).sum())} if hood else {},
+                            "refit_set_ratings": int((hood_refit.keys != PAD_KEY).sum())} if hood is not None else {},
           # for make bench's comparison with a plain tf.data loop (bench/scale.py)
           "timing": {"train_rows": train_rows, "epochs_run": len(history.get("loss", [])),
                      "read_seconds": read_seconds, "fit_seconds": fit_seconds}},
