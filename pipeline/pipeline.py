@@ -12,6 +12,7 @@ Serving on Kubernetes and queries it with test-split examples before the Pusher.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
@@ -19,6 +20,7 @@ from tfx import v1 as tfx
 from components.anomaly_gate import AnomalyGate
 from components.blessing_gate import BlessingGate
 from components.infra_validation import InfraValidator
+from trainer_fn.known_ratings import CONFIG_KEY as KNOWN_RATINGS
 from pipeline.config import PipelineConfig, baseline_shared_code_version
 from transform_fn import features as F
 from transform_fn.features import PREDICTION_KEY, SPLITS
@@ -101,15 +103,19 @@ def create_pipeline(config: PipelineConfig, ranking_evaluator=None) -> tfx.dsl.P
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=[F.TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[F.EVAL_SPLIT]))
+    # Both Trainers also read every train and eval rating (not only those in a row) from the
+    # prepared folder's ratings file: trainer_fn/known_ratings.py.
+    known = {KNOWN_RATINGS: os.path.join(config.data_root, F.RATINGS_FILE)}
     baseline_trainer = tfx.components.Trainer(
         **_module(config.baseline_module, "run_fn", BASELINE_RUN_FN), **trainer_inputs,
         custom_config={"baseline": dataclasses.asdict(config.baseline_params),
-                       "shared_code": baseline_shared_code_version()}).with_id("BaselineTrainer")
+                       "shared_code": baseline_shared_code_version(), **known}).with_id("BaselineTrainer")
     # The attention model learns the residual over the baseline: it reads its tables.
     trainer = tfx.components.Trainer(
         **_module(config.trainer_module, "run_fn", RUN_FN), **trainer_inputs,
         base_model=baseline_trainer.outputs["model"],
-        custom_config={"hparams": dataclasses.asdict(config.hparams), "data_identity": config.data_identity})
+        custom_config={"hparams": dataclasses.asdict(config.hparams), "data_identity": config.data_identity,
+                       **known})
 
     last_blessed = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,

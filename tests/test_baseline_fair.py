@@ -101,11 +101,7 @@ def test_the_recency_weights_are_the_least_squares_ones_and_the_graph_computes_t
     assert np.asarray(model(inputs)) == pytest.approx(base + r @ np.array(w), abs=1e-4)
 
 
-def test_merged_events_hold_each_user_movie_once_and_the_tables_round_trip(tmp_path):
-    first = svdpp.Ratings(np.array([0, 1]), np.array([2, 3]), np.array([4.0, 5.0], np.float32))
-    second = svdpp.Ratings(np.array([1, 2]), np.array([3, 1]), np.array([1.0, 2.0], np.float32))
-    merged = B.merge_events(first, second)
-    assert list(zip(merged.users, merged.movies)) == [(0, 2), (1, 3), (2, 1)]
+def test_the_train_tables_round_trip(tmp_path):
     t = _tables(3)
     path = str(tmp_path / svdpp.TRAIN_TABLES_FILE)
     svdpp.write_tables(path, t)

@@ -20,8 +20,8 @@ import tf_keras as keras
 from tfx import v1 as tfx
 
 from trainer_fn.hparams import HParams
+from trainer_fn.known_ratings import known_ratings_path, read_known_ratings
 from trainer_fn.baseline.svdpp import TRAIN_TABLES_FILE, FactorTables, load_tables, read_tables
-from trainer_fn.baseline.run import merge_events, rating_events
 from trainer_fn.model import DEEP_LAYER, RECENCY_LAYER, build_model, compile_model, explaining_model
 from trainer_fn.neighbours import NEIGHBOUR_LAYER, PAD_KEY, Neighbourhood, neighbourhood, padded, weights_of
 from trainer_fn.watch import WATCH_LAYERS, scoring_model
@@ -106,18 +106,19 @@ def swap_baseline(model: keras.Model, trained_over: FactorTables, refit: FactorT
 def neighbourhoods(fn_args, tf_transform_output, hp: HParams, baseline: FactorTables,
                    serving_tables: FactorTables) -> tuple[Neighbourhood, Neighbourhood]:
     """The neighbourhood term's tables (trainer_fn/neighbours.py): of the baseline's fit on
-    train, which the model is trained and its recency weights fitted with, and of its refit
-    on train + eval (the same rating events the BaselineTrainer refits on), which the pushed
-    model holds; both padded to one length, so that one replaces the other."""
-    read = lambda files: dataset(files, fn_args.data_accessor, tf_transform_output, 8192)  # noqa: E731
+    every train rating, which the model is trained and its recency weights fitted with, and of
+    its refit on every train and eval rating (the BaselineTrainer's fit and refit sets,
+    trainer_fn/known_ratings.py), which the pushed model holds; both padded to one length, so
+    that one replaces the other."""
+    known = known_ratings_path(fn_args.custom_config)
     n_movies = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
-    _, train = rating_events(read(fn_args.train_files))
+    train = read_known_ratings(known, tf_transform_output, [F.TRAIN_SPLIT])
     fit = neighbourhood(baseline, train, n_movies, hp.neighbours, hp.neighbour_shrink)
     refit = fit
     if serving_tables is not baseline:
-        _, later = rating_events(read(fn_args.eval_files))
-        refit = neighbourhood(serving_tables, merge_events(train, later), n_movies, hp.neighbours,
-                              hp.neighbour_shrink)
+        refit = neighbourhood(serving_tables, read_known_ratings(known, tf_transform_output,
+                                                                 [F.TRAIN_SPLIT, F.EVAL_SPLIT]),
+                              n_movies, hp.neighbours, hp.neighbour_shrink)
     size = max(len(fit.keys), len(refit.keys))
     return padded(fit, size), padded(refit, size)
 

@@ -1,13 +1,12 @@
 """TFX Trainer module for the strong classical baseline: SVD++ (see svdpp.py).
 
-It is trained on the rating events of the same transformed train split the attention
-model reads: each single-user row's target (user, movie, rating) and every filled
-history slot (user, movie, rating), one event per (user, movie). Early stopping uses the
-eval split's single-user targets. For a pair (A, B) it predicts the mean of the two users'
-predicted ratings, so (A, A) is plain rating prediction and (A, B) = (B, A).
+It is trained on every train rating (trainer_fn/known_ratings.py: the prepared folder's
+ratings file, in the Transform's vocabularies, one event per (user, movie)). Early
+stopping uses the eval split's single-user targets. For a pair (A, B) it predicts the
+mean of the two users' predicted ratings, so (A, A) is plain rating prediction and (A, B) = (B, A).
 
 Given the information the attention model gets (README, "What a row may read"), it is the
-strongest fair peer: with `refit` (default) it is then refitted on the rating events of
+strongest fair peer: with `refit` (default) it is then refitted on every rating of
 train and eval (every rating before the test period) for the number of epochs early
 stopping chose, and with `recency` (default) it adds `w . r`, r two plain means of the
 residuals against its own tables of every rating the row can read: its members' (the
@@ -34,34 +33,27 @@ from tfx import v1 as tfx
 
 from trainer_fn.baseline import svdpp
 from trainer_fn.hparams import BaselineParams
+from trainer_fn.known_ratings import known_ratings_path, read_known_ratings
 from trainer_fn.progress import epoch_reporter
 from trainer_fn.saving import dataset, save
 from transform_fn import features as F
 
 
-def rating_events(batches) -> tuple[svdpp.Ratings, svdpp.Ratings]:
-    """(target events of single-user rows, all events incl. history slots), deduplicated and
-    in a canonical (user, movie) order: Beam writes records in no fixed order, and the
-    training must not depend on it."""
-    users, movies, ratings, is_target = [], [], [], []
+def single_targets(batches) -> svdpp.Ratings:
+    """The (user, movie, rating) targets of the single-user rows, one per (user, movie), in
+    (user, movie) order: Beam writes records in no fixed order, and the early stopping must
+    not depend on it."""
+    users, movies, ratings = [], [], []
     for features, label in batches:
         a, b = features[F.USER_IDX.format(side="a")].numpy(), features[F.USER_IDX.format(side="b")].numpy()
         single = a == b
         users.append(a[single]), movies.append(features[F.MOVIE_IDX].numpy()[single])
-        ratings.append(label.numpy()[single]), is_target.append(np.ones(single.sum(), bool))
-        for side in F.SIDES:
-            mask = features[F.HIST_MASK.format(side=side)].numpy() > 0
-            user = np.broadcast_to(features[F.USER_IDX.format(side=side)].numpy()[:, None], mask.shape)
-            users.append(user[mask]), movies.append(features[F.HIST_IDX.format(side=side)].numpy()[mask])
-            ratings.append(features[F.HIST_RATING.format(side=side)].numpy()[mask])
-            is_target.append(np.zeros(mask.sum(), bool))
+        ratings.append(label.numpy()[single])
     users, movies = np.concatenate(users).astype(np.int64), np.concatenate(movies).astype(np.int64)
-    ratings, is_target = np.concatenate(ratings).astype(np.float32), np.concatenate(is_target)
+    ratings = np.concatenate(ratings).astype(np.float32)
     key = users * (movies.max(initial=0) + 1) + movies
     _, first = np.unique(key, return_index=True)          # in key order
-    target_order = np.flatnonzero(is_target)[np.argsort(key[is_target], kind="stable")]
-    targets = svdpp.Ratings(users[target_order], movies[target_order], ratings[target_order])
-    return targets, svdpp.Ratings(users[first], movies[first], ratings[first])
+    return svdpp.Ratings(users[first], movies[first], ratings[first])
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -70,8 +62,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     keras.utils.set_random_seed(p.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     read = lambda files: dataset(files, fn_args.data_accessor, tf_transform_output, 8192)  # noqa: E731
-    _, train = rating_events(read(fn_args.train_files))
-    evaluate, eval_events = rating_events(read(fn_args.eval_files))
+    known = known_ratings_path(fn_args.custom_config)
+    # Fitted on every train rating (trainer_fn/known_ratings.py), early stopped on the eval
+    # split's single-user targets.
+    train = read_known_ratings(known, tf_transform_output, [F.TRAIN_SPLIT])
+    evaluate = single_targets(read(fn_args.eval_files))
     n_users = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.USER_VOCAB))
     n_movies = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
     on_train, history = svdpp.fit(train, evaluate, n_users, n_movies, p, on_epoch=epoch_reporter(p.epochs))
@@ -79,7 +74,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tables, epochs = on_train, int(np.argmin(history["val_rmse"])) + 1
     if p.refit:
         # Every rating before the test period, for the epochs early stopping chose on eval.
-        both = merge_events(train, eval_events)
+        both = read_known_ratings(known, tf_transform_output, [F.TRAIN_SPLIT, F.EVAL_SPLIT])
         tables, _ = svdpp.fit(both, both, n_users, n_movies, dataclasses.replace(p, epochs=epochs, patience=epochs + 1))
     model = build_factor_model(tables, recency)
     save(model, tf_transform_output, fn_args, history,
@@ -87,16 +82,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
           "refit_on_train_and_eval": p.refit, "refit_epochs": epochs if p.refit else None,
           "recency_weight_fitted_on_eval": recency})
     svdpp.write_tables(os.path.join(os.path.dirname(fn_args.serving_model_dir), svdpp.TRAIN_TABLES_FILE), on_train)
-
-
-def merge_events(*parts: svdpp.Ratings) -> svdpp.Ratings:
-    """One event per (user, movie), the first part's where two hold it, in (user, movie) order."""
-    users = np.concatenate([p.users for p in parts])
-    movies = np.concatenate([p.movies for p in parts])
-    ratings = np.concatenate([p.ratings for p in parts])
-    key = users * (movies.max(initial=0) + 1) + movies
-    _, first = np.unique(key, return_index=True)
-    return svdpp.Ratings(users[first], movies[first], ratings[first])
 
 
 def _member_slots(features: dict, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
