@@ -1,4 +1,4 @@
-"""Data-stage command line: `python -m data.cli generate|fetch|prepare ...`.
+"""Data-stage command line: `python -m data.cli generate|fetch|prepare|subsample ...`.
 
 Output folders default to their place under --work-dir (common/layout.py):
 generate -> <work>/raw/synthetic-<size>-seed<seed>, fetch -> <work>/raw/real (archives
@@ -16,7 +16,7 @@ import json
 
 from pathlib import Path
 
-from data import download, prepare, synthetic
+from data import download, prepare, subsample, synthetic
 from common.errors import UserError, run_cli
 from common.layout import DEFAULT_WORK_DIR, WorkLayout
 
@@ -53,7 +53,12 @@ def main(argv=None) -> None:
     prep.add_argument("--seed", type=int, default=prepare.PrepareConfig.seed)
     prep.add_argument("--force", action="store_true", help="rebuild even if the manifest matches")
     prep.add_argument("--strict", action="store_true", help="fail on the first bad row, naming file and line")
-    for p in (gen, get, prep):
+    sparse = sub.add_parser("subsample", help="a sparser copy of a raw folder: each rating kept with --fraction")
+    sparse.add_argument("--raw", required=True, help="an ML-100K folder (u.*) or one holding ml-1m/")
+    sparse.add_argument("--fraction", type=float, required=True, help="the probability a rating is kept, in (0, 1]")
+    sparse.add_argument("--seed", type=int, default=0)
+    sparse.add_argument("--out", required=True, help="a new folder for the copy")
+    for p in (gen, get, prep, sparse):
         p.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
                        help="show the traceback of an error")
     args = parser.parse_args(argv)
@@ -61,6 +66,10 @@ def main(argv=None) -> None:
 
 
 def _main(args) -> None:
+    if args.command == "subsample":
+        print(json.dumps(subsample.subsample(args.raw, args.out, args.fraction, args.seed)))
+        print(f"run the pipeline on it with: make run RAW={args.out}")
+        return
     work = WorkLayout.at(args.work_dir)
 
     if args.command == "generate":
