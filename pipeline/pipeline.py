@@ -20,8 +20,8 @@ from tfx import v1 as tfx
 from components.anomaly_gate import AnomalyGate
 from components.blessing_gate import BlessingGate
 from components.infra_validation import InfraValidator
-from trainer_fn.known_ratings import CONFIG_KEY as KNOWN_RATINGS
 from pipeline.config import PipelineConfig, baseline_shared_code_version
+from trainer_fn.known_ratings import CONFIG_KEY as KNOWN_RATINGS
 from transform_fn import features as F
 from transform_fn.features import PREDICTION_KEY, SPLITS
 

@@ -31,13 +31,14 @@ def _write(tmp_path, text=RATINGS):
 
 
 def test_every_train_rating_in_the_transforms_indices(tmp_path):
-    got = read_known_ratings(_write(tmp_path), Vocabularies(), [F.TRAIN_SPLIT])
+    (got,) = read_known_ratings(_write(tmp_path), Vocabularies(), [F.TRAIN_SPLIT])
     # user 9 -> 1, 7 -> 2; movie 50 -> 1, 60 -> 2: (user, movie) order
     assert list(zip(got.users, got.movies, got.ratings)) == [(1, 1, 2.0), (2, 1, 4.0), (2, 2, 5.0)]
 
 
 def test_eval_ratings_join_and_unknown_ids_go_to_the_oov_bucket(tmp_path):
-    got = read_known_ratings(_write(tmp_path), Vocabularies(), [F.TRAIN_SPLIT, F.EVAL_SPLIT])
+    train, got = read_known_ratings(_write(tmp_path), Vocabularies(), [F.TRAIN_SPLIT], [F.TRAIN_SPLIT, F.EVAL_SPLIT])
+    assert len(train.users) == 3                    # one read, each set on its own
     assert len(got.users) == 5
     # user 12 is not in the user vocabulary: index len(vocab) + 1, as the Transform's lookup
     assert (3, 1, 1.0) in list(zip(got.users, got.movies, got.ratings))
@@ -48,7 +49,7 @@ def test_eval_ratings_join_and_unknown_ids_go_to_the_oov_bucket(tmp_path):
 def test_the_test_split_is_refused_and_a_broken_file_is_named(tmp_path):
     path = _write(tmp_path)
     with pytest.raises(ValueError, match="not \\['test'\\]"):
-        read_known_ratings(path, Vocabularies(), [F.TRAIN_SPLIT, F.TEST_SPLIT])
+        read_known_ratings(path, Vocabularies(), [F.TRAIN_SPLIT], [F.TRAIN_SPLIT, F.TEST_SPLIT])
     broken = _write(tmp_path, "user_id,movie_id,rating\n1,2,3\n")
     with pytest.raises(ValueError, match=f"{F.RATINGS_FILE}: no column split"):
         read_known_ratings(broken, Vocabularies(), [F.TRAIN_SPLIT])

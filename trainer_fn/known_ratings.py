@@ -28,25 +28,28 @@ def _index(ids: pd.Series, vocabulary: list) -> np.ndarray:
     return ids.map(position).fillna(len(vocabulary) + 1).to_numpy(np.int64)
 
 
-def read_known_ratings(path: str, tf_transform_output, splits) -> svdpp.Ratings:
-    """The ratings of `splits` (train and/or eval) as one event per (user, movie), in (user,
-    movie) order. Raises ValueError for the test split or a file without the columns."""
-    splits = tuple(splits)
-    if not set(splits) <= set(READABLE_SPLITS):
+def read_known_ratings(path: str, tf_transform_output, *split_sets) -> tuple[svdpp.Ratings, ...]:
+    """For each set of splits (train and/or eval), its ratings as one event per (user, movie),
+    in (user, movie) order; the file is read once. Raises ValueError for the test split or a
+    file without the columns."""
+    wanted = {split for splits in split_sets for split in splits}
+    if not wanted <= set(READABLE_SPLITS):
         raise ValueError(f"{path}: the Trainers may read only the {' and '.join(READABLE_SPLITS)} "
-                         f"ratings, not {sorted(set(splits) - set(READABLE_SPLITS))}")
+                         f"ratings, not {sorted(wanted - set(READABLE_SPLITS))}")
     with tf.io.gfile.GFile(path) as f:
         table = pd.read_csv(f, dtype={"user_id": str, "movie_id": str, "split": str})
     missing = {"user_id", "movie_id", "rating", "split"} - set(table.columns)
     if missing:
         raise ValueError(f"{path}: no column {', '.join(sorted(missing))}")
-    table = table[table["split"].isin(splits)]
+    table = table[table["split"].isin(wanted)]
     users = _index(table["user_id"], tf_transform_output.vocabulary_by_name(F.USER_VOCAB))
     movies = _index(table["movie_id"], tf_transform_output.vocabulary_by_name(F.MOVIE_VOCAB))
-    ratings = table["rating"].to_numpy(np.float32)
-    key = users * (movies.max(initial=0) + 1) + movies
-    _, first = np.unique(key, return_index=True)
-    return svdpp.Ratings(users[first], movies[first], ratings[first])
+    ratings, split = table["rating"].to_numpy(np.float32), table["split"].to_numpy()
+    out = []
+    for splits in split_sets:
+        keep = np.isin(split, list(splits))
+        out.append(svdpp.Ratings.one_per_user_movie(users[keep], movies[keep], ratings[keep]))
+    return tuple(out)
 
 
 def known_ratings_path(custom_config: dict | None) -> str:

@@ -112,13 +112,12 @@ def neighbourhoods(fn_args, tf_transform_output, hp: HParams, baseline: FactorTa
     that one replaces the other."""
     known = known_ratings_path(fn_args.custom_config)
     n_movies = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
-    train = read_known_ratings(known, tf_transform_output, [F.TRAIN_SPLIT])
+    train, before_test = read_known_ratings(known, tf_transform_output, [F.TRAIN_SPLIT],
+                                            [F.TRAIN_SPLIT, F.EVAL_SPLIT])
     fit = neighbourhood(baseline, train, n_movies, hp.neighbours, hp.neighbour_shrink)
     refit = fit
     if serving_tables is not baseline:
-        refit = neighbourhood(serving_tables, read_known_ratings(known, tf_transform_output,
-                                                                 [F.TRAIN_SPLIT, F.EVAL_SPLIT]),
-                              n_movies, hp.neighbours, hp.neighbour_shrink)
+        refit = neighbourhood(serving_tables, before_test, n_movies, hp.neighbours, hp.neighbour_shrink)
     size = max(len(fit.keys), len(refit.keys))
     return padded(fit, size), padded(refit, size)
 

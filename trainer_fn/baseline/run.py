@@ -41,8 +41,7 @@ from transform_fn import features as F
 
 def single_targets(batches) -> svdpp.Ratings:
     """The (user, movie, rating) targets of the single-user rows, one per (user, movie), in
-    (user, movie) order: Beam writes records in no fixed order, and the early stopping must
-    not depend on it."""
+    (user, movie) order, so that the early stopping does not depend on the records' order."""
     users, movies, ratings = [], [], []
     for features, label in batches:
         a, b = features[F.USER_IDX.format(side="a")].numpy(), features[F.USER_IDX.format(side="b")].numpy()
@@ -50,10 +49,7 @@ def single_targets(batches) -> svdpp.Ratings:
         users.append(a[single]), movies.append(features[F.MOVIE_IDX].numpy()[single])
         ratings.append(label.numpy()[single])
     users, movies = np.concatenate(users).astype(np.int64), np.concatenate(movies).astype(np.int64)
-    ratings = np.concatenate(ratings).astype(np.float32)
-    key = users * (movies.max(initial=0) + 1) + movies
-    _, first = np.unique(key, return_index=True)          # in key order
-    return svdpp.Ratings(users[first], movies[first], ratings[first])
+    return svdpp.Ratings.one_per_user_movie(users, movies, np.concatenate(ratings).astype(np.float32))
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -65,7 +61,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     known = known_ratings_path(fn_args.custom_config)
     # Fitted on every train rating (trainer_fn/known_ratings.py), early stopped on the eval
     # split's single-user targets.
-    train = read_known_ratings(known, tf_transform_output, [F.TRAIN_SPLIT])
+    train, both = read_known_ratings(known, tf_transform_output, [F.TRAIN_SPLIT], [F.TRAIN_SPLIT, F.EVAL_SPLIT])
     evaluate = single_targets(read(fn_args.eval_files))
     n_users = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.USER_VOCAB))
     n_movies = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
@@ -74,7 +70,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tables, epochs = on_train, int(np.argmin(history["val_rmse"])) + 1
     if p.refit:
         # Every rating before the test period, for the epochs early stopping chose on eval.
-        both = read_known_ratings(known, tf_transform_output, [F.TRAIN_SPLIT, F.EVAL_SPLIT])
         tables, _ = svdpp.fit(both, both, n_users, n_movies, dataclasses.replace(p, epochs=epochs, patience=epochs + 1))
     model = build_factor_model(tables, recency)
     save(model, tf_transform_output, fn_args, history,

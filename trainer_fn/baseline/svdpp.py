@@ -36,6 +36,14 @@ class Ratings:
     def __len__(self):
         return len(self.ratings)
 
+    @classmethod
+    def one_per_user_movie(cls, users: np.ndarray, movies: np.ndarray, ratings: np.ndarray) -> "Ratings":
+        """The first rating of each (user, movie), in (user, movie) order: the same events in any
+        input order give the same Ratings (Beam writes records in no fixed order)."""
+        key = users * (movies.max(initial=0) + 1) + movies
+        _, first = np.unique(key, return_index=True)
+        return cls(users[first], movies[first], ratings[first])
+
 
 @dataclasses.dataclass
 class FactorTables:
