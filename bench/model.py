@@ -39,6 +39,9 @@ ABLATIONS = (
     (("--attention-heads", "0"), "ablation: attention off (--attention-heads 0)"),
     # the neighbourhood term off (trainer_fn/neighbours.py)
     (("--neighbours", "0"), "ablation: no neighbourhood term (--neighbours 0)"),
+    # the second factor model's blend term off (trainer_fn/als.py), and the fold-in term off
+    (("--als-factors", "0"), "ablation: no second factor model (--als-factors 0)"),
+    (("--foldin-l2", "0"), "ablation: no fold-in term (--foldin-l2 0)"),
     # the window only (no recent-ratings terms, model.recent_features, nor the neighbourhood)
     (("--no-recent",), "ablation: the window only, no recent-ratings or neighbourhood terms (--no-recent)"),
     (("--epochs", "0", "--no-recent"), "ablation: deep part off and the window only (--epochs 0 --no-recent)"),

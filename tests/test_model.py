@@ -150,7 +150,7 @@ def test_the_recent_terms_are_the_residuals_of_the_ratings_the_baseline_has_not_
     users = {s: x[F.USER_IDX.format(side=s)] for s in F.SIDES}
     start = (_baseline(tables, users["a"], x[F.MOVIE_IDX]) + _baseline(tables, users["b"], x[F.MOVIE_IDX])) / 2
     layer = m.get_layer(RECENCY_LAYER)
-    assert layer.get_weights()[0].shape == (4, 1)
+    assert layer.get_weights()[0].shape == (5, 1)      # + the fold-in term (index 4)
     np.testing.assert_allclose(m(x, training=False).numpy(), start, atol=1e-4)   # weights 0: the baseline
     since, similar = [], []
     for s in F.SIDES:
@@ -163,13 +163,75 @@ def test_the_recent_terms_are_the_residuals_of_the_ratings_the_baseline_has_not_
     raters, mask = x[F.RATER_IDX], x[F.RATER_MASK]
     received = ((x[F.RATER_RATING] - _baseline(tables, raters, x[F.MOVIE_IDX][:, None])) * mask).sum(-1) / (mask.sum(-1) + 5)
     for k, term in ((1, (since[0] + since[1]) / 2), (2, (similar[0] + similar[1]) / 2), (3, received)):
-        weights = np.zeros((4, 1), np.float32)
+        weights = np.zeros((5, 1), np.float32)
         weights[k] = 1.0
         layer.set_weights([weights])
         np.testing.assert_allclose(m(x, training=False).numpy(), start + term, atol=1e-4, err_msg=str(k))
     assert np.abs(received).max() > 0.1 and np.abs(since[0]).max() > 0.1
-    layer.set_weights([np.ones((4, 1), np.float32)])
+    layer.set_weights([np.ones((5, 1), np.float32)])
     padded = dict(x)
     for name in (F.RATER_IDX, F.RATER_RATING):
         padded[name] = np.where(x[F.RATER_MASK] > 0, x[name], 7).astype(x[name].dtype)   # junk under the mask
     np.testing.assert_allclose(m(padded, training=False).numpy(), m(x, training=False).numpy(), atol=1e-5)
+
+
+def _foldin(tables: FactorTables, x, l2: float) -> np.ndarray:
+    """The fold-in term by numpy: each member's ridge regression of the readable slots' residuals
+    on [q_j, 1], a window slot that is also recent counted once."""
+    out = []
+    for s in F.SIDES:
+        user = x[F.USER_IDX.format(side=s)]
+        hist, recent = x[F.HIST_IDX.format(side=s)], x[F.RECENT_IDX.format(side=s)]
+        rec_mask = x[F.RECENT_MASK.format(side=s)]
+        term = np.zeros(len(user))
+        for row in range(len(user)):
+            slots = [(hist[row, k], x[F.HIST_RATING.format(side=s)][row, k]) for k in range(F.HISTORY_LENGTH)
+                     if x[F.HIST_MASK.format(side=s)][row, k] > 0
+                     and not any(recent[row, j] == hist[row, k] and rec_mask[row, j] > 0 for j in range(F.RECENT_LENGTH))]
+            slots += [(recent[row, j], x[F.RECENT_RATING.format(side=s)][row, j]) for j in range(F.RECENT_LENGTH)
+                      if rec_mask[row, j] > 0]
+            design = np.array([np.r_[tables.movie_vectors[m], 1.0] for m, _ in slots]).reshape(len(slots), -1)
+            e = np.array([r - _baseline(tables, user[row], m) for m, r in slots])
+            d = np.linalg.solve(design.T @ design + l2 * np.eye(design.shape[1]), design.T @ e) if slots else 0.0
+            term[row] = np.r_[tables.movie_vectors[x[F.MOVIE_IDX][row]], 1.0] @ d if slots else 0.0
+        out.append(term)
+    return (out[0] + out[1]) / 2
+
+
+def test_the_foldin_term_is_each_members_ridge_update_from_their_readable_ratings():
+    from trainer_fn.model import RECENCY_LAYER
+
+    tables = _tables()
+    x = _inputs(np.random.default_rng(5))
+    x[F.RECENT_IDX.format(side="a")][:, -1] = x[F.HIST_IDX.format(side="a")][:, -1]   # one rating in both
+    tf.keras.utils.set_random_seed(0)
+    m = build_model(SIZES, HParams(embedding_dim=8, foldin_l2=2.0), label_mean=3.5, baseline=tables)
+    users = {s: x[F.USER_IDX.format(side=s)] for s in F.SIDES}
+    start = (_baseline(tables, users["a"], x[F.MOVIE_IDX]) + _baseline(tables, users["b"], x[F.MOVIE_IDX])) / 2
+    weights = np.zeros((5, 1), np.float32)
+    weights[4] = 1.0
+    m.get_layer(RECENCY_LAYER).set_weights([weights])
+    expected = _foldin(tables, x, 2.0)
+    assert np.abs(expected).max() > 0.05
+    np.testing.assert_allclose(m(x, training=False).numpy(), start + expected, atol=1e-4)
+    np.testing.assert_allclose(m(_swapped(x), training=False).numpy(), m(x, training=False).numpy(), atol=1e-5)
+    off = build_model(SIZES, HParams(embedding_dim=8, foldin_l2=0.0), label_mean=3.5, baseline=tables)
+    assert off.get_layer(RECENCY_LAYER).get_weights()[0].shape == (4, 1)
+
+
+def test_the_second_model_term_is_its_pair_prediction_minus_the_baselines():
+    from trainer_fn.model import RECENCY_LAYER
+
+    tables, second = _tables(), _tables(seed=7, factors=3)
+    x = _inputs(np.random.default_rng(6))
+    tf.keras.utils.set_random_seed(0)
+    m = build_model(SIZES, HParams(embedding_dim=8, foldin_l2=0.0), label_mean=3.5, baseline=tables, second=second)
+    weights = np.zeros((5, 1), np.float32)
+    weights[4] = 1.0
+    m.get_layer(RECENCY_LAYER).set_weights([weights])
+    a, b, movie = x[F.USER_IDX.format(side="a")], x[F.USER_IDX.format(side="b")], x[F.MOVIE_IDX]
+    # the weight 1 on (second - baseline) leaves the second model's own pair prediction
+    np.testing.assert_allclose(m(x, training=False).numpy(),
+                               (_baseline(second, a, movie) + _baseline(second, b, movie)) / 2, atol=1e-4)
+    assert {w.name.split("/")[0] for w in m.non_trainable_weights} >= {
+        "second_user_bias", "second_movie_bias", "second_user_vectors", "second_movie_vectors"}

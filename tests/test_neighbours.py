@@ -87,7 +87,7 @@ def test_in_the_model_it_is_the_fifth_recency_term_averaged_over_the_members():
     events = Ratings(users, movies, rng.integers(1, 6, len(users)).astype(np.float32))
     hood = neighbourhood(tables, events, n_movies, 8, 5.0)
     tf.keras.utils.set_random_seed(0)
-    hp = HParams(embedding_dim=8, neighbour_alpha=ALPHA)
+    hp = HParams(embedding_dim=8, neighbour_alpha=ALPHA, foldin_l2=0.0)   # the fold-in term off: knn is the fifth
     m = build_model(SIZES, hp, label_mean=3.5, baseline=tables, neighbourhood=hood)
     layer = m.get_layer(RECENCY_LAYER)
     assert layer.get_weights()[0].shape == (5, 1)

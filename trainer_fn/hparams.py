@@ -40,6 +40,15 @@ class HParams:
     neighbours: int = 50
     neighbour_shrink: float = 300.0
     neighbour_alpha: float = 0.3
+    # > 0 (with recent): + the fold-in term (model.foldin_feature), its ridge penalty. 30 chosen
+    # on ML-100K's held eval rows (1/3/10/30: 0.8254/0.8253/0.8249/0.8247); 0: off.
+    foldin_l2: float = 30.0
+    # > 0 (with recent): + the blend term of a second factor model, ALS-WR with this many factors
+    # (trainer_fn/als.py), fitted on the baseline's fit and refit sets; 0: off. Its penalty chosen
+    # on ML-100K's held eval rows (0.1/0.15/0.2 with the fold-in term: 0.8230/0.8225/0.8234).
+    als_factors: int = 50
+    als_l2: float = 0.15
+    als_iterations: int = 15
     # > 0: the second task, what the pair will watch (trainer_fn/watch.py), on tables of this
     # width, trained beside the rating and then alone for up to watch_epochs epochs
     watch_dim: int = 32

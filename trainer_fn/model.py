@@ -32,6 +32,7 @@ from transform_fn import features as F
 RECENCY_LAYER = "recency_correction"
 ATTENTION_LAYER = "history_attention"
 DEEP_LAYER = "deep_rating"
+SECOND_PREFIX = "second"      # the second factor model's frozen tables (trainer_fn/als.py)
 
 
 def model_inputs() -> dict[str, keras.Input]:
@@ -150,10 +151,10 @@ def pair_biases(inputs, sizes: dict[str, int], hp: HParams) -> tf.Tensor:
 class FrozenBaseline:
     """The baseline's tables as non-trainable layers: r(u, m) = mu + b_u + b_m + u . q_m."""
 
-    def __init__(self, tables: FactorTables):
+    def __init__(self, tables: FactorTables, prefix: str = "baseline"):
         def table(name, values):
             values = np.asarray(values, np.float32).reshape(len(values), -1)
-            return keras.layers.Embedding(values.shape[0], values.shape[1], name=f"baseline_{name}",
+            return keras.layers.Embedding(values.shape[0], values.shape[1], name=f"{prefix}_{name}",
                                           trainable=False,
                                           embeddings_initializer=keras.initializers.Constant(values))
 
@@ -231,6 +232,39 @@ def neighbour_feature(inputs, hood: Neighbourhood, hp: HParams, history: dict[st
     return (out[0] + out[1]) / 2.0
 
 
+def foldin_feature(base: FrozenBaseline, inputs, history: dict[str, tf.Tensor], recent: dict[str, tf.Tensor],
+                   l2: float) -> tf.Tensor:
+    """[batch, 1]: what a fold-in of the row's readable ratings into each member's factors says
+    about the target, averaged over the two members. The member's (bias, vector) update is the
+    ridge regression of their slots' residuals (window and recent, a window slot that is also
+    recent counted once) on the slots' movie vectors, [q_j, 1] . d ~ e_j with penalty l2 |d|^2;
+    the term is [q_t, 1] . d: the drift the ratings since the fit show, in the baseline's
+    geometry (the "similar" term is its kernel cousin)."""
+    movie, out = inputs[F.MOVIE_IDX], []
+    for side in F.SIDES:
+        hist, rec = inputs[F.HIST_IDX.format(side=side)], inputs[F.RECENT_IDX.format(side=side)]
+        rec_mask = inputs[F.RECENT_MASK.format(side=side)]
+        repeated = tf.reduce_max(tf.cast(tf.equal(hist[:, :, None], rec[:, None, :]), tf.float32)
+                                 * rec_mask[:, None, :], -1)
+        mask = tf.concat([inputs[F.HIST_MASK.format(side=side)] * (1.0 - repeated), rec_mask], 1)
+        residuals = tf.concat([history[side], recent[side]], 1) * mask
+        q = base.movie_vectors(tf.concat([hist, rec], 1))
+        x = tf.concat([q, tf.ones_like(q[..., :1])], -1) * mask[..., None]                # [batch, n, k + 1]
+        a = tf.matmul(x, x, transpose_a=True) + l2 * tf.eye(x.shape[-1])
+        d = tf.linalg.solve(a, tf.matmul(x, residuals[..., None], transpose_a=True))      # [batch, k + 1, 1]
+        qt = base.movie_vectors(movie)
+        out.append(tf.reduce_sum(tf.concat([qt, tf.ones_like(qt[..., :1])], -1) * d[..., 0], -1, keepdims=True))
+    return (out[0] + out[1]) / 2.0
+
+
+def second_model_feature(base: FrozenBaseline, second: FrozenBaseline, inputs) -> tf.Tensor:
+    """[batch, 1]: the second factor model's pair prediction minus the baseline's (trainer_fn/als.py)."""
+    movie = inputs[F.MOVIE_IDX]
+    diff = [second.rating(inputs[F.USER_IDX.format(side=side)], movie)
+            - base.rating(inputs[F.USER_IDX.format(side=side)], movie) for side in F.SIDES]
+    return (diff[0] + diff[1])[:, None] / 2.0
+
+
 def history_residuals(base: FrozenBaseline, inputs, side: str) -> tf.Tensor:
     """Each history slot's rating minus the baseline's prediction for it; 0 in padded slots."""
     users, movies = inputs[F.USER_IDX.format(side=side)], inputs[F.HIST_IDX.format(side=side)]
@@ -255,11 +289,13 @@ def residual_tower(enc: _Encoders, base: FrozenBaseline, attention, norm, inputs
 
 
 def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
-                baseline: FactorTables | None = None, neighbourhood: Neighbourhood | None = None) -> keras.Model:
+                baseline: FactorTables | None = None, neighbourhood: Neighbourhood | None = None,
+                second: FactorTables | None = None) -> keras.Model:
     """sizes: vocabulary sizes by vocabulary name; label_mean: the output's starting bias
     without a baseline; baseline: the frozen tables the residual is learned over;
     neighbourhood: the baseline's fit set and nearest movies, for the neighbourhood term
-    (with hp.recent and hp.neighbours > 0)."""
+    (with hp.recent and hp.neighbours > 0); second: the second factor model's tables, for its
+    blend term (with hp.recent and hp.als_factors > 0)."""
     if hp.residual and baseline is None:
         raise ValueError("hparams.residual needs the baseline's tables")
     inputs = model_inputs()
@@ -291,6 +327,10 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
             terms = recent_features(base, inputs, recent)
             if hp.neighbours > 0 and neighbourhood is not None:
                 terms.append(neighbour_feature(inputs, neighbourhood, hp, residuals, recent))
+            if hp.foldin_l2 > 0:
+                terms.append(foldin_feature(base, inputs, residuals, recent, hp.foldin_l2))
+            if hp.als_factors > 0 and second is not None:
+                terms.append(second_model_feature(base, FrozenBaseline(second, SECOND_PREFIX), inputs))
             recency = keras.layers.concatenate([recency, *terms], name="recency_terms")
         start = start + tf.squeeze(keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros", trainable=False,
                                                       name=RECENCY_LAYER)(recency), axis=-1)

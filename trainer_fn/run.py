@@ -21,8 +21,9 @@ from tfx import v1 as tfx
 
 from trainer_fn.hparams import HParams
 from trainer_fn.known_ratings import known_ratings_path, read_known_ratings
-from trainer_fn.baseline.svdpp import TRAIN_TABLES_FILE, FactorTables, load_tables, read_tables
-from trainer_fn.model import DEEP_LAYER, RECENCY_LAYER, build_model, compile_model, explaining_model
+from trainer_fn.als import fit_als
+from trainer_fn.baseline.svdpp import TRAIN_TABLES_FILE, FactorTables, Ratings, load_tables, read_tables
+from trainer_fn.model import DEEP_LAYER, RECENCY_LAYER, SECOND_PREFIX, build_model, compile_model, explaining_model
 from trainer_fn.neighbours import NEIGHBOUR_LAYER, PAD_KEY, Neighbourhood, neighbourhood, padded, weights_of
 from trainer_fn.watch import WATCH_LAYERS, scoring_model
 from trainer_fn.progress import EpochProgress
@@ -92,28 +93,43 @@ def later_period_halves(data: dict[str, np.ndarray], label: np.ndarray, hold: fl
     return part(~held), part(held)
 
 
-def swap_baseline(model: keras.Model, trained_over: FactorTables, refit: FactorTables) -> None:
+def swap_baseline(model: keras.Model, trained_over: FactorTables, refit: FactorTables,
+                  prefix: str = "baseline") -> None:
     """Puts the baseline's refit on train + eval into the frozen tables the model was trained
-    over, so that the pushed model has learnt from every rating before the test period. The
-    global mean is a constant of the graph: its change is folded into the movie biases."""
+    over, so that the pushed model has learnt from every rating before the test period (with
+    prefix SECOND_PREFIX: the second factor model's). The global mean is a constant of the
+    graph: its change is folded into the movie biases."""
     shift = np.float32(refit.mu - trained_over.mu)
     for name, values in (("user_bias", refit.user_bias), ("movie_bias", refit.movie_bias + shift),
                          ("user_vectors", refit.user_vectors), ("movie_vectors", refit.movie_vectors)):
-        layer = model.get_layer(f"baseline_{name}")
+        layer = model.get_layer(f"{prefix}_{name}")
         layer.set_weights([np.asarray(values, np.float32).reshape(layer.get_weights()[0].shape)])
 
 
-def neighbourhoods(fn_args, tf_transform_output, hp: HParams, baseline: FactorTables,
+def fit_sets(fn_args, tf_transform_output) -> tuple[Ratings, Ratings]:
+    """The baseline's fit and refit sets: every train rating, every train and eval rating."""
+    return read_known_ratings(known_ratings_path(fn_args.custom_config), tf_transform_output,
+                              [F.TRAIN_SPLIT], [F.TRAIN_SPLIT, F.EVAL_SPLIT])
+
+
+def second_models(sets: tuple[Ratings, Ratings], sizes: dict[str, int], hp: HParams,
+                  refit: bool) -> tuple[FactorTables, FactorTables]:
+    """The second factor model (trainer_fn/als.py) on the fit set, and on the refit set when the
+    baseline is refitted (else the same tables)."""
+    shape = (F.embedding_rows(sizes[F.USER_VOCAB]), F.embedding_rows(sizes[F.MOVIE_VOCAB]))
+    fit = fit_als(sets[0], *shape, hp.als_factors, hp.als_l2, hp.als_iterations, hp.seed)
+    return fit, (fit_als(sets[1], *shape, hp.als_factors, hp.als_l2, hp.als_iterations, hp.seed) if refit else fit)
+
+
+def neighbourhoods(sets: tuple[Ratings, Ratings], tf_transform_output, hp: HParams, baseline: FactorTables,
                    serving_tables: FactorTables) -> tuple[Neighbourhood, Neighbourhood]:
     """The neighbourhood term's tables (trainer_fn/neighbours.py): of the baseline's fit on
     every train rating, which the model is trained and its recency weights fitted with, and of
     its refit on every train and eval rating (the BaselineTrainer's fit and refit sets,
     trainer_fn/known_ratings.py), which the pushed model holds; both padded to one length, so
     that one replaces the other."""
-    known = known_ratings_path(fn_args.custom_config)
     n_movies = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
-    train, before_test = read_known_ratings(known, tf_transform_output, [F.TRAIN_SPLIT],
-                                            [F.TRAIN_SPLIT, F.EVAL_SPLIT])
+    train, before_test = sets
     fit = neighbourhood(baseline, train, n_movies, hp.neighbours, hp.neighbour_shrink)
     refit = fit
     if serving_tables is not baseline:
@@ -141,9 +157,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         # The residual is learnt over the baseline's fit on train only (out of sample on eval,
         # as on test); the refit on train + eval replaces it at export (swap_baseline).
         baseline = read_tables(os.path.join(os.path.dirname(fn_args.base_model), TRAIN_TABLES_FILE)) or serving_tables
-    hood, hood_refit = neighbourhoods(fn_args, tf_transform_output, hp, baseline, serving_tables) \
-        if hp.residual and hp.recent and hp.neighbours > 0 else (None, None)
-    model = build_model(sizes, hp, mean, baseline, hood)
+    sets = fit_sets(fn_args, tf_transform_output) if hp.residual and hp.recent else None
+    hood, hood_refit = neighbourhoods(sets, tf_transform_output, hp, baseline, serving_tables) \
+        if sets and hp.neighbours > 0 else (None, None)
+    second, second_refit = second_models(sets, sizes, hp, serving_tables is not baseline) \
+        if sets and hp.als_factors > 0 else (None, None)
+    model = build_model(sizes, hp, mean, baseline, hood, second)
     # Compared on eval RMSE, not the loss: the loss includes the L2 penalties.
     start_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
     callbacks = []
@@ -182,6 +201,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         swap_baseline(model, baseline, serving_tables)
     if hood_refit is not None:
         model.get_layer(NEIGHBOUR_LAYER).set_weights(weights_of(hood_refit))
+    if second_refit is not None and second_refit is not second:
+        swap_baseline(model, second, second_refit, SECOND_PREFIX)
     with tf.io.gfile.GFile(os.path.join(os.path.dirname(fn_args.serving_model_dir), F.DATA_IDENTITY_FILE), "w") as f:
         f.write((fn_args.custom_config or {}).get("data_identity", ""))
     save(model, tf_transform_output, fn_args, history,
