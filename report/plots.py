@@ -43,7 +43,10 @@ def residuals(labels: np.ndarray, predicted: np.ndarray, out_dir: Path) -> str:
     return _save(fig, out_dir, "residuals.png")
 
 
-def training_curves(history: dict[str, list[float]], out_dir: Path) -> str:
+def training_curves(history: dict[str, list[float]], out_dir: Path) -> str | None:
+    """The per-epoch curves; None when nothing was trained (--epochs 0 keeps the start)."""
+    if not any(history.values()):
+        return None
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     epochs = np.arange(1, len(next(iter(history.values()))) + 1)
     for ax, metric in zip(axes, ("loss", "rmse")):

@@ -199,7 +199,9 @@ def model_section(run: run_summary.RunSummary, out_dir: Path, manifest: dict | N
     if history_path and os.path.exists(history_path):
         history = json.loads(Path(history_path).read_text())
         section["hparams"] = history["hparams"]
-        section["plots"]["training"] = report_plots.training_curves(history["history"], out_dir)
+        curves = report_plots.training_curves(history["history"], out_dir)
+        if curves is not None:
+            section["plots"]["training"] = curves
     ranking = out_dir / ranking_metrics.RESULT_FILE
     if ranking.exists():
         section["ranking"] = json.loads(ranking.read_text())
