@@ -13,7 +13,10 @@ NO_GENRES = "(no genres listed)"   # written when a movie has none (an empty CSV
 
 # Each member's latest ratings the row's baseline has not learnt from, and the target movie's
 # by other users (data/windows.py recent_ratings): oldest first, left-padded to this width.
-RECENT_LENGTH = 10
+# 30 chosen on ML-100K's eval rows (seed 42, the Trainer's eval RMSE with its terms fitted
+# there): 10 slots 0.7705, 30 slots 0.7690; a third of its test targets have more than 10
+# such ratings of their user before them (mean 9, median 6), 4% more than 30.
+RECENT_LENGTH = 30
 
 SIDES = ("a", "b")           # the two users of a pair; (A, A) is a single-user example
 
