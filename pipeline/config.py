@@ -40,7 +40,7 @@ class PipelineConfig:
     # below +rmse_change_tolerance (non-inferiority); the RMSE must be below rmse_upper_bound
     # (None: no bound).
     rmse_upper_bound: float | None = None
-    rmse_change_tolerance: float = 0.01
+    rmse_change_tolerance: float = 0.005
     # What the data is, for "the same data" (the data stage's manifest key locally; '' means
     # data_root): a last blessed model that learnt from other data is not compared with.
     data_identity: str = ""

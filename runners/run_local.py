@@ -188,7 +188,8 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
         print(f"               {name:22s} " + " ".join(f"{v:7.4f}" for v in values))
     for name, d in comparison.get("intervals", {}).items():
         resampled = " and ".join(f"{n:,} {space}s" for space, n in d.get("clusters", {"user": d["users"]}).items())
-        print(f"difference     {name}: {d['diff']:+.4f}, {d['confidence']:.0%} interval "
+        relative = f" ({d['diff'] / d['rmse_b']:+.2%} of {d['rmse_b']:.4f})" if d.get("rmse_b") else ""
+        print(f"difference     {name}: {d['diff']:+.4f}{relative}, {d['confidence']:.0%} interval "
               f"[{d['low']:+.4f}, {d['high']:+.4f}] ({resampled} resampled)")
     if comparison.get("last_blessed_other_data"):
         print(f"               the last blessed model learnt from other data "
