@@ -152,8 +152,15 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     fmt, users, movies, ratings = movielens.read_movielens(raw_dir, rejects, stop=False)
     ratings_file = "ratings.dat" if fmt == "ml-1m" else "u.data"
     users_file, movies_file = ("users.dat", "movies.dat") if fmt == "ml-1m" else ("u.user", "u.item")
-    unknown = ~ratings["user_id"].isin(users["user_id"]) | ~ratings["movie_id"].isin(movies["movie_id"])
-    rejects.add(ratings_file, ratings["line"][unknown], "unknown user or movie", ratings["text"][unknown])
+    # Named by which id and which file: a user or movie whose own line was rejected there
+    # takes its ratings with it, and the reason says where to look.
+    unknown_user = ~ratings["user_id"].isin(users["user_id"])
+    unknown_movie = ~unknown_user & ~ratings["movie_id"].isin(movies["movie_id"])
+    for rows, entity, file in ((unknown_user, "user_id", users_file), (unknown_movie, "movie_id", movies_file)):
+        rejects.add(ratings_file, ratings["line"][rows],
+                    f"unknown {entity.split('_')[0]}: {entity} not in {file} (absent there, or its line rejected)",
+                    ratings["text"][rows])
+    unknown = unknown_user | unknown_movie
     rejects.stop_if_strict()
     ratings = ratings[~unknown][["user_id", "movie_id", "rating", "timestamp"]]
     if ratings.empty:

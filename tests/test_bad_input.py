@@ -108,8 +108,8 @@ BAD_RATING_LINES = {
     "comma separated": ("1,2,3,978300760", "expected 4 fields"),
     "blank line": ("", "blank line"),
     "spaces only": ("   ", "blank line"),
-    "unknown user": ("99::1::4::978300760", "unknown user or movie"),
-    "unknown movie": ("1::999::4::978300760", "unknown user or movie"),
+    "unknown user": ("99::1::4::978300760", "unknown user: user_id not in users.dat"),
+    "unknown movie": ("1::999::4::978300760", "unknown movie: movie_id not in movies.dat"),
 }
 
 
@@ -200,7 +200,7 @@ def test_strict_names_the_first_bad_line_of_the_file_not_of_the_first_rule(tmp_p
     lines[9] = "1::10::3.5::978300760"        # line 10: not an integer (checked first)
     raw = write_raw(tmp_path / "raw", ratings="\n".join(lines) + "\n")
     code, _, stderr = prepare_cli(capsys, raw, tmp_path / "out", "--strict")
-    assert code == 2 and "ratings.dat:5: unknown user or movie" in stderr, stderr
+    assert code == 2 and "ratings.dat:5: unknown user: user_id not in users.dat" in stderr, stderr
 
 
 def test_strict_follows_the_reading_order_of_the_files(tmp_path, capsys):

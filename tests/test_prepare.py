@@ -169,7 +169,9 @@ def test_fixture_rows_are_all_accounted_for_in_the_manifest(tmp_path):
     kept = sum(manifest["counts"]["ratings_per_split"].values())
     dropped = sum(n for reason, n in manifest["dropped"].items() if reason.startswith("ratings.dat"))
     assert kept == 7 and kept + dropped == raw_fixtures.ML1M_RATINGS.count("\n") == manifest["counts"]["raw_ratings"]
-    assert manifest["dropped"]["ratings.dat: unknown user or movie"] == 2
+    unknown = "not in {} (absent there, or its line rejected)"
+    assert manifest["dropped"]["ratings.dat: unknown user: user_id " + unknown.format("users.dat")] == 1
+    assert manifest["dropped"]["ratings.dat: unknown movie: movie_id " + unknown.format("movies.dat")] == 1
     rejects = tables["rejects.csv"]
     assert len(rejects) == sum(manifest["dropped"].values()) + sum(manifest["repaired"].values())
     movies = tables["movies.csv"].astype(str)
