@@ -64,7 +64,7 @@ bench-data: platform $(STAMP)
 	$(PY) -m bench.data_stage --size ml-1m --work-dir $(WORK)
 
 # The model-quality table of BENCHMARKS.md: every baseline and the attention model (3 seeds)
-# on the default data and, when fetched (make fetch DATASET=ml-100k), ML-100K. About 30 min;
+# on the default data and, when fetched (make fetch DATASET=ml-100k), ML-100K. About 50 min (47.3 min on 2 cores, 2026-12-04);
 # ARGS=--quick: default data, one seed (about 5 min); ARGS="--ml-100k DIR" for another folder.
 bench-model: platform $(STAMP) $(TEST_STAMP)
 	$(PY) -m bench.model --work-dir $(WORK) $(ARGS)

@@ -156,10 +156,9 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     # takes its ratings with it, and the reason says where to look.
     unknown_user = ~ratings["user_id"].isin(users["user_id"])
     unknown_movie = ~unknown_user & ~ratings["movie_id"].isin(movies["movie_id"])
-    for rows, entity, file in ((unknown_user, "user_id", users_file), (unknown_movie, "movie_id", movies_file)):
+    for rows, kind, file in ((unknown_user, "user", users_file), (unknown_movie, "movie", movies_file)):
         rejects.add(ratings_file, ratings["line"][rows],
-                    f"unknown {entity.split('_')[0]}: {entity} not in {file} (absent there, or its line rejected)",
-                    ratings["text"][rows])
+                    f"unknown {kind}: {kind}_id not in {file} (absent there, or its line rejected)", ratings["text"][rows])
     unknown = unknown_user | unknown_movie
     rejects.stop_if_strict()
     ratings = ratings[~unknown][["user_id", "movie_id", "rating", "timestamp"]]
