@@ -66,7 +66,7 @@ def table(result: dict, command: str = "") -> str:
              f"{sample_text(result)}. {check_text(result)}. The settings, chosen by NDCG@10 on {chosen['rows']} eval "
              f"pair rows: lambda ({grid('lambda')}), then decay ({grid('decay')}), then liking weights "
              f"({', '.join(f'{k}: {v:.3f}' for k, v in chosen['liked'].items())}), "
-             f"{'then the watch task weight (' + grid('learned_weight') + '), ' if chosen.get('learned_weight') else ''}"
+             f"{'then the sequence model weight (' + grid('sequence_weight') + '), ' if chosen.get('sequence_weight') else ''}"
              f"then rating weight "
              f"({grid('rating_weight')}), and for one person on eval single rows "
              f"({grid('single_rating_weight') if chosen.get('single_rating_weight') else '-'}). \"(retrieved)\": the pair ranker among only the candidates "

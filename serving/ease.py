@@ -127,6 +127,17 @@ def watch_total(ease: Ease, profiles, decay: float, liked: bool) -> np.ndarray:
     return total
 
 
+def standardised(scores, candidates=None) -> np.ndarray:
+    """(scores - mean) / std over the candidates (every entry when None): the pair ranker's
+    parts on one scale whatever a member's profile length, so that one weight fits everyone."""
+    scores = np.asarray(scores, np.float64)
+    part = scores if candidates is None else scores[candidates]
+    if not part.size:
+        return scores
+    spread = part.std()
+    return (scores - part.mean()) / (spread if spread > 0 else 1.0)
+
+
 def liking(stars) -> np.ndarray:
     """How much a rating says the person liked the movie: 0 at the lowest star, 1 at the highest."""
     return (np.asarray(stars, dtype=np.float64) - F.RATING_MIN) / (F.RATING_MAX - F.RATING_MIN)
@@ -148,21 +159,24 @@ class RankerParams:
     liked: bool = True
     rating_weight: float = 0.1
     single_rating_weight: float = 0.1     # for one person (the pair (A, A)), chosen on eval single rows
-    learned_weight: float = 0.0           # x the model's watch task (log p(movie | pair)), where it has one
+    # x the sequence model's pair score (trainer_fn/sequence.py), standardised, where the model has it
+    sequence_weight: float = 0.0
 
     @classmethod
     def of_run(cls, report_dir: Path | None) -> "RankerParams":
         path = Path(report_dir) / F.RANKING_FILE if report_dir else None
         if path is None or not path.exists():
             return cls()
-        return cls(**json.loads(path.read_text())["params"])
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in json.loads(path.read_text())["params"].items() if k in known})
 
 
 @dataclasses.dataclass
 class PairRanker:
-    """What the service ranks by: watch (the members' recency-weighted EASE scores, summed,
-    + learned_weight x the model's watch task where it has one) + rating_weight x the
-    predicted rating."""
+    """What the service ranks by: watch (the members' recency-weighted EASE scores, summed and
+    standardised over the candidates, + sequence_weight x the sequence model's pair score, the
+    sum of the members' log p(movie | their sequence), standardised the same way, where the
+    model has it) + rating_weight x the predicted pair rating."""
     ease: Ease
     params: RankerParams
 
@@ -176,6 +190,14 @@ class PairRanker:
         total = watch_total(self.ease, pairs, decay, liked)
         cols, known = self.ease.columns(movie_ids)
         return np.where(known, total[cols] if len(total) else 0.0, 0.0)
+
+    def blend(self, ease_scores, sequence_scores=None, candidates=None) -> np.ndarray:
+        """The watch score: standardised EASE + sequence_weight x the standardised sequence
+        score (over `candidates`, every entry when None); EASE alone without a sequence score."""
+        out = standardised(ease_scores, candidates)
+        if sequence_scores is not None and self.params.sequence_weight:
+            out = out + self.params.sequence_weight * standardised(sequence_scores, candidates)
+        return out
 
     def weight(self, single: bool) -> float:
         """The rating weight for a pair, or for one person alone."""

@@ -9,15 +9,22 @@ that second ("What a row may read" in the README):
   - EASE (serving/ease.py): fitted on that period's ratings, lambda chosen on eval, a
     member's profile every movie they rated before the target (binary), a pair the sum;
   - the rating models (the attention model, the SVD++ baseline): the predicted pair rating;
-  - the pair ranker, what the service ranks by: "both will watch it" (EASE over each
-    member's profile weighted by recency, decay^k for the k-th newest rating, and with
-    `liked` by how much they liked it, summed over the members; plus learned_weight times
-    the model's own watch task, log p(movie | pair), where it has one: trainer_fn/watch.py)
-    plus rating_weight times the attention model's predicted pair rating.
-Every choice (EASE's lambda, the decay and liked, the learned and the rating weight) is made on eval rows (EASE
-fitted on train ratings, profiles up to the eval target), judged by NDCG@10 on pair rows;
-the test split is read once, for the table. The ranking check: the pair ranker's NDCG@10 on
-test pair rows minus the best peer's (popularity, EASE), a 95% bootstrap interval over rows.
+  - EASE with recency: the same EASE over each member's profile weighted by recency
+    (decay^k for the k-th newest rating, and with `liked` by how much they liked it),
+    summed over the members: the strongest simple ranker, and the pair ranker's first part;
+  - the sequence model (trainer_fn/sequence.py): the sum over the members of log p(movie |
+    their last sequence_length movies); and the same with those movies shuffled (does
+    their order matter?);
+  - the pair ranker, what the service ranks by: EASE with recency standardised over the
+    case's candidates, plus sequence_weight times the sequence model's score standardised
+    the same way, plus rating_weight times the attention model's predicted pair rating; and
+    the same without the sequence model (its weight 0).
+Every choice (EASE's lambda, the decay and liked, the sequence and the rating weight) is made
+on eval rows (EASE fitted on train ratings, profiles up to the eval target), judged by
+NDCG@10 on pair rows; the test split is read once, for the table. The ranking check: the pair
+ranker's NDCG@10 on test pair rows minus the best peer's (popularity, EASE, EASE with
+recency), a 95% bootstrap interval over rows; and the sequence model's gain, the pair ranker
+minus the same ranker without it, with its interval.
 
 In the pipeline, serving/ranking_evaluator.py's RankingEvaluator runs measure() after the
 Trainers and the BlessingGate requires its check; runners/run_local.py copies its result to
@@ -37,7 +44,7 @@ import pandas as pd
 
 from serving import recommend as R
 from components.blessing_gate import read_ranking
-from serving.ease import Ease, PairRanker, RankerParams, watch_total
+from serving.ease import Ease, PairRanker, RankerParams, standardised, watch_total
 from transform_fn import features as F
 
 K = 10
@@ -47,11 +54,15 @@ SUMMARY_PAIRS = 300      # ...and random pairs for the coverage
 RESULT_FILE = F.RANKING_FILE
 LAMBDAS = (100.0, 200.0, 500.0, 1000.0, 2000.0)
 DECAYS = (1.0, 0.99, 0.97, 0.95, 0.9, 0.8)
-RATING_WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0)
-LEARNED_WEIGHTS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)     # x log p(movie | pair), the watch task
+# Both on the standardised watch score's scale (serving/ease.py standardised).
+RATING_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+SEQUENCE_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)   # x the sequence model's pair score
 RESAMPLES = 1000
-PEERS = ("popularity", "EASE")
+RECENCY_PEER = "EASE with recency"
+PEERS = ("popularity", "EASE", RECENCY_PEER)
 RANKER = "pair ranker"
+SEQUENCE = "sequence model"
+WITHOUT_SEQUENCE = "pair ranker without the sequence model"
 
 
 def hit_and_ndcg(ranks: np.ndarray, k: int = K) -> tuple[float, float]:
@@ -128,7 +139,7 @@ def watch_scores(ease: Ease, case: Case, decay: float, liked: bool = False) -> n
 
 def model_scores(scorer: R.Scorer, catalogue: Catalogue, case_list: list[Case]) -> dict[str, list[np.ndarray]]:
     """The model's predicted pair rating of every catalogue movie for each case's own row
-    ("pair_rating"), and with its watch task log p(movie | pair) ("pair_watch")."""
+    ("pair_rating")."""
     out: dict[str, list[np.ndarray]] = {}
     blank = R.Member(0, "", 0, 0, [], frozenset())
     for case in case_list:
@@ -139,6 +150,41 @@ def model_scores(scorer: R.Scorer, catalogue: Catalogue, case_list: list[Case]) 
         for name, values in scorer.score_pairs(frame).items():
             out.setdefault(name, []).append(np.asarray(values, dtype=np.float64))
     return out
+
+
+def sequence_scores(scorer: R.Scorer, catalogue: Catalogue, case_list: list[Case],
+                    shuffle_seed: int | None = None) -> list[np.ndarray] | None:
+    """The sequence model's pair score of every catalogue movie per case (the sum over its
+    members of log p(movie | every movie they rated before the target, oldest first)), all
+    cases' histories in one batch; None for a model without it. shuffle_seed: the movies the
+    model reads (each history's last sequence_length) shuffled first, the ablation that asks
+    whether their order matters."""
+    if not scorer.has_sequence:
+        return None
+    histories = [list(ids) for case in case_list for ids, _ in case.profiles]
+    if shuffle_seed is not None:
+        rng = np.random.default_rng(shuffle_seed)
+        n = scorer.sequence_length
+        histories = [h[:-n] + list(rng.permutation(h[-n:])) if len(h) else h for h in histories]
+    scores = scorer.next_log_probabilities(histories, catalogue.ids) if histories else np.zeros((0, len(catalogue.ids)))
+    out, at = [], 0
+    for case in case_list:
+        out.append(scores[at:at + len(case.profiles)].sum(axis=0))
+        at += len(case.profiles)
+    return out
+
+
+def standardised_per_case(scores: list[np.ndarray], catalogue: Catalogue, case_list: list[Case]) -> list[np.ndarray]:
+    """Each case's scores standardised over its candidates (serving/ease.py standardised), as the
+    service standardises over a request's unseen movies."""
+    return [standardised(s, catalogue.candidates(c)[0]) for s, c in zip(scores, case_list)]
+
+
+def plus(parts: list[np.ndarray], weight: float, others: list[np.ndarray] | None) -> list[np.ndarray]:
+    """parts + weight x others, case by case (parts as they are when others is None or weight 0)."""
+    if others is None or not weight:
+        return parts
+    return [p + weight * o for p, o in zip(parts, others)]
 
 
 def ranks_of(scores: list[np.ndarray], catalogue: Catalogue, case_list: list[Case],
@@ -188,32 +234,31 @@ def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, 
         watch[decay, liked] = watch.get((decay, liked)) or [watch_scores(ease, c, decay, liked) for c in chosen]
         log["liked"][liked] = ndcg_of(watch[decay, liked], catalogue, chosen)
     liked = max((False, True), key=lambda x: (log["liked"][x], not x))
-    scores = model_scores(scorer, catalogue, chosen)
-    ratings, learned_weight = scores["pair_rating"], 0.0
-    both = watch[decay, liked]
-    if "pair_watch" in scores:      # the model's watch task (trainer_fn/watch.py), 0 allowed
-        log["learned_weight"] = {}
-        for w in LEARNED_WEIGHTS:
-            log["learned_weight"][w] = ndcg_of([s + w * t for s, t in zip(both, scores["pair_watch"])],
-                                               catalogue, chosen)
-        learned_weight = max(LEARNED_WEIGHTS, key=lambda x: (log["learned_weight"][x], -x))
-        both = [s + learned_weight * t for s, t in zip(both, scores["pair_watch"])]
+    both = standardised_per_case(watch[decay, liked], catalogue, chosen)
+    sequence = sequence_scores(scorer, catalogue, chosen)
+    sequence_weight = 0.0
+    if sequence is not None:        # the sequence model (trainer_fn/sequence.py), 0 allowed
+        sequence = standardised_per_case(sequence, catalogue, chosen)
+        log["sequence_weight"] = {w: ndcg_of(plus(both, w, sequence), catalogue, chosen) for w in SEQUENCE_WEIGHTS}
+        sequence_weight = max(SEQUENCE_WEIGHTS, key=lambda x: (log["sequence_weight"][x], -x))
+        both = plus(both, sequence_weight, sequence)
+    ratings = model_scores(scorer, catalogue, chosen)["pair_rating"]
     for w in RATING_WEIGHTS:
-        log["rating_weight"][w] = ndcg_of([s + w * r for s, r in zip(both, ratings)], catalogue, chosen)
+        log["rating_weight"][w] = ndcg_of(plus(both, w, ratings), catalogue, chosen)
     weight = max(RATING_WEIGHTS, key=lambda x: (log["rating_weight"][x], -x))
-    # One person alone (the service's single mode): the same EASE settings, its own weight.
+    # One person alone (the service's single mode): the same watch settings, its own rating weight.
     singles = cases(tables, F.EVAL_SPLIT, "singles", rows, seed)
     single_weight = weight
     if singles:
-        scores_one = model_scores(scorer, catalogue, singles)
-        watch_one = [watch_scores(ease, c, decay, liked) + learned_weight * t
-                     for c, t in zip(singles, scores_one.get("pair_watch", [0.0] * len(singles)))]
-        ratings_one = scores_one["pair_rating"]
+        ratings_one = model_scores(scorer, catalogue, singles)["pair_rating"]
+        sequence_one = sequence_scores(scorer, catalogue, singles)
+        watch_one = plus(standardised_per_case([watch_scores(ease, c, decay, liked) for c in singles],
+                                               catalogue, singles), sequence_weight,
+                         standardised_per_case(sequence_one, catalogue, singles) if sequence_one else None)
         for w in RATING_WEIGHTS:
-            log["single_rating_weight"][w] = ndcg_of([s + w * r for s, r in zip(watch_one, ratings_one)],
-                                                     catalogue, singles)
+            log["single_rating_weight"][w] = ndcg_of(plus(watch_one, w, ratings_one), catalogue, singles)
         single_weight = max(RATING_WEIGHTS, key=lambda x: (log["single_rating_weight"][x], -x))
-    return RankerParams(lam, decay, liked, weight, single_weight, learned_weight), log
+    return RankerParams(lam, decay, liked, weight, single_weight, sequence_weight), log
 
 
 def interval(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> dict:
@@ -229,23 +274,27 @@ def interval(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int
 
 def evaluate(ease: Ease, pop: np.ndarray, catalogue: Catalogue, params: RankerParams,
              scorers: dict[str, R.Scorer], case_list: list[Case], retrieved: int | None,
-             single: bool = False) -> dict[str, np.ndarray]:
+             single: bool = False, seed: int = 0) -> dict[str, np.ndarray]:
     """Target ranks per ranker on test cases; `ease` and `pop` (rating counts) are fitted on
     the ratings before the test period (train+eval)."""
+    recency = [watch_scores(ease, c, params.decay, params.liked) for c in case_list]
     ranks = {"popularity": ranks_of([pop] * len(case_list), catalogue, case_list),
-             "EASE": ranks_of([watch_scores(ease, c, 1.0) for c in case_list], catalogue, case_list)}
-    scores = {name: model_scores(scorer, catalogue, case_list) for name, scorer in scorers.items()}
-    ratings = {name: s["pair_rating"] for name, s in scores.items()}
+             "EASE": ranks_of([watch_scores(ease, c, 1.0) for c in case_list], catalogue, case_list),
+             RECENCY_PEER: ranks_of(recency, catalogue, case_list)}
+    ratings = {name: model_scores(scorer, catalogue, case_list)["pair_rating"] for name, scorer in scorers.items()}
     for name, r in ratings.items():
         ranks[f"{name} (rating only)"] = ranks_of(r, catalogue, case_list)
-    learned = scores["attention model"].get("pair_watch")
-    if learned is not None:
-        ranks["attention model (watch task only)"] = ranks_of(learned, catalogue, case_list)
-    watch = [watch_scores(ease, c, params.decay, params.liked) for c in case_list]
-    if learned is not None and params.learned_weight:
-        watch = [w + params.learned_weight * t for w, t in zip(watch, learned)]
+    main = scorers["attention model"]
+    sequence = sequence_scores(main, catalogue, case_list)
     weight = PairRanker(ease, params).weight(single)
-    blend = [w + weight * r for w, r in zip(watch, ratings["attention model"])]
+    watch = standardised_per_case(recency, catalogue, case_list)
+    if sequence is not None:
+        ranks[SEQUENCE] = ranks_of(sequence, catalogue, case_list)
+        ranks[f"{SEQUENCE} (history shuffled)"] = ranks_of(sequence_scores(main, catalogue, case_list, seed),
+                                                           catalogue, case_list)
+        ranks[WITHOUT_SEQUENCE] = ranks_of(plus(watch, weight, ratings["attention model"]), catalogue, case_list)
+        watch = plus(watch, params.sequence_weight, standardised_per_case(sequence, catalogue, case_list))
+    blend = plus(watch, weight, ratings["attention model"])
     ranks[RANKER] = ranks_of(blend, catalogue, case_list)
     if retrieved is not None:
         ranks[f"{RANKER} (retrieved)"] = ranks_of(list(zip(watch, blend)), catalogue, case_list, keep=retrieved)
@@ -291,7 +340,7 @@ def measure(model: Path, baseline: Path | None, prepared: Path, rows: int = SUMM
     table, per_row = {}, {}
     for kind, n in (("pair", rows), ("single", singles)):
         test = cases(tables, F.TEST_SPLIT, f"{kind}s", n, seed)
-        ranks = evaluate(ease, pop, catalogue, params, scorers, test, keep, single=kind == "single")
+        ranks = evaluate(ease, pop, catalogue, params, scorers, test, keep, single=kind == "single", seed=seed)
         per_row[kind] = ranks
         for name, r in ranks.items():
             hr, ndcg = hit_and_ndcg(r)
@@ -302,6 +351,10 @@ def measure(model: Path, baseline: Path | None, prepared: Path, rows: int = SUMM
     check.update(peer=best_peer, passed=bool(check["high"] >= 0.0) if np.isfinite(check["high"]) else False,
                  rule="NDCG@10 on test pair rows: the pair ranker not below the best peer (upper end of the "
                       "95% interval of the difference >= 0)")
+    if WITHOUT_SEQUENCE in pair:
+        gain = interval(ndcg_per_row(pair[RANKER]), ndcg_per_row(pair[WITHOUT_SEQUENCE]), seed=seed)
+        check["sequence_gain"] = {**gain, "rule": "NDCG@10 on test pair rows: the pair ranker minus the same "
+                                                  "ranker with the sequence model's weight at 0"}
     cover = coverage(scorers["attention model"], tables, params, pairs, seed, retrieval)
     for name, value in cover.items():
         table[name]["coverage"] = value
@@ -326,11 +379,12 @@ def for_run(run, out_dir: Path) -> dict | None:
 def sample_text(result: dict) -> str:
     """What the numbers are on, in words (the run summary's and the report's)."""
     p = result["params"]
-    learned = f" + {p['learned_weight']:g} x the model's watch task" if p.get("learned_weight") else ""
+    learned = (f" + {p['sequence_weight']:g} x the sequence model's pair score (standardised)"
+               if p.get("sequence_weight") else "")
     return (f"test rows with label >= 4 (up to {result['rows']} pair and {result['singles']} single), the target "
             f"ranked among every movie neither member rated before its second; pair ranker = EASE over the "
             f"members' histories (lambda {p['lam']:g}, recency decay {p['decay']:g}"
-            f"{', weighted by liking' if p.get('liked') else ''})"
+            f"{', weighted by liking' if p.get('liked') else ''}; standardised over the candidates)"
             f"{learned} + {p['rating_weight']:g} x "
             f"predicted pair rating ({p.get('single_rating_weight', p['rating_weight']):g} x for one person), "
             f"all chosen on eval; coverage over {result['pairs']} random pairs, seed "
@@ -354,4 +408,6 @@ def check_text(result: dict) -> str:
     c = result["check"]
     return (f"pair ranker - {c['peer']} (NDCG@10, test pair rows): {c['difference']:+.3f}, 95% interval "
             f"[{c['low']:+.3f}, {c['high']:+.3f}] ({c.get('resamples', RESAMPLES)} row resamples): "
-            f"{'ok' if c['passed'] else 'FAILED'}")
+            f"{'ok' if c['passed'] else 'FAILED'}"
+            + (f"; the sequence model's gain (the pair ranker minus the same with its weight 0): "
+               f"{g['difference']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]" if (g := c.get("sequence_gain")) else ""))

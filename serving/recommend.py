@@ -35,6 +35,7 @@ NEW_USER_ID = 0                       # sent for a person without an id: out of 
 MMR_LAMBDA = 0.7                      # relevance weight of the diversifying re-rank
 MMR_POOL = 5                          # the re-rank picks from the top MMR_POOL * n (at least 50)
 SCORE_BATCH = 4096
+SEQUENCE_BATCH = 512                  # histories per watch_next call
 POPULAR_CANDIDATES = 100              # the most rated unseen movies, always scored
 NEAR_CANDIDATES = 300                 # and this many more: the unseen movies nearest the histories
 # The trained movie table retrieval reads, the first one present and not all zero: the SVD++
@@ -329,23 +330,50 @@ class Scorer:
         self.default = self.loaded.signatures[F.SERVING_DEFAULT]
         self.pair = self.loaded.signatures.get(F.PAIR_SIGNATURE)     # None for models pushed before it
         self.embedding = MovieEmbedding.from_model(self.model_dir, self.loaded.variables)
+        # the sequence model (trainer_fn/sequence.py): None for a model without it
+        self.sequence = self.loaded.signatures.get(F.SEQUENCE_SIGNATURE)
+        self.sequence_length = int(self.loaded.sequence_length.numpy()) if self.sequence is not None else 0
+        if self.sequence is not None:
+            vocabulary = (self.model_dir / "assets" / F.MOVIE_VOCAB).read_text().splitlines()
+            self.sequence_movies = np.array([int(v) for v in vocabulary], dtype=np.int64)
+
+    @property
+    def has_sequence(self) -> bool:
+        return self.sequence is not None
 
     def score_pairs(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Each row's pair rating, and with the model's watch task its pair_watch (log p(the
-        movie | the pair)): through predict_pair_raw (a third of the model's work of score())
-        where the model has it."""
+        """Each row's pair rating, through predict_pair_raw (a third of the model's work of
+        score()) where the model has it."""
         if self.pair is None:
             return {"pair_rating": self.score(rows)["pair_rating"]}
         parts = [{k: v.numpy() for k, v in self.pair(**self._tensors(rows.iloc[i:i + SCORE_BATCH])).items()}
                  for i in range(0, len(rows), SCORE_BATCH)]
         if not parts:
-            return {k: np.zeros(0, np.float32) for k in ("pair_rating", *(("pair_watch",) if self.has_watch else ()))}
+            return {"pair_rating": np.zeros(0, np.float32)}
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
-    @property
-    def has_watch(self) -> bool:
-        """Whether the model has the watch task (trainer_fn/watch.py)."""
-        return self.pair is not None and "pair_watch" in self.pair.structured_outputs
+    def next_log_probabilities(self, histories, movie_ids) -> np.ndarray:
+        """[len(histories), len(movie_ids)]: log p(the next movie is m | the history) from the
+        `watch_next` signature, each history a list of movie ids oldest first (its last
+        sequence_length are read); a movie outside the model's vocabulary gets the row's lowest."""
+        tf = self.tf
+        ids = np.asarray(movie_ids, dtype=np.int64)
+        order = np.argsort(self.sequence_movies, kind="stable")
+        at = np.clip(np.searchsorted(self.sequence_movies[order], ids), 0, max(len(order) - 1, 0))
+        known = self.sequence_movies[order][at] == ids if len(order) else np.zeros(len(ids), bool)
+        columns = order[at] if len(order) else np.zeros(len(ids), np.int64)
+        out = np.zeros((len(histories), len(ids)), np.float64)
+        for i in range(0, len(histories), SEQUENCE_BATCH):
+            text = [F.LIST_SEPARATOR.join(str(int(m)) for m in list(h)[-self.sequence_length:])
+                    for h in histories[i:i + SEQUENCE_BATCH]]
+            values = self.sequence(**{F.SEQUENCE_INPUT: tf.constant(text, tf.string)})[F.SEQUENCE_OUTPUT].numpy()
+            out[i:i + len(text)] = np.where(known, values[:, columns], values.min(axis=1, keepdims=True))
+        return out
+
+    def pair_sequence_scores(self, histories, movie_ids) -> np.ndarray:
+        """The pair's sequence score of each movie: the sum over its members (their histories, one
+        for one person) of log p(movie | member's history)."""
+        return self.next_log_probabilities(histories, movie_ids).sum(axis=0)
 
     def _tensors(self, rows: pd.DataFrame) -> dict:
         tf = self.tf
@@ -401,25 +429,19 @@ def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
     members = [a] if a is b else [a, b]
     ranker = ranker if ranker is not None else tables.ranker
     watch = None
-    if movies is None and ranker is not None:
-        movies = tables.candidates(members)
-        watch = ranker.watch(members, movies["movie_id"].to_numpy())
+    if ranker is not None:
+        # the watch score over every unseen movie (or the given ones), standardised over them as
+        # the ranking metrics do (serving/ranking.py), then the retrieval.size best kept
+        movies = tables.candidates(members) if movies is None else movies
+        ids = movies["movie_id"].to_numpy()
+        watch = ranker.blend(ranker.watch(members, ids), sequence_part(scorer, ranker, members, ids))
         if retrieval is not None and len(movies) > retrieval.size:
-            ids = movies["movie_id"].to_numpy()
             keep = np.sort(np.lexsort((ids, -watch))[:retrieval.size])
             movies, watch = movies.iloc[keep], watch[keep]
-    elif ranker is not None:
-        watch = ranker.watch(members, movies["movie_id"].to_numpy())
     movies = tables.candidates(members, retrieval, scorer.embedding) if movies is None else movies
     rows = raw_rows(a, b, movies, tables.raters)
-    pairs = None
-    if watch is not None and ranker.params.learned_weight and scorer.has_watch:
-        # the model's watch task, weighted as the run chose on eval (serving/ranking.py)
-        pairs = scorer.score_pairs(rows)
-        watch = watch + ranker.params.learned_weight * pairs["pair_watch"]
     if top is not None and watch is not None and top < len(rows):
-        scores = _score_top(scorer, rows, watch, ranker.weight(single=a is b), movies["movie_id"].to_numpy(), top,
-                            pairs)
+        scores = _score_top(scorer, rows, watch, ranker.weight(single=a is b), movies["movie_id"].to_numpy(), top)
     else:
         scores = scorer.score(rows)
     frame = movies[["movie_id", "title", "year", "genres", "director"]].reset_index(drop=True)
@@ -433,11 +455,20 @@ def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
     return frame
 
 
+def sequence_part(scorer: Scorer, ranker, members: list[Member], ids) -> np.ndarray | None:
+    """The pair's sequence score of each of `ids` (Scorer.pair_sequence_scores over the members'
+    whole profiles, oldest first), or None where the ranker gives it no weight or the model has
+    no sequence model: then it is not computed."""
+    if not ranker.params.sequence_weight or not scorer.has_sequence:
+        return None
+    return scorer.pair_sequence_scores([list(m.profile) for m in members], ids)
+
+
 def _score_top(scorer: Scorer, rows: pd.DataFrame, watch: np.ndarray, weight: float, ids: np.ndarray,
-               top: int, pairs: dict | None = None) -> dict[str, np.ndarray]:
+               top: int) -> dict[str, np.ndarray]:
     """score()'s columns with the members' ratings and attention for the `top` rows of highest
     watch + weight x pair rating only (ties as rank(): the pair rating, then the movie id)."""
-    pair = np.asarray((pairs or scorer.score_pairs(rows))["pair_rating"])
+    pair = np.asarray(scorer.score_pairs(rows)["pair_rating"])
     best = np.lexsort((ids, -pair, -(watch + weight * pair)))[:top]
     full = scorer.score(rows.iloc[best])
     out = {"pair_rating": pair}
@@ -520,20 +551,46 @@ def genre_spread(frame: pd.DataFrame) -> dict:
             "mean_pairwise_genre_dissimilarity": round(dissimilarity, 4)}
 
 
-def top_contributors(tables: Tables, members: list[Member], movie_ids) -> list[list]:
-    """For each member, for each of movie_ids: the history movie that adds most to its watch
-    score and what it adds (None where nothing does), one product per member."""
+def top_contributors(tables: Tables, members: list[Member], movie_ids, scorer: Scorer | None = None) -> list[list]:
+    """For each member, for each of movie_ids: (part, history movie, what it adds) for the history
+    movie that drives the movie's watch score most, or None. With the sequence model in the
+    ranker (its weight above 0): part "sequence", the movie of their last sequence_length whose
+    removal lowers log p(movie | their history) most, and by how much (sequence_reasons); else
+    part "EASE", the movie that adds most to its EASE score (one product per member)."""
     ranker = tables.ranker
-    return [ranker.ease.top_contributors(m.profile, movie_ids, ranker.params.decay,
-                                         m.profile_ratings if ranker.params.liked else None) for m in members]
+    if scorer is not None and ranker.params.sequence_weight and scorer.has_sequence:
+        return [[("sequence", *found) if found else None for found in sequence_reasons(scorer, m, movie_ids)]
+                for m in members]
+    return [[("EASE", *found) if found else None
+             for found in ranker.ease.top_contributors(m.profile, movie_ids, ranker.params.decay,
+                                                       m.profile_ratings if ranker.params.liked else None)]
+            for m in members]
+
+
+def sequence_reasons(scorer: Scorer, member: Member, movie_ids) -> list[tuple[int, float] | None]:
+    """For each of movie_ids, the movie of the member's last sequence_length whose removal from
+    their history lowers log p(movie | history) most, and by how much (None where no removal
+    lowers it): the same watch_next graph, once with the history whole and once without each
+    of its latest movies, in one batch."""
+    profile = list(member.profile)
+    latest = profile[-scorer.sequence_length:] if scorer.sequence_length else []
+    older = profile[:len(profile) - len(latest)]
+    variants = [profile] + [older + latest[:i] + latest[i + 1:] for i in range(len(latest))]
+    if not latest:
+        return [None] * len(list(movie_ids))
+    scores = scorer.next_log_probabilities(variants, movie_ids)
+    drop = scores[0][None, :] - scores[1:]            # [latest movies, movie_ids]
+    best = np.argmax(drop, axis=0)
+    return [(int(latest[i]), float(drop[i, j])) if drop[i, j] > 0 else None for j, i in enumerate(best)]
 
 
 def reason(tables: Tables, row, members: list[Member], contributors: list | None = None) -> str:
     """Why this movie. With the pair ranker: for each member the movie of their history that
-    adds most to its watch score (EASE's weight from it, times its recency weight), and their
-    predicted rating; else the history movie each member's attention weighted most. Then the
-    genres or director it shares with their history. contributors: each member's
-    (movie, added) for this row's movie, when top_contributors() computed them already."""
+    drives its watch score most (top_contributors: through the sequence model where the ranker
+    weighs it, else through EASE), and their predicted rating; else the history movie each
+    member's attention weighted most. Then the genres or director it shares with their history.
+    contributors: each member's (part, movie, value) for this row's movie, when
+    top_contributors() computed them already."""
     parts = []
     title = lambda m: tables.movies.at[m, "title"] if m in tables.movies.index else f"movie {m}"  # noqa: E731
     ranker = tables.ranker if "watch" in getattr(row, "index", ()) else None
@@ -545,8 +602,13 @@ def reason(tables: Tables, row, members: list[Member], contributors: list | None
             else:
                 top = (ranker.ease.contributions(member.profile, int(row["movie_id"]), ranker.params.decay,
                                                  member.profile_ratings if ranker.params.liked else None) or [None])[0]
-            if top and top[1] > 0:
-                part = f"{member.label} watched '{title(top[0])}' (most of the watch score)"
+                top = ("EASE", *top) if top else None
+            if top and top[2] > 0:
+                if top[0] == "sequence":
+                    part = (f"{member.label} watched '{title(top[1])}' lately (without it the sequence model's "
+                            f"log-probability of this movie falls by {top[2]:.2f})")
+                else:
+                    part = f"{member.label} watched '{title(top[1])}' (most of the watch score)"
                 parts.append(part + (f", predicted {float(rating):.1f} stars" if rating is not None else ""))
             elif rating is not None:
                 parts.append(f"{member.label}: predicted {float(rating):.1f} stars")
@@ -586,7 +648,7 @@ def recommendations(scorer: Scorer, tables: Tables, members: list[Member], n: in
     top = diversify(frame, strategy, n) if diversified else rank(frame, strategy, n)
     items = []
     ids = [int(m) for m in top["movie_id"]]
-    found = top_contributors(tables, members, ids) if "watch" in top.columns else None
+    found = top_contributors(tables, members, ids, scorer) if "watch" in top.columns else None
     for i, row in top.iterrows():
         ratings = [{"user": m.user if m.user != NEW_USER_ID else None, "predicted_rating": round(float(row[f"{s}_rating"]), 4)}
                    for s, m in zip(F.SIDES, members)]
@@ -613,7 +675,8 @@ def recommend(model_dir: Path, prepared: Path, user_a: int, user_b: int, top: in
     frame = score_pair(scorer, tables, a, b, retrieval)
     ranked = diversify(frame, strategy, top) if diversified else rank(frame, strategy, top)
     members = [a] if user_a == user_b else [a, b]
-    found = top_contributors(tables, members, [int(m) for m in ranked["movie_id"]]) if "watch" in ranked else None
+    found = top_contributors(tables, members, [int(m) for m in ranked["movie_id"]], scorer) if "watch" in ranked \
+        else None
     ranked["reason"] = [reason(tables, row, members, [f[i] for f in found] if found else None)
                         for i, row in ranked.iterrows()]
     if user_a == user_b:

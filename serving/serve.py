@@ -352,12 +352,13 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
             raise HTTPException(404, detail=f"unknown movie {movie}")
         a, b = members[0], members[-1]
         row = R.score_pair(s.scorer, s.tables, a, b, movies=s.tables.movies.loc[[movie]]).iloc[0]
+        found = R.top_contributors(s.tables, members, [movie], s.scorer) if "watch" in row.index else None
         return {"users": ids, "movie": movie, "title": row["title"], "model_version": s.version,
                 "pair_rating": round(float(row["pair_rating"]), 4),
                 "member_ratings": [{"user": m.user, "predicted_rating": round(float(row[f"{side}_rating"]), 4)}
                                    for side, m in zip(("a", "b"), members)],
                 "already_rated_by": [m.user for m in members if movie in m.seen],
-                "reason": R.reason(s.tables, row, members)}
+                "reason": R.reason(s.tables, row, members, [f[0] for f in found] if found else None)}
 
     return app
 

@@ -144,6 +144,7 @@ def test_the_settings_are_chosen_on_eval_rows_only(prepared, monkeypatch):
     monkeypatch.setattr(M, "cases", lambda tables, split, *a, **k: read.append(split) or real(tables, split, *a, **k))
     monkeypatch.setattr(M, "model_scores", lambda scorer, catalogue, case_list: {
         "pair_rating": [np.zeros(len(catalogue.ids)) for _ in case_list]})
+    monkeypatch.setattr(M, "sequence_scores", lambda scorer, catalogue, case_list: None)   # no sequence model
     tables = R.Tables(prepared)
     params, log = M.choose(tables, M.Catalogue(tables), scorer=None, rows=10, seed=0)
     assert set(read) == {F.EVAL_SPLIT} and log["rows"] == 1
@@ -151,30 +152,40 @@ def test_the_settings_are_chosen_on_eval_rows_only(prepared, monkeypatch):
     assert set(log["lambda"]) == set(M.LAMBDAS) and set(log["rating_weight"]) == set(M.RATING_WEIGHTS)
     assert set(log["liked"]) == {False, True} and isinstance(params.liked, bool)
     assert params.single_rating_weight in M.RATING_WEIGHTS and set(log["single_rating_weight"]) == set(M.RATING_WEIGHTS)
-    assert params.learned_weight == 0.0 and "learned_weight" not in log      # a model without the watch task
+    assert params.sequence_weight == 0.0 and "sequence_weight" not in log   # a model without the sequence model
 
 
-def test_a_watch_task_that_finds_the_eval_target_gets_a_weight(prepared, monkeypatch):
-    """Where EASE ranks each eval target last, the model's watch task scoring it highest is
-    what eval weighs in."""
-    def scores(scorer, catalogue, case_list):
-        learned = []
+def test_a_sequence_model_that_finds_the_eval_target_gets_a_weight(prepared, monkeypatch):
+    """Where EASE ranks each eval target last, the sequence model scoring it highest is what
+    eval weighs in."""
+    def sequence(scorer, catalogue, case_list):
+        out = []
         for case in case_list:
-            mask, where = catalogue.candidates(case)
             t = np.full(len(catalogue.ids), -10.0)
-            t[where] = -1.0
-            learned.append(t)
-        return {"pair_rating": [np.zeros(len(catalogue.ids)) for _ in case_list], "pair_watch": learned}
+            t[catalogue.candidates(case)[1]] = -1.0
+            out.append(t)
+        return out
 
-    monkeypatch.setattr(M, "model_scores", scores)
+    monkeypatch.setattr(M, "model_scores", lambda scorer, catalogue, case_list: {
+        "pair_rating": [np.zeros(len(catalogue.ids)) for _ in case_list]})
+    monkeypatch.setattr(M, "sequence_scores", sequence)
     # EASE ranks each target last...
     monkeypatch.setattr(M, "watch_scores", lambda ease, case, decay, liked=False: -1.0 * (ease.movies == case.target))
     tables = R.Tables(prepared)
     params, log = M.choose(tables, M.Catalogue(tables), scorer=None, rows=10, seed=0)
-    assert set(log["learned_weight"]) == set(M.LEARNED_WEIGHTS)
-    # ...the watch task first: a weight large enough to lift it to the top
-    assert params.learned_weight > 0 and log["learned_weight"][params.learned_weight] == pytest.approx(1.0)
-    assert log["learned_weight"][0.0] < 1.0
+    assert set(log["sequence_weight"]) == set(M.SEQUENCE_WEIGHTS)
+    # ...the sequence model first: a weight large enough to lift it to the top
+    assert params.sequence_weight > 0 and log["sequence_weight"][params.sequence_weight] == pytest.approx(1.0)
+    assert log["sequence_weight"][0.0] < 1.0
+
+
+def test_standardising_puts_each_part_on_one_scale_over_the_candidates():
+    from serving.ease import standardised
+
+    mask = np.array([True, True, False, True])
+    z = standardised(np.array([1.0, 3.0, 100.0, 5.0]), mask)
+    assert z[mask].mean() == pytest.approx(0.0) and z[mask].std() == pytest.approx(1.0)
+    assert np.allclose(standardised(np.array([2.0, 2.0])), 0.0)      # no spread: no score, no error
 
 
 def test_the_check_interval_holds_the_mean_difference():

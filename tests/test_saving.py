@@ -39,7 +39,7 @@ def saved(tiny_prepared, spec, tmp_path_factory):  # noqa: F811
     output = tft.TFTransformOutput(str(root / "transform"))
     sizes = {name: output.vocabulary_size_by_name(name) for name in VOCABULARIES}
     tf.keras.utils.set_random_seed(0)
-    model = build_model(sizes, HParams(residual=False, embedding_dim=4, watch_dim=0), label_mean=3.5)
+    model = build_model(sizes, HParams(residual=False, embedding_dim=4), label_mean=3.5)
     deep = model.get_layer("deep_rating")       # not zero, so that every input matters
     kernel, bias = deep.get_weights()
     deep.set_weights([np.random.default_rng(1).normal(0, 0.5, kernel.shape), bias])
@@ -96,23 +96,39 @@ def test_the_warmup_requests_run_and_the_history_is_kept(saved):
     assert history == {"epochs": 2, "history": {"loss": [1.5, 1.25]}}
 
 
-def test_a_model_with_the_watch_task_serves_it_beside_the_pair_rating(saved, tmp_path):
+def test_the_sequence_model_serves_what_it_computes_in_process(saved, tmp_path):
+    """watch_next on raw '|'-joined ids is the in-process model on the Transform's rows: the last
+    sequence_length ids read, unknown ids in the out-of-vocabulary row, an empty history valid;
+    the service's Scorer maps its columns back to movie ids."""
     from serving.recommend import Scorer
-    from trainer_fn.watch import scoring_model
+    from trainer_fn import sequence as seq
 
     rows, _, output, _ = saved
     sizes = {name: output.vocabulary_size_by_name(name) for name in VOCABULARIES}
-    tf.keras.utils.set_random_seed(0)
-    model = build_model(sizes, HParams(residual=False, embedding_dim=4, watch_dim=6), label_mean=3.5)
+    model = build_model(sizes, HParams(residual=False, embedding_dim=4), label_mean=3.5)
+    hp = HParams(sequence_length=4, sequence_dim=8, sequence_blocks=1, attention_heads=2)
+    sequence = seq.build(F.embedding_rows(sizes[F.MOVIE_VOCAB]), hp)
+    for w in sequence.trainable_weights:           # not the initial zeros of the bias: every input matters
+        w.assign(tf.random.stateless_normal(w.shape, seed=[1, 2], stddev=0.5))
     fn_args = types.SimpleNamespace(serving_model_dir=str(tmp_path / "serving"), model_run_dir=str(tmp_path))
-    save(model, output, fn_args, {}, {}, explain=explaining_model(model), scorer=scoring_model(model))
-    head = rows.head(6)
+    save(model, output, fn_args, {}, {}, explain=explaining_model(model), sequence=sequence)
+    vocabulary = [v.decode() if isinstance(v, bytes) else str(v) for v in output.vocabulary_by_name(F.MOVIE_VOCAB)]
+    row = {movie: i + 1 for i, movie in enumerate(vocabulary)}
+    oov = sequence.rows - 1
+    histories = [vocabulary[:6], [vocabulary[2], "999999", vocabulary[0]], [], vocabulary[3:4]]
+    expected_rows = seq.left_padded([[row.get(m, oov) for m in h] for h in histories], 4)
+    assert list(expected_rows[0]) == [row[m] for m in vocabulary[2:6]]
+    direct = sequence.last_log_probabilities(tf.constant(expected_rows)).numpy()[:, 1:-1]
+    loaded = tf.saved_model.load(fn_args.serving_model_dir)
+    served = loaded.signatures[S.SEQUENCE_SIGNATURE](
+        history=tf.constant([F.LIST_SEPARATOR.join(h) for h in histories]))[F.SEQUENCE_OUTPUT].numpy()
+    assert served.shape == (4, len(vocabulary))
+    np.testing.assert_allclose(served, direct, atol=1e-5)
+    np.testing.assert_allclose(np.exp(served).sum(axis=1), 1.0, atol=1e-4)     # a distribution over the movies
+    assert np.ptp(served[0] - served[1]) > 0.01
     scorer = Scorer(fn_args.serving_model_dir)
-    assert scorer.has_watch
-    out = scorer.score_pairs(head)
-    raw = tf.io.parse_example(serialize(head), S.serving_raw_spec(output))
-    transformed = output.transform_features_layer()(raw)
-    direct = scoring_model(model)({name: transformed[name] for name in model.input}, training=False)
-    np.testing.assert_allclose(out["pair_watch"], direct["watch"].numpy(), atol=1e-5)
-    np.testing.assert_allclose(out["pair_rating"], np.clip(direct["rating"].numpy(), F.RATING_MIN, F.RATING_MAX),
-                               atol=1e-5)
+    assert scorer.has_sequence and scorer.sequence_length == 4
+    ids = [int(vocabulary[5]), int(vocabulary[0]), 999999]
+    got = scorer.next_log_probabilities([[int(m) for m in h] for h in histories], ids)
+    np.testing.assert_allclose(got[:, :2], served[:, [5, 0]], atol=1e-5)
+    np.testing.assert_allclose(got[:, 2], served.min(axis=1), atol=1e-5)      # outside the vocabulary: the lowest

@@ -70,7 +70,7 @@ class FakeScorer:
         self.pair_rows = getattr(self, "pair_rows", 0) + len(rows)
         return {"pair_rating": self.score(rows)["pair_rating"]}
 
-    has_watch = False
+    has_sequence = False
 
 
 def frame(pair, a, b, genres=None):

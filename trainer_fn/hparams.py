@@ -49,16 +49,25 @@ class HParams:
     als_factors: int = 50
     als_l2: float = 0.15
     als_iterations: int = 15
-    # > 0: the second task, what the pair will watch (trainer_fn/watch.py), on tables of this
-    # width, trained beside the rating and then alone for up to watch_epochs epochs
-    watch_dim: int = 32
-    watch_epochs: int = 10
-    watch_learning_rate: float = 0.001
+    # > 0: the sequence model of what each member watches next (trainer_fn/sequence.py): causal
+    # self-attention (attention_heads heads; 0: a causal mean instead) over each member's last
+    # sequence_length rated movies, a full softmax over the movies; 0: no sequence model.
+    sequence_length: int = 50
+    sequence_dim: int = 64
+    sequence_blocks: int = 2
+    sequence_dropout: float = 0.2
+    sequence_learning_rate: float = 0.001
+    sequence_batch: int = 64        # windows of sequence_length + 1 movies a batch
+    sequence_epochs: int = 30
+    sequence_patience: int = 3      # epochs without an eval NDCG@10 gain before stopping
     embedding_dim: int = 8
     embedding_l2: float = 1e-4      # L2 penalty on the id embeddings (users, movies, directors)
     bias_l2: float = 1e-5           # L2 penalty on the explicit biases (residual off)
     dense_l2: float = 1e-3          # L2 penalty on the dense layers' kernels
-    attention_heads: int = 3         # 0: no attention (an ablation; the history slots stay in the input)
+    # heads of both attentions: the rating model's over the window and the sequence model's; 0:
+    # no attention anywhere (an ablation: the window slots stay in the input, the sequence model
+    # pools its movies by a causal mean)
+    attention_heads: int = 3
     hidden_units: tuple[int, ...] = (256, 128)
     dropout: float = 0.1
     optimizer: str = "adam"         # adam | adagrad
@@ -83,7 +92,7 @@ class HParams:
         """'default' (measured, see BENCHMARKS.md) or 'seed' (the spec's training setup)."""
         presets = {"default": {}, "seed": dict(residual=False, embedding_dim=4, optimizer="adagrad",
                                                batch_size=32, learning_rate=0.01, epochs=10,
-                                               early_stopping_patience=0, watch_dim=0)}
+                                               early_stopping_patience=0, sequence_length=0)}
         if name not in presets:
             raise ValueError(f"unknown preset {name!r}; known: {sorted(presets)}")
         return cls.from_dict({**presets[name], **overrides})

@@ -58,3 +58,45 @@ def known_ratings_path(custom_config: dict | None) -> str:
         raise ValueError(f"the Trainer's custom_config has no {CONFIG_KEY!r}: the path of the prepared "
                          f"folder's {F.RATINGS_FILE}")
     return path
+
+
+def read_sequences(path: str, tf_transform_output, cases_per_user: int = 3, seed: int = 0):
+    """The sequence model's data (trainer_fn/sequence.py): each user's train-period movies as
+    vocabulary rows (index + 1), oldest first (by time, then movie id), and the eval cases: up
+    to `cases_per_user` eval-period ratings >= 4 per user (seeded), each with its history (every
+    train and eval rating strictly before the target's second) and the movies rated by then.
+    The test split is never read."""
+    from trainer_fn.sequence import Cases
+
+    with tf.io.gfile.GFile(path) as f:
+        table = pd.read_csv(f, dtype={"user_id": str, "movie_id": str, "split": str})
+    missing = {"user_id", "movie_id", "rating", "timestamp", "split"} - set(table.columns)
+    if missing:
+        raise ValueError(f"{path}: no column {', '.join(sorted(missing))}")
+    table = table[table["split"].isin(READABLE_SPLITS)]
+    table = table.assign(movie_key=pd.to_numeric(table["movie_id"], errors="coerce"))
+    table = table.sort_values(["user_id", "timestamp", "movie_key", "movie_id"], kind="stable")
+    movies = _index(table["movie_id"], tf_transform_output.vocabulary_by_name(F.MOVIE_VOCAB))
+    stamps = table["timestamp"].to_numpy(np.int64)
+    is_train = (table["split"] == F.TRAIN_SPLIT).to_numpy()
+    liked = (table["rating"].to_numpy(np.float64) >= 4.0) & ~is_train
+    users = table["user_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else np.zeros(0, int)
+    ends = np.r_[starts[1:], len(users)]
+    rng = np.random.default_rng(seed)
+    sequences, histories, targets, seen = [], [], [], []
+    for lo, hi in zip(starts, ends):
+        mine, when = movies[lo:hi], stamps[lo:hi]
+        train = mine[is_train[lo:hi]]
+        if len(train):
+            sequences.append(train)
+        chosen = np.flatnonzero(liked[lo:hi])
+        if len(chosen) > cases_per_user:
+            chosen = np.sort(rng.choice(chosen, cases_per_user, replace=False))
+        for i in chosen:
+            before = mine[when < when[i]]
+            if len(before):
+                histories.append(before)
+                targets.append(mine[i])
+                seen.append(set(before.tolist()))
+    return sequences, Cases(histories, np.asarray(targets, np.int64), seen)

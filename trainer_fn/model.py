@@ -25,7 +25,6 @@ import tf_keras as keras
 from trainer_fn.hparams import HParams
 from trainer_fn.baseline.svdpp import FactorTables
 from trainer_fn.neighbours import NEIGHBOUR_LAYER, NeighbourTerm, Neighbourhood, weights_of
-from trainer_fn.watch import rating_output, with_watch_task
 
 from transform_fn import features as F
 
@@ -347,8 +346,6 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
     # Starts at zero: before training the model predicts `start` (the baseline, with residual on).
     deep = tf.squeeze(keras.layers.Dense(1, kernel_initializer="zeros", name=DEEP_LAYER)(x), axis=-1)
     rating = start + deep
-    if hp.watch_dim > 0:           # the second task (trainer_fn/watch.py)
-        rating = with_watch_task(rating, sizes, inputs, hp.watch_dim, 1.0)
     model = keras.Model(inputs=inputs, outputs=rating)
     compile_model(model, hp)
     return model
@@ -371,7 +368,7 @@ def explaining_model(model: keras.Model) -> keras.Model | None:
         layer = model.get_layer(ATTENTION_LAYER)
     except ValueError:
         return None
-    outputs = {"rating": rating_output(model)}
+    outputs = {"rating": model.output}
     for node, side in enumerate(F.SIDES):     # build_model calls the layer for side a, then b
         _, scores = layer.get_output_at(node)   # [batch, heads, query, key]
         outputs[f"{side}_attention"] = tf.reduce_mean(scores[:, :, -1, :F.HISTORY_LENGTH], axis=1)

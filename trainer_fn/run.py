@@ -20,12 +20,12 @@ import tf_keras as keras
 from tfx import v1 as tfx
 
 from trainer_fn.hparams import HParams
-from trainer_fn.known_ratings import known_ratings_path, read_known_ratings
+from trainer_fn.known_ratings import known_ratings_path, read_known_ratings, read_sequences
 from trainer_fn.als import fit_als
 from trainer_fn.baseline.svdpp import TRAIN_TABLES_FILE, FactorTables, Ratings, load_tables, read_tables
 from trainer_fn.model import DEEP_LAYER, RECENCY_LAYER, SECOND_PREFIX, build_model, compile_model, explaining_model
 from trainer_fn.neighbours import NEIGHBOUR_LAYER, PAD_KEY, Neighbourhood, neighbourhood, padded, weights_of
-from trainer_fn.watch import WATCH_LAYERS, scoring_model
+from trainer_fn import sequence as seq
 from trainer_fn.progress import EpochProgress
 from trainer_fn.saving import dataset, save
 from transform_fn import features as F
@@ -182,8 +182,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         # The start (the baseline, with its own recency weights fitted on eval) against the
         # trained deep part, on eval RMSE: the deep part is kept only when it helps there.
         # The start is the deep output layer and the recency weights at zero (as built; the
-        # recency weights are then fitted again); the rest stays trained (the watch task's head
-        # and the embeddings it shares do not change the rating then).
+        # recency weights are then fitted again); the rest stays trained.
         trained = model.get_weights()
         reset_to_start(model)
         start_recency = fit_recency_weight(model, evaluate) if hp.recency_on_eval else 0.0
@@ -196,7 +195,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     if hp.residual and hp.tune_epochs > 0:
         tuned = tune_on_later_period(model, *read_split(fn_args.eval_files, fn_args.data_accessor,
                                                          tf_transform_output), hp)
-    watch = train_watch_task(model, train, evaluate, hp) if hp.watch_dim > 0 else {}
+    sequence, sequence_history = train_sequence_model(fn_args, tf_transform_output, hp) \
+        if hp.sequence_length > 0 else (None, {})
     if hp.residual and serving_tables is not baseline:
         swap_baseline(model, baseline, serving_tables)
     if hood_refit is not None:
@@ -210,34 +210,24 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
           "eval_rmse_at_start": start_rmse, "eval_rmse_at_end": final_rmse, "weights_kept": kept,
           "recency_weight_fitted_on_eval": recency,
           "tuned_on_later_period": tuned,
-          "watch_task": watch,
+          "sequence_model": sequence_history,
           "neighbourhood": {"fit_set_ratings": int((hood.keys != PAD_KEY).sum()),
                             "refit_set_ratings": int((hood_refit.keys != PAD_KEY).sum())} if hood is not None else {},
           # for make bench's comparison with a plain tf.data loop (bench/scale.py)
           "timing": {"train_rows": train_rows, "epochs_run": len(history.get("loss", [])),
                      "read_seconds": read_seconds, "fit_seconds": fit_seconds}},
-         explain=explaining_model(model), scorer=scoring_model(model))
+         explain=explaining_model(model), sequence=sequence)
 
 
-def train_watch_task(model: keras.Model, train, evaluate, hp: HParams) -> dict:
-    """The watch task's head alone (trainer_fn/watch.py), every other layer frozen, for up to
-    hp.watch_epochs epochs on the train rows, early stopped on the eval rows' watch loss (best
-    epoch kept). Its tables are its own, so the rating does not change. Returns the history."""
-    if hp.watch_epochs <= 0:
-        return {}
-    flags = {layer.name: layer.trainable for layer in model.layers}
-    for layer in model.layers:
-        layer.trainable = layer.name in WATCH_LAYERS
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=hp.watch_learning_rate))   # the head's loss only
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=max(1, hp.early_stopping_patience),
-                                         restore_best_weights=True)
-    history = model.fit(train, validation_data=evaluate, epochs=hp.watch_epochs,
-                        callbacks=[stop, EpochProgress()], verbose=2).history
-    for layer in model.layers:
-        layer.trainable = flags[layer.name]
-    compile_model(model, hp)
-    return {"epochs_run": len(history.get("loss", [])), "loss": [float(v) for v in history.get("loss", [])],
-            "val_loss": [float(v) for v in history.get("val_loss", [])]}
+def train_sequence_model(fn_args, tf_transform_output, hp: HParams):
+    """The sequence model of what each member watches next (trainer_fn/sequence.py), trained on
+    every user's train-period sequence, early stopped on eval cases. Returns (model, history)."""
+    started = time.perf_counter()
+    sequences, cases = read_sequences(known_ratings_path(fn_args.custom_config), tf_transform_output, seed=hp.seed)
+    rows = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
+    model, history = seq.fit(sequences, cases, rows, hp, log=lambda line: print(line, flush=True))
+    history["seconds"] = round(time.perf_counter() - started, 1)
+    return model, history
 
 
 def reset_to_start(model: keras.Model) -> None:

@@ -27,13 +27,13 @@ def dataset(files, data_accessor, tf_transform_output, batch_size: int):
     ).prefetch(tf.data.AUTOTUNE)
 
 
-def save(model, tf_transform_output, fn_args, history: dict, info: dict, explain=None, scorer=None) -> None:
+def save(model, tf_transform_output, fn_args, history: dict, info: dict, explain=None, sequence=None) -> None:
     """The SavedModel with its serving signatures and TF Serving's warm-up requests
     (trainer_fn/signatures.py), and the per-epoch history beside it. explain: the model
-    that also returns attention weights (None for a model without attention); scorer: the
-    model that also returns the watch task's score (None for a model without it)."""
+    that also returns attention weights (None for a model without attention); sequence: the
+    sequence model of what each member watches next (None for a model without it)."""
     tf.saved_model.save(model, fn_args.serving_model_dir,
-                        signatures=build_signatures(model, tf_transform_output, explain, scorer))
+                        signatures=build_signatures(model, tf_transform_output, explain, sequence))
     write_warmup(fn_args.serving_model_dir, serving_raw_spec(tf_transform_output))
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, F.HISTORY_FILE), "w") as f:
         json.dump({**info, "history": {k: [float(v) for v in vals] for k, vals in history.items()}},

@@ -14,9 +14,12 @@ One function builds them for both Trainers (run.py's save() calls it):
 
 - `predict_pair_raw` (PAIR_SIGNATURE): the same inputs as `predict_raw` -> pair_rating
   [batch] only: a third of its rows through the model (the service ranks its candidates
-  with it, then asks `predict_raw` for the top of the list only); with the watch task
-  (trainer_fn/watch.py) also pair_watch [batch], the task's logit for the row's movie
-  (log p(movie | pair) up to a normaliser that is the same for every movie of one pair).
+  with it, then asks `predict_raw` for the top of the list only).
+- `watch_next` (SEQUENCE_SIGNATURE), where the model has the sequence model
+  (trainer_fn/sequence.py): `history` [batch], one person's rated movie ids '|'-joined, oldest
+  first (only the last sequence_length are read) -> log_probability [batch, movies]: log p(the
+  next movie they watch | their history) for every movie of the Transform's movie vocabulary,
+  in the order of its asset file (assets/movie_vocab).
 
 All run the Transform graph the model was trained with (`model.tft_layer`); ratings are
 clipped to the star scale.
@@ -31,6 +34,7 @@ import tensorflow as tf
 from transform_fn import features as F
 
 SERVING_DEFAULT, RAW_SIGNATURE, PAIR_SIGNATURE = F.SERVING_DEFAULT, F.RAW_SIGNATURE, F.PAIR_SIGNATURE
+SEQUENCE_SIGNATURE = F.SEQUENCE_SIGNATURE
 RAW_OUTPUTS = ("pair_rating", "a_rating", "b_rating", "a_attention", "b_attention")
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 WARMUP_MODEL_NAME = "pairs"       # the MODEL_NAME of the README's docker command
@@ -58,10 +62,33 @@ def _both_sides_from(raw: dict, side: str) -> dict:
     return out
 
 
-def build_signatures(model, tf_transform_output, explain=None, scorer=None) -> dict:
+def movie_rows(tf_transform_output):
+    """A table from raw movie id to the Transform's row for it (vocabulary index + 1, -1 for
+    an id outside the vocabulary), initialised from the vocabulary file (a SavedModel asset)."""
+    initializer = tf.lookup.TextFileInitializer(
+        tf_transform_output.vocabulary_file_by_name(F.MOVIE_VOCAB), key_dtype=tf.string,
+        key_index=tf.lookup.TextFileIndex.WHOLE_LINE, value_dtype=tf.int64,
+        value_index=tf.lookup.TextFileIndex.LINE_NUMBER)
+    return tf.lookup.StaticHashTable(initializer, default_value=-1)
+
+
+def history_rows(history: tf.Tensor, table, length: int, oov_row: int) -> tf.Tensor:
+    """[batch] '|'-joined movie ids, oldest first -> [batch, length] rows, the last `length`
+    right-aligned and 0 before them (trainer_fn/sequence.py left_padded)."""
+    tokens = tf.strings.split(tf.reshape(history, [-1]), sep=F.LIST_SEPARATOR)
+    tokens = tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
+    found = tf.ragged.map_flat_values(table.lookup, tokens)
+    rows = tf.ragged.map_flat_values(lambda v: tf.where(v >= 0, v + 1, oov_row), found)
+    # the i-th of the last `length` slots holds item n - length + i (1-based after a padding column)
+    dense = tf.concat([tf.zeros([tf.shape(history)[0], 1], tf.int64), rows.to_tensor(0)], axis=1)
+    at = rows.row_lengths()[:, None] - length + tf.range(length, dtype=tf.int64)[None] + 1
+    return tf.gather(dense, tf.maximum(at, 0), batch_dims=1)
+
+
+def build_signatures(model, tf_transform_output, explain=None, sequence=None) -> dict:
     """{signature name: concrete function} for tf.saved_model.save. explain: a model with the
-    same inputs returning (rating, attention A, attention B), or None (no attention); scorer:
-    one returning {rating, watch}, or None (no watch task)."""
+    same inputs returning (rating, attention A, attention B), or None (no attention);
+    sequence: the sequence model (trainer_fn/sequence.py), or None."""
     raw_spec = serving_raw_spec(tf_transform_output)
     model.tft_layer = tf_transform_output.transform_features_layer()
     input_names = list(model.input.keys()) if isinstance(model.input, dict) else model.input_names
@@ -70,8 +97,7 @@ def build_signatures(model, tf_transform_output, explain=None, scorer=None) -> d
         return {name: transformed[name] for name in input_names}
 
     def rating(x):
-        # with the watch task, the rating without the softmax its loss needs (trainer_fn/watch.py)
-        return scorer(x, training=False)["rating"] if scorer is not None else model(x, training=False)
+        return model(x, training=False)
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
     def serve_examples(serialized):
@@ -103,15 +129,24 @@ def build_signatures(model, tf_transform_output, explain=None, scorer=None) -> d
     def serve_pair(**features):
         raw = {name: tf.reshape(features[name], [-1, *spec.shape]) for name, spec in raw_spec.items()}
         x = model_inputs(model.tft_layer(raw))
-        if scorer is None:
-            return {"pair_rating": _clip(tf.reshape(rating(x), [-1]))}
-        out = scorer(x, training=False)
-        return {"pair_rating": _clip(tf.reshape(out["rating"], [-1])), "pair_watch": tf.reshape(out["watch"], [-1])}
+        return {"pair_rating": _clip(tf.reshape(rating(x), [-1]))}
 
     raw_inputs = {name: tf.TensorSpec(shape=[None], dtype=spec.dtype, name=name) for name, spec in raw_spec.items()}
-    return {SERVING_DEFAULT: serve_examples.get_concrete_function(),
-            RAW_SIGNATURE: serve_raw.get_concrete_function(**raw_inputs),
-            PAIR_SIGNATURE: serve_pair.get_concrete_function(**raw_inputs)}
+    out = {SERVING_DEFAULT: serve_examples.get_concrete_function(),
+           RAW_SIGNATURE: serve_raw.get_concrete_function(**raw_inputs),
+           PAIR_SIGNATURE: serve_pair.get_concrete_function(**raw_inputs)}
+    if sequence is not None:
+        model.sequence_model = sequence
+        model.movie_rows = movie_rows(tf_transform_output)
+        model.sequence_length = tf.Variable(sequence.length, trainable=False, dtype=tf.int64, name="sequence_length")
+
+        @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name=F.SEQUENCE_INPUT)])
+        def watch_next(history):
+            seq = history_rows(history, model.movie_rows, model.sequence_model.length, model.sequence_model.rows - 1)
+            return {F.SEQUENCE_OUTPUT: model.sequence_model.last_log_probabilities(seq)[:, 1:-1]}
+
+        out[SEQUENCE_SIGNATURE] = watch_next.get_concrete_function()
+    return out
 
 
 def warmup_rows(raw_spec: dict, n: int) -> list[dict]:
