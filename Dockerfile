@@ -11,10 +11,13 @@ COPY requirements.txt constraints.txt ./
 RUN pip install --no-cache-dir --upgrade pip==26.3 \
  && pip install --no-cache-dir -r requirements.txt -c constraints.txt
 
-# The project at /pipeline, matching project_dir_in_image in runners/kubeflow.toml.
+# The project at /pipeline, matching project_dir_in_image in runners/kubeflow.toml: every code
+# folder the compiled pipeline's components import (the RankingEvaluator is serving/'s);
+# tests/test_images.py checks this list against the imports and imports them from a copy.
 COPY components/ components/
 COPY common/ common/
 COPY data/ data/
 COPY pipeline/ pipeline/
+COPY serving/ serving/
 COPY transform_fn/ transform_fn/
 COPY trainer_fn/ trainer_fn/

@@ -38,6 +38,7 @@ import psutil
 
 from bench import page as benchmarks_page
 from common import LEGACY_KERAS
+from common.code import code_folders
 from bench.model import run_rmse
 from pipeline.config import PROJECT_ROOT
 from common.layout import DEFAULT_WORK_DIR, WorkLayout
@@ -46,7 +47,8 @@ from transform_fn import features as F
 FULL = ("ml-1m-0.1", "ml-1m-0.3", "ml-1m")
 QUICK = ("ml-1m-0.03", "ml-1m-0.1")
 LABEL = {"ml-1m-0.03": "0.03x", "ml-1m-0.1": "0.1x", "ml-1m-0.3": "0.3x", "ml-1m": "1x"}
-CODE_FOLDERS = ("pipeline", "components", "trainer_fn", "transform_fn", "data")
+# What the model-only re-run copies: every code folder of the project (common/code.py).
+CODE_FOLDERS = code_folders(PROJECT_ROOT)
 # Components that execute no user work (their seconds are MLMD bookkeeping).
 QUIET = ("ImportSchemaGen", "ExampleValidator", "AnomalyGate", "latest_blessed_model_resolver", "Pusher")
 

@@ -48,3 +48,18 @@ def test_render_has_every_size_component_and_the_fitted_exponents():
     assert "Pusher" in text.split("| the rest")[1] and "| Pusher |" not in text
     assert "Re-executed: Trainer. From the cache: Transform." in text
     assert "| Trainer, model.fit alone | 110 | 18 | 1.10 |" in text
+
+
+def test_the_model_only_rerun_copies_every_code_folder(tmp_path, monkeypatch):
+    from common.code import code_folders
+
+    assert {"runners", "serving", "common", "trainer_fn"} <= set(B.CODE_FOLDERS)
+    assert set(B.CODE_FOLDERS) == set(code_folders())
+    calls = []
+    monkeypatch.setattr(B, "run_pipeline", lambda work_dir, raw, extra, log, root: calls.append(root) or {})
+    copy = tmp_path / "copy"
+    B.model_only_rerun(tmp_path / "work", "raw", copy, log=None)
+    assert calls == [copy]
+    assert {p.name for p in copy.iterdir()} == set(code_folders())
+    assert (copy / "runners" / "run_local.py").is_file() and (copy / "pipeline" / "schema").is_dir()
+    assert "make bench: a model-only change" in (copy / "trainer_fn" / "model.py").read_text()
