@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from common.code import ROOT, code_folders, folders_imported_by
+from common.code import ROOT, code_folders, folders_imported_by, imported_modules
 
 DOCKERFILE = ROOT / "Dockerfile"
-PIPELINE_STAGE = "pipeline"
+PIPELINE_STAGE, SERVICE_STAGE = "pipeline", "service"
 # What the pipeline's processes import besides the compiled spec's references: the Kubeflow
 # executor's entry point, create_pipeline and the modules behind the spec's names.
 PIPELINE_MODULES = ("tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor",
@@ -241,5 +241,58 @@ def test_the_folder_check_fails_without_serving():
 
 
 def test_the_pipeline_image_imports_what_the_compiled_spec_names(compiled_references, tmp_path):
-    failures = import_in_image(pipeline_stage(), [*PIPELINE_MODULES, *compiled_references], tmp_path)
+    # The references themselves, and every project module they import (lazy imports included).
+    closure = sorted(imported_modules([*PIPELINE_MODULES, *_modules_of(compiled_references)]))
+    failures = import_in_image(pipeline_stage(), [*PIPELINE_MODULES, *compiled_references, *closure], tmp_path)
     assert not failures, f"not importable from the {pipeline_stage().name} image's copy: {failures}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The service image
+
+
+SERVICE_MODULE = "serving.serve"
+
+
+def test_the_service_image_runs_the_service_with_flags_it_accepts():
+    stage = STAGES[SERVICE_STAGE]
+    assert stage.env.get("TF_USE_LEGACY_KERAS") == "1" and stage.env.get("PYTHONPATH") == stage.workdir
+    command = [*(stage.entrypoint or []), *(stage.cmd or [])]
+    assert command[:3] == ["python", "-m", SERVICE_MODULE]
+    assert not missing_folders(stage, [SERVICE_MODULE]), \
+        f"the service stage does not COPY {missing_folders(stage, [SERVICE_MODULE])}, which {SERVICE_MODULE} imports"
+    assert stage.folders() <= set(code_folders())
+
+
+RUN_SERVICE = r"""
+import json, os, runpy, sys
+import uvicorn
+
+def run(app, **kw):          # instead of serving: what it would serve, and with which settings
+    print("UVICORN=" + json.dumps({"app": app, "host": kw["host"], "port": kw["port"],
+                                   "settings": json.loads(os.environ["MOVIE_PAIR_SERVING_SETTINGS"])}))
+
+uvicorn.run = run
+sys.argv = [sys.argv[1], *sys.argv[2:]]
+runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+"""
+
+
+def test_the_service_image_imports_the_service_and_starts_it_as_its_entrypoint_says(tmp_path):
+    stage = STAGES[SERVICE_STAGE]
+    closure = sorted(imported_modules([SERVICE_MODULE]))
+    failures = import_in_image(stage, [SERVICE_MODULE, *closure], tmp_path / "imports")
+    assert not failures, f"not importable from the service image's copy: {failures}"
+    # Its ENTRYPOINT, `python -m serving.serve <flags>`, in the copy, uvicorn.run recorded.
+    command = [*(stage.entrypoint or []), *(stage.cmd or [])]
+    workdir = image_copy(stage, tmp_path / "run")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **stage.env,
+           "PYTHONPATH": str(tmp_path / "run" / stage.env["PYTHONPATH"].lstrip("/")), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, "-c", RUN_SERVICE, *command[2:]], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=600)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("UVICORN=")]
+    assert proc.returncode == 0 and lines, f"exit {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    started = json.loads(lines[-1].removeprefix("UVICORN="))
+    assert started["app"] == "serving.serve:app_from_environment"
+    assert (started["host"], started["port"]) == ("0.0.0.0", 8000)
+    assert started["settings"]["work_dir"] == "/work"
