@@ -17,6 +17,9 @@ and blesses the candidate only when
     end of the 95% interval of the difference at or above 0.
 Each check is written as a record (name, metric, bound, value, interval, passed) to
 `comparison.json` in the blessing artifact; the summary and the report read those records.
+With `force_push` (run_local --force-push, for demos) it blesses whatever the checks say,
+except a candidate that is the last blessed model itself (already pushed); the checks are
+still written, and `forced` says why it blessed.
 """
 
 import dataclasses
@@ -32,6 +35,7 @@ from components import comparison
 from transform_fn import features as F
 
 BLESSED, NOT_BLESSED = "BLESSED", "NOT_BLESSED"
+FORCED = "forced by --force-push"      # the record's reason when force_push blessed
 COMPARISON_FILE = "comparison.json"
 SCORE_BATCH = 4096
 
@@ -102,8 +106,9 @@ def read_ranking(uri: str) -> dict | None:
 
 def decide(clusters, labels, kinds, predictions: dict[str, np.ndarray], baseline_margin: float,
            change_tolerance: float, rmse_upper_bound: float | None, resamples: int, seed: int,
-           same_as_last_blessed: bool = False, ranking: dict | None = None) -> dict:
-    """The checks and the per-kind intervals, as plain records."""
+           same_as_last_blessed: bool = False, ranking: dict | None = None, force: bool = False) -> dict:
+    """The checks and the per-kind intervals, as plain records. force: blessed whatever the
+    checks say (but not the last blessed model again), with `forced` giving the reason."""
     candidate = predictions["candidate"]
     checks, intervals = [], {}
     vs_baseline = comparison.rmse_difference(clusters, labels, candidate, predictions["baseline"], resamples,
@@ -129,8 +134,11 @@ def decide(clusters, labels, kinds, predictions: dict[str, np.ndarray], baseline
         # A re-run that changed nothing upstream reuses the cached model: it is already pushed.
         checks.append(comparison.Check(name="is a new model", metric="same model artifact as the last blessed one",
                                        bound=1.0, value=1.0, passed=False))
-    return {"blessed": all(c.passed for c in checks), "checks": [dataclasses.asdict(c) for c in checks],
-            "intervals": intervals, "last_blessed_model": "last_blessed" in predictions}
+    result = {"blessed": all(c.passed for c in checks), "checks": [dataclasses.asdict(c) for c in checks],
+              "intervals": intervals, "last_blessed_model": "last_blessed" in predictions}
+    if force and not same_as_last_blessed:
+        result.update(blessed=True, forced=FORCED)
+    return result
 
 
 @tfx.dsl.components.component
@@ -148,6 +156,7 @@ def BlessingGate(
     resamples: tfx.dsl.components.Parameter[int] = 1000,
     seed: tfx.dsl.components.Parameter[int] = 0,
     data_identity: tfx.dsl.components.Parameter[str] = "",
+    force_push: tfx.dsl.components.Parameter[bool] = False,
 ) -> None:
     records, clusters, labels, kinds = read_split(examples, split)
     models = {"candidate": model, "baseline": baseline_model}
@@ -162,7 +171,7 @@ def BlessingGate(
     result = decide(clusters, labels, kinds, predictions, baseline_margin, change_tolerance, rmse_upper_bound,
                     resamples, seed,
                     same_as_last_blessed=last_blessed_model is not None and last_blessed_model.uri == model.uri,
-                    ranking=read_ranking(ranking.uri) if ranking is not None else None)
+                    ranking=read_ranking(ranking.uri) if ranking is not None else None, force=bool(force_push))
     result.update(split=split, resamples=resamples, models={k: v.uri for k, v in models.items()},
                   data_identity=data_identity, last_blessed_other_data=other_data)
     blessing.set_string_custom_property("current_model", model.uri)

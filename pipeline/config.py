@@ -45,6 +45,10 @@ class PipelineConfig:
     # data_root): a last blessed model that learnt from other data is not compared with.
     data_identity: str = ""
     baseline_margin: float = 0.0
+    # For demos (run_local --force-push): the gate blesses whatever its checks say (it still
+    # computes and records them, and that the blessing was forced); a model already pushed is
+    # not pushed again.
+    force_push: bool = False
     bootstrap_resamples: int = 1000
     enable_cache: bool = True
     # On Kubeflow only (run_kubeflow.py sets it; locally there is no Kubernetes): an

@@ -137,6 +137,7 @@ def create_pipeline(config: PipelineConfig, ranking_evaluator=None) -> tfx.dsl.P
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         baseline_model=baseline_trainer.outputs["model"], last_blessed_model=last_blessed.outputs["model"],
         split=JUDGED_SPLIT, baseline_margin=config.baseline_margin, change_tolerance=config.rmse_change_tolerance,
+        force_push=config.force_push,
         rmse_upper_bound=config.rmse_upper_bound, resamples=config.bootstrap_resamples,
         data_identity=config.data_identity,
         ranking=ranking.outputs["evaluation"] if ranking is not None else None)

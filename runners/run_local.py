@@ -16,11 +16,16 @@ one metadata store), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import datetime
+import inspect
+import io
 import os
 import sys
+import textwrap
 import time
+import tokenize
 from pathlib import Path
 
 from data import prepare as data_prepare
@@ -36,31 +41,105 @@ from trainer_fn.hparams import BASELINE_KINDS, BaselineParams, HParams
 from transform_fn import features as F
 
 
+def field_comments(cls) -> dict[str, tuple[str, str]]:
+    """The comment of each field of dataclass `cls`, read from its source, and where it is:
+    ("beside", the one on the field's line with its continuation lines under it), else
+    ("above", the block of comment lines right above it); fields with neither are left out,
+    and so is everything when the source cannot be read."""
+    try:
+        source = textwrap.dedent(inspect.getsource(cls))
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+        body = ast.parse(source).body[0].body
+    except (OSError, TypeError, SyntaxError, IndexError, AttributeError, tokenize.TokenError):
+        return {}
+    lines = source.splitlines()
+    comments = {t.start[0]: t.string.lstrip("#").strip() for t in tokens if t.type == tokenize.COMMENT}
+
+    def indent(n: int) -> int:
+        return len(lines[n - 1]) - len(lines[n - 1].lstrip())
+
+    def comment_only(n: int) -> bool:
+        return 1 <= n <= len(lines) and n in comments and lines[n - 1].lstrip().startswith("#")
+
+    out = {}
+    for node in body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+            continue
+        trailing = [n for n in range(node.lineno, node.end_lineno + 1) if n in comments and not comment_only(n)]
+        if trailing:       # beside the field, and the comment lines indented under it that continue it
+            n = trailing[-1] + 1
+            while comment_only(n) and indent(n) > node.col_offset:
+                trailing.append(n)
+                n += 1
+            where, text = "beside", [comments[n] for n in trailing]
+        else:              # the block right above, less the continuation of a comment beside the field above
+            n, where, text = node.lineno - 1, "above", []
+            while comment_only(n) and indent(n) == node.col_offset:
+                text.insert(0, comments[n])
+                n -= 1
+        if text:
+            out[node.target.id] = (" ".join(text), where)
+    return out
+
+
+def _stem(name: str) -> str:
+    return name.split("_")[0].rstrip("s")
+
+
+def hparam_helps(cls) -> dict[str, str]:
+    """Each field's flag help: its comment in the source (trainer_fn/hparams.py for HParams);
+    a field without one that belongs to a group a comment above an earlier field opened (the
+    same first word: als_l2 after als_factors) points to that flag; any other, a generic
+    phrase. The default in every case, % escaped for argparse."""
+    comments, groups, helps = field_comments(cls), {}, {}
+    for field in dataclasses.fields(cls):
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+        if field.name in comments:
+            text, where = comments[field.name]
+            if where == "above":
+                groups[_stem(field.name)] = field.name
+        elif "_" in field.name and _stem(field.name) in groups:
+            text = f"goes with --{groups[_stem(field.name)].replace('_', '-')} (see its help)"
+        else:
+            text = f"the attention model's {field.name.replace('_', ' ')}"
+        helps[field.name] = f"{text} (default {shown})".replace("%", "%%")
+    return helps
+
+
 def parse_args(argv=None) -> argparse.Namespace:
+    return parser().parse_args(argv)
+
+
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m runners.run_local", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR,
+                   help=f"the folder every generated file goes under (default {DEFAULT_WORK_DIR}; common/layout.py)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--size", choices=sorted(synthetic.SIZES), default="default",
                      help="embedded synthetic data set to generate and use (default: default)")
     src.add_argument("--raw", help="folder holding ml-1m/ or ML-100K's u.* files (and optionally imdb/ "
                                    "and links.csv), e.g. work/raw/real/ml-100k after `make fetch DATASET=ml-100k`")
     p.add_argument("--seed", type=int, default=data_prepare.PrepareConfig.seed, help="data generation and pairing seed")
-    p.add_argument("--partners", type=int, default=data_prepare.PrepareConfig.partners)
+    p.add_argument("--partners", type=int, default=data_prepare.PrepareConfig.partners,
+                   help="partners paired with each viewing window, making the pair rows "
+                        f"(default {data_prepare.PrepareConfig.partners})")
     hp = p.add_argument_group("model hyperparameters (trainer_fn/hparams.py)")
     hp.add_argument("--preset", choices=("default", "seed"), default="default",
                     help="'seed': the spec's training setup (Adagrad 0.01, batch 32, 10 epochs, no baseline "
                          "residual); flags below override it")
+    helps = hparam_helps(HParams)
     for field in dataclasses.fields(HParams):
         flag = "--train-seed" if field.name == "seed" else f"--{field.name.replace('_', '-')}"
+        text = helps[field.name]
         if field.name == "hidden_units":
-            hp.add_argument(flag, type=int, nargs="+", dest=f"hp_{field.name}")
+            hp.add_argument(flag, type=int, nargs="+", dest=f"hp_{field.name}", help=text)
         elif str(field.type) == "bool":
-            hp.add_argument(flag, action=argparse.BooleanOptionalAction, dest=f"hp_{field.name}",
-                            help=f"default {field.default}")
+            hp.add_argument(flag, action=argparse.BooleanOptionalAction, dest=f"hp_{field.name}", help=text)
         else:
             kind = {"int": int, "float": float, "str": str}[str(field.type)]
-            hp.add_argument(flag, type=kind, dest=f"hp_{field.name}", help=f"default {field.default}")
+            hp.add_argument(flag, type=kind, dest=f"hp_{field.name}", help=text)
     p.add_argument("--rmse-upper-bound", type=float,
                    help="bless only below this test RMSE (default: the mean-predictor's test RMSE)")
     p.add_argument("--rmse-change-tolerance", type=float, default=PipelineConfig.rmse_change_tolerance,
@@ -70,8 +149,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="the classical baseline the model must beat: svdpp (default), mf or biases")
     p.add_argument("--baseline-factors", type=int, help=f"its latent factors (default {BaselineParams.factors})")
     p.add_argument("--baseline-margin", type=float, default=PipelineConfig.baseline_margin,
-                   help="how far below the baseline's RMSE the model's whole bootstrap interval must lie")
-    p.add_argument("--no-cache", action="store_true")
+                   help="how far below the baseline's RMSE the model's whole bootstrap interval must lie "
+                        f"(default {PipelineConfig.baseline_margin})")
+    p.add_argument("--force-push", action="store_true",
+                   help="for demos: bless and push the trained model whatever the gate's checks say (they are "
+                        "still computed, recorded and shown; a model already pushed is not pushed again)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="re-execute every component instead of reusing the cached results of earlier runs")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report (make report builds it later)")
     p.add_argument("--no-ranking", action="store_true",
                    help="leave the RankingEvaluator out of the pipeline (the ranking metrics and the gate's "
@@ -80,7 +164,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="print every warning and log on the console instead of <work-dir>/logs/<run>.log")
     p.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
                    help="extra Beam pipeline argument, repeatable (e.g. --beam-arg=--runner=FlinkRunner)")
-    return p.parse_args(argv)
+    return p
 
 
 def hparams_from_args(args) -> HParams:
@@ -110,6 +194,20 @@ def prepare_data(args, work: WorkLayout) -> tuple[Path, dict]:
     return prepared, manifest
 
 
+def pipeline_config(args, work: WorkLayout, prepared: Path, manifest: dict) -> PipelineConfig:
+    """The local run's PipelineConfig from the flags and the data stage's manifest."""
+    baseline_rmse = manifest["baseline"]["rmse"][F.TEST_SPLIT]
+    config = PipelineConfig.local(
+        work.root, prepared, hparams=hparams_from_args(args),
+        rmse_upper_bound=args.rmse_upper_bound if args.rmse_upper_bound is not None else baseline_rmse,
+        rmse_change_tolerance=args.rmse_change_tolerance, baseline_margin=args.baseline_margin,
+        force_push=args.force_push,
+        baseline_params=baseline_from_args(args), data_identity=f"{prepared.name}:{manifest['key'][:16]}",
+        enable_cache=not args.no_cache)
+    config.beam_pipeline_args = config.beam_pipeline_args + args.beam_args
+    return config
+
+
 def run(args) -> run_summary.RunSummary:
     log_path = WorkLayout.at(args.work_dir).logs / f"{datetime.datetime.now():%Y-%m-%dT%H-%M-%S}.log"
     with Console(log_path, verbose=args.verbose) as console:
@@ -131,14 +229,7 @@ def _run(args, console: Console) -> run_summary.RunSummary:
             if message is None:
                 raise
             raise UserError(f"data stage: {message}") from e
-    baseline_rmse = manifest["baseline"]["rmse"][F.TEST_SPLIT]
-    config = PipelineConfig.local(
-        work.root, prepared, hparams=hparams_from_args(args),
-        rmse_upper_bound=args.rmse_upper_bound if args.rmse_upper_bound is not None else baseline_rmse,
-        rmse_change_tolerance=args.rmse_change_tolerance, baseline_margin=args.baseline_margin,
-        baseline_params=baseline_from_args(args), data_identity=f"{prepared.name}:{manifest['key'][:16]}",
-        enable_cache=not args.no_cache)
-    config.beam_pipeline_args = config.beam_pipeline_args + args.beam_args
+    config = pipeline_config(args, work, prepared, manifest)
     from serving.ranking_evaluator import ranking_evaluator
 
     tfx.orchestration.LocalDagRunner().run(create_pipeline(config, None if args.no_ranking else ranking_evaluator))
@@ -206,7 +297,8 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
                                                            for v in values))
         print(f"               on {sample_text(ranking)} ({ranking['seconds']:.0f} s)")
         print(f"  check        {check_text(ranking)}")
-    print(f"blessed        {'yes' if result.blessed() else 'no'}")
+    forced = f" ({comparison['forced']}: the checks below are what it achieved)" if comparison.get("forced") else ""
+    print(f"blessed        {'yes' if result.blessed() else 'no'}{forced if result.blessed() else ''}")
     for check in comparison.get("checks", []):
         print(f"  check        {Check(**{**check, 'interval': check.get('interval') and tuple(check['interval'])}).line()}")
     already = any(c["name"] == "is a new model" and not c["passed"] for c in comparison.get("checks", []))
