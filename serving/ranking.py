@@ -55,7 +55,7 @@ RESULT_FILE = F.RANKING_FILE
 LAMBDAS = (100.0, 200.0, 500.0, 1000.0, 2000.0)
 DECAYS = (1.0, 0.99, 0.97, 0.95, 0.9, 0.8)
 # Both on the standardised watch score's scale (serving/ease.py standardised).
-RATING_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+RATING_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 SEQUENCE_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)   # x the sequence model's pair score
 RESAMPLES = 1000
 RECENCY_PEER = "EASE with recency"

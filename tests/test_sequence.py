@@ -75,12 +75,25 @@ def test_sequences_read_train_only_and_cases_read_before_the_targets_second(tmp_
 7,50,4,200,eval
 7,60,4,300,eval
 7,70,5,300,eval
+7,90,5,350,eval
 7,80,5,400,test
 9,70,4,90,train
 """
     sequences, cases = read_sequences(_write(tmp_path, text), Vocabularies(), cases_per_user=5)
     # movie 50 -> 1, 60 -> 2, 70 -> 3, others -> 4 (OOV); same second: by movie id
     assert [list(s) for s in sequences] == [[1, 2, 3], [3]]
+    assert len(cases.targets) == 3
     assert list(cases.targets) == [1, 2, 3]          # eval ratings >= 4 of user 7; none of the test split
+    # (an eval target outside the vocabulary, movie 90 below, is no case: the model cannot name it)
     assert [list(h) for h in cases.histories] == [[1, 2, 3], [1, 2, 3, 1], [1, 2, 3, 1]]
     assert cases.seen[1] == {1, 2, 3}                # 70 at the same second is neither history nor seen
+
+
+def test_a_target_outside_the_vocabulary_adds_no_loss():
+    """A train movie no Transform row named sits in the out-of-vocabulary row, whose logit is
+    -1e9: as a target it would add 1e9 to the loss and nothing to learn."""
+    sequences = [np.array([1, 2, 13, 3, 4, 5])] * 8        # 13: the out-of-vocabulary row of 14
+    cases = seq.Cases([np.array([1, 2])], np.array([3]), [set()])
+    _, history = seq.fit(sequences, cases, 14, HParams(**{**HP.__dict__, "sequence_epochs": 2}),
+                         log=lambda line: None)
+    assert all(loss < 10 for loss in history["loss"])

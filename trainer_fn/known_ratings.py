@@ -76,7 +76,8 @@ def read_sequences(path: str, tf_transform_output, cases_per_user: int = 3, seed
     table = table[table["split"].isin(READABLE_SPLITS)]
     table = table.assign(movie_key=pd.to_numeric(table["movie_id"], errors="coerce"))
     table = table.sort_values(["user_id", "timestamp", "movie_key", "movie_id"], kind="stable")
-    movies = _index(table["movie_id"], tf_transform_output.vocabulary_by_name(F.MOVIE_VOCAB))
+    vocabulary = tf_transform_output.vocabulary_by_name(F.MOVIE_VOCAB)
+    movies, oov = _index(table["movie_id"], vocabulary), len(vocabulary) + 1
     stamps = table["timestamp"].to_numpy(np.int64)
     is_train = (table["split"] == F.TRAIN_SPLIT).to_numpy()
     liked = (table["rating"].to_numpy(np.float64) >= 4.0) & ~is_train
@@ -95,7 +96,7 @@ def read_sequences(path: str, tf_transform_output, cases_per_user: int = 3, seed
             chosen = np.sort(rng.choice(chosen, cases_per_user, replace=False))
         for i in chosen:
             before = mine[when < when[i]]
-            if len(before):
+            if len(before) and mine[i] != oov:         # a target the model can name
                 histories.append(before)
                 targets.append(mine[i])
                 seen.append(set(before.tolist()))

@@ -192,7 +192,9 @@ def fit(sequences, cases: Cases, rows: int, hp, log=print) -> tuple[SequenceMode
         inputs, targets = window[:, :-1], window[:, 1:]
         with tf.GradientTape() as tape:
             logits = model(inputs, training=True)
-            weight = tf.cast(tf.logical_and(inputs > 0, targets > 0), tf.float32)
+            # a target outside the vocabulary (a movie that reached no Transform row) is never predicted
+            weight = tf.cast(inputs > 0, tf.float32) * tf.cast(targets > 0, tf.float32) * tf.cast(
+                targets < model.rows - 1, tf.float32)
             loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
             loss = tf.reduce_sum(loss * weight) / tf.maximum(tf.reduce_sum(weight), 1.0)
         grads = tape.gradient(loss, model.trainable_variables)
