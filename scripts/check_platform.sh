@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Checks that this machine can run the TFX 1.21 wheels, and fixes it where that is safe.
 #
+#   scripts/check_platform.sh                  the C library and libstdc++ (make platform)
+#   scripts/check_platform.sh --python CMD     that CMD is the supported interpreter, Python 3.11
+#                                              (pyproject.toml: >=3.11,<3.12), before make
+#                                              creates .venv with it (make's PYTHON, python3)
+#
 # ml-metadata 1.21.0 and tensorflow-data-validation 1.21.0 ship only manylinux_2_39 wheels:
 # they need glibc >= 2.39 and a libstdc++ from GCC >= 13 (GLIBCXX_3.4.32, CXXABI_1.3.15).
 # On Debian 12 (glibc 2.36, GCC 12), run as root, this script installs libc6 and libstdc++6
@@ -9,6 +14,27 @@
 set -euo pipefail
 
 need_glibc="2.39"
+need_python="3.11"
+
+if [ "${1:-}" = "--python" ]; then
+  python="${2:?check_platform: --python needs a command}"
+  if ! command -v "$python" >/dev/null 2>&1; then
+    echo "check_platform: PYTHON=$python: no such command. This project runs on Python $need_python;" \
+         "name one, e.g. make run PYTHON=python$need_python" >&2
+    exit 1
+  fi
+  found=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo unknown)
+  if [ "$found" != "$need_python" ]; then
+    cat >&2 <<MSG
+check_platform: PYTHON=$python is Python $found; this project supports Python $need_python only
+  (pyproject.toml: requires-python >=3.11,<3.12; the pinned TFX 1.21 wheels are built for it).
+  Fix: install Python $need_python and name it, e.g. make run PYTHON=python$need_python
+       (make creates .venv with it once; later commands use .venv/bin/python).
+MSG
+    exit 1
+  fi
+  exit 0
+fi
 
 glibc_version() { getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}'; }
 
