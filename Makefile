@@ -23,7 +23,7 @@ export TF_USE_LEGACY_KERAS := 1
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup platform browser run report serve test test-fast data fetch bench bench-data bench-model kubeflow clean
+.PHONY: setup platform browser run report serve test test-fast data fetch bench bench-data bench-model bench-sequence kubeflow clean
 
 .DEFAULT_GOAL := help
 .PHONY: help
@@ -82,6 +82,13 @@ bench-data: platform $(STAMP) ## time and peak RSS of each data-stage step (ml-1
 # ARGS=--quick: default data, one seed (about 5 min); ARGS="--ml-100k DIR" for another folder.
 bench-model: platform $(STAMP) $(TEST_STAMP) ## the model-quality table of BENCHMARKS.md (about 50 min)
 	$(PY) -m bench.model --work-dir $(WORK) $(ARGS)
+
+# The sequence model's section of BENCHMARKS.md: the pipeline with its ranking on ML-100K (when
+# fetched) and the default data, 3 training seeds, then --attention-heads 0 and --sequence-length 3;
+# EASE, EASE with recency, the sequence model alone (and shuffled), the pair ranker with and
+# without it. ARGS=--quick: one seed, no ablations.
+bench-sequence: platform $(STAMP) ## the sequence model in the pair ranker, 3 seeds and its ablations (BENCHMARKS.md)
+	$(PY) -m bench.sequence --work-dir $(WORK) $(ARGS)
 
 # Rebuilds the HTML report of the latest run under $(WORK)/reports/.
 report: platform $(STAMP) ## rebuild the HTML report of the latest run
