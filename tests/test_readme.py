@@ -1,13 +1,14 @@
-"""The README's commands work as written.
+"""The documentation's commands work as written.
 
-Every line of a shell block in README.md (```sh, ```bash, ```console or an unlabelled
-block; ```text and ```python blocks are not commands) that is not a comment is a command.
-Each one is either run here -- the cheap ones in the fast loop from the repository root
-with WORK and SIZE given in the environment (make's `?=` honours them), the expensive
-ones under the e2e marker, in README order, on tiny data in a copy of the repository --
-or listed in NOT_RUN with the reason it cannot run on a development machine. A command
-that is none of these fails the test, and so does an entry for a command the README no
-longer holds: the README cannot drift from what works.
+The README sends its topics to pages under docs/ (DOC_PAGES); their shell blocks are read as
+one document, in DOC_PAGES order. Every line of a shell block (```sh, ```bash, ```console or
+an unlabelled block; ```text, ```json and ```python blocks are not commands) that is not a
+comment is a command. Each one is either run here -- the cheap ones in the fast loop from the
+repository root with WORK and SIZE given in the environment (make's `?=` honours them), the
+expensive ones under the e2e marker, in the pages' order, on tiny data in a copy of the
+repository -- or listed in NOT_RUN with the reason it cannot run on a development machine. A
+command that is none of these fails the test, and so does an entry for a command no page
+holds any longer: the documentation cannot drift from what works.
 """
 
 from __future__ import annotations
@@ -30,8 +31,30 @@ from common.layout import WorkLayout
 from tests.conftest import require_current_venv
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+README_FILE = ROOT / "README.md"
+# The README and the pages it moved its topics to, in the order their commands run.
+DOC_PAGES = (README_FILE, *(ROOT / "docs" / f"{name}.md" for name in (
+    "CONFIGURATION", "DATA", "MODEL", "EVALUATION", "SERVING", "KUBEFLOW", "DEVELOPMENT")))
 SHELL_BLOCKS = {"", "sh", "bash", "shell", "console"}
+
+
+class Pages:
+    """Markdown pages read as one document: read_text() joins them in order."""
+
+    def __init__(self, paths):
+        self.paths = tuple(paths)
+
+    def read_text(self) -> str:
+        return "\n".join(path.read_text() for path in self.paths)
+
+    def under(self, root: Path) -> "Pages":
+        """The same pages in another copy of the repository."""
+        return Pages(root / path.relative_to(ROOT) for path in self.paths)
+
+
+# What the README says, with the pages it sends its topics to (tests/test_serve_e2e.py reads
+# the service's commands, the request bodies and the gRPC example through it).
+README = Pages(DOC_PAGES)
 
 # Run in the fast loop, exactly as written, from the repository root; WORK and SIZE come
 # from the environment.
@@ -42,22 +65,27 @@ CHEAP = {
 }
 # Run in this order under the e2e marker, exactly as written, in a copy of the repository
 # (so that the README's literal work/ paths are the copy's), SIZE=tiny; ARGS (for the
-# commands that do not set it) shortens training and lets the tiny data's model through
-# the strong-baseline gate, so that the serving commands after it have a model.
+# commands that do not set it) shortens training and pushes the tiny data's model whatever
+# the gate says (--force-push), so that the serving commands after it have a model.
+MAKE_RUN = "make run"
+SAVED_MODEL_CLI = (".venv/bin/saved_model_cli show --all --dir "
+                   "work/serving_model/$(ls work/serving_model | sort -n | tail -1)")
+RECOMMEND = ".venv/bin/python -m serving.recommend --users 1 2 --top 5"
 E2E = [
-    "make run",
-    "make run SIZE=tiny",
-    'make run ARGS="--preset seed --baseline mf"',
-    "make fetch DATASET=ml-100k",            # from a 127.0.0.1 server, see _fetch_from_local_server
-    "make run RAW=work/raw/real/ml-100k",
+    MAKE_RUN,                                # README
     "make report",
-    "make kubeflow",
-    ".venv/bin/saved_model_cli show --all --dir work/serving_model/$(ls work/serving_model | sort -n | tail -1)",
-    ".venv/bin/python -m serving.recommend --users 1 2 --top 5",
+    "make run SIZE=tiny",                    # docs/CONFIGURATION.md
+    'make run ARGS="--preset seed --baseline mf"',
+    "make fetch DATASET=ml-100k",            # docs/DATA.md; from a 127.0.0.1 server, see _fetch_from_local_server
+    "make run RAW=work/raw/real/ml-100k",
+    RECOMMEND,                               # docs/SERVING.md
+    SAVED_MODEL_CLI,
+    "make kubeflow",                         # docs/KUBEFLOW.md
 ]
-E2E_ENV = {"SIZE": "tiny", "ARGS": "--epochs 3 --baseline-margin -1 --no-ranking"}   # ranking: tests/test_pipeline_e2e.py
-# The recommendation service's requests (README "The recommendation service").
+E2E_ENV = {"SIZE": "tiny", "ARGS": "--epochs 3 --force-push --no-ranking"}   # ranking: tests/test_pipeline_e2e.py
+# The recommendation service's requests (the README's quick start, docs/SERVING.md).
 SERVICE_CURLS = [
+    "curl -s 'http://127.0.0.1:8000/v1/recommendations?users=1,2&n=10'",
     "curl -s 'http://127.0.0.1:8000/v1/recommendations?users=1,2&n=5&strategy=least_misery&diversify=true'",
     "curl -s 'http://127.0.0.1:8000/v1/predict?users=1,2&movie=7'",
     "curl -s -X POST http://127.0.0.1:8000/v1/recommendations -H 'Content-Type: application/json' "
@@ -68,11 +96,15 @@ SERVICE_CURLS = [
 NOT_RUN = {
     "make test": "the whole suite, this test included; CI runs it (.ci/run)",
     "make test-fast": "the fast loop, this test included",
-    "make bench": "the scale benchmark, about 50 minutes at up to ML-1M size; tests/test_bench_scale.py "
+    "make bench": "the scale benchmark, about 40 minutes at up to ML-1M size; tests/test_bench_scale.py "
                   "tests its parts, and its last output is BENCHMARKS.md's scale section",
     "make bench ARGS=--quick": "the same at 0.03x and 0.1x, about 9 minutes: too long for the test suite",
     "make bench-data": "the data stage at ML-1M size, a benchmark (make bench*), not a test; the steps it "
                        "times are the data stage's, which tests/test_prepare.py and test_windows.py test",
+    "make bench-model": "the model-quality benchmark, about 50 minutes of pipeline runs (3 seeds, every "
+                        "ablation and peer); tests/test_peers.py tests its scikit-surprise peers",
+    "make bench-sequence": "the sequence model's benchmark: pipeline runs with 3 seeds and its ablations, too "
+                           "long for the test suite; tests/test_sequence.py tests the model",
     "make fetch DATASET=ml-1m": "downloads from files.grouplens.org: no network on the development machines "
                                 "(the same code is run for ml-100k against a local server)",
     "make fetch DATASET=imdb": "downloads several GB from datasets.imdbws.com: no network here",
@@ -127,23 +159,39 @@ def _run(command: str, cwd: Path, env: dict, timeout: int) -> subprocess.Complet
 
 
 def test_every_readme_command_is_run_or_listed_with_a_reason():
+    assert all(page.exists() for page in DOC_PAGES), [str(p) for p in DOC_PAGES if not p.exists()]
     commands = readme_commands(README.read_text())
-    assert commands, "no commands found in README.md's shell blocks"
+    assert readme_commands(README_FILE.read_text()), "no commands found in README.md's shell blocks"
     covered = CHEAP | set(E2E) | set(NOT_RUN)
     unknown = [c for c in commands if c not in covered]
-    assert not unknown, (f"README commands neither run by tests/test_readme.py nor listed in its NOT_RUN "
-                         f"with a reason: {unknown}")
+    assert not unknown, (f"commands of the README or its docs pages neither run by tests/test_readme.py nor "
+                         f"listed in its NOT_RUN with a reason: {unknown}")
     stale = sorted(covered - set(commands))
-    assert not stale, f"tests/test_readme.py lists commands the README no longer holds: {stale}"
+    assert not stale, f"tests/test_readme.py lists commands no page holds any longer: {stale}"
     assert all(reason for reason in NOT_RUN.values())
+    assert [c for c in commands if c in E2E] == E2E, "E2E must list the pages' expensive commands in DOC_PAGES order"
 
 
-def test_readme_links_only_files_of_the_repository():
-    text = README.read_text()
-    assert "../" not in text, "the README must not point outside the repository"
-    for target in re.findall(r"\]\(([^)#]+)\)", text):
-        if not re.match(r"[a-z]+://", target):
-            assert (ROOT / target).exists(), f"README links to {target}, which is not in the repository"
+def anchors(text: str) -> set[str]:
+    """GitHub's anchors of a Markdown page's headings: lower case, punctuation but '-' dropped,
+    spaces to '-'."""
+    headings = re.findall(r"^#+\s+(.*?)\s*$", re.sub(r"```.*?```", "", text, flags=re.S), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("page", DOC_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_pages_link_only_files_of_the_repository(page):
+    text = page.read_text()
+    if page == README_FILE:
+        assert "../" not in text, "the README must not point outside the repository"
+    for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)", text):
+        if re.match(r"[a-z]+://", target):
+            continue
+        path = (page.parent / target).resolve() if target else page
+        where = f"{page.relative_to(ROOT)} links to {target}#{anchor}"
+        assert path.is_relative_to(ROOT) and path.exists(), f"{where}, which is not in the repository"
+        if anchor and path.suffix == ".md":
+            assert anchor in anchors(path.read_text()), f"{where}, a heading that page does not have"
 
 
 def test_block_parsing():
@@ -242,8 +290,8 @@ def _fetch_from_local_server(command: str, repo: Path, tmp_path: Path, monkeypat
 @pytest.mark.e2e
 def test_expensive_commands_run_as_written_on_tiny_data(tmp_path, monkeypatch):
     repo = _copy_of_the_repository(tmp_path / "clone")
-    readme_order = [c for c in readme_commands((repo / "README.md").read_text()) if c in E2E]
-    assert readme_order == E2E, "E2E must list the README's expensive commands in README order"
+    readme_order = [c for c in readme_commands(README.under(repo).read_text()) if c in E2E]
+    assert readme_order == E2E, "E2E must list the pages' expensive commands in DOC_PAGES order"
     outputs = {}
     for command in readme_order:
         if command == "make fetch DATASET=ml-100k":
@@ -251,11 +299,11 @@ def test_expensive_commands_run_as_written_on_tiny_data(tmp_path, monkeypatch):
             continue
         outputs[command] = _run(command, repo, _env(**E2E_ENV), timeout=900).stdout
     work = WorkLayout.at(repo / "work")
-    assert "run summary" in outputs["make run"]
+    assert "run summary" in outputs[MAKE_RUN]
     assert (work.synthetic_raw("tiny", 42) / "ml-1m" / "ratings.dat").exists()
     manifest = (work.prepared / "ml-100k" / "manifest.json").read_text()
     assert '"format": "ml-100k"' in manifest
     assert list(work.reports.glob("*/report.html"))
     assert work.kubeflow_spec("movie-pair-recommender").exists()
-    assert "serving_default" in outputs[E2E[7]]
-    assert "top 5 for users 1 and 2" in outputs[E2E[8]]
+    assert "serving_default" in outputs[SAVED_MODEL_CLI]
+    assert "top 5 for users 1 and 2" in outputs[RECOMMEND]
