@@ -69,7 +69,7 @@ def table(result: dict, command: str = "") -> str:
              f"{'then the sequence model weight (' + grid('sequence_weight') + '), ' if chosen.get('sequence_weight') else ''}"
              f"then rating weight "
              f"({grid('rating_weight')}), and for one person on eval single rows "
-             f"({grid('single_rating_weight') if chosen.get('single_rating_weight') else '-'}). \"(retrieved)\": the pair ranker among only the candidates "
+             f"({grid('single_rating_weight') if chosen.get('single_rating_weight') else '-'}). The pair rankers rank only the candidates "
              f"the service scores (the {result['retrieval']['popular'] + result['retrieval']['near'] if result['retrieval'] else 'all'} "
              f"unseen movies of highest watch score); a target not retrieved is a miss. `{command}`", "",
              "| ranker | " + " | ".join(COLUMNS) + " |", "|---|" + "---:|" * len(COLUMNS)]

@@ -8,17 +8,19 @@ that second ("What a row may read" in the README):
   - popularity: rating counts of the period before the split (train, or train+eval on test);
   - EASE (serving/ease.py): fitted on that period's ratings, lambda chosen on eval, a
     member's profile every movie they rated before the target (binary), a pair the sum;
-  - the rating models (the attention model, the SVD++ baseline): the predicted pair rating;
   - EASE with recency: the same EASE over each member's profile weighted by recency
     (decay^k for the k-th newest rating, and with `liked` by how much they liked it),
     summed over the members: the strongest simple ranker, and the pair ranker's first part;
   - the sequence model (trainer_fn/sequence.py): the sum over the members of log p(movie |
     their last sequence_length movies); and the same with those movies shuffled (does
     their order matter?);
-  - the pair ranker, what the service ranks by: EASE with recency standardised over the
-    case's candidates, plus sequence_weight times the sequence model's score standardised
-    the same way, plus rating_weight times the attention model's predicted pair rating; and
-    the same without the sequence model (its weight 0).
+  - the pair ranker, what the service ranks by: the watch score (EASE with recency
+    standardised over the case's candidates, plus sequence_weight times the sequence model's
+    score standardised the same way) retrieves the retrieval.size best candidates, ranked by
+    it plus rating_weight times the rating model's predicted pair rating (a target not
+    retrieved is a miss); and the same without the sequence model (its weight 0). The rating
+    model scores only the retrieved candidates (predict_pair_raw, many cases a call): its
+    cost is set by the sample, not by the catalogue.
 Every choice (EASE's lambda, the decay and liked, the sequence and the rating weight) is made
 on eval rows (EASE fitted on train ratings, profiles up to the eval target), judged by
 NDCG@10 on pair rows; the test split is read once, for the table. The ranking check: the pair
@@ -137,19 +139,63 @@ def watch_scores(ease: Ease, case: Case, decay: float, liked: bool = False) -> n
     return watch_total(ease, case.profiles, decay, liked)
 
 
-def model_scores(scorer: R.Scorer, catalogue: Catalogue, case_list: list[Case]) -> dict[str, list[np.ndarray]]:
-    """The model's predicted pair rating of every catalogue movie for each case's own row
-    ("pair_rating")."""
-    out: dict[str, list[np.ndarray]] = {}
+def model_scores(scorer: R.Scorer, catalogue: Catalogue, case_list: list[Case],
+                 positions: list[np.ndarray]) -> list[np.ndarray]:
+    """The model's predicted pair rating of the catalogue movies at `positions` (per case) for
+    each case's own row, NaN at the others; many cases' rows go through predict_pair_raw in
+    one call (up to SCORE_BATCH rows)."""
     blank = R.Member(0, "", 0, 0, [], frozenset())
-    for case in case_list:
-        frame = R.raw_rows(blank, blank, catalogue.movies)
+    out = [np.full(len(catalogue.ids), np.nan) for _ in case_list]
+    batch, owners = [], []
+
+    def flush():
+        if not batch:
+            return
+        values = np.asarray(scorer.score_pairs(pd.concat(batch, ignore_index=True))["pair_rating"], np.float64)
+        at = 0
+        for i, where in owners:
+            out[i][where] = values[at:at + len(where)]
+            at += len(where)
+        batch.clear()
+        owners.clear()
+
+    for i, (case, where) in enumerate(zip(case_list, positions)):
+        frame = R.raw_rows(blank, blank, catalogue.movies.iloc[where])
         for column in F.USER_COLUMNS:      # the row's own users and histories, as of its target
             for side in F.SIDES:
                 frame[column(side)] = case.row[column(side)]
-        for name, values in scorer.score_pairs(frame).items():
-            out.setdefault(name, []).append(np.asarray(values, dtype=np.float64))
+        batch.append(frame)
+        owners.append((i, where))
+        if sum(len(f) for f in batch) >= R.SCORE_BATCH:
+            flush()
+    flush()
     return out
+
+
+def retrieved(watch: list[np.ndarray], catalogue: Catalogue, case_list: list[Case], size: int | None) -> list[np.ndarray]:
+    """Per case, the catalogue positions the pair ranker scores with the rating model: the
+    `size` candidates of highest watch score, ties by movie id (the service's retrieval,
+    recommend.score_pair), every candidate with size None."""
+    out = []
+    for w, case in zip(watch, case_list):
+        mask, _ = catalogue.candidates(case)
+        n = int(mask.sum()) if size is None else min(size, int(mask.sum()))
+        out.append(np.sort(np.lexsort((catalogue.ids, -np.where(mask, w, -np.inf)))[:n]))
+    return out
+
+
+def ranks_within(scores: list[np.ndarray], positions: list[np.ndarray], catalogue: Catalogue,
+                 case_list: list[Case]) -> np.ndarray:
+    """The target's rank per case by `scores` among only the movies at `positions` (its
+    retrieved candidates); np.inf (a miss) for a target not among them."""
+    out = []
+    for s, where, case in zip(scores, positions, case_list):
+        mask, target = catalogue.candidates(case)
+        kept = np.zeros_like(mask)
+        kept[where] = True
+        mask = mask & kept                      # never a movie they rated, however few are left
+        out.append(target_rank(np.where(mask, s, -np.inf), target) if mask[target] else np.inf)
+    return np.array(out, dtype=float)
 
 
 def sequence_scores(scorer: R.Scorer, catalogue: Catalogue, case_list: list[Case],
@@ -187,22 +233,11 @@ def plus(parts: list[np.ndarray], weight: float, others: list[np.ndarray] | None
     return [p + weight * o for p, o in zip(parts, others)]
 
 
-def ranks_of(scores: list[np.ndarray], catalogue: Catalogue, case_list: list[Case],
-             keep: int | None = None) -> np.ndarray:
-    """The target's rank per case among its candidates (with `keep`, among only the `keep`
-    best by the first part of a (retrieval score, ranking score) pair: np.inf if not kept)."""
+def ranks_of(scores: list[np.ndarray], catalogue: Catalogue, case_list: list[Case]) -> np.ndarray:
+    """The target's rank per case among its candidates (every movie not rated before it)."""
     out = []
     for s, case in zip(scores, case_list):
         mask, where = catalogue.candidates(case)
-        if keep is not None:
-            retrieve, s = s
-            r = np.where(mask, retrieve, -np.inf)
-            if np.sum(r > r[where]) >= keep:
-                out.append(np.inf)
-                continue
-            kept = np.zeros_like(mask)
-            kept[np.lexsort((catalogue.ids, -r))[:keep]] = True
-            mask = mask & kept                  # never a movie they rated, however few are left
         out.append(target_rank(np.where(mask, s, -np.inf), where))
     return np.array(out, dtype=float)
 
@@ -211,8 +246,10 @@ def ndcg_of(scores, catalogue, case_list) -> float:
     return hit_and_ndcg(ranks_of(scores, catalogue, case_list))[1]
 
 
-def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, seed: int) -> tuple[RankerParams, dict]:
-    """The ranker's settings, chosen on eval pair rows only: EASE fitted on train ratings."""
+def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, seed: int,
+           size: int | None = R.DEFAULT_RETRIEVAL.size) -> tuple[RankerParams, dict]:
+    """The ranker's settings, chosen on eval pair rows only: EASE fitted on train ratings; the
+    rating weights on the `size` candidates the watch score retrieves, as the service ranks."""
     train = tables.ratings[tables.ratings["split"] == F.TRAIN_SPLIT]
     chosen = cases(tables, F.EVAL_SPLIT, "pairs", rows, seed)
     log = {"rows": len(chosen), "lambda": {}, "decay": {}, "liked": {}, "rating_weight": {},
@@ -242,21 +279,24 @@ def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, 
         log["sequence_weight"] = {w: ndcg_of(plus(both, w, sequence), catalogue, chosen) for w in SEQUENCE_WEIGHTS}
         sequence_weight = max(SEQUENCE_WEIGHTS, key=lambda x: (log["sequence_weight"][x], -x))
         both = plus(both, sequence_weight, sequence)
-    ratings = model_scores(scorer, catalogue, chosen)["pair_rating"]
+    where = retrieved(both, catalogue, chosen, size)
+    ratings = model_scores(scorer, catalogue, chosen, where)
     for w in RATING_WEIGHTS:
-        log["rating_weight"][w] = ndcg_of(plus(both, w, ratings), catalogue, chosen)
+        log["rating_weight"][w] = hit_and_ndcg(ranks_within(plus(both, w, ratings), where, catalogue, chosen))[1]
     weight = max(RATING_WEIGHTS, key=lambda x: (log["rating_weight"][x], -x))
     # One person alone (the service's single mode): the same watch settings, its own rating weight.
     singles = cases(tables, F.EVAL_SPLIT, "singles", rows, seed)
     single_weight = weight
     if singles:
-        ratings_one = model_scores(scorer, catalogue, singles)["pair_rating"]
         sequence_one = sequence_scores(scorer, catalogue, singles)
         watch_one = plus(standardised_per_case([watch_scores(ease, c, decay, liked) for c in singles],
                                                catalogue, singles), sequence_weight,
                          standardised_per_case(sequence_one, catalogue, singles) if sequence_one else None)
+        where_one = retrieved(watch_one, catalogue, singles, size)
+        ratings_one = model_scores(scorer, catalogue, singles, where_one)
         for w in RATING_WEIGHTS:
-            log["single_rating_weight"][w] = ndcg_of(plus(watch_one, w, ratings_one), catalogue, singles)
+            log["single_rating_weight"][w] = hit_and_ndcg(ranks_within(plus(watch_one, w, ratings_one), where_one,
+                                                                       catalogue, singles))[1]
         single_weight = max(RATING_WEIGHTS, key=lambda x: (log["single_rating_weight"][x], -x))
     return RankerParams(lam, decay, liked, weight, single_weight, sequence_weight), log
 
@@ -272,32 +312,32 @@ def interval(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int
             "high": float(np.quantile(means, 0.975)), "resamples": resamples}
 
 
-def evaluate(ease: Ease, pop: np.ndarray, catalogue: Catalogue, params: RankerParams,
-             scorers: dict[str, R.Scorer], case_list: list[Case], retrieved: int | None,
-             single: bool = False, seed: int = 0) -> dict[str, np.ndarray]:
+def evaluate(ease: Ease, pop: np.ndarray, catalogue: Catalogue, params: RankerParams, scorer: R.Scorer,
+             case_list: list[Case], size: int | None, single: bool = False, seed: int = 0) -> dict[str, np.ndarray]:
     """Target ranks per ranker on test cases; `ease` and `pop` (rating counts) are fitted on
-    the ratings before the test period (train+eval)."""
+    the ratings before the test period (train+eval). The pair rankers rank as the service does:
+    the `size` candidates of highest watch score, by watch + the rating weight x the predicted
+    pair rating (a target not retrieved is a miss)."""
     recency = [watch_scores(ease, c, params.decay, params.liked) for c in case_list]
     ranks = {"popularity": ranks_of([pop] * len(case_list), catalogue, case_list),
              "EASE": ranks_of([watch_scores(ease, c, 1.0) for c in case_list], catalogue, case_list),
              RECENCY_PEER: ranks_of(recency, catalogue, case_list)}
-    ratings = {name: model_scores(scorer, catalogue, case_list)["pair_rating"] for name, scorer in scorers.items()}
-    for name, r in ratings.items():
-        ranks[f"{name} (rating only)"] = ranks_of(r, catalogue, case_list)
-    main = scorers["attention model"]
-    sequence = sequence_scores(main, catalogue, case_list)
+    sequence = sequence_scores(scorer, catalogue, case_list)
     weight = PairRanker(ease, params).weight(single)
     watch = standardised_per_case(recency, catalogue, case_list)
+    arms = {}
     if sequence is not None:
         ranks[SEQUENCE] = ranks_of(sequence, catalogue, case_list)
-        ranks[f"{SEQUENCE} (history shuffled)"] = ranks_of(sequence_scores(main, catalogue, case_list, seed),
+        ranks[f"{SEQUENCE} (history shuffled)"] = ranks_of(sequence_scores(scorer, catalogue, case_list, seed),
                                                            catalogue, case_list)
-        ranks[WITHOUT_SEQUENCE] = ranks_of(plus(watch, weight, ratings["attention model"]), catalogue, case_list)
+        arms[WITHOUT_SEQUENCE] = watch
         watch = plus(watch, params.sequence_weight, standardised_per_case(sequence, catalogue, case_list))
-    blend = plus(watch, weight, ratings["attention model"])
-    ranks[RANKER] = ranks_of(blend, catalogue, case_list)
-    if retrieved is not None:
-        ranks[f"{RANKER} (retrieved)"] = ranks_of(list(zip(watch, blend)), catalogue, case_list, keep=retrieved)
+    arms[RANKER] = watch
+    where = {name: retrieved(w, catalogue, case_list, size) for name, w in arms.items()}
+    union = [np.union1d(*parts) if len(parts) > 1 else parts[0] for parts in zip(*where.values())]
+    ratings = model_scores(scorer, catalogue, case_list, union)      # one pass for both arms
+    for name, w in arms.items():
+        ranks[name] = ranks_within(plus(w, weight, ratings), where[name], catalogue, case_list)
     return ranks
 
 
@@ -330,17 +370,15 @@ def measure(model: Path, baseline: Path | None, prepared: Path, rows: int = SUMM
     started = time.time()
     tables = R.Tables(prepared)
     catalogue = Catalogue(tables)
-    scorers = {"attention model": R.Scorer(model)}
-    if baseline is not None:
-        scorers["SVD++ baseline"] = R.Scorer(baseline)
-    params, chosen = choose(tables, catalogue, scorers["attention model"], rows, seed)
+    scorer = R.Scorer(model)
     keep = retrieval.size if retrieval is not None else None
+    params, chosen = choose(tables, catalogue, scorer, rows, seed, keep)
     before = tables.ratings[tables.ratings["split"] != F.TEST_SPLIT]
     ease, pop = Ease.fit(before, catalogue.ids, params.lam), catalogue.counts(before)
     table, per_row = {}, {}
     for kind, n in (("pair", rows), ("single", singles)):
         test = cases(tables, F.TEST_SPLIT, f"{kind}s", n, seed)
-        ranks = evaluate(ease, pop, catalogue, params, scorers, test, keep, single=kind == "single", seed=seed)
+        ranks = evaluate(ease, pop, catalogue, params, scorer, test, keep, single=kind == "single", seed=seed)
         per_row[kind] = ranks
         for name, r in ranks.items():
             hr, ndcg = hit_and_ndcg(r)
@@ -355,7 +393,7 @@ def measure(model: Path, baseline: Path | None, prepared: Path, rows: int = SUMM
         gain = interval(ndcg_per_row(pair[RANKER]), ndcg_per_row(pair[WITHOUT_SEQUENCE]), seed=seed)
         check["sequence_gain"] = {**gain, "rule": "NDCG@10 on test pair rows: the pair ranker minus the same "
                                                   "ranker with the sequence model's weight at 0"}
-    cover = coverage(scorers["attention model"], tables, params, pairs, seed, retrieval)
+    cover = coverage(scorer, tables, params, pairs, seed, retrieval)
     for name, value in cover.items():
         table[name]["coverage"] = value
     return {"data": prepared.name, "model": str(model), "baseline": str(baseline) if baseline else None,

@@ -58,10 +58,9 @@ def test_the_summary_and_the_report_hold_the_ranking_metrics(first_run, first_ru
     path = report_dir(WorkLayout.at(work).reports, first_run.run_id) / ranking_metrics.RESULT_FILE
     ranking = json.loads(path.read_text())
     assert ranking["model"] == str(Path(first_run.output("Trainer", "model").uri) / "Format-Serving")
-    assert list(ranking["rankers"]) == ["popularity", "EASE", "EASE with recency", "attention model (rating only)",
-                                        "SVD++ baseline (rating only)", "sequence model",
+    assert list(ranking["rankers"]) == ["popularity", "EASE", "EASE with recency", "sequence model",
                                         "sequence model (history shuffled)", "pair ranker without the sequence model",
-                                        "pair ranker", "pair ranker (retrieved)"]
+                                        "pair ranker"]
     assert ranking["params"]["sequence_weight"] in ranking_metrics.SEQUENCE_WEIGHTS
     gain = ranking["check"]["sequence_gain"]
     assert gain["low"] <= gain["difference"] <= gain["high"]

@@ -142,8 +142,8 @@ def test_the_settings_are_chosen_on_eval_rows_only(prepared, monkeypatch):
     read = []
     real = M.cases
     monkeypatch.setattr(M, "cases", lambda tables, split, *a, **k: read.append(split) or real(tables, split, *a, **k))
-    monkeypatch.setattr(M, "model_scores", lambda scorer, catalogue, case_list: {
-        "pair_rating": [np.zeros(len(catalogue.ids)) for _ in case_list]})
+    monkeypatch.setattr(M, "model_scores", lambda scorer, catalogue, case_list, positions: [
+        np.zeros(len(catalogue.ids)) for _ in case_list])
     monkeypatch.setattr(M, "sequence_scores", lambda scorer, catalogue, case_list: None)   # no sequence model
     tables = R.Tables(prepared)
     params, log = M.choose(tables, M.Catalogue(tables), scorer=None, rows=10, seed=0)
@@ -166,8 +166,8 @@ def test_a_sequence_model_that_finds_the_eval_target_gets_a_weight(prepared, mon
             out.append(t)
         return out
 
-    monkeypatch.setattr(M, "model_scores", lambda scorer, catalogue, case_list: {
-        "pair_rating": [np.zeros(len(catalogue.ids)) for _ in case_list]})
+    monkeypatch.setattr(M, "model_scores", lambda scorer, catalogue, case_list, positions: [
+        np.zeros(len(catalogue.ids)) for _ in case_list])
     monkeypatch.setattr(M, "sequence_scores", sequence)
     # EASE ranks each target last...
     monkeypatch.setattr(M, "watch_scores", lambda ease, case, decay, liked=False: -1.0 * (ease.movies == case.target))
@@ -201,11 +201,33 @@ def test_retrieval_keeps_only_candidates_even_when_the_catalogue_is_small(prepar
     (case,) = M.cases(tables, F.TEST_SPLIT, "pairs", 10, seed=0)
     # the seen movies (1, 2, 6) score highest for the ranker; the target (4) lowest of the rest
     ranking = np.array([9.0, 9.0, 3.0, 1.0, 2.0, 9.0])
-    retrieve = np.array([0.0, 0.0, 1.0, 2.0, 3.0, 0.0])
+    retrieve = np.array([9.0, 9.0, 1.0, 2.0, 3.0, 9.0])
     assert M.ranks_of([ranking], catalogue, [case])[0] == 3
-    assert M.ranks_of([(retrieve, ranking)], catalogue, [case], keep=10)[0] == 3     # keeps all 3 unseen
-    assert M.ranks_of([(retrieve, ranking)], catalogue, [case], keep=2)[0] == 2      # 3 (retrieve 1) is dropped
-    assert M.ranks_of([(retrieve, ranking)], catalogue, [case], keep=1)[0] == np.inf  # 5 is ahead of the target
+    every = M.retrieved([retrieve], catalogue, [case], None)
+    assert every[0].tolist() == [2, 3, 4]                               # the unseen 3, 4 and 5 only
+    assert M.retrieved([retrieve], catalogue, [case], 10)[0].tolist() == [2, 3, 4]
+    assert M.ranks_within([ranking], every, catalogue, [case])[0] == 3
+    two = M.retrieved([retrieve], catalogue, [case], 2)
+    assert two[0].tolist() == [3, 4]                                     # 3 (retrieve 1) is dropped
+    assert M.ranks_within([ranking], two, catalogue, [case])[0] == 2
+    one = M.retrieved([retrieve], catalogue, [case], 1)
+    assert M.ranks_within([ranking], one, catalogue, [case])[0] == np.inf   # 5 is ahead of the target
+
+
+def test_the_rating_model_scores_only_the_retrieved_movies(prepared):
+    class Counting:
+        rows = 0
+
+        def score_pairs(self, frame):
+            Counting.rows += len(frame)
+            return {"pair_rating": frame[F.MOVIE].to_numpy(float)}
+
+    tables = R.Tables(prepared)
+    catalogue = M.Catalogue(tables)
+    (case,) = M.cases(tables, F.TEST_SPLIT, "pairs", 10, seed=0)
+    case.row.update({column(side): "" for column in F.USER_COLUMNS for side in F.SIDES})
+    (got,) = M.model_scores(Counting(), catalogue, [case], [np.array([2, 4])])
+    assert Counting.rows == 2 and got[[2, 4]].tolist() == [3.0, 5.0] and np.isnan(got[[0, 1, 3, 5]]).all()
 
 
 def test_the_ranking_code_version_covers_the_code_the_component_runs():

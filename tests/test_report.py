@@ -55,5 +55,5 @@ def test_report_holds_the_numbers_a_reviewer_needs(report, first_run):
     for text in ("Features per split", "Drift from train", "Anomalies", "example_kind = pair", "example_kind = single",
                  "TFMA metrics on the test split", "Mean predictor", "Trainer", "CsvExampleGen",
                  "Ranking on a sample of the test split", "pair NDCG@10", "single HR@10", "coverage", "popularity",
-                 "EASE", "pair ranker (retrieved)", "pair ranker - "):
+                 "EASE", "EASE with recency", "sequence model", "pair ranker without the sequence model", "pair ranker - "):
         assert text in html, text
