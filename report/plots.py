@@ -63,7 +63,7 @@ def slice_rmse(slices: list[dict], out_dir: Path) -> str:
     rows = [s for s in slices if s["rmse"] is not None]
     fig, ax = plt.subplots(figsize=(7, 0.28 * len(rows) + 1.2))
     y = np.arange(len(rows))
-    ax.barh(y, [s["rmse"] for s in rows], height=0.4, label="attention model", color="#4c72b0")
+    ax.barh(y, [s["rmse"] for s in rows], height=0.4, label="rating model", color="#4c72b0")
     if any(s.get("baseline_rmse") is not None for s in rows):
         ax.barh(y + 0.4, [s.get("baseline_rmse") or 0 for s in rows], height=0.4, label="strong baseline",
                 color="#dd8452")

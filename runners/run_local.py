@@ -256,6 +256,15 @@ def _run(args, console: Console) -> run_summary.RunSummary:
 BASELINE_NAMES = {"svdpp": "SVD++ baseline", "mf": "matrix factorisation", "biases": "biases only"}
 
 
+def trainer_history(result: run_summary.RunSummary) -> dict:
+    """The Trainer's history file (trainer_fn/run.py: what it decided and why), {} without one."""
+    import json
+
+    run = result.output("Trainer", "model_run")
+    path = Path(run.uri) / F.HISTORY_FILE if run is not None else None
+    return json.loads(path.read_text()) if path is not None and path.exists() else {}
+
+
 def print_summary(result: run_summary.RunSummary, manifest: dict, config: PipelineConfig, seconds: float,
                   report_path: Path | None = None, ranking: dict | None = None):
     counts = manifest["counts"]
@@ -270,7 +279,8 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     table = {"mean predictor": [manifest["baseline"]["rmse"][F.TEST_SPLIT]] +
              [manifest["baseline"]["test_rmse_by_kind"][k] for k in ("pair", "single")]}
     baseline_name = BASELINE_NAMES[config.baseline_params.kind]
-    for name, who in ((baseline_name, "baseline"), ("attention model", "candidate")):
+    deep = trainer_history(result).get("deep_part")
+    for name, who in ((baseline_name, "baseline"), ("rating model", "candidate")):
         table[name] = [run_summary.candidate_and_baseline(by_slice.get(key, {})).get(who, {})
                        .get("root_mean_squared_error", nan)
                        for key in ((), ((F.EXAMPLE_KIND, "pair"),), ((F.EXAMPLE_KIND, "single"),))]
@@ -282,6 +292,8 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
         relative = f" ({d['diff'] / d['rmse_b']:+.2%} of {d['rmse_b']:.4f})" if d.get("rmse_b") else ""
         print(f"difference     {name}: {d['diff']:+.4f}{relative}, {d['confidence']:.0%} interval "
               f"[{d['low']:+.4f}, {d['high']:+.4f}] ({resampled} resampled)")
+    if deep is not None:
+        print(f"deep part      {'kept' if deep['kept'] else 'not kept, not served'}: {deep['why']}")
     if comparison.get("last_blessed_other_data"):
         print(f"               the last blessed model learnt from other data "
               f"({comparison['last_blessed_other_data']}): not compared with")
@@ -290,10 +302,10 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     if ranking:
         from serving.ranking import check_text, sample_text, table_rows
 
-        print(f"ranking        {'':34s} {'pair':>15s} {'single':>15s}")
-        print(f"               {'':34s} {'HR@10':>7s} {'NDCG@10':>7s} {'HR@10':>7s} {'NDCG@10':>7s} {'cover':>7s}")
+        print(f"ranking        {'':38s} {'pair':>15s} {'single':>15s}")
+        print(f"               {'':38s} {'HR@10':>7s} {'NDCG@10':>7s} {'HR@10':>7s} {'NDCG@10':>7s} {'cover':>7s}")
         for name, values in table_rows(ranking):
-            print(f"               {name:34s} " + " ".join(f"{v:7.3f}" if v is not None else f"{'-':>7s}"
+            print(f"               {name:38s} " + " ".join(f"{v:7.3f}" if v is not None else f"{'-':>7s}"
                                                            for v in values))
         print(f"               on {sample_text(ranking)} ({ranking['seconds']:.0f} s)")
         print(f"  check        {check_text(ranking)}")

@@ -235,3 +235,39 @@ def test_the_second_model_term_is_its_pair_prediction_minus_the_baselines():
                                (_baseline(second, a, movie) + _baseline(second, b, movie)) / 2, atol=1e-4)
     assert {w.name.split("/")[0] for w in m.non_trainable_weights} >= {
         "second_user_bias", "second_movie_bias", "second_user_vectors", "second_movie_vectors"}
+
+
+def test_a_deep_part_that_is_not_kept_is_not_served():
+    """served_model without the deep part: the same rating as the model with its deep output at
+    zero, and none of the attention towers or dense layers in the graph."""
+    from trainer_fn.model import served_model
+
+    m = _untrained(True)                                  # the deep output is zero as built
+    x = _inputs(np.random.default_rng(4))
+    start = served_model(m, deep_kept=False)
+    np.testing.assert_allclose(start(x, training=False), m(x, training=False), atol=1e-6)
+    names = {layer.name for layer in start.layers}
+    assert "deep_rating" not in names and not any(n.startswith(("dense_", "history_attention")) for n in names)
+    assert served_model(m, deep_kept=True) is m
+
+
+def test_the_deep_part_is_kept_only_when_it_beats_the_start_on_the_held_slice():
+    from trainer_fn.run import keep_decision
+
+    rng = np.random.default_rng(5)
+    x = _inputs(rng, n=64)
+    m = _untrained(True)
+    target = m(x, training=False).numpy()
+    data = tf.data.Dataset.from_tensor_slices((x, target)).batch(64)
+    layer = m.get_layer("deep_rating")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([rng.normal(0, 0.5, kernel.shape), bias + 1.0])     # a deep part that only hurts
+    hp = HParams(embedding_dim=8, recency_on_eval=False)
+    decision = keep_decision(m, data, data, hp)
+    assert not decision["kept"] and decision["held_eval_rmse_start"] < 1e-5 < decision["held_eval_rmse_trained"]
+    np.testing.assert_allclose(m(x, training=False), target, atol=1e-5)     # left as the start
+    helpful = target + 0.5                                 # the labels sit 0.5 above the start...
+    layer.set_weights([np.zeros_like(kernel), bias + 0.5])                # ...and the deep part adds 0.5
+    data = tf.data.Dataset.from_tensor_slices((x, helpful)).batch(64)
+    decision = keep_decision(m, data, data, hp)
+    assert decision["kept"] and decision["held_eval_rmse_trained"] < 1e-4

@@ -55,5 +55,6 @@ def test_report_holds_the_numbers_a_reviewer_needs(report, first_run):
     for text in ("Features per split", "Drift from train", "Anomalies", "example_kind = pair", "example_kind = single",
                  "TFMA metrics on the test split", "Mean predictor", "Trainer", "CsvExampleGen",
                  "Ranking on a sample of the test split", "pair NDCG@10", "single HR@10", "coverage", "popularity",
-                 "EASE", "EASE with recency", "sequence model", "pair ranker without the sequence model", "pair ranker - "):
+                 "EASE", "EASE with recency", "sequence model", "pair ranker without the sequence model", "pair ranker - ",
+                 "The rating model's deep part", "The sequence model", "eval NDCG@10"):
         assert text in html, text

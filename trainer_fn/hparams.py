@@ -77,6 +77,9 @@ class HParams:
     learning_rate: float = 0.0003
     epochs: int = 10
     early_stopping_patience: int = 2   # epochs without eval-loss gain before stopping; 0 = off
+    # the deep part is kept only when its RMSE on the held slice of eval (rows of 1 movie in 4,
+    # which neither early stopping nor the recency weights read) is below the start's by this
+    keep_margin: float = 0.0005
     # > 0: then tune the deep part (id embeddings frozen) on the later period, the eval rows of
     # 3 movies in 4, for up to this many epochs, early stopped and judged on the other movies' rows
     # (run.tune_on_later_period); 0: off.

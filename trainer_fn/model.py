@@ -31,6 +31,7 @@ from transform_fn import features as F
 RECENCY_LAYER = "recency_correction"
 ATTENTION_LAYER = "history_attention"
 DEEP_LAYER = "deep_rating"
+START_LAYER = "start_rating"     # the rating before the deep part: what is served when it is not kept
 SECOND_PREFIX = "second"      # the second factor model's frozen tables (trainer_fn/als.py)
 
 
@@ -336,6 +337,7 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
     else:
         a, b = (user_tower(enc, attention, norm, inputs, side, target) for side in F.SIDES)
         start = label_mean + pair_biases(inputs, sizes, hp)
+    start = keras.layers.Activation("linear", name=START_LAYER)(start)
     x = keras.layers.concatenate([a + b, a * b, target], name="pair")
     for i, units in enumerate(hp.hidden_units):
         x = keras.layers.Dense(units, name=f"dense_{i}",
@@ -356,6 +358,15 @@ def compile_model(model: keras.Model, hp: HParams) -> None:
     model.compile(optimizer=optimizer(hp), loss="mse",
                   metrics=[keras.metrics.MeanAbsoluteError(name="mae"),
                            keras.metrics.RootMeanSquaredError(name="rmse")])
+
+
+def served_model(model: keras.Model, deep_kept: bool) -> keras.Model:
+    """The graph that is served: the whole model where its deep part is kept, else only the
+    start (the baseline and its eval-fitted terms: the same ratings, since the deep output is
+    zero then) without the attention towers and dense layers that would not change them."""
+    if deep_kept:
+        return model
+    return keras.Model(model.inputs, model.get_layer(START_LAYER).output, name="start_model")
 
 
 def explaining_model(model: keras.Model) -> keras.Model | None:

@@ -23,7 +23,8 @@ from trainer_fn.hparams import HParams
 from trainer_fn.known_ratings import known_ratings_path, read_known_ratings, read_sequences
 from trainer_fn.als import fit_als
 from trainer_fn.baseline.svdpp import TRAIN_TABLES_FILE, FactorTables, Ratings, load_tables, read_tables
-from trainer_fn.model import DEEP_LAYER, RECENCY_LAYER, SECOND_PREFIX, build_model, compile_model, explaining_model
+from trainer_fn.model import (DEEP_LAYER, RECENCY_LAYER, SECOND_PREFIX, build_model, compile_model, explaining_model,
+                              served_model)
 from trainer_fn.neighbours import NEIGHBOUR_LAYER, PAD_KEY, Neighbourhood, neighbourhood, padded, weights_of
 from trainer_fn import sequence as seq
 from trainer_fn.progress import EpochProgress
@@ -163,7 +164,13 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     second, second_refit = second_models(sets, sizes, hp, serving_tables is not baseline) \
         if sets and hp.als_factors > 0 else (None, None)
     model = build_model(sizes, hp, mean, baseline, hood, second)
-    # Compared on eval RMSE, not the loss: the loss includes the L2 penalties.
+    # Compared on eval RMSE, not the loss: the loss includes the L2 penalties. The eval split is
+    # cut by target movie (later_period_halves): early stopping and the recency weights read the
+    # tune slice; the keep decision is made on the held slice, which neither has read.
+    (tune_x, tune_y), (held_x, held_y) = later_period_halves(*read_split(fn_args.eval_files, fn_args.data_accessor,
+                                                                          tf_transform_output))
+    tune, held = (tf.data.Dataset.from_tensor_slices(part).batch(4096)
+                  for part in ((tune_x, tune_y), (held_x, held_y)))
     start_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
     callbacks = []
     if hp.early_stopping_patience > 0:
@@ -172,25 +179,17 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     read_seconds = time.perf_counter() - started
     fit_started = time.perf_counter()
     # epochs 0: no training at all (the ablation "deep part off": the baseline + recency term).
-    history = (model.fit(train, validation_data=evaluate, epochs=hp.epochs,
+    history = (model.fit(train, validation_data=tune, epochs=hp.epochs,
                          callbacks=[*callbacks, EpochProgress()], verbose=2).history if hp.epochs > 0 else {})
     fit_seconds = time.perf_counter() - fit_started
+    keep = {"kept": False, "why": "not trained (--epochs 0): the start, the baseline and its eval-fitted terms"}
+    if hp.epochs > 0 and not hp.residual:
+        keep = {"kept": True, "why": "no baseline to fall back to (--no-residual)"}
+    elif hp.epochs > 0:
+        keep = keep_decision(model, tune, held, hp)
+    # The pushed model's recency weights: fitted on the whole eval split for the arm kept.
     recency = fit_recency_weight(model, evaluate) if hp.residual and hp.recency_on_eval else 0.0
     final_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
-    kept = "trained"
-    if hp.residual and hp.epochs > 0:
-        # The start (the baseline, with its own recency weights fitted on eval) against the
-        # trained deep part, on eval RMSE: the deep part is kept only when it helps there.
-        # The start is the deep output layer and the recency weights at zero (as built; the
-        # recency weights are then fitted again); the rest stays trained.
-        trained = model.get_weights()
-        reset_to_start(model)
-        start_recency = fit_recency_weight(model, evaluate) if hp.recency_on_eval else 0.0
-        start_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
-        if start_rmse <= final_rmse:
-            kept, recency, final_rmse = "start (the baseline)", start_recency, start_rmse
-        else:
-            model.set_weights(trained)
     tuned = {}
     if hp.residual and hp.tune_epochs > 0:
         tuned = tune_on_later_period(model, *read_split(fn_args.eval_files, fn_args.data_accessor,
@@ -207,7 +206,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         f.write((fn_args.custom_config or {}).get("data_identity", ""))
     save(model, tf_transform_output, fn_args, history,
          {"hparams": dataclasses.asdict(hp), "vocabulary_sizes": sizes,
-          "eval_rmse_at_start": start_rmse, "eval_rmse_at_end": final_rmse, "weights_kept": kept,
+          "eval_rmse_at_start": start_rmse, "eval_rmse_at_end": final_rmse, "deep_part": keep,
           "recency_weight_fitted_on_eval": recency,
           "tuned_on_later_period": tuned,
           "sequence_model": sequence_history,
@@ -216,7 +215,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
           # for make bench's comparison with a plain tf.data loop (bench/scale.py)
           "timing": {"train_rows": train_rows, "epochs_run": len(history.get("loss", [])),
                      "read_seconds": read_seconds, "fit_seconds": fit_seconds}},
-         explain=explaining_model(model), sequence=sequence)
+         explain=explaining_model(model) if keep["kept"] else None, sequence=sequence,
+         served=served_model(model, keep["kept"]))
 
 
 def train_sequence_model(fn_args, tf_transform_output, hp: HParams):
@@ -228,6 +228,28 @@ def train_sequence_model(fn_args, tf_transform_output, hp: HParams):
     model, history = seq.fit(sequences, cases, rows, hp, log=lambda line: print(line, flush=True))
     history["seconds"] = round(time.perf_counter() - started, 1)
     return model, history
+
+
+def keep_decision(model: keras.Model, tune, held, hp: HParams) -> dict:
+    """The trained deep part against the start (its output and the recency weights at zero, the
+    recency weights then fitted again), each arm's recency weights fitted on the tune slice,
+    judged on the held slice of eval: kept only when its RMSE there is below the start's by
+    hp.keep_margin. The model is left as the arm chosen."""
+    if hp.recency_on_eval:
+        fit_recency_weight(model, tune)
+    trained_rmse = model.evaluate(held, verbose=0, return_dict=True)["rmse"]
+    trained = model.get_weights()
+    reset_to_start(model)
+    if hp.recency_on_eval:
+        fit_recency_weight(model, tune)
+    start_rmse = model.evaluate(held, verbose=0, return_dict=True)["rmse"]
+    kept = trained_rmse < start_rmse - hp.keep_margin
+    if kept:
+        model.set_weights(trained)
+    return {"kept": bool(kept), "held_eval_rmse_trained": float(trained_rmse), "held_eval_rmse_start": float(start_rmse),
+            "margin": hp.keep_margin,
+            "why": (f"held eval RMSE {trained_rmse:.4f} trained against {start_rmse:.4f} for the start: "
+                    f"{'kept' if kept else 'not kept'} (margin {hp.keep_margin:g})")}
 
 
 def reset_to_start(model: keras.Model) -> None:

@@ -27,13 +27,17 @@ def dataset(files, data_accessor, tf_transform_output, batch_size: int):
     ).prefetch(tf.data.AUTOTUNE)
 
 
-def save(model, tf_transform_output, fn_args, history: dict, info: dict, explain=None, sequence=None) -> None:
+def save(model, tf_transform_output, fn_args, history: dict, info: dict, explain=None, sequence=None,
+         served=None) -> None:
     """The SavedModel with its serving signatures and TF Serving's warm-up requests
     (trainer_fn/signatures.py), and the per-epoch history beside it. explain: the model
     that also returns attention weights (None for a model without attention); sequence: the
-    sequence model of what each member watches next (None for a model without it)."""
-    tf.saved_model.save(model, fn_args.serving_model_dir,
-                        signatures=build_signatures(model, tf_transform_output, explain, sequence))
+    sequence model of what each member watches next (None for a model without it); served:
+    the graph the signatures compute the rating with (model.served_model; the model itself
+    when None)."""
+    served = model if served is None else served
+    tf.saved_model.save(served, fn_args.serving_model_dir,
+                        signatures=build_signatures(served, tf_transform_output, explain, sequence))
     write_warmup(fn_args.serving_model_dir, serving_raw_spec(tf_transform_output))
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, F.HISTORY_FILE), "w") as f:
         json.dump({**info, "history": {k: [float(v) for v in vals] for k, vals in history.items()}},
