@@ -1,4 +1,9 @@
-"""The data stage: raw MovieLens-1M (+ IMDb) files -> prepared CSVs, tables and a manifest.
+"""The data stage: raw MovieLens (+ IMDb) files -> prepared CSVs, tables and a manifest.
+
+Any MovieLens release data/movielens.py reads: ML-1M, ML-100K, ML-10M, ML-20M, ML-25M,
+ml-latest(-small). A release without users.dat (ML-10M and later) gives every user the
+unknown sex, age and occupation (data/formats.py UNKNOWN_*), written like known ones, so
+the pipeline's columns stay the same; the manifest says so under "demographics".
 
 Output folder layout (written to a temporary folder and swapped in only when complete,
 so a failed run never overwrites a good result):
@@ -29,6 +34,7 @@ import pandas as pd
 
 from data import imdb, movielens, outdir
 from common.errors import UserError
+from data.formats import UNKNOWN_AGE, UNKNOWN_OCCUPATION, UNKNOWN_SEX
 from data.rejects import Rejects
 from data.windows import PAD_MOVIE, make_windows, pair_windows, recent_ratings, split_in_time
 from transform_fn import features as F
@@ -63,7 +69,8 @@ class DatasetTooSmall(UserError):
 _sha256 = outdir.sha256
 
 
-RAW_NAMES = ("users.dat", "movies.dat", "ratings.dat", "u.user", "u.item", "u.data", "links.csv")
+RAW_NAMES = ("users.dat", "movies.dat", "ratings.dat", "u.user", "u.item", "u.data", "links.csv",
+             "movies.csv", "ratings.csv")
 
 
 def _raw_files(raw_dir: Path) -> list[Path]:
@@ -150,13 +157,12 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     """The pure part: parsed inputs -> output tables and manifest counts."""
     rejects = Rejects(strict=config.strict)
     fmt, users, movies, ratings = movielens.read_movielens(raw_dir, rejects, stop=False)
-    ratings_file = "ratings.dat" if fmt == "ml-1m" else "u.data"
-    users_file, movies_file = ("users.dat", "movies.dat") if fmt == "ml-1m" else ("u.user", "u.item")
+    users_file, movies_file, ratings_file = movielens.source_files(fmt)
     # Named by which id and which file: a user or movie whose own line was rejected there
     # takes its ratings with it, and the reason says where to look.
     unknown_user = ~ratings["user_id"].isin(users["user_id"])
     unknown_movie = ~unknown_user & ~ratings["movie_id"].isin(movies["movie_id"])
-    for rows, kind, file in ((unknown_user, "user", users_file), (unknown_movie, "movie", movies_file)):
+    for rows, kind, file in ((unknown_user, "user", users_file or "the ratings"), (unknown_movie, "movie", movies_file)):
         rejects.add(ratings_file, ratings["line"][rows],
                     f"unknown {kind}: {kind}_id not in {file} (absent there, or its line rejected)", ratings["text"][rows])
     unknown = unknown_user | unknown_movie
@@ -169,7 +175,7 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
         raise DatasetTooSmall(f"{ratings_file}: no usable ratings ({lines} lines"
                               f"{', all rejected: ' + reasons if reasons else ''}). Nothing was written.")
 
-    movie_table, people, imdb_counts = _movie_table(raw_dir, movies, rejects)
+    movie_table, people, imdb_counts = _movie_table(raw_dir, movies, rejects, _links_file(raw_dir))
     timeline = split_in_time(ratings, config.split_fractions)
     windows = make_windows(timeline, config.sequence_length, config.step)
     windows = windows.join(recent_ratings(timeline, windows, F.RECENT_LENGTH))
@@ -204,15 +210,24 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     paired[pairs["b"].to_numpy()] = True
     split_rows = {s: pd.concat([tables[f"{s}/pairs.csv"], tables[f"{s}/singles.csv"]]) for s in SPLITS}
     train_mean = float(split_rows[TRAIN_SPLIT][F.LABEL].mean())
-    kept = {users_file: len(users), movies_file: len(movies), ratings_file: len(ratings)}
+    kept = {movies_file: len(movies), ratings_file: len(ratings)}
+    if users_file:
+        kept[users_file] = len(users)
     files = {}
     for name, info in rejects.files.items():
         dropped = rejects.dropped(name)
-        files[name] = {**info, "kept": int(kept.get(name, info["lines"] - dropped)), "dropped": dropped,
-                       "repaired": rejects.repaired(name)}
+        files[name] = {**info, "kept": int(kept.get(name, info["lines"] - info.get("header", 0) - dropped)),
+                       "dropped": dropped, "repaired": rejects.repaired(name)}
+    stars = timeline["rating"].to_numpy(dtype=np.float64)
     manifest = {
         "format": fmt,
         "files": files,
+        "demographics": (f"sex, age and occupation from {users_file}" if users_file else
+                         f"unknown: {fmt} has no users file; every user has sex {UNKNOWN_SEX!r}, "
+                         f"age {UNKNOWN_AGE} and occupation {UNKNOWN_OCCUPATION}"),
+        # The stars the kept ratings use: whole (step 1) or half stars (step 0.5), lowest and highest.
+        "rating_scale": {"min": float(stars.min()), "max": float(stars.max()),
+                         "step": 1.0 if np.all(stars == np.floor(stars)) else 0.5},
         "counts": {
             "users": int(len(users)), "movies": int(len(movies)),
             "users_with_ratings": int(ratings["user_id"].nunique()),
@@ -238,15 +253,29 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     return tables, manifest
 
 
-def _movie_table(raw_dir: Path, movies: pd.DataFrame, rejects: Rejects | None = None
+def _links_file(raw_dir: Path) -> Path | None:
+    """links.csv (movieId -> imdbId): beside the release's folder (the synthetic data, a user's
+    own), else in it (ML-20M, ML-25M, ml-latest ship one)."""
+    for folder in dict.fromkeys([raw_dir, movielens.locate(raw_dir)[1]]):
+        if (folder / "links.csv").is_file():
+            return folder / "links.csv"
+    return None
+
+
+def _movie_table(raw_dir: Path, movies: pd.DataFrame, rejects: Rejects | None = None, links: Path | None = None
                  ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     imdb_dir = raw_dir / "imdb"
     if (imdb_dir / "title.basics.tsv.gz").exists():
-        links = raw_dir / "links.csv"
-        extra, people, counts = imdb.movie_features(movies, imdb_dir, links if links.exists() else None, rejects)
+        extra, people, counts = imdb.movie_features(movies, imdb_dir, links, rejects)
     else:
         extra, people = imdb.no_features(movies), pd.DataFrame(columns=["role", "code", "nconst", "name"])
         counts = {"method": "none (no imdb/ folder)", "movies": int(len(movies)), "matched": 0, "match_rate": 0.0}
+        if links is not None:
+            # No IMDb features without the IMDb files, but the release's own IMDb ids are kept
+            # (movies.csv's tconst); imdb_matched stays False: nothing was joined.
+            ids = imdb.read_links(links, rejects if rejects is not None else Rejects()).set_index("movie_id")["tconst"]
+            extra["tconst"] = extra["movie_id"].map(ids)
+            counts["tconst_from_links"] = int(extra["tconst"].notna().sum())
     table = movies[["movie_id", "title", "year", "ml_genres"]].merge(extra, on="movie_id", how="left")
     table["genres"] = [
         F.LIST_SEPARATOR.join(dict.fromkeys(g for g in f"{ml}|{im}".split("|") if g)) or F.NO_GENRES

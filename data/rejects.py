@@ -26,9 +26,12 @@ class Rejects:
         self._parts: list[pd.DataFrame] = []
         self.files: dict[str, dict] = {}     # file name -> {"lines", "encoding"}, in reading order
 
-    def read(self, file: str, lines: int, encoding: str) -> None:
-        """Notes a file as read: its number of lines and the encoding it was decoded with."""
+    def read(self, file: str, lines: int, encoding: str, header: int = 0) -> None:
+        """Notes a file as read: its number of lines (a header line among them, if it has one:
+        neither kept nor dropped) and the encoding it was decoded with."""
         self.files[file] = {"lines": int(lines), "encoding": encoding}
+        if header:
+            self.files[file]["header"] = int(header)
 
     def add(self, file: str, lines, reason: str, texts, action: str = "dropped") -> None:
         """Records rows (1-based line numbers and their raw text) dropped or repaired for a reason."""

@@ -144,7 +144,9 @@ def recent_ratings(timeline: pd.DataFrame, windows: pd.DataFrame, length: int) -
     t_split = timeline["split"].to_numpy()
     for kind, by, key_t, fields in (("recent", "user_id", user_t, ("movie_id", "rating")),
                                     ("rater", "movie_id", movie_t, ("user_id", "rating"))):
-        values = {f: np.full((n, length), PAD_MOVIE if f != "rating" else PAD_RATING, dtype=np.int64)
+        # Ids as int64; ratings in their own type (whole stars int64, half stars float64: never truncated).
+        dtypes = {f: timeline[f].dtype if f == "rating" else np.int64 for f in fields}
+        values = {f: np.full((n, length), PAD_MOVIE if f != "rating" else PAD_RATING, dtype=dtypes[f])
                   for f in fields}
         for row_split, fitted in FITTED_ON.items():
             rows = np.flatnonzero(split == row_split)
@@ -161,7 +163,7 @@ def recent_ratings(timeline: pd.DataFrame, windows: pd.DataFrame, length: int) -
             pos = np.searchsorted(keys, query, side="left")
             start = np.searchsorted(keys, first, side="left")
             available = pos - start
-            columns = {f: pool[f].to_numpy().astype(np.int64) for f in fields}
+            columns = {f: pool[f].to_numpy().astype(dtypes[f]) for f in fields}
             for k in range(1, length + 1):            # slot k holds the rating `length - k + 1` back
                 back = length - k + 1
                 ok = available >= back

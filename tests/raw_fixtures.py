@@ -30,8 +30,8 @@ ML1M_RATINGS = (
     "1::3::4::978300762\n"
     "1::4::2::978300763\n"
     "2::1::4::978300800\n"
-    "2::2::9::978300801\n"            # rating outside 1..5
-    "2::3::x::978300802\n"            # not an integer
+    "2::2::9::978300801\n"            # rating outside 0.5..5
+    "2::3::x::978300802\n"            # not a number
     "2::4::3::978300803\n"
     "2::4::5::978300900\n"            # the same movie again, later: kept, the earlier one dropped
     "3::1::2::978300700\n"
@@ -141,4 +141,88 @@ def write_ml100k(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for name, text in (("u.user", ML100K_USER), ("u.item", ML100K_ITEM), ("u.data", ML100K_DATA)):
         (root / name).write_bytes(text.encode("latin-1"))
+    return root
+
+
+# ------------------------------------------------------------------ the later releases
+# ML-10M (ml-10M100K/: movies.dat and ratings.dat with `::`, no users.dat, half stars, a
+# tags.dat that is not read) and the CSV releases (ml-latest-small/ here: ratings.csv and
+# movies.csv with header lines, titles in double quotes where they hold a comma, CRLF line
+# ends in some copies, links.csv). A grid again (every user rates every movie, in the same
+# order) so that the data stage finds pairs in every split; the stars run through every half
+# step from 0.5 to 5.
+HALF_USERS, HALF_MOVIES = 5, 12        # 60 ratings
+
+
+def half_stars(u: int, m: int) -> str:
+    """The grid's rating of movie m by user u, as the later releases write it: '3.5', '4.0'."""
+    return f"{((u + m) % 10 + 1) / 2:.1f}"
+
+
+def half_star_grid(sep: str, users=HALF_USERS) -> list[str]:
+    return [sep.join([str(u), str(m), half_stars(u, m), str(GRID_T0 + 100 * m + u)])
+            for u in range(1, users + 1) for m in range(1, HALF_MOVIES + 1)]
+
+
+ML10M_MOVIES = (
+    "1::Toy Story (1995)::Adventure|Animation|Children|Comedy|Fantasy\n"
+    "2::American President, The (1995)::Comedy|Drama|Romance\n"
+    "3::City of Lost Children, The (Cité des enfants perdus, La) (1995)::Adventure|Drama|Fantasy|Mystery|Sci-Fi\n"
+    "4::Shawshank Redemption, The (1994)::Drama\n"
+    "5::Dark Knight, The (2008)::Action|Crime|Drama|IMAX\n"
+    "6::Heat (1995)::Action|Crime|Thriller\n"
+    "7::Pull My Daisy (1958)::(no genres listed)\n"
+    "8::Misérables, Les (1995)::Drama|War\n"
+    "9::Fargo (1996)::Comedy|Crime|Drama|Thriller\n"
+    "10::Casablanca (1942)::Drama|Romance|War\n"
+    "11::Alien (1979)::Horror|Sci-Fi\n"
+    "12::Clerks (1994)::Comedy\n"
+)
+# Bad lines after the grid: a quarter star, a zero, a rating past 5 (all rejected with line).
+ML10M_BAD = ("1::1::3.25::978309999", "2::1::0.0::978309999", "3::1::5.5::978309999")
+ML10M_TAGS = "1::1::pixar::978300760\n2::5::dark::978300761\n"
+
+
+def write_ml10m(root: Path, movies: str = ML10M_MOVIES, ratings: str | None = None, crlf: bool = False) -> Path:
+    """root/ml-10M100K/{movies,ratings,tags}.dat (movies.dat in UTF-8, as ML-10M's is)."""
+    folder = root / "ml-10M100K"
+    folder.mkdir(parents=True, exist_ok=True)
+    if ratings is None:
+        ratings = "".join(line + "\n" for line in half_star_grid("::") + list(ML10M_BAD))
+    for name, text in (("movies.dat", movies), ("ratings.dat", ratings), ("tags.dat", ML10M_TAGS)):
+        (folder / name).write_bytes((text.replace("\n", "\r\n") if crlf else text).encode("utf-8"))
+    return root
+
+
+ML_LATEST_MOVIES = (
+    "movieId,title,genres\n"
+    "1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy\n"
+    '2,"American President, The (1995)",Comedy|Drama|Romance\n'
+    '3,"City of Lost Children, The (Cité des enfants perdus, La) (1995)",Adventure|Drama|Fantasy|Mystery|Sci-Fi\n'
+    '4,"Shawshank Redemption, The (1994)",Crime|Drama\n'
+    "5,Avatar (2009),Action|Adventure|Sci-Fi|IMAX\n"
+    '6,"""Great Performances"" Cats (1998)",Musical\n'         # quotes inside quotes, doubled
+    "7,Pull My Daisy (1958),(no genres listed)\n"
+    '8,"Misérables, Les (1995)",Drama|War\n'
+    "9,Fargo (1996),Comedy|Crime|Drama|Thriller\n"
+    "10,Babylon 5,Sci-Fi\n"                                   # no year in the title
+    "11,Alien (1979),Horror|Sci-Fi\n"
+    "12,Clerks (1994),Comedy\n"
+    "13,Broken line without genres\n"                        # malformed: 2 fields
+)
+ML_LATEST_BAD = ("1,1,3.3,978309999", "2,1,five,978309999")
+ML_LATEST_LINKS = "movieId,imdbId,tmdbId\n1,0114709,862\n2,0112346,9087\n3,0112682,902\n5,0499549,19995\n"
+ML_LATEST_TAGS = "userId,movieId,tag,timestamp\n1,1,pixar,978300760\n"
+
+
+def write_ml_latest_small(root: Path, crlf: bool = True, ratings: str | None = None) -> Path:
+    """root/ml-latest-small/{ratings,movies,links,tags}.csv, CRLF line ends by default."""
+    folder = root / "ml-latest-small"
+    folder.mkdir(parents=True, exist_ok=True)
+    if ratings is None:
+        ratings = "".join(line + "\n" for line in ["userId,movieId,rating,timestamp", *half_star_grid(","),
+                                                   *ML_LATEST_BAD])
+    for name, text in (("movies.csv", ML_LATEST_MOVIES), ("ratings.csv", ratings), ("links.csv", ML_LATEST_LINKS),
+                       ("tags.csv", ML_LATEST_TAGS)):
+        (folder / name).write_bytes((text.replace("\n", "\r\n") if crlf else text).encode("utf-8"))
     return root

@@ -83,15 +83,19 @@ def rejects_of(out: Path) -> pd.DataFrame:
 # ------------------------------------------------------------------ one bad line in ratings.dat
 
 BAD_RATING_LINES = {
-    "half star": ("1::1::3.5::978300760", "rating is not an integer"),
-    "almost five": ("1::2::4.9::978300760", "rating is not an integer"),
-    "infinite rating": ("1::3::inf::978300760", "rating is not an integer"),
-    "nan rating": ("1::4::nan::978300760", "rating is not an integer"),
+    "quarter star": ("1::1::3.25::978300760", "rating is not a whole or half star"),
+    "almost five": ("1::2::4.9::978300760", "rating is not a whole or half star"),
+    "half star written long": ("1::2::4.55::978300760", "rating is not a whole or half star"),
+    "infinite rating": ("1::3::inf::978300760", "rating is not a number"),
+    "nan rating": ("1::4::nan::978300760", "rating is not a number"),
+    "rating in exponent form": ("1::4::4e0::978300760", "rating is not a number"),
     "empty rating": ("1::5::::978300760", "missing value in rating"),
-    "rating zero": ("1::6::0::978300760", "rating outside 1..5"),
-    "rating six": ("1::7::6::978300760", "rating outside 1..5"),
-    "negative rating": ("1::8::-3::978300760", "rating outside 1..5"),
-    "rating in words": ("1::9::five::978300760", "rating is not an integer"),
+    "rating zero": ("1::6::0::978300760", "rating outside 0.5..5"),
+    "half star below the scale": ("1::6::0.0::978300760", "rating outside 0.5..5"),
+    "rating six": ("1::7::6::978300760", "rating outside 0.5..5"),
+    "half star above the scale": ("1::7::5.5::978300760", "rating outside 0.5..5"),
+    "negative rating": ("1::8::-3::978300760", "rating outside 0.5..5"),
+    "rating in words": ("1::9::five::978300760", "rating is not a number"),
     "fractional user id": ("1.7::1::4::978300760", "user_id is not an integer"),
     "user id past 64 bits": (f"{2**64 + 1}::1::4::978300760", "user_id out of range (more than 64 bits)"),
     "user id of 2**63": (f"{2**63}::1::4::978300760", "user_id out of range (more than 64 bits)"),
@@ -135,7 +139,7 @@ def test_a_bad_ratings_line_is_rejected_with_file_line_and_reason(case, tmp_path
 
 
 def test_a_rating_is_never_rounded_truncated_or_wrapped(tmp_path, capsys):
-    bad = ["1::1::3.5::978300760", "2::1::4.9::978300760", "1.7::2::4::978300760",
+    bad = ["1::1::3.25::978300760", "2::1::4.9::978300760", "1.7::2::4::978300760",
            f"{2**64 + 1}::3::4::978300760", f"1::4::4::{2**64 + 978300760}"]
     raw = write_raw(tmp_path / "raw", ratings=ratings_dat() + "".join(b + "\n" for b in bad))
     assert prepare_cli(capsys, raw, tmp_path / "out")[0] == 0
@@ -197,7 +201,7 @@ def test_a_bad_users_or_movies_line_is_rejected_with_file_line_and_reason(case, 
 def test_strict_names_the_first_bad_line_of_the_file_not_of_the_first_rule(tmp_path, capsys):
     lines = ratings_dat().splitlines()
     lines[4] = "99::1::4::978300760"          # line 5: unknown user (checked last)
-    lines[9] = "1::10::3.5::978300760"        # line 10: not an integer (checked first)
+    lines[9] = "1::10::3.25::978300760"       # line 10: not a whole or half star (checked first)
     raw = write_raw(tmp_path / "raw", ratings="\n".join(lines) + "\n")
     code, _, stderr = prepare_cli(capsys, raw, tmp_path / "out", "--strict")
     assert code == 2 and "ratings.dat:5: unknown user: user_id not in users.dat" in stderr, stderr
@@ -226,7 +230,7 @@ def test_titles_are_decoded_right_in_either_encoding_and_the_choice_recorded(enc
 
 # ------------------------------------------------------------------ ML-100K
 
-def test_ml100k_half_star_and_bad_line_are_rejected(tmp_path, capsys):
+def test_ml100k_quarter_star_and_bad_line_are_rejected(tmp_path, capsys):
     root = tmp_path / "raw"
     root.mkdir()
     (root / "u.user").write_text("".join(f"{u}|{20 + u}|{'FM'[u % 2]}|student|1000{u}\n" for u in range(1, 7)))
@@ -234,12 +238,12 @@ def test_ml100k_half_star_and_bad_line_are_rejected(tmp_path, capsys):
     (root / "u.item").write_bytes("".join(f"{m}|Film {m} (1995)|01-Jan-1995||http://x|{flags}\n"
                                           for m in range(1, 21)).encode("latin-1"))
     lines = [f"{u}\t{m}\t{(u + m) % 5 + 1}\t{T0 + 100 * m + u}" for u in range(1, 7) for m in range(1, 21)]
-    (root / "u.data").write_text("\n".join(lines + ["1\t1\t2.5\t978300760", "1 1 2 978300760"]) + "\n")
+    (root / "u.data").write_text("\n".join(lines + ["1\t1\t2.75\t978300760", "1 1 2 978300760"]) + "\n")
     code, _, stderr = prepare_cli(capsys, root, tmp_path / "out")
     assert code == 0, stderr
     rejects = rejects_of(tmp_path / "out")
     assert rejects[["file", "line", "reason"]].values.tolist() == [
-        ["u.data", 121, "rating is not an integer"], ["u.data", 122, "expected 4 fields separated by '\\t'"]]
+        ["u.data", 121, "rating is not a whole or half star (a multiple of 0.5)"], ["u.data", 122, "expected 4 fields separated by '\\t'"]]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["files"]["u.data"] == {"lines": 122, "kept": 120, "dropped": 2, "repaired": 0, "encoding": "ascii"}
 
@@ -284,7 +288,8 @@ def test_a_truncated_imdb_file_is_named_not_a_traceback(tmp_path, capsys):
 @pytest.mark.parametrize("ratings, message", [
     ("", "ratings.dat: no usable ratings (0 lines)"),
     ("\n\n   \n", "ratings.dat: no usable ratings (3 lines, all rejected: blank line x3)"),
-    ("1::1::3.5::978300760\n1::2::x::978300760\n", "all rejected: rating is not an integer x2"),
+    ("1::1::3.25::978300760\n1::2::x::978300760\n",
+     "all rejected: rating is not a number x1; rating is not a whole or half star (a multiple of 0.5) x1"),
     (ratings_dat(users=1), "too small to train on: no user pairs in the train and eval and test split"),
 ], ids=["empty", "blank lines only", "all rejected", "single user"])
 def test_a_data_set_too_small_to_train_on_stops_with_a_clear_error(ratings, message, tmp_path, capsys):

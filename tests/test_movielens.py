@@ -38,8 +38,8 @@ def test_ml1m_fixture_rows_are_kept_dropped_or_repaired_with_reasons(tmp_path):
     assert by_line[("users.dat", 5)] == "duplicate user_id (kept the first)"
     assert by_line[("movies.dat", 4)] == "unknown genre removed"
     assert by_line[("movies.dat", 5)].startswith("expected 3 fields")
-    assert by_line[("ratings.dat", 6)] == "rating outside 1..5"
-    assert by_line[("ratings.dat", 7)] == "rating is not an integer"
+    assert by_line[("ratings.dat", 6)] == "rating outside 0.5..5"
+    assert by_line[("ratings.dat", 7)] == "rating is not a number"
     assert by_line[("ratings.dat", 8)] == "duplicate rating of the same movie (kept the latest)"
     assert by_line[("ratings.dat", 13)].startswith("expected 4 fields")
     assert frame.loc[frame.line == 4].query("file == 'movies.dat'")["action"].item() == "repaired"

@@ -155,7 +155,7 @@ def test_unchanged_inputs_are_not_rebuilt_and_a_failed_run_keeps_the_old_result(
 
     with open(raw / "ml-1m" / "ratings.dat", "a") as f:
         f.write("1::2::not-a-number::3\n")
-    with pytest.raises(movielens.RawDataError, match=r"ratings.dat:\d+: rating is not an integer"):
+    with pytest.raises(movielens.RawDataError, match=r"ratings.dat:\d+: rating is not a number"):
         prepare.prepare(raw, out, prepare.PrepareConfig(strict=True))
     assert json.loads((out / "manifest.json").read_text())["key"] == first["key"]
     assert (out / "train" / "pairs.csv").stat().st_mtime_ns == mtime
