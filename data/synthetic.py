@@ -1,4 +1,8 @@
-"""Seeded generator of MovieLens-1M and IMDb files in their exact raw formats.
+"""Seeded generator of MovieLens and IMDb files in their exact raw formats.
+
+Two shapes: ML-1M's (ml-1m/{users,movies,ratings}.dat, whole stars, demographics) and
+ML-10M's (ml-10M100K/{movies,ratings}.dat, half stars from 0.5 to 5, no users.dat, genres
+spelt as ML-10M spells them), each beside imdb/*.tsv.gz and links.csv.
 
 The files it writes are read by the same parsers as the real downloads. The ratings come
 from a model with structure that a good recommender can find and a mean predictor cannot:
@@ -25,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.formats import ML_AGE_GROUPS, ML_GENRES, ML_TO_IMDB_GENRE
+from data.formats import GENRE_ALIASES, ML_AGE_GROUPS, ML_GENRES, ML_TO_IMDB_GENRE
 
 # ML-1M's timestamps run from April 2000 to February 2003.
 _T0 = 956703932
@@ -37,6 +41,10 @@ class Size:
     n_users: int
     n_movies: int
     mean_ratings: float  # per user; every user has at least 20, as in ML-1M
+    shape: str = "ml-1m"  # "ml-1m" or "ml-10m": which release's files, stars and (no) demographics
+
+
+SHAPES = ("ml-1m", "ml-10m")
 
 
 SIZES = {
@@ -48,6 +56,9 @@ SIZES = {
     "ml-1m-0.03": Size(n_users=181, n_movies=3706, mean_ratings=165.6),
     "ml-1m-0.1": Size(n_users=604, n_movies=3706, mean_ratings=165.6),
     "ml-1m-0.3": Size(n_users=1812, n_movies=3706, mean_ratings=165.6),
+    # ML-10M's counts (69,878 users, 10,677 movies, 10,000,054 ratings) and files: half stars,
+    # no users.dat. The tests only ever generate a scaled-down copy of this shape.
+    "ml-10m": Size(n_users=69_878, n_movies=10_677, mean_ratings=143.1, shape="ml-10m"),
 }
 
 _WORDS = (
@@ -74,18 +85,26 @@ _SEX_GENRE = {"Romance": (0.35, -0.15), "Musical": (0.3, -0.1), "Action": (-0.2,
 
 
 def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 42) -> Path:
-    """Writes ml-1m/{users,movies,ratings}.dat, imdb/*.tsv.gz and links.csv under out_dir."""
+    """Writes ml-1m/{users,movies,ratings}.dat (ML-1M's shape) or ml-10M100K/{movies,ratings}.dat
+    (ML-10M's), and imdb/*.tsv.gz and links.csv, under out_dir."""
     spec = SIZES[size]
+    if spec.shape not in SHAPES:
+        raise ValueError(f"size {size!r}: unknown shape {spec.shape!r}; choose from {SHAPES}")
+    half = spec.shape == "ml-10m"
     rng = np.random.default_rng(seed)
     out = Path(out_dir)
-    (out / "ml-1m").mkdir(parents=True, exist_ok=True)
+    folder = out / ("ml-10M100K" if half else "ml-1m")
+    folder.mkdir(parents=True, exist_ok=True)
     (out / "imdb").mkdir(parents=True, exist_ok=True)
 
     movies = _make_movies(rng, spec.n_movies)
-    users = _make_users(rng, spec.n_users)
-    ratings = _make_ratings(rng, users, movies, spec.mean_ratings)
+    users = _make_users(rng, spec.n_users)      # drawn in both shapes: they shape the ratings
+    ratings = _make_ratings(rng, users, movies, spec.mean_ratings, half)
 
-    _write_ml1m(out / "ml-1m", users, movies, ratings)
+    if half:
+        _write_ml10m(folder, movies, ratings)
+    else:
+        _write_ml1m(folder, users, movies, ratings)
     _write_imdb(out, rng, movies)
     return out
 
@@ -178,8 +197,10 @@ def _demographic_taste(users: dict, movies: dict) -> np.ndarray:
     return per_user @ g.T
 
 
-def _make_ratings(rng: np.random.Generator, users: dict, movies: dict, mean_ratings: float) -> np.ndarray:
-    """Returns [n, 4] int64 rows (user, movie, rating, timestamp) in generation order."""
+def _make_ratings(rng: np.random.Generator, users: dict, movies: dict, mean_ratings: float,
+                  half: bool = False) -> np.ndarray:
+    """Returns [n, 4] int64 rows (user, movie, rating, timestamp) in generation order; with half,
+    the rating is in half stars (1..10 for 0.5..5 stars)."""
     n_users, n_movies = len(users["id"]), len(movies["id"])
     counts = 20 + np.round(rng.lognormal(np.log(max(mean_ratings - 20, 1)) - 0.5, 1.0, size=n_users))
     counts = np.minimum(counts, int(0.6 * n_movies)).astype(int)
@@ -193,11 +214,11 @@ def _make_ratings(rng: np.random.Generator, users: dict, movies: dict, mean_rati
         keys = keys + rng.gumbel(size=keys.shape)  # Gumbel top-k: sampling without replacement
         order = np.argsort(-keys, axis=1)
         for j, user in enumerate(range(u.start, u.stop)):
-            rows.append(_user_history(rng, user, order[j, : counts[user]], users, movies, demo[user]))
+            rows.append(_user_history(rng, user, order[j, : counts[user]], users, movies, demo[user], half))
     return np.concatenate(rows)
 
 
-def _user_history(rng, user, chosen, users, movies, demo_row) -> np.ndarray:
+def _user_history(rng, user, chosen, users, movies, demo_row, half: bool = False) -> np.ndarray:
     """One user's ratings: sessions in time, session mood, taste drift."""
     n = len(chosen)
     # Sessions cluster similar genres: order the picks by primary genre plus noise.
@@ -220,7 +241,8 @@ def _user_history(rng, user, chosen, users, movies, demo_row) -> np.ndarray:
     score = (3.0 + users["bias"][user] + movies["quality"][chosen]
              + np.sum(factor * movies["factor"][chosen], axis=1) * 1.3
              + demo_row[chosen] + mood + rng.normal(0, 0.7, size=n))
-    rating = np.clip(np.round(score), 1, 5).astype(np.int64)
+    # Whole stars 1..5, or half stars 0.5..5 counted in halves (1..10): the same score, finer.
+    rating = (np.clip(np.round(2 * score), 1, 10) if half else np.clip(np.round(score), 1, 5)).astype(np.int64)
     return np.stack([np.full(n, user + 1), chosen + 1, rating, t], axis=1)
 
 
@@ -241,6 +263,23 @@ def _write_ml1m(out: Path, users: dict, movies: dict, ratings: np.ndarray) -> No
     buf = io.StringIO()
     np.savetxt(buf, ratings[order], fmt="%d", delimiter="\t")
     with open(out / "ratings.dat", "w", encoding="latin-1", newline="\n") as f:
+        f.write(buf.getvalue().replace("\t", "::"))
+
+
+def _write_ml10m(out: Path, movies: dict, ratings: np.ndarray) -> None:
+    """movies.dat and ratings.dat as ML-10M writes them: `::`-separated, UTF-8, genres spelt
+    the later releases' way (Children), stars as 4 or 3.5; no users.dat."""
+    spelling = {v: k for k, v in GENRE_ALIASES.items()}
+    with open(out / "movies.dat", "w", encoding="utf-8", newline="\n") as f:
+        for i in range(len(movies["id"])):
+            genres = "|".join(spelling.get(g, g) for g, on in zip(ML_GENRES, movies["genres"][i]) if on)
+            f.write(f"{movies['id'][i]}::{_ml_title(movies['title'][i], movies['year'][i])}::{genres}\n")
+    order = np.lexsort((ratings[:, 1], ratings[:, 0]))
+    rows = ratings[order].astype(np.float64)
+    rows[:, 2] /= 2                                  # halves -> stars
+    buf = io.StringIO()
+    np.savetxt(buf, rows, fmt=["%d", "%d", "%g", "%d"], delimiter="\t")
+    with open(out / "ratings.dat", "w", encoding="utf-8", newline="\n") as f:
         f.write(buf.getvalue().replace("\t", "::"))
 
 

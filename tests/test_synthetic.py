@@ -5,7 +5,9 @@ import numpy as np
 import pandas as pd
 
 from data import movielens, synthetic
-from data.formats import ML_AGE_GROUPS
+from data.formats import ML_AGE_GROUPS, UNKNOWN_SEX
+from data.rejects import Rejects
+from data.synthetic import Size
 
 
 def _files(root):
@@ -55,3 +57,30 @@ def test_planted_structure_is_there(tiny_raw):
     # Popularity skew: the top 10% of movies hold more than twice their share of ratings.
     counts = np.sort(ratings.groupby("movie_id").size().to_numpy())[::-1]
     assert counts[: len(counts) // 10].sum() > 0.2 * counts.sum()
+
+
+def test_an_ml10m_shaped_size_is_declared_and_a_scaled_down_one_reads_like_ml10m(tmp_path, monkeypatch):
+    spec = synthetic.SIZES["ml-10m"]
+    assert (spec.n_users, spec.n_movies, spec.shape) == (69_878, 10_677, "ml-10m")
+    assert abs(spec.n_users * spec.mean_ratings - 10_000_054) < 0.01 * 10_000_054
+    # The same shape at a tiny scale (the full size is never generated in the tests).
+    monkeypatch.setitem(synthetic.SIZES, "tiny-ml-10m", Size(n_users=150, n_movies=120, mean_ratings=40, shape="ml-10m"))
+    raw = synthetic.generate(tmp_path / "raw", "tiny-ml-10m", seed=7)
+    assert sorted(p.name for p in (raw / "ml-10M100K").iterdir()) == ["movies.dat", "ratings.dat"]   # no users.dat
+    assert movielens.locate(raw) == ("ml-10m", raw / "ml-10M100K")
+    text = (raw / "ml-10M100K" / "ratings.dat").read_text()
+    assert "::3.5::" in text and "::4::" in text and "::4.0::" not in text      # as ML-10M writes stars
+    assert "Children's" not in (raw / "ml-10M100K" / "movies.dat").read_text(encoding="utf-8")   # spelt Children
+    rejects = Rejects(strict=True)
+    fmt, users, movies, ratings = movielens.read_movielens(raw, rejects)
+    assert fmt == "ml-10m" and rejects.frame().empty
+    assert set(ratings["rating"]) <= {x / 2 for x in range(1, 11)} and (ratings["rating"] % 1 == 0.5).any()
+    assert len(users) == 150 and set(users["sex"]) == {UNKNOWN_SEX}
+    assert any("Children's" in g for g in movies["ml_genres"])
+    assert 3.2 < ratings["rating"].mean() < 4.0
+
+
+def test_the_ml1m_shape_is_unchanged_by_the_half_star_option(tiny_raw):
+    _, _, ratings = movielens.read_ml1m(tiny_raw / "ml-1m")
+    assert ratings["rating"].dtype == np.int64 and set(ratings["rating"]) <= {1, 2, 3, 4, 5}
+    assert not (tiny_raw / "ml-10M100K").exists()
