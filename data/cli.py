@@ -33,7 +33,8 @@ def main(argv=None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--verbose", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
-    gen = sub.add_parser("generate", help="write synthetic MovieLens-1M + IMDb files")
+    gen = sub.add_parser("generate", help="write synthetic MovieLens + IMDb files (ML-1M's shape; "
+                                          "--size ml-10m: ML-10M's, half stars and no users.dat)")
     gen.add_argument("--size", choices=sorted(synthetic.SIZES), default="default")
     gen.add_argument("--seed", type=int, default=prepare.PrepareConfig.seed)
     gen.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
@@ -46,7 +47,8 @@ def main(argv=None) -> None:
     get.add_argument("--source", help="a folder already holding the archives or TSVs (no download)")
     prep = sub.add_parser("prepare", help="raw files -> prepared CSVs + manifest")
     prep.add_argument("--raw", required=True,
-                      help="folder with ml-1m/ or ML-100K's u.* files (and optionally imdb/, links.csv)")
+                      help="folder with ml-1m/ or ML-100K's u.* files, or an ML-10M, ML-20M, ML-25M or "
+                           "ml-latest(-small) folder (and optionally imdb/, links.csv)")
     prep.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
     prep.add_argument("--out", help="default: <work-dir>/prepared/<name of the --raw folder>")
     prep.add_argument("--partners", type=positive_int, default=prepare.PrepareConfig.partners)
@@ -78,8 +80,10 @@ def _main(args) -> None:
         out = download.fetch(args.dataset, Path(args.out) if args.out else work.real_raw,
                              Path(args.cache) if args.cache else work.cache,
                              Path(args.source) if args.source else None)
-        # ML-100K is read from its own folder; ML-1M from the folder holding ml-1m/ and imdb/.
-        raw = out / "ml-100k" if args.dataset == "ml-100k" else out
+        for name in download.unverified(args.dataset):
+            print(f"{name}: no published checksum pinned (the file changes under its URL): fetched unverified")
+        # ML-1M is read from the folder holding ml-1m/ and imdb/; the other releases from their own folder.
+        raw = out / download.FOLDERS[args.dataset] if args.dataset not in ("ml-1m", "imdb") else out
         print(f"{args.dataset} is in {out}; run the pipeline on it with: make run RAW={raw}")
     else:
         if args.raw and not Path(args.raw).is_dir():
@@ -87,8 +91,8 @@ def _main(args) -> None:
         config = prepare.PrepareConfig(partners=args.partners, seed=args.seed, strict=args.strict)
         out = args.out or work.prepared_for(args.raw)
         manifest = prepare.prepare(args.raw, out, config, force=args.force)
-        print(json.dumps({k: manifest[k] for k in ("format", "counts", "dropped", "repaired", "imdb", "baseline")},
-                         indent=2))
+        print(json.dumps({k: manifest[k] for k in ("format", "demographics", "rating_scale", "counts", "dropped",
+                                                   "repaired", "imdb", "baseline")}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
-"""Fetching the real data sets: MovieLens 1M / 100K from GroupLens, the IMDb TSVs.
+"""Fetching the real data sets: the MovieLens releases from GroupLens, the IMDb TSVs.
 
 - Progress bars (tqdm); downloads go to '<name>.part' and are renamed when complete.
 - A cut-off download resumes with an HTTP Range request (or restarts if the server
   ignores it); a size mismatch is detected and the partial file kept for the next try.
-- MovieLens archives are verified against their published MD5 and refused on mismatch.
+- MovieLens archives are verified against their published MD5 and refused on mismatch;
+  ml-latest and ml-latest-small are rebuilt from time to time under the same URL, so no
+  checksum is pinned for them (nor for IMDb's daily files): they are fetched unverified,
+  and `data.cli fetch` says so.
 - A cache directory: nothing already there (and verified) is downloaded again.
 - --source DIR: files a user already has are copied in instead of downloaded.
 - Offline, the error says which file is missing and where to put it.
@@ -35,14 +38,26 @@ class Remote:
 
 GROUPLENS = "https://files.grouplens.org/datasets/movielens"
 IMDB = "https://datasets.imdbws.com"
+NO_PUBLISHED_CHECKSUM = None     # a file that changes under its URL: fetched unverified, and fetch says so
 DATASETS = {
     # MD5 as published by GroupLens beside each archive (<url>.md5).
     "ml-1m": [Remote("ml-1m.zip", f"{GROUPLENS}/ml-1m.zip", "c4d9eecfca2ab87c1945afe126590906")],
     "ml-100k": [Remote("ml-100k.zip", f"{GROUPLENS}/ml-100k.zip", "0e33842e24a9c977be4e0107933c0723")],
+    "ml-10m": [Remote("ml-10m.zip", f"{GROUPLENS}/ml-10m.zip", "ce571fd55effeba0271552578f2648bd")],
+    "ml-20m": [Remote("ml-20m.zip", f"{GROUPLENS}/ml-20m.zip", "cd245b17a1ae2cc31bb14903e1204af3")],
+    "ml-25m": [Remote("ml-25m.zip", f"{GROUPLENS}/ml-25m.zip", "6b51fb2759a8657d3bfcbfc42b592ada")],
+    # Rebuilt in place by GroupLens from time to time (same URL, new content): no checksum can be
+    # pinned, and none is invented.
+    "ml-latest-small": [Remote("ml-latest-small.zip", f"{GROUPLENS}/ml-latest-small.zip", NO_PUBLISHED_CHECKSUM)],
+    "ml-latest": [Remote("ml-latest.zip", f"{GROUPLENS}/ml-latest.zip", NO_PUBLISHED_CHECKSUM)],
     # IMDb publishes no checksums, and the files change daily.
     "imdb": [Remote(f"{n}.tsv.gz", f"{IMDB}/{n}.tsv.gz") for n in
              ("title.basics", "title.ratings", "title.crew", "title.principals", "name.basics")],
 }
+
+# The folder each MovieLens archive unzips to (under fetch's out_dir): ML-10M's is ml-10M100K.
+FOLDERS = {"ml-1m": "ml-1m", "ml-100k": "ml-100k", "ml-10m": "ml-10M100K", "ml-20m": "ml-20m", "ml-25m": "ml-25m",
+           "ml-latest-small": "ml-latest-small", "ml-latest": "ml-latest"}
 
 
 class DownloadError(RuntimeError, UserError):
@@ -129,9 +144,15 @@ def safe_extract(archive: Path, out_dir: Path) -> list[Path]:
         return [out_dir / m for m in z.namelist()]
 
 
+def unverified(dataset: str) -> list[str]:
+    """The files of a data set fetched without a checksum to verify them against."""
+    return [remote.name for remote in DATASETS[dataset] if not remote.md5]
+
+
 def fetch(dataset: str, out_dir: Path, cache: Path, source: Path | None = None, progress: bool = True) -> Path:
     """Puts a data set under out_dir in the layout the data stage reads:
-    ml-1m -> out_dir/ml-1m/*.dat, ml-100k -> out_dir/ml-100k/u.*, imdb -> out_dir/imdb/*.tsv.gz."""
+    ml-1m -> out_dir/ml-1m/*.dat, ml-100k -> out_dir/ml-100k/u.*, ml-10m -> out_dir/ml-10M100K/*.dat,
+    ml-20m, ml-25m, ml-latest, ml-latest-small -> out_dir/<name>/*.csv, imdb -> out_dir/imdb/*.tsv.gz."""
     if dataset not in DATASETS:
         raise ValueError(f"unknown data set {dataset!r}; choose from {sorted(DATASETS)}")
     for flag, folder in (("--out", out_dir), ("--cache", cache), ("--source", source)):

@@ -1,5 +1,6 @@
 """Downloads against a local HTTP server on 127.0.0.1: good file, checksum mismatch,
-cut-off transfer and resume, a server that ignores ranges, offline, --source, zip slip."""
+cut-off transfer and resume, a server that ignores ranges, offline, --source, zip slip, and
+a later release (ml-latest-small, which has no pinned checksum) fetched and read."""
 
 import hashlib
 import http.server
@@ -9,8 +10,10 @@ import zipfile
 
 import pytest
 
-from data import download
+from data import cli, download, movielens
 from data.download import DownloadError, Remote
+from data.rejects import Rejects
+from tests import raw_fixtures
 
 PAYLOAD = bytes(range(256)) * 4096          # 1 MiB
 MD5 = hashlib.md5(PAYLOAD).hexdigest()
@@ -19,17 +22,18 @@ MD5 = hashlib.md5(PAYLOAD).hexdigest()
 class _Handler(http.server.BaseHTTPRequestHandler):
     mode = "good"          # good | cut | no-range
     requests: list = []
+    payload = PAYLOAD      # what every GET serves
 
     def log_message(self, *args):
         pass
 
     def do_GET(self):
         _Handler.requests.append(self.headers.get("Range"))
-        body, status = PAYLOAD, 200
+        body, status = _Handler.payload, 200
         rng = self.headers.get("Range")
         if rng and _Handler.mode != "no-range":
             start = int(rng.split("=")[1].rstrip("-"))
-            body, status = PAYLOAD[start:], 206
+            body, status = _Handler.payload[start:], 206
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -43,7 +47,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def server():
-    _Handler.mode, _Handler.requests = "good", []
+    _Handler.mode, _Handler.requests, _Handler.payload = "good", [], PAYLOAD
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -119,3 +123,42 @@ def test_source_dir_is_used_instead_of_the_network(tmp_path, monkeypatch):
     assert (out / "ml-100k" / "u.data").read_text().startswith("1\t1\t5")
     with pytest.raises(DownloadError, match="not there"):
         download.fetch("ml-1m", tmp_path / "raw", tmp_path / "cache", source=tmp_path / "given", progress=False)
+
+
+def test_every_release_is_declared_with_its_grouplens_url_and_no_invented_checksum():
+    for name in ("ml-1m", "ml-100k", "ml-10m", "ml-20m", "ml-25m", "ml-latest-small", "ml-latest"):
+        (remote,) = download.DATASETS[name]
+        assert remote.url == f"https://files.grouplens.org/datasets/movielens/{name}.zip" and remote.name == f"{name}.zip"
+        assert remote.md5 is None or len(remote.md5) == 32 and int(remote.md5, 16) >= 0
+    # Rebuilt in place under the same URL: nothing to pin, fetched unverified (and fetch says so).
+    assert download.unverified("ml-latest-small") == ["ml-latest-small.zip"]
+    assert download.unverified("ml-latest") == ["ml-latest.zip"]
+    assert download.unverified("ml-10m") == download.unverified("ml-25m") == download.unverified("ml-1m") == []
+    assert download.FOLDERS["ml-10m"] == "ml-10M100K"
+
+
+def _release_zip(tmp_path) -> bytes:
+    """ml-latest-small.zip as GroupLens lays it out: ml-latest-small/{ratings,movies,links,tags}.csv."""
+    root = raw_fixtures.write_ml_latest_small(tmp_path / "files")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for path in sorted((root / "ml-latest-small").iterdir()):
+            z.write(path, f"ml-latest-small/{path.name}")
+    return buf.getvalue()
+
+
+def test_a_later_release_is_fetched_from_the_server_said_unverified_and_read(server, tmp_path, monkeypatch, capsys):
+    _Handler.payload = _release_zip(tmp_path)
+    declared = download.DATASETS["ml-latest-small"][0]
+    monkeypatch.setitem(download.DATASETS, "ml-latest-small",
+                        [Remote(declared.name, f"{server}/ml-latest-small.zip", declared.md5)])
+    out = tmp_path / "raw"
+    cli.main(["fetch", "--dataset", "ml-latest-small", "--out", str(out), "--cache", str(tmp_path / "cache")])
+    stdout = capsys.readouterr().out
+    assert "ml-latest-small.zip: no published checksum pinned" in stdout and "fetched unverified" in stdout
+    assert f"make run RAW={out / 'ml-latest-small'}" in stdout
+    assert len(_Handler.requests) == 1 and (tmp_path / "cache" / "ml-latest-small.zip").read_bytes() == _Handler.payload
+    fmt, users, movies, ratings = movielens.read_movielens(out / "ml-latest-small", Rejects())
+    assert fmt == "ml-latest-small" and movielens.detect_format(out) == "ml-latest-small"
+    assert 3.5 in set(ratings["rating"]) and len(users) == raw_fixtures.HALF_USERS
+
