@@ -139,8 +139,9 @@ def standardised(scores, candidates=None) -> np.ndarray:
 
 
 def liking(stars) -> np.ndarray:
-    """How much a rating says the person liked the movie: 0 at the lowest star, 1 at the highest."""
-    return (np.asarray(stars, dtype=np.float64) - F.RATING_MIN) / (F.RATING_MAX - F.RATING_MIN)
+    """How much a rating says the person liked the movie: 0 at one star (or a half star below it,
+    in the releases with half stars), 1 at the highest."""
+    return np.clip((np.asarray(stars, dtype=np.float64) - F.RATING_MIN) / (F.RATING_MAX - F.RATING_MIN), 0.0, 1.0)
 
 
 def profile_weights(n: int, decay: float, ratings=None) -> np.ndarray:

@@ -179,11 +179,10 @@ def test_strict_names_the_first_bad_line_of_a_csv_release(tmp_path):
         movielens.read_movielens(raw, Rejects(strict=True))
 
 
-def test_the_curated_schema_needs_only_the_unknown_bucket_and_half_star_labels(tmp_path):
-    """pipeline/schema/schema.pbtxt was written for ML-1M: sex in {F, M}, age 1..56, label 1..5.
-    The rows of a release without demographics differ there and nowhere else: sex U, age 0
-    (occupation 0 is ML-1M's own "not specified"), labels down to 0.5. With those three
-    allowed, ExampleValidator finds nothing (whether or not the schema already allows them)."""
+def test_the_curated_schema_takes_the_unknown_bucket_and_half_star_labels(tmp_path):
+    """pipeline/schema/schema.pbtxt allows what a release without demographics writes: sex U,
+    age 0 (occupation 0 is ML-1M's own "not specified"), labels down to 0.5: ExampleValidator
+    finds nothing in the rows of an ML-10M-format fixture."""
     tfdv = pytest.importorskip("tensorflow_data_validation")
     from pipeline.config import PipelineConfig
 
@@ -195,14 +194,5 @@ def test_the_curated_schema_needs_only_the_unknown_bucket_and_half_star_labels(t
     stats = tfdv.generate_statistics_from_dataframe(rows)
     schema = tfdv.load_schema_text(PipelineConfig.schema_file)
     found = tfdv.validate_statistics(stats, schema, environment="TRAINING").anomaly_info
-    assert set(found) <= {F.sex("a"), F.sex("b"), F.age("a"), F.age("b"), F.LABEL}, dict(found)
+    assert not found, dict(found)      # the schema allows the unknown bucket and half-star labels
 
-    sex = next(d for d in schema.string_domain if d.name == "sex")
-    if UNKNOWN_SEX not in sex.value:
-        sex.value.append(UNKNOWN_SEX)
-    for feature in schema.feature:
-        if feature.name in (F.age("a"), F.age("b")):
-            feature.int_domain.min = min(feature.int_domain.min, UNKNOWN_AGE)
-        if feature.name == F.LABEL:
-            feature.float_domain.min = min(feature.float_domain.min, 0.5)
-    assert not tfdv.validate_statistics(stats, schema, environment="TRAINING").anomaly_info
