@@ -5,6 +5,10 @@ CsvExampleGen -> StatisticsGen -> ImportSchemaGen (curated schema) -> ExampleVal
 residual over the baseline) -> Evaluator (TFMA: test split, both models, per slice)
 and BlessingGate (paired bootstrap vs the baseline and the last blessed model; with the
 runner's RankingEvaluator, the pair ranker not below popularity and EASE) -> Pusher.
+With the RankingEvaluator the Pusher pushes its `ranked_model`, the Trainer's model with the
+pair ranker's settings chosen on eval added as assets.extra/ranking.json, so that a pushed
+version serves the same wherever it is copied (docs/SERVING.md); without it, the Trainer's
+model (the service then ranks by the predicted rating alone, and says so).
 On Kubeflow (config.infra_validation) an InfraValidator also loads the trained model in TF
 Serving on Kubernetes and queries it with test-split examples before the Pusher.
 """
@@ -73,8 +77,9 @@ def infra_validator(config: PipelineConfig, examples, model) -> InfraValidator:
 
 def create_pipeline(config: PipelineConfig, ranking_evaluator=None) -> tfx.dsl.Pipeline:
     """ranking_evaluator: a factory (model, baseline_model, data_root) -> component whose
-    `evaluation` output the BlessingGate requires (serving/ranking_evaluator.py; the runners
-    pass it, so that this module imports nothing from the serving layer above it)."""
+    `evaluation` output the BlessingGate requires and whose `ranked_model` output (the
+    Trainer's model plus the ranker's settings) the Pusher pushes (serving/ranking_evaluator.py;
+    the runners pass it, so that this module imports nothing from the serving layer above it)."""
     example_gen = tfx.components.CsvExampleGen(
         input_base=config.data_root,
         input_config=tfx.proto.Input(splits=[
@@ -144,8 +149,10 @@ def create_pipeline(config: PipelineConfig, ranking_evaluator=None) -> tfx.dsl.P
 
     infra = (infra_validator(config, example_gen.outputs["examples"], trainer.outputs["model"])
              if config.infra_validation else None)
+    # The gate and the InfraValidator judge the Trainer's model; what is pushed is that model
+    # with the ranker's settings it was evaluated with (byte-identical but for that file).
     pusher = tfx.components.Pusher(
-        model=trainer.outputs["model"],
+        model=ranking.outputs["ranked_model"] if ranking is not None else trainer.outputs["model"],
         model_blessing=blessing_gate.outputs["blessing"],
         infra_blessing=infra.outputs["blessing"] if infra else None,
         push_destination=tfx.proto.PushDestination(

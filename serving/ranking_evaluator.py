@@ -9,6 +9,12 @@ RANKING_FILE in the output ModelEvaluation artifact, whose `passed` property the
 BlessingGate reads. It lives in serving/ because it scores through serving's code; the
 pipeline receives it from the runner (create_pipeline's `ranking_evaluator`), so that the
 pipeline's modules import nothing from above them.
+
+Its second output, `ranked_model`, is the Trainer's model copied file by file with the same
+result added as assets.extra/ranking.json (serving/version_files.py): the Pusher pushes it, so
+that a pushed version carries the pair ranker's settings it was evaluated with, and serves
+the same from any copy of it. The BlessingGate still judges the Trainer's model; the copy
+differs from it by that one file.
 """
 
 
@@ -22,6 +28,7 @@ import tensorflow as tf
 from tfx import v1 as tfx
 
 from serving.ranking import SUMMARY_PAIRS, SUMMARY_ROWS, SUMMARY_SINGLES
+from serving.version_files import RANKING_PATH
 from transform_fn import features as F
 
 # What measure() reads from a prepared folder.
@@ -33,7 +40,7 @@ PREPARED_FILES = ("movies.csv", "users.csv", "people.csv", F.RATINGS_FILE, F.MAN
 # component instead of reusing a cached result (TFX's cache key does not cover a function
 # component's imports).
 RANKING_CODE = ("serving/ease.py", "serving/ranking.py", "serving/recommend.py", "serving/ranking_evaluator.py",
-                "transform_fn/features.py")
+                "serving/version_files.py", "transform_fn/features.py")
 
 
 def ranking_code_version() -> str:
@@ -58,11 +65,33 @@ def local_prepared(data_root: str, scratch: str) -> Path:
     return out
 
 
+def copy_tree(source: str, target: str) -> None:
+    """Every file and folder under source, byte for byte, under target (local or a bucket)."""
+    source = source.rstrip("/")
+    for folder, _, files in tf.io.gfile.walk(source):
+        out = target + folder[len(source):]
+        tf.io.gfile.makedirs(out)
+        for name in files:
+            tf.io.gfile.copy(f"{folder}/{name}", f"{out}/{name}", overwrite=True)
+
+
+def write_ranked_model(model_uri: str, ranked_uri: str, result: dict) -> str:
+    """The model artifact at model_uri copied to ranked_uri, with `result` added to its
+    servable SavedModel as version_files.RANKING_PATH; the path of that file."""
+    copy_tree(model_uri, ranked_uri)
+    path = f"{ranked_uri.rstrip('/')}/{F.SERVING_FORMAT}/{RANKING_PATH}"
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(result, f, indent=2)
+    return path
+
+
 @tfx.dsl.components.component
 def RankingEvaluator(
     model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model],
     baseline_model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model],
     evaluation: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.ModelEvaluation],
+    ranked_model: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Model],
     data_root: tfx.dsl.components.Parameter[str],
     rows: tfx.dsl.components.Parameter[int] = SUMMARY_ROWS,
     singles: tfx.dsl.components.Parameter[int] = SUMMARY_SINGLES,
@@ -80,10 +109,13 @@ def RankingEvaluator(
     tf.io.gfile.makedirs(evaluation.uri)
     with tf.io.gfile.GFile(os.path.join(evaluation.uri, F.RANKING_FILE), "w") as f:
         json.dump(result, f, indent=2)
+    # What the Pusher pushes: the model with the settings it was evaluated with.
+    write_ranked_model(model.uri, ranked_model.uri, result)
 
 
 def ranking_evaluator(model, baseline_model, data_root: str, rows: int = SUMMARY_ROWS,
                       singles: int = SUMMARY_SINGLES, pairs: int = SUMMARY_PAIRS):
-    """The factory create_pipeline takes: the component on the two Trainers' model channels."""
+    """The factory create_pipeline takes: the component on the two Trainers' model channels
+    (its `evaluation` for the BlessingGate, its `ranked_model` for the Pusher)."""
     return RankingEvaluator(model=model, baseline_model=baseline_model, data_root=data_root, rows=rows,
                             singles=singles, pairs=pairs, code_version=ranking_code_version())
