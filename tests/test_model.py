@@ -271,3 +271,23 @@ def test_the_deep_part_is_kept_only_when_it_beats_the_start_on_the_held_slice():
     data = tf.data.Dataset.from_tensor_slices((x, helpful)).batch(64)
     decision = keep_decision(m, data, data, hp)
     assert decision["kept"] and decision["held_eval_rmse_trained"] < 1e-4
+
+
+def test_the_recency_weights_are_fitted_afresh_each_time():
+    """fit_recency_weight twice on the same rows gives the same weights: each fit reads the
+    model's error without the weights of the last one."""
+    from trainer_fn.model import RECENCY_LAYER
+    from trainer_fn.run import fit_recency_weight
+
+    rng = np.random.default_rng(6)
+    x = _inputs(rng, n=64)
+    m = _untrained(True)
+    layer = m.get_layer(RECENCY_LAYER)
+    features = tf.keras.Model(m.inputs, layer.input)(x, training=False).numpy().reshape(64, -1)
+    truth = np.linspace(0.1, 0.5, features.shape[1])
+    y = m(x, training=False).numpy() + features @ truth
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
+    first = fit_recency_weight(m, data)
+    second = fit_recency_weight(m, data)
+    np.testing.assert_allclose(first, second, atol=1e-5)
+    assert np.abs(m(x, training=False).numpy() - y).max() < 1e-3

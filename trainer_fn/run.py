@@ -311,6 +311,7 @@ def fit_recency_weight(model, evaluate, limit: float = 2.0) -> list[float]:
     from scipy.optimize import nnls
 
     layer = model.get_layer(RECENCY_LAYER)
+    layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])    # fitted afresh, not on top of the last fit
     feature = keras.Model(model.inputs, layer.input)
     xs, errors = [], []
     for features, label in evaluate:
