@@ -10,9 +10,15 @@ The service loads the newest version under <work>/serving_model/ with the prepar
 newest prepared folder if MLMD does not say), and polls the serving folder: a newly pushed
 version is loaded and warmed up beside the current one, then swapped in with one
 assignment; a request keeps the version it started with, so none fails during a switch.
-Candidates (the most rated unseen movies and those nearest the members' histories in the
-model's movie embedding, or every unseen movie), scoring, ranking and reasons are
-serving/recommend.py's, the code the CLI runs.
+The pair ranker's settings come from the version folder itself (assets.extra/ranking.json,
+serving/version_files.py), so a copy of a version serves the same anywhere; a version
+without them is ranked by the predicted rating alone, and every answer says which
+("ranker"). A version that fails to load is logged once, listed in /v1/model and tried
+again only when its folder changes. Candidates (the most rated unseen movies and those
+nearest the members' histories in the model's movie embedding, or every unseen movie),
+scoring, ranking and reasons are serving/recommend.py's, the code the CLI runs. Every error
+is {"error": {"code", "message"}} (serving/errors.py); response bodies are
+serving/schemas.py's models, so /openapi.json describes each.
 """
 
 
@@ -28,7 +34,9 @@ import time
 from pathlib import Path
 
 from common.layout import DEFAULT_WORK_DIR, WorkLayout
+from serving import errors as E
 from serving import recommend as R
+from serving import version_files as V
 from transform_fn import features as F
 
 log = logging.getLogger("serving.serve")
@@ -46,11 +54,31 @@ class ServingState:
     scorer: R.Scorer
     tables: R.Tables
     info: dict
+    ranking: dict | None = None      # the ranking evaluation the version carries (version_files.ranking_summary)
+
+    @property
+    def ranker(self) -> str:
+        """What its lists are ranked by, as every answer says it."""
+        return V.PAIR_RANKER if self.tables.ranker is not None else V.RATING_ONLY
+
+
+@dataclasses.dataclass(frozen=True)
+class FailedLoad:
+    """A version that failed to load, and its folder as it was then: it is tried again only
+    when the folder changes."""
+    version: str
+    folder: tuple          # folder_state's (files, bytes, newest mtime)
+    error: str             # for answers: no file-system path
+    failed_at: str
+
+    def public(self) -> dict:
+        return {"version": self.version, "error": self.error, "failed_at": self.failed_at}
 
 
 def model_info(work: WorkLayout, model_dir: Path) -> dict:
     """What MLMD says about a pushed version: the run, the prepared data it read, its
-    evaluation's RMSE. Empty where MLMD has no record (a folder copied by hand)."""
+    evaluation's RMSE. Empty where MLMD has no record (a folder copied by hand). Nothing the
+    version serves with comes from here: its ranker settings are in the version folder."""
     info: dict = {}
     try:
         from pipeline import runs as summary
@@ -82,13 +110,27 @@ def _iso(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def folder_state(folder: Path) -> tuple[int, int, float]:
+    """(files, bytes, newest mtime) of everything under folder: what tells that it changed."""
+    files, size, newest = 0, 0, folder.stat().st_mtime
+    for path in folder.rglob("*"):
+        stat = path.stat()
+        newest = max(newest, stat.st_mtime)
+        if path.is_file():
+            files, size = files + 1, size + stat.st_size
+    return files, size, newest
+
+
 def _settled(folder: Path, settle: float) -> bool:
-    newest = max((p.stat().st_mtime for p in folder.rglob("*")), default=folder.stat().st_mtime)
-    return time.time() - newest >= settle
+    return time.time() - folder_state(folder)[2] >= settle
 
 
 class ModelWatcher:
-    """Holds the current ServingState and replaces it when a newer version is pushed."""
+    """Holds the current ServingState and replaces it when a newer version is pushed.
+
+    The newest version that loads is served. A version that fails to load is logged once,
+    listed in failed_versions() (/v1/model, /readyz) and tried again only when its folder
+    changes (files, bytes or a modification time), not at every poll."""
 
     def __init__(self, work_dir: str | os.PathLike, prepared: str | os.PathLike | None = None,
                  poll_seconds: float = 2.0, settle_seconds: float = SETTLE_SECONDS,
@@ -99,7 +141,8 @@ class ModelWatcher:
         self.poll_seconds = poll_seconds
         self.settle_seconds = settle_seconds
         self.current: ServingState | None = None
-        self.last_error: str | None = None
+        self.last_error: str | None = None      # the last load failure, as logged
+        self.failed: dict[str, FailedLoad] = {}
         self._tables: dict[tuple, R.Tables] = {}    # (prepared folder, ranker settings) -> tables
         self._lock = threading.Lock()            # one load at a time; requests never take it
         self._stop = threading.Event()
@@ -109,35 +152,74 @@ class ModelWatcher:
         versions = [v for v in R.model_versions(self.work.serving_model) if _settled(v, self.settle_seconds)]
         return versions[-1] if versions else None
 
+    def failed_versions(self) -> list[dict]:
+        return [f.public() for f in sorted(self.failed.values(), key=lambda f: int(f.version))]
+
     def refresh(self) -> bool:
-        """Load the newest settled version if it is not the current one; True if swapped."""
+        """Load the newest settled version that loads, if it is not the current one; True if
+        swapped. Versions that failed with their folder unchanged since are passed over."""
         with self._lock:
-            newest = self.newest()
-            if newest is None or (self.current is not None and self.current.model_dir == newest):
-                return False
-            try:
-                state = self.load(newest)
-            except Exception as error:      # keep serving the current version; retried next poll
-                self.last_error = f"loading {newest}: {type(error).__name__}: {error}"
-                log.error(self.last_error)
-                return False
-            self.current = state            # the swap: one reference assignment
-            self.last_error = None
-            log.info("serving model version %s (prepared data %s)", state.version, state.tables.prepared)
-            return True
+            versions = R.model_versions(self.work.serving_model)
+            present = {v.name for v in versions}
+            self.failed = {name: f for name, f in self.failed.items() if name in present}
+            for folder in reversed(versions):
+                if self.current is not None and folder == self.current.model_dir:
+                    return False
+                state = folder_state(folder)
+                if time.time() - state[2] < self.settle_seconds:
+                    continue                     # still being written
+                failed = self.failed.get(folder.name)
+                if failed is not None and failed.folder == state:
+                    continue                     # reported already; tried again when the folder changes
+                try:
+                    loaded = self.load(folder)
+                except Exception as error:      # keep serving the current version
+                    self.last_error = f"loading {folder}: {type(error).__name__}: {error}"
+                    log.error("model version %s failed to load (tried again when its folder changes): %s",
+                              folder.name, self.last_error)
+                    public = E.without_paths(f"{type(error).__name__}: {error}".replace(str(folder),
+                                                                                      f"version {folder.name}"))
+                    self.failed[folder.name] = FailedLoad(folder.name, state, public, _iso(time.time()))
+                    continue
+                self.failed.pop(folder.name, None)
+                self.current = loaded            # the swap: one reference assignment
+                self.last_error = None
+                # Tables of versions no longer served go (the requests still holding one keep it).
+                self._tables = {k: t for k, t in self._tables.items() if t is loaded.tables}
+                log.info("serving model version %s (prepared data %s; ranked by the %s)", loaded.version,
+                         loaded.tables.prepared, loaded.ranker)
+                return True
+            return False
+
+    def info_of(self, model_dir: Path) -> dict:
+        """MLMD's record of the version (model_info): the run, its data, its RMSE."""
+        return model_info(self.work, model_dir)
+
+    def scorer_of(self, model_dir: Path):
+        return R.Scorer(model_dir)
+
+    def tables_for(self, prepared: Path, params) -> R.Tables:
+        """One Tables per (data, ranker settings): a version with other settings gets its
+        own, so the version still serving is never changed under its requests."""
+        tables = self._tables.get((prepared, params))
+        if tables is None:
+            tables = R.Tables(prepared)
+            if params is not None:
+                tables.use_ranker(params)
+            self._tables[(prepared, params)] = tables
+        return tables
 
     def load(self, model_dir: Path) -> ServingState:
-        info = model_info(self.work, model_dir)
+        # The ranker's settings travel with the version (assets.extra/ranking.json), so a
+        # copy of it serves the same anywhere; without them: the predicted rating alone.
+        ranking = V.read_ranking(model_dir)
+        params = V.ranker_params(ranking)
+        info = self.info_of(model_dir)
         prepared = self.prepared or (Path(info["prepared"]) if info.get("prepared") else None)
         if prepared is None or not (prepared / "movies.csv").exists():
             prepared = self.work.latest_prepared()
-        params = R.ranker_params(self.work, model_dir, info.get("run_id"), find_run=False)   # model_info looked
-        # One Tables per (data, ranker settings): a version with other settings gets its own,
-        # so the version still serving is never changed under its requests.
-        tables = self._tables.get((prepared, params))
-        if tables is None:
-            tables = self._tables[(prepared, params)] = R.Tables(prepared).use_ranker(params)
-        scorer = R.Scorer(model_dir)
+        tables = self.tables_for(prepared, params)
+        scorer = self.scorer_of(model_dir)
         # Warm-up: trace and run the signature once before the first request sees it.
         users = list(tables.users.index[:2])
         if users:
@@ -145,7 +227,11 @@ class ModelWatcher:
             R.score_pair(scorer, tables, members[0], members[-1], movies=tables.movies.head(64))
         info = {**info, "prepared": str(prepared), "loaded_at": _iso(time.time())}
         info.setdefault("pushed_at", _iso(model_dir.stat().st_mtime))
-        return ServingState(model_dir.name, model_dir, scorer, tables, info)
+        if params is None:
+            log.warning("model version %s carries no ranker settings (%s): its lists are ranked by the "
+                        "predicted rating alone, and every answer says \"ranker\": \"%s\"",
+                        model_dir.name, V.RANKING_PATH, V.RATING_ONLY)
+        return ServingState(model_dir.name, model_dir, scorer, tables, info, V.ranking_summary(ranking))
 
     def start(self) -> None:
         self.refresh()
@@ -209,9 +295,10 @@ def fingerprint(path: Path) -> str | None:
         return None
 
 
-def model_summary(s: ServingState) -> dict:
+def model_summary(s: ServingState, failed_versions: list[dict] = ()) -> dict:
     """What /v1/model shows: versions, data names and fingerprints, never a file-system path."""
     info = s.info
+    params = s.tables.ranker.params if s.tables.ranker is not None else None
     return {"version": s.version, "run_id": info.get("run_id"), "data": s.tables.prepared.name,
             "data_fingerprint": fingerprint(s.tables.prepared / F.MANIFEST_FILE),
             "model_fingerprint": fingerprint(s.model_dir / "saved_model.pb"),
@@ -219,8 +306,25 @@ def model_summary(s: ServingState) -> dict:
             "pushed_at": info.get("pushed_at"), "loaded_at": info.get("loaded_at"),
             "mlmd": "read" if "mlmd_error" not in info else "unavailable",
             "has_attention": s.scorer.has_attention,
-            # the pair ranker's settings, chosen on eval by the model's run (serving/ranking.py)
-            "ranker": dataclasses.asdict(s.tables.ranker.params) if s.tables.ranker is not None else None}
+            # the pair ranker's settings, chosen on eval by the model's run and carried by the
+            # version folder (serving/version_files.py); "rating only" without them
+            "ranker": s.ranker, "ranker_settings": dataclasses.asdict(params) if params is not None else None,
+            "ranking_check": s.ranking, "failed_versions": list(failed_versions)}
+
+
+def version_message(watcher: ModelWatcher, version: str, served: str) -> str:
+    """Why ?version=N is not answered: the service answers with the version it serves only."""
+    name = str(int(version))
+    failed = watcher.failed.get(name)
+    if failed is not None:
+        return f"version {name} failed to load ({failed.error}); this service serves version {served}"
+    present = {v.name for v in R.model_versions(watcher.work.serving_model)}
+    if name not in present:
+        return f"no version {name} has been pushed; this service serves version {served}"
+    if int(name) < int(served):
+        return (f"version {name} is older than the version this service serves ({served}): it serves only the "
+                f"newest version that loads")
+    return f"version {name} is not loaded yet; this service serves version {served}"
 
 
 def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | os.PathLike | None = None,
@@ -230,7 +334,7 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
     scoring_threads: how many requests are scored at once (SCORING_THREADS by default)."""
     from contextlib import asynccontextmanager
 
-    from fastapi import Body, FastAPI, HTTPException, Query, Request
+    from fastapi import Body, FastAPI, Query, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -254,62 +358,114 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
         yield
         watcher.stop()
 
+    codes = "; ".join(f"`{code}` ({status}): {when}" for code, (status, when) in E.CODES.items())
     app = FastAPI(title="Movie pair recommender", version="1", lifespan=lifespan, description=(
         "Top-N movies for two people (or one), scored by the newest pushed model of the TFX pipeline. "
         f"Ratings are MovieLens stars, 1 to 5. Limits: user ids are 1 to 9 ASCII digits, `users` at most "
         f"{MAX_USERS_CHARS} characters, `n` 1 to {schemas.MAX_N}, at most {schemas.MAX_RATINGS} ratings a member, "
         f"request bodies JSON (415 otherwise) of at most {MAX_BODY_BYTES} bytes (413), the body within "
-        f"10 s (408); beyond the concurrency limit a request gets 503 with Retry-After."))
+        f"10 s (408); beyond the concurrency limit a request gets 503 with Retry-After.\n\n"
+        "Every 4xx and 5xx answer is `{\"error\": {\"code\": ..., \"message\": ...}}` (ErrorResponse); the "
+        f"codes: {codes}.\n\n"
+        "`/healthz` is liveness (200 while the process runs); `/readyz` is readiness (503 `no_model` until "
+        "a version is loaded). `?version=N` on the recommendation endpoints pins the answer to version N: "
+        "it is answered only while N is the version served (the newest that loaded), else 404 "
+        "`unknown_version`. Every answer says what its list is ranked by (`ranker`): the pair ranker with "
+        "the settings the version folder carries, or `rating only` for a version without them."))
     app.state.watcher = watcher
     app.add_middleware(RequestLimits)
+    app.add_middleware(E.ErrorShape, router=app.router)     # outermost: routes before bounds, one error shape
 
-    def state() -> ServingState:
+    def errors(*statuses: int) -> dict:
+        """The OpenAPI `responses` of these error statuses: the one shape, the codes each can carry."""
+        return {status: {"model": schemas.ErrorResponse,
+                         "description": "; ".join(f"{code}: {when}" for code, (s, when) in E.CODES.items()
+                                                  if s == status)}
+                for status in statuses}
+
+    def no_model() -> E.ApiError:
+        failed = watcher.failed_versions()
+        message = NO_MODEL
+        if failed:
+            message = (f"no model version loaded: version {', '.join(f['version'] for f in failed)} failed to load "
+                       f"(failed_versions says why; the service log has the details); a version is tried again "
+                       f"when its folder changes, and a newly pushed one is picked up without a restart")
+        return E.ApiError(503, "no_model", message, failed_versions=failed or None)
+
+    def state(version: str | None = None) -> ServingState:
         current = watcher.current
         if current is None:
-            detail = NO_MODEL
-            if watcher.last_error:
-                detail += " (the last load failed: see the service log)"
-            raise HTTPException(503, detail=detail)
+            raise no_model()
+        if version is not None and int(version) != int(current.version):
+            raise E.ApiError(404, "unknown_version", version_message(watcher, version, current.version))
         return current
 
     def users_of(users: str) -> list[int]:
         try:
             return parse_users(users)
         except ValueError as error:
-            raise HTTPException(422, detail=str(error)) from None
+            raise E.ApiError(422, "invalid_request", str(error),
+                             errors=[{"loc": ["query", "users"], "msg": str(error), "type": "value_error"}]) from None
 
     def members_of(s: ServingState, users: list[int]) -> list[R.Member]:
         unknown = [u for u in users if u not in s.tables.users.index]
         if unknown:
-            raise HTTPException(404, detail=f"unknown user{'s' if len(unknown) > 1 else ''} "
-                                            f"{', '.join(map(str, unknown))}")
+            raise E.ApiError(404, "unknown_user", f"unknown user{'s' if len(unknown) > 1 else ''} "
+                                                  f"{', '.join(map(str, unknown))}")
         return [s.tables.member(u) for u in users]
+
+    @app.exception_handler(E.ApiError)
+    async def api_error(request: Request, error: E.ApiError):
+        return JSONResponse(status_code=error.status, content=E.body(error.code, error.message, **error.extra),
+                            headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError):
-        return JSONResponse(status_code=422, content={"detail": validation_errors(error.errors())})
+        found = validation_errors(error.errors())
+        message = "invalid request"
+        if found:
+            first = found[0]
+            message = f"invalid {'.'.join(map(str, first['loc']))}: {first['msg']}"
+            if len(found) > 1:
+                message += f" (and {len(found) - 1} more: see errors)"
+        return JSONResponse(status_code=422, content=E.body("invalid_request", message, errors=found))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):
-        return JSONResponse(status_code=error.status_code, content={"detail": error.detail},
+        return JSONResponse(status_code=error.status_code, content=E.body(E.code_for(error.status_code),
+                                                                          str(error.detail)),
                             headers=getattr(error, "headers", None))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception):     # never a traceback in a response
         log.exception("unhandled error on %s", request.url.path)
-        return JSONResponse(status_code=500, content={"detail": "internal error (logged by the service)"})
+        return JSONResponse(status_code=500, content=E.body("internal", "internal error (logged by the service)"))
 
-    @app.get("/healthz", summary="Liveness, and whether a model is loaded")
+    version_query = Query(None, pattern=r"^[0-9]{1,19}$", examples=["1700000000"],
+                          description="answer only with this model version (the one served, /v1/model's "
+                                      "`version`); another is 404 unknown_version")
+
+    @app.get("/healthz", summary="Liveness: 200 while the process runs, whether or not a model is loaded",
+             response_model=schemas.Health)
     def healthz():
         current = watcher.current
         return {"status": "ok", "model_loaded": current is not None,
                 "model_version": current.version if current else None}
 
-    @app.get("/v1/model", summary="The served model: version, data and model fingerprints, RMSE from its evaluation")
-    def model():
-        return model_summary(state())
+    @app.get("/readyz", summary="Readiness: 200 once a model version is loaded, 503 no_model until then",
+             response_model=schemas.Ready, responses=errors(503))
+    def readyz():
+        s = state()
+        return {"status": "ready", "model_version": s.version, "ranker": s.ranker}
 
-    @app.get("/v1/recommendations", summary="Top-n movies neither user has rated")
+    @app.get("/v1/model", summary="The served model: version, data and model fingerprints, RMSE from its "
+                                  "evaluation, the ranker and its settings, versions that failed to load",
+             response_model=schemas.ModelInfo, responses=errors(503))
+    def model():
+        return model_summary(state(), watcher.failed_versions())
+
+    @app.get("/v1/recommendations", summary="Top-n movies neither user has rated",
+             response_model=schemas.Recommendations, responses=errors(404, 422, 503))
     def get_recommendations(
             users: str = Query(..., max_length=MAX_USERS_CHARS * 10,
                                description="'A,B' for a pair, 'A' or 'A,A' for one person (ids of 1 to 9 digits)",
@@ -317,43 +473,50 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
             n: int = Query(10, ge=1, le=schemas.MAX_N, description="list length"),
             strategy: schemas.Strategy = Query(
                 "average", description="average: the pair prediction; least_misery: the lower member prediction"),
-            diversify: bool = Query(False, description="maximal-marginal-relevance re-rank for genre diversity")):
+            diversify: bool = Query(False, description="maximal-marginal-relevance re-rank for genre diversity"),
+            version: str | None = version_query):
         ids = users_of(users)
-        s = state()
+        s = state(version)
         body = R.recommendations(s.scorer, s.tables, members_of(s, ids), n, strategy, diversify, watcher.retrieval)
-        return {"users": ids, "model_version": s.version, **body}
+        return {"users": ids, "model_version": s.version, "ranker": s.ranker, **body}
 
-    @app.post("/v1/recommendations", summary="Top-n movies for people described by their recent ratings")
-    def post_recommendations(request: schemas.RecommendationRequest = Body(..., examples=[schemas.EXAMPLE])):
-        s = state()
+    @app.post("/v1/recommendations", summary="Top-n movies for people described by their recent ratings",
+              response_model=schemas.Recommendations, responses=errors(404, 408, 413, 415, 422, 503))
+    def post_recommendations(request: schemas.RecommendationRequest = Body(..., examples=[schemas.EXAMPLE]),
+                             version: str | None = version_query):
+        s = state(version)
         members = []
         for i, m in enumerate(request.members, start=1):
             if m.user is not None and not m.ratings and m.user not in s.tables.users.index:
-                raise HTTPException(404, detail=f"unknown user {m.user} (member {i}) and no ratings given")
+                raise E.ApiError(404, "unknown_user", f"unknown user {m.user} (member {i}) and no ratings given")
             try:
                 members.append(s.tables.member_with_ratings([(r.movie, r.rating) for r in m.ratings], m.user,
                                                             m.sex, m.age, m.occupation))
             except ValueError as error:
-                raise HTTPException(422, detail=f"member {i}: {error}") from None
+                raise E.ApiError(422, "invalid_request", f"member {i}: {error}",
+                                 errors=[{"loc": ["body", "members", i - 1], "msg": str(error)[:200],
+                                          "type": "value_error"}]) from None
         if len(members) == 2 and members[0] == members[1]:
             members = members[:1]
         body = R.recommendations(s.scorer, s.tables, members, request.n, request.strategy, request.diversify,
                                  watcher.retrieval)
         return {"users": [m.user if m.user != R.NEW_USER_ID else None for m in members], "model_version": s.version,
-                **body}
+                "ranker": s.ranker, **body}
 
-    @app.get("/v1/predict", summary="One pair prediction")
+    @app.get("/v1/predict", summary="One pair prediction", response_model=schemas.Prediction,
+             responses=errors(404, 422, 503))
     def predict(users: str = Query(..., max_length=MAX_USERS_CHARS * 10, examples=["1,2"]),
-                movie: int = Query(..., ge=0, le=schemas.MAX_ID, description="movie id")):
+                movie: int = Query(..., ge=0, le=schemas.MAX_ID, description="movie id"),
+                version: str | None = version_query):
         ids = users_of(users)
-        s = state()
+        s = state(version)
         members = members_of(s, ids)
         if movie not in s.tables.movies.index:
-            raise HTTPException(404, detail=f"unknown movie {movie}")
+            raise E.ApiError(404, "unknown_movie", f"unknown movie {movie}")
         a, b = members[0], members[-1]
         row = R.score_pair(s.scorer, s.tables, a, b, movies=s.tables.movies.loc[[movie]]).iloc[0]
         found = R.top_contributors(s.tables, members, [movie], s.scorer) if "watch" in row.index else None
-        return {"users": ids, "movie": movie, "title": row["title"], "model_version": s.version,
+        return {"users": ids, "movie": movie, "title": row["title"], "model_version": s.version, "ranker": s.ranker,
                 "pair_rating": round(float(row["pair_rating"]), 4),
                 "member_ratings": [{"user": m.user, "predicted_rating": round(float(row[f"{side}_rating"]), 4)}
                                    for side, m in zip(("a", "b"), members)],

@@ -203,23 +203,37 @@ def test_reason_names_the_most_attended_movie_shared_genres_and_director(prepare
 # ---------------------------------------------------------------- the service (stand-in scorer)
 
 class FakeWatcher(serve.ModelWatcher):
-    """Versions are the folder names under serving_model; loading builds a FakeScorer."""
+    """Versions are the folder names under serving_model; loading builds a FakeScorer (the
+    rest of loading is the service's: the version folder's ranker settings, the tables)."""
 
-    def __init__(self, work, prepared, retrieval=R.DEFAULT_RETRIEVAL):
+    def __init__(self, work, prepared, retrieval=R.DEFAULT_RETRIEVAL, offsets: bool = True):
         super().__init__(work, prepared, settle_seconds=0, retrieval=retrieval)
         self.loads = 0
+        self.offsets = offsets
 
-    def load(self, model_dir):
+    def scorer_of(self, model_dir):
         self.loads += 1
-        return serve.ServingState(model_dir.name, model_dir, FakeScorer(offset=0.1 * self.loads),
-                                  R.Tables(self.prepared), {"rmse": {"candidate": 0.9}, "pushed_at": "now"})
+        return FakeScorer(offset=0.1 * self.loads if self.offsets else 0.0)
+
+    def info_of(self, model_dir):
+        return {"rmse": {"candidate": 0.9}, "pushed_at": "now"}
 
 
-def push(work: Path, version: int) -> Path:
+def push(work: Path, version: int, ranking: dict | None = None) -> Path:
+    """A version folder; with `ranking`, the RankingEvaluator's result it carries."""
     folder = work / "serving_model" / str(version)
     folder.mkdir(parents=True)
     (folder / "saved_model.pb").write_bytes(b"")
+    if ranking is not None:
+        (folder / "assets.extra").mkdir()
+        (folder / "assets.extra" / "ranking.json").write_text(json.dumps(ranking))
     return folder
+
+
+RANKING = {"data": "hand-made", "model": "/pipeline_root/Trainer/model/9/Format-Serving",
+           "params": {"lam": 1.0, "decay": 0.9, "liked": True, "rating_weight": 0.5, "single_rating_weight": 0.25,
+                      "sequence_weight": 0.0},
+           "check": {"peer": "EASE", "passed": True, "low": 0.0, "high": 0.1, "rule": "NDCG@10 ..."}}
 
 
 @pytest.fixture
@@ -235,6 +249,7 @@ def test_recommendations_for_a_pair(client):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["users"] == [1, 2] and body["mode"] == "pair" and body["model_version"] == "1"
+    assert body["ranker"] == "rating only"           # the version carries no ranker settings: it says so
     assert body["candidates"] == 6 and len(body["items"]) == 3
     items = body["items"]
     assert [i["rank"] for i in items] == [1, 2, 3]
@@ -304,8 +319,9 @@ def test_a_non_finite_rating_is_a_422_that_echoes_nothing(client, rating):
     body = '{"members": [{"user": 1, "ratings": [{"movie": 8, "rating": %s}]}]}' % rating
     r = client.post("/v1/recommendations", content=body, headers={"Content-Type": "application/json"})
     assert r.status_code == 422, r.text
-    detail = r.json()["detail"]
-    assert detail[0]["loc"][-1] == "rating" and "input" not in detail[0]
+    error = r.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert error["errors"][0]["loc"][-1] == "rating" and "input" not in error["errors"][0]
 
 
 def test_a_huge_body_is_413_before_parsing_and_a_huge_invalid_field_is_not_echoed(client):
@@ -326,7 +342,8 @@ def test_a_huge_body_is_413_before_parsing_and_a_huge_invalid_field_is_not_echoe
 def test_a_body_that_is_not_json_is_415(client, content_type):
     headers = {"Content-Type": content_type} if content_type else {}
     r = client.post("/v1/recommendations", content='{"members": [{"user": 1}]}', headers=headers)
-    assert r.status_code == 415 and "application/json" in r.json()["detail"]
+    assert r.status_code == 415 and "application/json" in r.json()["error"]["message"]
+    assert r.json()["error"]["code"] == "unsupported_media_type"
     ok = client.post("/v1/recommendations", content='{"members": [{"user": 1}]}',
                      headers={"Content-Type": "application/json; charset=utf-8"})
     assert ok.status_code == 200
@@ -338,8 +355,8 @@ def test_no_answer_names_a_file_system_path(client, tmp_path_factory):
                client.post("/v1/recommendations", json={"members": [{"user": 1700}]}),
                client.get("/v1/model")]
     assert [a.status_code for a in answers] == [404, 404, 404, 200]
-    assert answers[0].json()["detail"] == "unknown user 1700"
-    assert answers[1].json()["detail"] == "unknown movie 99999"
+    assert answers[0].json()["error"] == {"code": "unknown_user", "message": "unknown user 1700"}
+    assert answers[1].json()["error"] == {"code": "unknown_movie", "message": "unknown movie 99999"}
     for a in answers:
         assert str(tmp_path_factory.getbasetemp()) not in a.text and "/tmp" not in a.text and ".csv" not in a.text
     info = answers[-1].json()
@@ -446,21 +463,193 @@ def test_health_model_and_openapi(client):
     assert client.get("/healthz").json() == {"status": "ok", "model_loaded": True, "model_version": "1"}
     model = client.get("/v1/model").json()
     assert model["version"] == "1" and model["rmse"] == {"candidate": 0.9} and model["pushed_at"] == "now"
+    assert model["ranker"] == "rating only" and model["ranker_settings"] is None and model["failed_versions"] == []
+    assert client.get("/readyz").json() == {"status": "ready", "model_version": "1", "ranker": "rating only"}
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/healthz", "/v1/model", "/v1/recommendations", "/v1/predict"} <= set(paths)
+    assert {"/healthz", "/readyz", "/v1/model", "/v1/recommendations", "/v1/predict"} <= set(paths)
     assert {"get", "post"} <= set(paths["/v1/recommendations"])
+
+
+def test_the_openapi_schema_describes_every_response_body(client):
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas         # 422 is the one error shape too
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                ref = response["content"]["application/json"]["schema"].get("$ref", "")
+                name = ref.rsplit("/", 1)[-1]
+                assert name in schemas, (path, method, status)
+                if int(status) >= 400:
+                    assert name == "ErrorResponse", (path, method, status)
+    assert set(schemas["ErrorDetail"]["required"]) == {"code", "message"}
+    assert {"ranker", "items", "model_version"} <= set(schemas["Recommendations"]["required"])
+    statuses = {m: set(o["responses"]) for m, o in spec["paths"]["/v1/recommendations"].items()}
+    assert {"200", "404", "422", "503"} <= statuses["get"] and {"413", "415"} <= statuses["post"]
+    assert set(spec["paths"]["/readyz"]["get"]["responses"]) == {"200", "503"}
+
+
+def _error(r, status: int, code: str) -> dict:
+    """The one error shape, with this status and code, no traceback or path."""
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert "Traceback" not in r.text and "/tmp" not in r.text
+    return body["error"]
+
+
+def test_every_error_is_one_shape_with_a_machine_readable_code(client):
+    from serving.limits import MAX_BODY_BYTES
+
+    json_type = {"Content-Type": "application/json"}
+    _error(client.get("/v1/recommendations", params={"users": "1,999"}), 404, "unknown_user")
+    _error(client.get("/v1/predict", params={"users": "1,2", "movie": 999}), 404, "unknown_movie")
+    _error(client.post("/v1/recommendations", json={"members": [{"user": 77}]}), 404, "unknown_user")
+    users = _error(client.get("/v1/recommendations", params={"users": "1,abc"}), 422, "invalid_request")
+    assert users["errors"][0]["loc"] == ["query", "users"] and "whole numbers" in users["message"]
+    n = _error(client.get("/v1/recommendations", params={"users": "1", "n": 0}), 422, "invalid_request")
+    assert n["errors"][0]["loc"] == ["query", "n"] and "greater than or equal to 1" in n["message"]
+    _error(client.get("/v1/predict", params={"users": "1,2"}), 422, "invalid_request")          # movie missing
+    _error(client.post("/v1/recommendations", content="{not json", headers=json_type), 422, "invalid_request")
+    member = _error(client.post("/v1/recommendations", json={"members": [{"ratings": [{"movie": 7, "rating": 4}]}]}),
+                    422, "invalid_request")
+    assert member["errors"][0]["loc"] == ["body", "members", 0] and "needs sex" in member["message"]
+    _error(client.post("/v1/recommendations", content="{}", headers={"Content-Type": "text/plain"}), 415,
+           "unsupported_media_type")
+    _error(client.post("/v1/recommendations", content="x" * (MAX_BODY_BYTES + 1), headers=json_type), 413,
+           "body_too_large")
+    _error(client.get("/nowhere"), 404, "not_found")
+    _error(client.post("/nowhere", content="{}", headers={"Content-Type": "text/plain"}), 404, "not_found")
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("PUT", "/v1/model", None), ("PUT", "/v1/model", '{"version": "2"}'), ("PATCH", "/v1/predict", None),
+    ("PATCH", "/v1/predict", "not json either"), ("DELETE", "/v1/recommendations", None), ("POST", "/healthz", "{}"),
+])
+def test_a_method_a_path_does_not_take_is_405_before_the_body_is_looked_at(client, method, path, body):
+    headers = {"Content-Type": "text/plain"} if body else {}
+    r = client.request(method, path, content=body, headers=headers)
+    error = _error(r, 405, "method_not_allowed")
+    assert method in error["message"]
+    allowed = set(r.headers["allow"].split(", "))
+    assert allowed == {"GET", "POST"} if path == "/v1/recommendations" else allowed == {"GET"}
+
+
+def test_busy_and_no_model_are_503s_told_apart_by_their_code(tmp_path, prepared):
+    from starlette.middleware import Middleware
+
+    from serving.limits import RequestLimits
+
+    app = serve.create_app(tmp_path, watch=False, watcher=FakeWatcher(tmp_path, prepared))
+    with TestClient(app) as c:
+        _error(c.get("/v1/recommendations", params={"users": "1,2"}), 503, "no_model")
+    busy = serve.create_app(tmp_path, watch=False, watcher=FakeWatcher(tmp_path, prepared))
+    busy.user_middleware = [Middleware(RequestLimits, max_in_flight=0) if m.cls is RequestLimits else m
+                            for m in busy.user_middleware]
+    with TestClient(busy) as c:
+        r = c.get("/v1/recommendations", params={"users": "1,2"})
+        _error(r, 503, "busy")
+        assert r.headers["retry-after"] == "1"
+
+
+def test_a_pinned_version_is_answered_only_while_it_is_the_one_served(client, tmp_path):
+    watcher = client.app.state.watcher
+    ok = client.get("/v1/recommendations", params={"users": "1,2", "version": "1"})
+    assert ok.status_code == 200 and ok.json()["model_version"] == "1"
+    assert client.get("/v1/predict", params={"users": "1,2", "movie": 8, "version": "1"}).status_code == 200
+    error = _error(client.get("/v1/recommendations", params={"users": "1,2", "version": "2"}), 404, "unknown_version")
+    assert "no version 2 has been pushed" in error["message"] and "serves version 1" in error["message"]
+    _error(client.get("/v1/recommendations", params={"users": "1,2", "version": "x1"}), 422, "invalid_request")
+    push(tmp_path, 2)
+    assert watcher.refresh()
+    error = _error(client.post("/v1/recommendations", params={"version": "1"}, json={"members": [{"user": 1}]}),
+                   404, "unknown_version")
+    assert "older than the version this service serves (2)" in error["message"]
+    posted = client.post("/v1/recommendations", params={"version": "2"}, json={"members": [{"user": 1}]})
+    assert posted.status_code == 200 and posted.json()["model_version"] == "2"
+    assert client.get("/v1/predict", params={"users": "1,2", "movie": 8, "version": "2"}).status_code == 200
+
+
+def test_a_version_that_fails_to_load_is_reported_once_and_retried_when_its_folder_changes(client, tmp_path,
+                                                                                            caplog):
+    watcher = client.app.state.watcher
+    loads = []
+    real_load = watcher.load
+    watcher.load = lambda folder: (loads.append(folder.name), real_load(folder))[1]
+    broken = push(tmp_path, 4)
+    (broken / "assets.extra").mkdir()
+    (broken / "assets.extra" / "ranking.json").write_text("{not json")
+    with caplog.at_level("ERROR", logger="serving.serve"):
+        for _ in range(3):                                  # three polls: one try, one log line
+            assert not watcher.refresh()
+    assert loads == ["4"]
+    assert [r for r in caplog.records if "version 4 failed to load" in r.getMessage()] and len(caplog.records) == 1
+    model = client.get("/v1/model").json()
+    assert model["version"] == "1"
+    (failed,) = model["failed_versions"]
+    assert failed["version"] == "4" and "ranking.json cannot be read" in failed["error"]
+    assert str(tmp_path) not in failed["error"]
+    _error(client.get("/v1/recommendations", params={"users": "1,2", "version": "4"}), 404, "unknown_version")
+    # Fixed (the folder changes): tried again, and served.
+    (broken / "assets.extra" / "ranking.json").write_text(json.dumps(RANKING))
+    assert watcher.refresh() and loads == ["4", "4"]
+    model = client.get("/v1/model").json()
+    assert model["version"] == "4" and model["failed_versions"] == [] and model["ranker"] == "pair ranker"
+
+
+def test_every_version_failing_is_503_no_model_naming_them(tmp_path, prepared):
+    broken = push(tmp_path, 3)
+    (broken / "assets.extra").mkdir()
+    (broken / "assets.extra" / "ranking.json").write_text('{"check": {}}')
+    with TestClient(serve.create_app(tmp_path, watch=False, watcher=FakeWatcher(tmp_path, prepared))) as c:
+        for path in ("/readyz", "/v1/model"):
+            error = _error(c.get(path), 503, "no_model")
+            assert error["failed_versions"][0]["version"] == "3" and "params" in error["failed_versions"][0]["error"]
+        assert c.get("/healthz").status_code == 200                # alive all the same
+
+
+def _top(client, users: str) -> list:
+    body = client.get("/v1/recommendations", params={"users": users, "n": 10}).json()
+    return [(i["movie"], i["score"], i["reason"]) for i in body["items"]], body["ranker"]
+
+
+def test_a_version_copied_to_another_folder_serves_the_same_top_10(tmp_path, prepared):
+    """The ranker's settings travel in the version folder: a copy of it (another work folder,
+    no MLMD, no reports) answers the same lists with the same settings."""
+    import shutil
+
+    pushed = push(tmp_path / "work", 1, RANKING)
+    copy = tmp_path / "elsewhere" / "serving_model" / "1"
+    shutil.copytree(pushed, copy)
+    rating_only = push(tmp_path / "bare", 1)                     # the same model without the settings
+    answers = {}
+    for name, work in (("pushed", tmp_path / "work"), ("copy", tmp_path / "elsewhere"), ("bare", tmp_path / "bare")):
+        watcher = FakeWatcher(work, prepared, offsets=False)
+        with TestClient(serve.create_app(work, watch=False, watcher=watcher)) as c:
+            answers[name] = (_top(c, "1,2"), _top(c, "3"), c.get("/v1/model").json())
+    pushed_answer, copy_answer, bare = answers["pushed"], answers["copy"], answers["bare"]
+    assert len(pushed_answer[1][0]) == 10 and pushed_answer[:2] == copy_answer[:2]
+    assert pushed_answer[0][1] == "pair ranker" and bare[0][1] == "rating only"
+    assert pushed_answer[2]["ranker_settings"] == copy_answer[2]["ranker_settings"] == RANKING["params"]
+    assert copy_answer[2]["ranking_check"]["passed"] is True and "model" not in copy_answer[2]["ranking_check"]
+    assert [s for _, s, _ in pushed_answer[1][0]] != [s for _, s, _ in bare[1][0]]     # the settings were used
+    assert rating_only.exists() and "/pipeline_root" not in json.dumps(copy_answer[2])
 
 
 def test_no_pushed_model_is_503_saying_how_to_get_one(tmp_path, prepared):
     app = serve.create_app(tmp_path, watch=False, watcher=FakeWatcher(tmp_path, prepared))
     with TestClient(app) as c:
         r = c.get("/v1/recommendations", params={"users": "1,2"})
-        assert r.status_code == 503 and "make run" in r.json()["detail"]
+        assert r.status_code == 503 and "make run" in r.json()["error"]["message"]
+        assert r.json()["error"]["code"] == "no_model"
         assert c.get("/v1/model").status_code == 503
-        assert c.get("/healthz").json()["model_loaded"] is False
+        assert c.get("/healthz").json()["model_loaded"] is False        # alive, not ready
+        assert c.get("/readyz").status_code == 503 and c.get("/readyz").json()["error"]["code"] == "no_model"
         push(tmp_path, 5)                       # pushed while serving: picked up, no restart
         assert app.state.watcher.refresh()
         assert c.get("/v1/model").json()["version"] == "5"
+        assert c.get("/readyz").json() == {"status": "ready", "model_version": "5", "ranker": "rating only"}
 
 
 def test_a_new_version_is_swapped_in_without_a_failed_request(client, tmp_path):
@@ -557,3 +746,12 @@ def test_members_are_scored_for_the_top_only_and_the_list_is_the_same(prepared, 
     assert [i["movie"] for i in body["items"]] == expected["movie_id"].tolist()
     assert [[m["predicted_rating"] for m in i["member_ratings"]] for i in body["items"]] == [
         [round(float(r), 4) for r in (row.a_rating, row.b_rating)] for row in expected.itertuples()]
+
+
+def test_a_bug_is_a_500_in_the_one_shape_without_a_traceback(tmp_path, prepared, monkeypatch):
+    push(tmp_path, 1)
+    app = serve.create_app(tmp_path, watch=False, watcher=FakeWatcher(tmp_path, prepared))
+    monkeypatch.setattr(R, "recommendations", lambda *a, **k: 1 / 0)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        error = _error(c.get("/v1/recommendations", params={"users": "1,2"}), 500, "internal")
+        assert "ZeroDivision" not in error["message"]

@@ -161,10 +161,13 @@ def test_the_service_on_the_pushed_model(first_run, work, pushed, tmp_path):
         # the history movie that drove the watch score: the sequence model's where the ranker weighs it
         assert any(" watched '" in i["reason"] for i in items)
         assert len({i["reason"] for i in items}) > 1
-        # The CLI's function gives the same list.
-        from serving.recommend import recommend
+        # The CLI's function gives the same list with the settings the version carries.
+        from serving import recommend as R
+        from serving import version_files as V
 
-        cli = recommend(pushed, prepared, a, b, top=10)
+        assert body["ranker"] == "pair ranker"
+        tables = R.Tables(prepared).use_ranker(V.ranker_params(V.read_ranking(pushed)))
+        cli = R.recommend(pushed, prepared, a, b, top=10, tables=tables)
         assert cli["movie"].tolist() == [i["movie"] for i in items]
         least = client.get("/v1/recommendations", params={"users": f"{a},{b}", "strategy": "least_misery"}).json()
         scores = [i["score"] for i in least["items"]]
@@ -201,6 +204,44 @@ def test_the_service_on_the_pushed_model(first_run, work, pushed, tmp_path):
         assert client.get("/v1/model").json()["version"] == newer.name
 
 
+def test_the_pushed_version_carries_its_ranker_settings_and_serves_the_same_from_a_copy(first_run, work, pushed,
+                                                                                       tmp_path):
+    """The Pusher pushed the RankingEvaluator's copy of the Trainer's model: byte-identical
+    but for assets.extra/ranking.json, the evaluation it passed; a copy of the version in a
+    folder with no MLMD and no reports serves the same top-10 as where it was pushed."""
+    import hashlib
+
+    from serving import version_files as V
+
+    def files(root):
+        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in root.rglob("*") if p.is_file()}
+
+    trained = Path(first_run.output("Trainer", "model").uri) / F.SERVING_FORMAT
+    before, after = files(trained), files(pushed)
+    assert set(after) - set(before) == {V.RANKING_PATH} and {k: after[k] for k in before} == before
+    evaluation = first_run.output("RankingEvaluator", "evaluation")
+    assert json.loads((pushed / V.RANKING_PATH).read_text()) == json.loads(
+        (Path(evaluation.uri) / F.RANKING_FILE).read_text())
+    copy = tmp_path / "elsewhere"
+    shutil.copytree(pushed, copy / "serving_model" / pushed.name)
+    prepared = WorkLayout.at(work).prepared / synthetic_name("tiny", 42)
+    users = ",".join(str(int(u)) for u in pd.read_csv(prepared / "users.csv")["user_id"][:2])
+    answers = []
+    for folder in (work, copy):
+        # This version, where it is: the shared work folder may hold newer ones.
+        watcher = serve.ModelWatcher(folder, prepared=prepared, settle_seconds=float("inf"))
+        watcher.current = watcher.load(WorkLayout.at(folder).serving_model / pushed.name)
+        with TestClient(serve.create_app(folder, watch=False, watcher=watcher)) as client:
+            body = client.get("/v1/recommendations", params={"users": users, "n": 10}).json()
+            model = client.get("/v1/model").json()
+            answers.append(([(i["movie"], i["score"]) for i in body["items"]], body["ranker"],
+                            model["ranker_settings"], model["version"]))
+    assert answers[0] == answers[1] and answers[0][1] == "pair ranker" and answers[0][3] == pushed.name
+    assert len(answers[0][0]) == 10
+    assert answers[0][2] == json.loads((pushed / V.RANKING_PATH).read_text())["params"]
+
+
 def test_model_info_reads_the_run_from_mlmd(first_run, work, pushed):
     info = serve.model_info(WorkLayout.at(work), pushed)
     evaluation = first_run.output("Evaluator", "evaluation")
@@ -224,7 +265,7 @@ def test_make_serve_answers_the_readme_requests(first_run, work):
                                     cwd=ROOT, capture_output=True, text=True, timeout=60)
             assert result.returncode == 0, result.stderr
             answer = json.loads(result.stdout)
-            assert "detail" not in answer, (command, answer)
+            assert "error" not in answer, (command, answer)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=10) as r:
             assert "/v1/recommendations" in json.load(r)["paths"]
     finally:
