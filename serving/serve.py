@@ -179,9 +179,11 @@ class ModelWatcher:
                               folder.name, self.last_error)
                     public = E.without_paths(f"{type(error).__name__}: {error}".replace(str(folder),
                                                                                       f"version {folder.name}"))
-                    self.failed[folder.name] = FailedLoad(folder.name, state, public, _iso(time.time()))
+                    # copy on write: requests read self.failed while this thread changes it
+                    self.failed = {**self.failed, folder.name: FailedLoad(folder.name, state, public,
+                                                                          _iso(time.time()))}
                     continue
-                self.failed.pop(folder.name, None)
+                self.failed = {name: f for name, f in self.failed.items() if name != folder.name}
                 self.current = loaded            # the swap: one reference assignment
                 self.last_error = None
                 # Tables of versions no longer served go (the requests still holding one keep it).
@@ -227,6 +229,9 @@ class ModelWatcher:
             R.score_pair(scorer, tables, members[0], members[-1], movies=tables.movies.head(64))
         info = {**info, "prepared": str(prepared), "loaded_at": _iso(time.time())}
         info.setdefault("pushed_at", _iso(model_dir.stat().st_mtime))
+        if ranking is not None and ranking.get("data") not in (None, prepared.name):
+            log.warning("model version %s was ranking-evaluated on data %r and serves data %r", model_dir.name,
+                        ranking.get("data"), prepared.name)
         if params is None:
             log.warning("model version %s carries no ranker settings (%s): its lists are ranked by the "
                         "predicted rating alone, and every answer says \"ranker\": \"%s\"",
