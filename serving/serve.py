@@ -165,7 +165,10 @@ class ModelWatcher:
             for folder in reversed(versions):
                 if self.current is not None and folder == self.current.model_dir:
                     return False
-                state = folder_state(folder)
+                try:
+                    state = folder_state(folder)
+                except OSError:                  # removed meanwhile
+                    continue
                 if time.time() - state[2] < self.settle_seconds:
                     continue                     # still being written
                 failed = self.failed.get(folder.name)
