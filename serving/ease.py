@@ -14,8 +14,6 @@ No TensorFlow: the service and the ranking metrics share it.
 from __future__ import annotations
 
 import dataclasses
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -152,9 +150,9 @@ def profile_weights(n: int, decay: float, ratings=None) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class RankerParams:
-    """The pair ranker's settings (serving/ranking.py chooses them on eval). The defaults
-    are what eval chose on ML-100K; the service uses them for a model whose run has no
-    ranking.json."""
+    """The pair ranker's settings (serving/ranking.py chooses them on eval; a pushed version
+    carries them, serving/version_files.py). A default stands only for a field a version's
+    file lacks (one added after the version was pushed)."""
     lam: float = 200.0
     decay: float = 0.99
     liked: bool = True
@@ -162,14 +160,6 @@ class RankerParams:
     single_rating_weight: float = 0.1     # for one person (the pair (A, A)), chosen on eval single rows
     # x the sequence model's pair score (trainer_fn/sequence.py), standardised, where the model has it
     sequence_weight: float = 0.0
-
-    @classmethod
-    def of_run(cls, report_dir: Path | None) -> "RankerParams":
-        path = Path(report_dir) / F.RANKING_FILE if report_dir else None
-        if path is None or not path.exists():
-            return cls()
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in json.loads(path.read_text())["params"].items() if k in known})
 
 
 @dataclasses.dataclass

@@ -30,8 +30,9 @@ minus the same ranker without it, with its interval.
 
 In the pipeline, serving/ranking_evaluator.py's RankingEvaluator runs measure() after the
 Trainers and the BlessingGate requires its check; runners/run_local.py copies its result to
-<work>/reports/<run id>/ranking.json (for_run): the summary prints it, the report shows it,
-and the service reads the run's chosen settings from it (RankerParams.of_run).
+<work>/reports/<run id>/ranking.json (for_run): the summary prints it, the report shows it;
+the pushed version carries it in assets.extra/ranking.json (serving/version_files.py), where
+the service and the command line read the chosen settings.
 """
 
 from __future__ import annotations

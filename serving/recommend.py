@@ -664,12 +664,10 @@ def recommendations(scorer: Scorer, tables: Tables, members: list[Member], n: in
 def recommend(model_dir: Path, prepared: Path, user_a: int, user_b: int, top: int = 10,
               retrieval: Retrieval | None = DEFAULT_RETRIEVAL, strategy: str = "average", diversified: bool = False,
               scorer: Scorer | None = None, tables: Tables | None = None) -> pd.DataFrame:
-    """The top movies for the pair, as a table: highest strategy score first (the pair
-    ranker with its default settings unless `tables` come with one)."""
+    """The top movies for the pair, as a table: highest strategy score first (with the pair
+    ranker's settings the version carries, version_tables, unless `tables` are given)."""
     if tables is None:
-        from serving.ease import RankerParams
-
-        tables = Tables(prepared).use_ranker(RankerParams())
+        tables = version_tables(prepared, model_dir)
     scorer = scorer or Scorer(model_dir)
     a, b = tables.member(user_a), tables.member(user_b)
     frame = score_pair(scorer, tables, a, b, retrieval)
@@ -723,18 +721,16 @@ def main(argv=None) -> None:
     run_cli(p.prog, lambda: _main(args), verbose=args.verbose)
 
 
-def ranker_params(work: WorkLayout, model: Path, run_id: str | None = None, find_run: bool = True):
-    """The pair ranker's settings its run chose on eval (ranking.json in the run's report
-    folder), else RankerParams' defaults. Without run_id the run is looked up in MLMD
-    unless find_run is False (the caller looked already)."""
-    from serving.ease import RankerParams
+def version_tables(prepared: Path, model: Path) -> Tables:
+    """The tables, ranking with the pair ranker's settings the version carries
+    (assets.extra/ranking.json, chosen on eval by its run's RankingEvaluator), or by the
+    predicted rating alone for a version without them (pushed with --no-ranking): as the
+    service ranks (serving/serve.py)."""
+    from serving import version_files as V
 
-    if run_id is None and find_run and work.metadata.exists():
-        from pipeline import runs
-
-        run = runs.pushing_run(str(work.metadata), F.PIPELINE_NAME, str(model))
-        run_id = run.run_id if run is not None else None
-    return RankerParams.of_run(work.run_reports(run_id) if run_id else None)
+    tables = Tables(prepared)
+    params = V.ranker_params(V.read_ranking(model))
+    return tables.use_ranker(params) if params is not None else tables
 
 
 def _main(args) -> None:
@@ -743,7 +739,7 @@ def _main(args) -> None:
         raise UserError(f"--prepared {args.prepared}: not a prepared data folder (no users.csv in it)")
     prepared = Path(args.prepared) if args.prepared else work.latest_prepared()
     model = Path(args.model) if args.model else latest_model(work.serving_model)
-    tables = Tables(prepared).use_ranker(ranker_params(work, model))
+    tables = version_tables(prepared, model)
     if args.json:
         members = [tables.member(u) for u in dict.fromkeys(args.users)]
         body = recommendations(Scorer(model), tables, members, args.top, args.strategy, args.diversify,

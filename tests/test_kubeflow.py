@@ -29,7 +29,8 @@ EDGES = {
     "BlessingGate": {"CsvExampleGen", "Trainer", "BaselineTrainer", "latest_blessed_model_resolver-model-resolver",
                      "RankingEvaluator"},
     "InfraValidator": {"CsvExampleGen", "Trainer"},
-    "Pusher": {"Trainer", "BlessingGate", "InfraValidator"},
+    # the Pusher pushes the RankingEvaluator's copy of the model, which carries its ranker settings
+    "Pusher": {"RankingEvaluator", "BlessingGate", "InfraValidator"},
 }
 
 
@@ -60,6 +61,7 @@ def test_the_infra_validator_loads_and_queries_tf_serving_on_kubernetes_before_t
     assert "InfraValidator" in tasks["Pusher"].dependent_tasks
     pusher_inputs = tasks["Pusher"].inputs.artifacts
     assert pusher_inputs["infra_blessing"].task_output_artifact.producer_task == "InfraValidator"
+    assert pusher_inputs["model"].task_output_artifact.producer_task == "RankingEvaluator"
     parameters = {name: value.runtime_value.constant_value.string_value
                   for name, value in tasks["InfraValidator"].inputs.parameters.items()}
     serving = json.loads(parameters["serving_spec"])
