@@ -71,7 +71,7 @@ def first_run(work):
 
     # The tiny data is too small to judge models by; the margin -1 lets the attention model
     # through the strong-baseline gate here (test_pipeline_e2e checks that gate failing).
-    args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3",
+    args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3", "--sequence-epochs", "3",
                                  "--baseline-margin", "-1"])
     with fd1_to(work / "first-run-console.txt"):
         return run_local.run(args)

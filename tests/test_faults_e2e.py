@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 def _command(work: Path) -> list[str]:
     return [sys.executable, "-m", "runners.run_local", "--work-dir", str(work), "--size", "tiny",
-            "--epochs", "2", "--baseline-margin", "-1", "--no-report", "--no-ranking"]
+            "--epochs", "2", "--sequence-epochs", "2", "--baseline-margin", "-1", "--no-report", "--no-ranking"]
 
 
 def _env():

@@ -111,7 +111,7 @@ def test_pushed_model_scores_tf_examples_like_the_evaluator(first_run, work):
 
 
 def test_second_run_with_unchanged_inputs_is_served_from_cache(first_run, work):
-    args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3",
+    args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3", "--sequence-epochs", "3",
                                  "--baseline-margin", "-1"])
     second = run_local.run(args)
     assert second.run_id != first_run.run_id
@@ -132,7 +132,7 @@ def test_second_run_with_unchanged_inputs_is_served_from_cache(first_run, work):
 def test_a_model_that_does_not_beat_the_baseline_is_not_pushed(first_run, work):
     serving = WorkLayout.at(work).serving_model
     pushed_before = sorted(serving.iterdir())
-    args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3",
+    args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3", "--sequence-epochs", "3",
                                  "--baseline-margin", "5.0"])
     third = run_local.run(args)
     assert third.components["Trainer"].state == "CACHED"

@@ -82,7 +82,7 @@ E2E = [
     SAVED_MODEL_CLI,
     "make kubeflow",                         # docs/KUBEFLOW.md
 ]
-E2E_ENV = {"SIZE": "tiny", "ARGS": "--epochs 3 --force-push --no-ranking"}   # ranking: tests/test_pipeline_e2e.py
+E2E_ENV = {"SIZE": "tiny", "ARGS": "--epochs 3 --sequence-epochs 3 --force-push --no-ranking"}   # ranking: tests/test_pipeline_e2e.py
 # The recommendation service's requests (the README's quick start, docs/SERVING.md).
 SERVICE_CURLS = [
     "curl -s 'http://127.0.0.1:8000/v1/recommendations?users=1,2&n=10'",
