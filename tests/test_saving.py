@@ -126,6 +126,10 @@ def test_the_sequence_model_serves_what_it_computes_in_process(saved, tmp_path):
     np.testing.assert_allclose(served, direct, atol=1e-5)
     np.testing.assert_allclose(np.exp(served).sum(axis=1), 1.0, atol=1e-4)     # a distribution over the movies
     assert np.ptp(served[0] - served[1]) > 0.01
+    logs = S.read_warmup(fn_args.serving_model_dir)        # TF Serving's warm-up calls watch_next too
+    assert sum(log.predict_log.request.model_spec.signature_name == S.SEQUENCE_SIGNATURE for log in logs) == 2
+    for log in logs:
+        assert all(np.isfinite(v).all() for v in S.run_predict_request(loaded, log.predict_log.request).values())
     scorer = Scorer(fn_args.serving_model_dir)
     assert scorer.has_sequence and scorer.sequence_length == 4
     ids = [int(vocabulary[5]), int(vocabulary[0]), 999999]

@@ -63,7 +63,7 @@ def raw_call(loaded, columns: dict) -> dict:
 def test_every_pushed_version_has_its_signatures_and_warmup_records(loaded, pushed):
     assert {S.SERVING_DEFAULT, S.RAW_SIGNATURE, S.PAIR_SIGNATURE, S.SEQUENCE_SIGNATURE} == set(loaded.signatures)
     logs = S.read_warmup(str(pushed))
-    assert len(logs) == 3 * len(S.WARMUP_BATCH_SIZES)
+    assert len(logs) == 4 * len(S.WARMUP_BATCH_SIZES)         # the four signatures, watch_next's included
     for log in logs:
         request = log.predict_log.request
         out = S.run_predict_request(loaded, request)
@@ -72,6 +72,10 @@ def test_every_pushed_version_has_its_signatures_and_warmup_records(loaded, push
             assert out[F.PREDICTION_KEY].shape == (size, 1)
         elif request.model_spec.signature_name == S.PAIR_SIGNATURE:
             assert set(out) == {"pair_rating"} and out["pair_rating"].shape == (size,)
+        elif request.model_spec.signature_name == S.SEQUENCE_SIGNATURE:
+            movies = len((pushed / "assets" / F.MOVIE_VOCAB).read_text().splitlines())
+            assert set(out) == {F.SEQUENCE_OUTPUT} and out[F.SEQUENCE_OUTPUT].shape == (size, movies)
+            np.testing.assert_allclose(np.exp(out[F.SEQUENCE_OUTPUT]).sum(axis=1), 1.0, atol=1e-4)
         else:
             assert set(out) == set(S.RAW_OUTPUTS) and out["a_attention"].shape == (size, F.HISTORY_LENGTH)
         assert all(np.isfinite(v).all() for v in out.values())

@@ -38,7 +38,7 @@ def save(model, tf_transform_output, fn_args, history: dict, info: dict, explain
     served = model if served is None else served
     tf.saved_model.save(served, fn_args.serving_model_dir,
                         signatures=build_signatures(served, tf_transform_output, explain, sequence))
-    write_warmup(fn_args.serving_model_dir, serving_raw_spec(tf_transform_output))
+    write_warmup(fn_args.serving_model_dir, serving_raw_spec(tf_transform_output), sequence=sequence is not None)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, F.HISTORY_FILE), "w") as f:
         json.dump({**info, "history": {k: [float(v) for v in vals] for k, vals in history.items()}},
                   f, indent=2, default=list)

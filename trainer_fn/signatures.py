@@ -174,8 +174,9 @@ def _serialize(rows: list[dict], raw_spec: dict) -> list[bytes]:
     return out
 
 
-def warmup_requests(raw_spec: dict, batch_sizes=WARMUP_BATCH_SIZES) -> list:
-    """PredictionLog records: for each batch size, one request per signature."""
+def warmup_requests(raw_spec: dict, batch_sizes=WARMUP_BATCH_SIZES, sequence: bool = False) -> list:
+    """PredictionLog records: for each batch size, one request per signature (with `sequence`,
+    watch_next's too: histories of 0 to 3 unknown movie ids)."""
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
     logs = []
@@ -191,16 +192,22 @@ def warmup_requests(raw_spec: dict, batch_sizes=WARMUP_BATCH_SIZES) -> list:
                     request.inputs[name].CopyFrom(
                         tf.make_tensor_proto([row[name] for row in rows], dtype=spec.dtype))
             logs.append(prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request)))
+        if sequence:
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=WARMUP_MODEL_NAME, signature_name=SEQUENCE_SIGNATURE))
+            histories = [F.LIST_SEPARATOR.join(str(i + k + 1) for k in range(i % 4)) for i in range(size)]
+            request.inputs[F.SEQUENCE_INPUT].CopyFrom(tf.make_tensor_proto(histories, dtype=tf.string))
+            logs.append(prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request)))
     return logs
 
 
-def write_warmup(export_dir: str, raw_spec: dict) -> str:
+def write_warmup(export_dir: str, raw_spec: dict, sequence: bool = False) -> str:
     """assets.extra/tf_serving_warmup_requests in the SavedModel folder, as TF Serving reads it
     (a TFRecord file of PredictionLog protos, run once on each load before serving)."""
     path = os.path.join(export_dir, WARMUP_FILE)
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.TFRecordWriter(path) as writer:
-        for log in warmup_requests(raw_spec):
+        for log in warmup_requests(raw_spec, sequence=sequence):
             writer.write(log.SerializeToString())
     return path
 
