@@ -167,11 +167,7 @@ def main(argv=None) -> None:
     for name, work, source in datasets:
         lines = bench(name, work, source, seeds, args.quick, not args.no_seed_preset)
         section += lines
-    if not any("100K" in d[0] for d in datasets):
-        section += [f"ML-100K not benchmarked: no folder at {ml100k} (`make fetch DATASET=ml-100k`).", ""]
-    section += [f"Whole benchmark: {(time.time() - started) / 60:.1f} min."]
-    benchmarks_page.write_section(args.output, SECTION, "\n".join(section))
-    print("\n".join(section))
+    benchmarks_page.finish(args.output, SECTION, section, started, ml100k, any("100K" in d[0] for d in datasets))
 
 
 if __name__ == "__main__":

@@ -25,3 +25,15 @@ def write_section(path: str | Path, name: str, text: str) -> None:
     else:
         body = body.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(body)
+
+
+def finish(path: str | Path, name: str, section: list[str], started: float, ml100k: Path, benchmarked: bool) -> None:
+    """The end of a benchmark that runs on ML-100K when it can: the note when it could not,
+    the whole benchmark's minutes, section `name` written to the page and printed."""
+    import time
+
+    if not benchmarked:
+        section += [f"ML-100K not benchmarked: no folder at {ml100k} (`make fetch DATASET=ml-100k`).", ""]
+    section += [f"Whole benchmark: {(time.time() - started) / 60:.1f} min."]
+    write_section(path, name, "\n".join(section))
+    print("\n".join(section))

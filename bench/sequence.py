@@ -131,11 +131,7 @@ def main(argv=None) -> None:
                f"{os.cpu_count()} cores, {platform.machine()}, CPU only.", ""]
     for name, work, source in datasets:
         section += bench(name, work, source, seeds, args.quick)
-    if not (ml100k / "u.data").exists():
-        section += [f"ML-100K not benchmarked: no folder at {ml100k} (`make fetch DATASET=ml-100k`).", ""]
-    section += [f"Whole benchmark: {(time.time() - started) / 60:.1f} min."]
-    benchmarks_page.write_section(args.output, SECTION, "\n".join(section))
-    print("\n".join(section))
+    benchmarks_page.finish(args.output, SECTION, section, started, ml100k, (ml100k / "u.data").exists())
 
 
 if __name__ == "__main__":
