@@ -158,14 +158,15 @@ class RankerParams:
     liked: bool = True
     rating_weight: float = 0.1
     single_rating_weight: float = 0.1     # for one person (the pair (A, A)), chosen on eval single rows
-    # x the sequence model's pair score (trainer_fn/sequence.py), standardised, where the model has it
+    # the sequence model's share of the watch score (trainer_fn/sequence.py), in [0, 1]:
+    # (1 - w) x standardised EASE + w x its standardised pair score, where the model has it
     sequence_weight: float = 0.0
 
 
 @dataclasses.dataclass
 class PairRanker:
     """What the service ranks by: watch (the members' recency-weighted EASE scores, summed and
-    standardised over the candidates, + sequence_weight x the sequence model's pair score, the
+    standardised over the candidates, mixed with the sequence model's pair score, the
     sum of the members' log p(movie | their sequence), standardised the same way, where the
     model has it) + rating_weight x the predicted pair rating."""
     ease: Ease
@@ -183,11 +184,13 @@ class PairRanker:
         return np.where(known, total[cols] if len(total) else 0.0, 0.0)
 
     def blend(self, ease_scores, sequence_scores=None, candidates=None) -> np.ndarray:
-        """The watch score: standardised EASE + sequence_weight x the standardised sequence
-        score (over `candidates`, every entry when None); EASE alone without a sequence score."""
+        """The watch score: (1 - w) x standardised EASE + w x the standardised sequence score,
+        w the sequence_weight (standardised over `candidates`, every entry when None); EASE
+        alone without a sequence score."""
         out = standardised(ease_scores, candidates)
-        if sequence_scores is not None and self.params.sequence_weight:
-            out = out + self.params.sequence_weight * standardised(sequence_scores, candidates)
+        w = self.params.sequence_weight
+        if sequence_scores is not None and w:
+            out = (1.0 - w) * out + w * standardised(sequence_scores, candidates)
         return out
 
     def weight(self, single: bool) -> float:

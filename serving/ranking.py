@@ -15,8 +15,9 @@ that second ("What a row may read" in the README):
     their last sequence_length movies); and the same with those movies shuffled (does
     their order matter?);
   - the pair ranker, what the service ranks by: the watch score (EASE with recency
-    standardised over the case's candidates, plus sequence_weight times the sequence model's
-    score standardised the same way) retrieves the retrieval.size best candidates, ranked by
+    standardised over the case's candidates, mixed with the sequence model's score
+    standardised the same way: (1 - sequence_weight) x the one + sequence_weight x the
+    other) retrieves the retrieval.size best candidates, ranked by
     it plus rating_weight times the rating model's predicted pair rating (a target not
     retrieved is a miss); and the same without the sequence model (its weight 0). The rating
     model scores only the retrieved candidates (predict_pair_raw, many cases a call): its
@@ -58,8 +59,9 @@ RESULT_FILE = F.RANKING_FILE
 LAMBDAS = (100.0, 200.0, 500.0, 1000.0, 2000.0)
 DECAYS = (1.0, 0.99, 0.97, 0.95, 0.9, 0.8)
 # Both on the standardised watch score's scale (serving/ease.py standardised).
-RATING_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
-SEQUENCE_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)   # x the sequence model's pair score
+RATING_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0)
+# the sequence model's share of the watch score: (1 - w) x EASE with recency + w x its pair score
+SEQUENCE_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 RESAMPLES = 1000
 RECENCY_PEER = "EASE with recency"
 PEERS = ("popularity", "EASE", RECENCY_PEER)
@@ -227,6 +229,14 @@ def standardised_per_case(scores: list[np.ndarray], catalogue: Catalogue, case_l
     return [standardised(s, catalogue.candidates(c)[0]) for s, c in zip(scores, case_list)]
 
 
+def mix(parts: list[np.ndarray], share: float, others: list[np.ndarray] | None) -> list[np.ndarray]:
+    """(1 - share) x parts + share x others, case by case (parts as they are when others is None
+    or share 0): the pair ranker's watch score (PairRanker.blend)."""
+    if others is None or not share:
+        return parts
+    return [(1.0 - share) * p + share * o for p, o in zip(parts, others)]
+
+
 def plus(parts: list[np.ndarray], weight: float, others: list[np.ndarray] | None) -> list[np.ndarray]:
     """parts + weight x others, case by case (parts as they are when others is None or weight 0)."""
     if others is None or not weight:
@@ -277,9 +287,9 @@ def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, 
     sequence_weight = 0.0
     if sequence is not None:        # the sequence model (trainer_fn/sequence.py), 0 allowed
         sequence = standardised_per_case(sequence, catalogue, chosen)
-        log["sequence_weight"] = {w: ndcg_of(plus(both, w, sequence), catalogue, chosen) for w in SEQUENCE_WEIGHTS}
+        log["sequence_weight"] = {w: ndcg_of(mix(both, w, sequence), catalogue, chosen) for w in SEQUENCE_WEIGHTS}
         sequence_weight = max(SEQUENCE_WEIGHTS, key=lambda x: (log["sequence_weight"][x], -x))
-        both = plus(both, sequence_weight, sequence)
+        both = mix(both, sequence_weight, sequence)
     where = retrieved(both, catalogue, chosen, size)
     ratings = model_scores(scorer, catalogue, chosen, where)
     for w in RATING_WEIGHTS:
@@ -290,7 +300,7 @@ def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, 
     single_weight = weight
     if singles:
         sequence_one = sequence_scores(scorer, catalogue, singles)
-        watch_one = plus(standardised_per_case([watch_scores(ease, c, decay, liked) for c in singles],
+        watch_one = mix(standardised_per_case([watch_scores(ease, c, decay, liked) for c in singles],
                                                catalogue, singles), sequence_weight,
                          standardised_per_case(sequence_one, catalogue, singles) if sequence_one else None)
         where_one = retrieved(watch_one, catalogue, singles, size)
@@ -332,7 +342,7 @@ def evaluate(ease: Ease, pop: np.ndarray, catalogue: Catalogue, params: RankerPa
         ranks[f"{SEQUENCE} (history shuffled)"] = ranks_of(sequence_scores(scorer, catalogue, case_list, seed),
                                                            catalogue, case_list)
         arms[WITHOUT_SEQUENCE] = watch
-        watch = plus(watch, params.sequence_weight, standardised_per_case(sequence, catalogue, case_list))
+        watch = mix(watch, params.sequence_weight, standardised_per_case(sequence, catalogue, case_list))
     arms[RANKER] = watch
     where = {name: retrieved(w, catalogue, case_list, size) for name, w in arms.items()}
     union = [np.union1d(*parts) if len(parts) > 1 else parts[0] for parts in zip(*where.values())]
@@ -418,8 +428,8 @@ def for_run(run, out_dir: Path) -> dict | None:
 def sample_text(result: dict) -> str:
     """What the numbers are on, in words (the run summary's and the report's)."""
     p = result["params"]
-    learned = (f" + {p['sequence_weight']:g} x the sequence model's pair score (standardised)"
-               if p.get("sequence_weight") else "")
+    learned = (f", mixed {1 - p['sequence_weight']:g} : {p['sequence_weight']:g} with the sequence model's pair "
+               f"score (standardised)" if p.get("sequence_weight") else "")
     return (f"test rows with label >= 4 (up to {result['rows']} pair and {result['singles']} single), the target "
             f"ranked among every movie neither member rated before its second; pair ranker = EASE over the "
             f"members' histories (lambda {p['lam']:g}, recency decay {p['decay']:g}"
