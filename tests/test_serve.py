@@ -670,6 +670,11 @@ def test_a_new_version_is_swapped_in_without_a_failed_request(client, tmp_path):
             push(tmp_path, version)
             assert watcher.refresh()
             assert not watcher.refresh()            # already current
+        # one request after the last swap, while the others still run: the hammering threads
+        # may all have been mid-request on version 2 when it happened
+        r = client.get("/v1/recommendations", params={"users": "1,2", "n": 3})
+        statuses.append(r.status_code)
+        versions.add(r.json().get("model_version"))
     finally:
         stop.set()
         for t in threads:
