@@ -136,6 +136,20 @@ def standardised(scores, candidates=None) -> np.ndarray:
     return (scores - part.mean()) / (spread if spread > 0 else 1.0)
 
 
+def mixed(ease_z: np.ndarray, sequence_z: np.ndarray | None, share: float) -> np.ndarray:
+    """The watch score from its standardised parts: (1 - share) x EASE's + share x the sequence
+    model's; EASE's alone without a sequence part or with share 0."""
+    if sequence_z is None or not share:
+        return ease_z
+    return (1.0 - share) * ease_z + share * sequence_z
+
+
+def best_positions(scores: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
+    """The positions of the n highest scores, ties by the lower id, in position order: how the
+    service retrieves its candidates and the ranking metrics reproduce it."""
+    return np.sort(np.lexsort((ids, -scores))[:n])
+
+
 def liking(stars) -> np.ndarray:
     """How much a rating says the person liked the movie: 0 at one star (or a half star below it,
     in the releases with half stars), 1 at the highest."""
@@ -187,11 +201,8 @@ class PairRanker:
         """The watch score: (1 - w) x standardised EASE + w x the standardised sequence score,
         w the sequence_weight (standardised over `candidates`, every entry when None); EASE
         alone without a sequence score."""
-        out = standardised(ease_scores, candidates)
-        w = self.params.sequence_weight
-        if sequence_scores is not None and w:
-            out = (1.0 - w) * out + w * standardised(sequence_scores, candidates)
-        return out
+        sequence_z = standardised(sequence_scores, candidates) if sequence_scores is not None else None
+        return mixed(standardised(ease_scores, candidates), sequence_z, self.params.sequence_weight)
 
     def weight(self, single: bool) -> float:
         """The rating weight for a pair, or for one person alone."""

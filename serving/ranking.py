@@ -48,7 +48,7 @@ import pandas as pd
 
 from serving import recommend as R
 from components.blessing_gate import read_ranking
-from serving.ease import Ease, PairRanker, RankerParams, standardised, watch_total
+from serving.ease import Ease, PairRanker, RankerParams, best_positions, mixed, standardised, watch_total
 from transform_fn import features as F
 
 K = 10
@@ -183,7 +183,7 @@ def retrieved(watch: list[np.ndarray], catalogue: Catalogue, case_list: list[Cas
     for w, case in zip(watch, case_list):
         mask, _ = catalogue.candidates(case)
         n = int(mask.sum()) if size is None else min(size, int(mask.sum()))
-        out.append(np.sort(np.lexsort((catalogue.ids, -np.where(mask, w, -np.inf)))[:n]))
+        out.append(best_positions(np.where(mask, w, -np.inf), catalogue.ids, n))
     return out
 
 
@@ -232,9 +232,9 @@ def standardised_per_case(scores: list[np.ndarray], catalogue: Catalogue, case_l
 def mix(parts: list[np.ndarray], share: float, others: list[np.ndarray] | None) -> list[np.ndarray]:
     """(1 - share) x parts + share x others, case by case (parts as they are when others is None
     or share 0): the pair ranker's watch score (PairRanker.blend)."""
-    if others is None or not share:
+    if others is None:
         return parts
-    return [(1.0 - share) * p + share * o for p, o in zip(parts, others)]
+    return [mixed(p, o, share) for p, o in zip(parts, others)]
 
 
 def plus(parts: list[np.ndarray], weight: float, others: list[np.ndarray] | None) -> list[np.ndarray]:

@@ -27,6 +27,7 @@ import pandas as pd
 from common.layout import DEFAULT_WORK_DIR, WorkLayout
 from common.errors import UserError, run_cli
 from data.windows import FITTED_ON
+from serving.ease import best_positions
 from transform_fn import features as F
 
 SERVING_DROP = (F.LABEL, *F.EVAL_ONLY)
@@ -436,7 +437,7 @@ def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
         ids = movies["movie_id"].to_numpy()
         watch = ranker.blend(ranker.watch(members, ids), sequence_part(scorer, ranker, members, ids))
         if retrieval is not None and len(movies) > retrieval.size:
-            keep = np.sort(np.lexsort((ids, -watch))[:retrieval.size])
+            keep = best_positions(watch, ids, retrieval.size)
             movies, watch = movies.iloc[keep], watch[keep]
     movies = tables.candidates(members, retrieval, scorer.embedding) if movies is None else movies
     rows = raw_rows(a, b, movies, tables.raters)
