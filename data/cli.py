@@ -53,6 +53,8 @@ def main(argv=None) -> None:
     prep.add_argument("--out", help="default: <work-dir>/prepared/<name of the --raw folder>")
     prep.add_argument("--partners", type=positive_int, default=prepare.PrepareConfig.partners)
     prep.add_argument("--seed", type=int, default=prepare.PrepareConfig.seed)
+    prep.add_argument("--origin", type=float, default=prepare.PrepareConfig.origin,
+                      help="the fraction of each user's train ratings before the rolling origin (1: none)")
     prep.add_argument("--force", action="store_true", help="rebuild even if the manifest matches")
     prep.add_argument("--strict", action="store_true", help="fail on the first bad row, naming file and line")
     sparse = sub.add_parser("subsample", help="a sparser copy of a raw folder: each rating kept with --fraction")
@@ -88,7 +90,7 @@ def _main(args) -> None:
     else:
         if args.raw and not Path(args.raw).is_dir():
             raise UserError(f"--raw {args.raw}: {'is a file, not a folder' if Path(args.raw).exists() else 'no such folder'}")
-        config = prepare.PrepareConfig(partners=args.partners, seed=args.seed, strict=args.strict)
+        config = prepare.PrepareConfig(partners=args.partners, seed=args.seed, strict=args.strict, origin=args.origin)
         out = args.out or work.prepared_for(args.raw)
         manifest = prepare.prepare(args.raw, out, config, force=args.force)
         print(json.dumps({k: manifest[k] for k in ("format", "demographics", "rating_scale", "counts", "dropped",

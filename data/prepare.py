@@ -22,6 +22,7 @@ so a failed run never overwrites a good result):
 from __future__ import annotations
 
 import dataclasses
+import zlib
 import hashlib
 import json
 import shutil
@@ -36,12 +37,12 @@ from data import imdb, movielens, outdir
 from common.errors import UserError
 from data.formats import UNKNOWN_AGE, UNKNOWN_OCCUPATION, UNKNOWN_SEX
 from data.rejects import Rejects
-from data.windows import PAD_MOVIE, make_windows, pair_windows, recent_ratings, split_in_time
+from data.windows import PAD_MOVIE, TRAIN_PERIODS, make_windows, pair_windows, recent_ratings, split_in_time
 from transform_fn import features as F
 from transform_fn.features import EVAL_SPLIT, SPLITS, TEST_SPLIT, TRAIN_SPLIT
 
 MANIFEST = F.MANIFEST_FILE
-MANIFEST_VERSION = 4
+MANIFEST_VERSION = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +50,8 @@ class PrepareConfig:
     sequence_length: int = F.SEQUENCE_LENGTH
     step: int = 2
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    # the rolling origin: the fraction of each user's train ratings before it (data/windows.py)
+    origin: float = 0.75
     partners: int = 2
     seed: int = 42
     strict: bool = False      # fail on the first bad raw row instead of rejecting it
@@ -58,6 +61,9 @@ class PrepareConfig:
             raise UserError(f"--partners must be at least 1 (got {self.partners}): each window needs a partner")
         if self.seed < 0:
             raise UserError(f"--seed must be 0 or more (got {self.seed})")
+        if not 0.0 < self.origin <= 1.0:
+            raise UserError(f"--origin must be in (0, 1] (got {self.origin}): the fraction of each user's train "
+                            "ratings before the rolling origin")
         if self.step < 1 or self.sequence_length < 2:
             raise UserError(f"step must be >= 1 and sequence_length >= 2 (got {self.step}, {self.sequence_length})")
 
@@ -176,7 +182,7 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
                               f"{', all rejected: ' + reasons if reasons else ''}). Nothing was written.")
 
     movie_table, people, imdb_counts = _movie_table(raw_dir, movies, rejects, _links_file(raw_dir))
-    timeline = split_in_time(ratings, config.split_fractions)
+    timeline = split_in_time(ratings, config.split_fractions, config.origin)
     windows = make_windows(timeline, config.sequence_length, config.step)
     windows = windows.join(recent_ratings(timeline, windows, F.RECENT_LENGTH))
     pairs = pair_windows(windows, config.partners, config.seed)
@@ -195,13 +201,15 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
         tables[f"{s}/singles.csv"] = single_rows[singles["split"].to_numpy() == s].reset_index(drop=True)
     # Rows come out grouped by movie; shuffle them (seeded) so that readers with a bounded
     # shuffle buffer still see mixed batches.
-    rng = np.random.default_rng(config.seed)
+    # Each table's own stream, so that one split's rows (and the ranking's sample of them) do not
+    # move when another split changes size.
     for name in [n for n in tables if n.endswith(("pairs.csv", "singles.csv"))]:
+        rng = np.random.default_rng([config.seed, zlib.crc32(name.encode())])
         tables[name] = tables[name].iloc[rng.permutation(len(tables[name]))].reset_index(drop=True)
     tables["movies.csv"] = movie_table
     tables["users.csv"] = users[["user_id", "sex", "age", "occupation"]]
     tables["people.csv"] = people
-    tables[F.RATINGS_FILE] = timeline[["user_id", "movie_id", "rating", "timestamp", "split"]]
+    tables[F.RATINGS_FILE] = timeline[["user_id", "movie_id", "rating", "timestamp", "split", "period"]]
     tables["rejects.csv"] = rejects.frame()
     tables["unmatched_movies.csv"] = movie_table.loc[~movie_table["imdb_matched"], ["movie_id", "title", "year"]]
 
@@ -233,6 +241,7 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
             "users_with_ratings": int(ratings["user_id"].nunique()),
             "raw_ratings": int(len(ratings) + rejects.dropped(ratings_file)),
             "ratings_per_split": _per_split(timeline["split"]),
+            "train_ratings_per_period": {p: int((timeline["period"] == p).sum()) for p in TRAIN_PERIODS},
             "windows_per_split": _per_split(windows["split"]),
             "pairs_per_split": {s: int(len(tables[f"{s}/pairs.csv"])) for s in SPLITS},
             "singles_per_split": {s: int(len(tables[f"{s}/singles.csv"])) for s in SPLITS},

@@ -19,30 +19,44 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from transform_fn.features import EVAL_SPLIT, SPLITS, TEST_SPLIT, TRAIN_SPLIT
+from transform_fn.features import EARLY_PERIOD, EVAL_SPLIT, LATE_PERIOD, SPLITS, TEST_SPLIT, TRAIN_SPLIT
 
 PAD_MOVIE = -1       # padded history slot (written as '' in the prepared CSVs)
 PAD_RATING = 0
 
 
-def split_in_time(ratings: pd.DataFrame, fractions=(0.8, 0.1, 0.1)) -> pd.DataFrame:
-    """Adds pos (0-based rank in the user's time order), n (user's count) and split.
+def split_in_time(ratings: pd.DataFrame, fractions=(0.8, 0.1, 0.1), origin: float = 0.75) -> pd.DataFrame:
+    """Adds pos (0-based rank in the user's time order), n (user's count), split and period.
 
     Ties in timestamp are broken by movie id, so the order is deterministic. All ratings
     of one (user, second) get the split of the first of them, so the boundary between two
     splits never falls inside a second.
+
+    period: the split, with train cut in two at a rolling origin, the first `origin` of each
+    user's train ratings (EARLY_PERIOD) and the rest (LATE_PERIOD), the second never
+    straddled either. The Trainer's deep part learns on the late rows over baselines fitted on
+    the early ratings (FITTED_ON), so its training rows look like the eval and test rows it is
+    judged and served on: out-of-sample residuals and recent slots filled.
     """
     if not np.isclose(sum(fractions), 1.0):
         raise ValueError(f"split fractions must sum to 1, got {fractions}")
+    if not 0.0 < origin <= 1.0:
+        raise ValueError(f"the rolling origin must be a fraction in (0, 1] of each user's train ratings, got {origin}")
     out = ratings.sort_values(["user_id", "timestamp", "movie_id"], kind="stable").reset_index(drop=True)
     out["pos"] = out.groupby("user_id").cumcount().astype("int64")
     out["n"] = out.groupby("user_id")["pos"].transform("size").astype("int64")
     train_end = np.floor(out["n"] * fractions[0]).astype("int64")
     eval_end = np.floor(out["n"] * (fractions[0] + fractions[1])).astype("int64")
-    split = np.select([out["pos"] < train_end, out["pos"] < eval_end], [TRAIN_SPLIT, EVAL_SPLIT], TEST_SPLIT)
+    early_end = np.floor(train_end * origin).astype("int64")
+    period = np.select([out["pos"] < early_end, out["pos"] < train_end, out["pos"] < eval_end],
+                       [EARLY_PERIOD, LATE_PERIOD, EVAL_SPLIT], TEST_SPLIT)
     first_of_second = _first_of_second(out)
-    out["split"] = split[first_of_second]
+    out["period"] = period[first_of_second]
+    out["split"] = np.where(np.isin(out["period"], TRAIN_PERIODS), TRAIN_SPLIT, out["period"])
     return out
+
+
+TRAIN_PERIODS = (EARLY_PERIOD, LATE_PERIOD)
 
 
 def _first_of_second(timeline: pd.DataFrame) -> np.ndarray:
@@ -70,7 +84,7 @@ def make_windows(timeline: pd.DataFrame, length: int = 4, step: int = 2) -> pd.D
     ratings = timeline["rating"].to_numpy()
     pos = timeline["pos"].to_numpy()
     targets = np.flatnonzero((pos + 1) % step == 0)
-    out = timeline.iloc[targets][["user_id", "movie_id", "rating", "timestamp", "pos", "split"]]
+    out = timeline.iloc[targets][["user_id", "movie_id", "rating", "timestamp", "pos", "split", "period"]]
     out = out.reset_index(drop=True)
     # The history ends before the target's second: at the first rating of that second.
     before = _first_of_second(timeline)[targets]
@@ -86,9 +100,10 @@ def make_windows(timeline: pd.DataFrame, length: int = 4, step: int = 2) -> pd.D
 
 
 def pair_windows(windows: pd.DataFrame, partners: int = 2, seed: int = 0) -> pd.DataFrame:
-    """Pairs of window indices (a, b) sharing target movie and split, users distinct.
+    """Pairs of window indices (a, b) sharing target movie and period (so split), users distinct:
+    the two members of a train pair are both before the rolling origin or both after it.
 
-    Within each (split, movie) group the windows are shuffled (seeded); window at rank r
+    Within each (period, movie) group the windows are shuffled (seeded); window at rank r
     is paired with ranks r+1 .. r+partners (mod group size). Each unordered pair is kept
     once, so a window takes part in at most 2 * partners pairs.
     """
@@ -96,8 +111,9 @@ def pair_windows(windows: pd.DataFrame, partners: int = 2, seed: int = 0) -> pd.
         raise ValueError("partners must be >= 1")
     rng = np.random.default_rng(seed)
     key = rng.random(len(windows))
-    order = np.lexsort((key, windows["movie_id"].to_numpy(), windows["split"].to_numpy()))
-    split = windows["split"].to_numpy()[order]
+    period = (windows["period"] if "period" in windows.columns else windows["split"]).to_numpy()
+    order = np.lexsort((key, windows["movie_id"].to_numpy(), period))
+    split = period[order]
     movie = windows["movie_id"].to_numpy()[order]
     new_group = np.ones(len(order), dtype=bool)
     new_group[1:] = (split[1:] != split[:-1]) | (movie[1:] != movie[:-1])
@@ -119,18 +135,25 @@ def pair_windows(windows: pd.DataFrame, partners: int = 2, seed: int = 0) -> pd.
     return pd.DataFrame({"a": a[first], "b": b[first]})
 
 
-# The splits whose ratings the baseline that scores a row of each split has learnt from
-# (trainer_fn: the Trainer fits on train rows and chooses on eval rows with the baseline fitted
-# on train; test rows and served requests are scored with its refit on train + eval). A row's
-# "recent" ratings are those outside that set and strictly before its target's second: what
-# the baseline has not seen yet. Train rows have none (their baseline saw every train rating).
-FITTED_ON = {TRAIN_SPLIT: None, EVAL_SPLIT: (TRAIN_SPLIT,), TEST_SPLIT: (TRAIN_SPLIT, EVAL_SPLIT)}
+# The periods (split_in_time) whose ratings the baseline that scores a row of each period has
+# learnt from (trainer_fn: the deep part is trained on late train rows over the fit on the early
+# ratings; the Trainer chooses on eval rows with the fit on train; test rows and served requests
+# are scored with the refit on train + eval), and the periods a row's "recent" ratings come
+# from: those its baseline has not learnt from, strictly before its target's second, and never
+# a later split's for a train row (a training row never reads an eval or test rating). Early
+# train rows have none (their baseline saw every rating they could read).
+FITTED_ON = {EARLY_PERIOD: None, LATE_PERIOD: (EARLY_PERIOD,), EVAL_SPLIT: TRAIN_PERIODS,
+             TEST_SPLIT: (*TRAIN_PERIODS, EVAL_SPLIT)}
+RECENT_FROM = {EARLY_PERIOD: (), LATE_PERIOD: (LATE_PERIOD,), EVAL_SPLIT: (EVAL_SPLIT, TEST_SPLIT),
+               TEST_SPLIT: (TEST_SPLIT,)}
+# What the service's recent slots are drawn from: the ratings after the pushed model's refit set.
+SERVED_RECENT_FROM = (TEST_SPLIT,)
 
 
 def recent_ratings(timeline: pd.DataFrame, windows: pd.DataFrame, length: int) -> pd.DataFrame:
     """For each window (make_windows' rows), its user's and its target movie's latest `length`
-    ratings the row's baseline has not learnt from (FITTED_ON), strictly before the target's
-    second, oldest first, left-padded:
+    ratings of the periods RECENT_FROM names for the row's period (those its baseline has not
+    learnt from), strictly before the target's second, oldest first, left-padded:
 
     - recent_movie_k / recent_rating_k: the user's own;
     - rater_user_k / rater_rating_k: the target movie's, by other users (a user rates a movie
@@ -139,20 +162,20 @@ def recent_ratings(timeline: pd.DataFrame, windows: pd.DataFrame, length: int) -
     """
     out = {}
     n = len(windows)
-    split = windows["split"].to_numpy()
+    period = windows["period"].to_numpy()
     user_t, movie_t, time_t = (windows[c].to_numpy() for c in ("user_id", "movie_id", "timestamp"))
-    t_split = timeline["split"].to_numpy()
+    t_period = timeline["period"].to_numpy()
     for kind, by, key_t, fields in (("recent", "user_id", user_t, ("movie_id", "rating")),
                                     ("rater", "movie_id", movie_t, ("user_id", "rating"))):
         # Ids as int64; ratings in their own type (whole stars int64, half stars float64: never truncated).
         dtypes = {f: timeline[f].dtype if f == "rating" else np.int64 for f in fields}
         values = {f: np.full((n, length), PAD_MOVIE if f != "rating" else PAD_RATING, dtype=dtypes[f])
                   for f in fields}
-        for row_split, fitted in FITTED_ON.items():
-            rows = np.flatnonzero(split == row_split)
-            if fitted is None or not len(rows):
+        for row_period, sources in RECENT_FROM.items():
+            rows = np.flatnonzero(period == row_period)
+            if not sources or not len(rows):
                 continue
-            pool = timeline[~np.isin(t_split, fitted)]
+            pool = timeline[np.isin(t_period, sources)]
             pool = pool.sort_values([by, "timestamp"], kind="stable")
             owner = pool[by].to_numpy().astype(np.int64)
             stamp = pool["timestamp"].to_numpy().astype(np.int64)

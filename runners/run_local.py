@@ -122,6 +122,11 @@ def parser() -> argparse.ArgumentParser:
     src.add_argument("--raw", help="folder holding ml-1m/ or ML-100K's u.* files (and optionally imdb/ "
                                    "and links.csv), e.g. work/raw/real/ml-100k after `make fetch DATASET=ml-100k`")
     p.add_argument("--seed", type=int, default=data_prepare.PrepareConfig.seed, help="data generation and pairing seed")
+    p.add_argument("--origin", type=float, default=data_prepare.PrepareConfig.origin,
+                   help="the rolling origin: the fraction of each user's train ratings before it; the rating "
+                        "model's deep part learns on the train rows after it, over baselines fitted on the "
+                        "ratings before it (1: no origin, every train row, in sample; "
+                        f"default {data_prepare.PrepareConfig.origin})")
     p.add_argument("--partners", type=int, default=data_prepare.PrepareConfig.partners,
                    help="partners paired with each viewing window, making the pair rows "
                         f"(default {data_prepare.PrepareConfig.partners})")
@@ -190,7 +195,7 @@ def prepare_data(args, work: WorkLayout) -> tuple[Path, dict]:
             synthetic.generate(raw, args.size, args.seed)
     prepared = work.prepared_for(raw)
     manifest = data_prepare.prepare(raw, prepared, data_prepare.PrepareConfig(
-        partners=args.partners, seed=args.seed))
+        partners=args.partners, seed=args.seed, origin=args.origin))
     return prepared, manifest
 
 
@@ -294,6 +299,8 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
               f"[{d['low']:+.4f}, {d['high']:+.4f}] ({resampled} resampled)")
     if deep is not None:
         print(f"deep part      {'kept' if deep['kept'] else 'not kept, not served'}: {deep['why']}")
+        if deep.get("trained_on"):
+            print(f"               trained on {deep['trained_on']['rows']} ({deep['trained_on']['train_rows']:,} rows)")
     if comparison.get("last_blessed_other_data"):
         print(f"               the last blessed model learnt from other data "
               f"({comparison['last_blessed_other_data']}): not compared with")
@@ -329,7 +336,7 @@ def check_args(args) -> None:
     if args.raw and not Path(args.raw).is_dir():
         raise UserError(f"--raw {args.raw}: {'is a file, not a folder' if Path(args.raw).exists() else 'no such folder'}"
                         f" (it names the folder holding ml-1m/ or ML-100K's u.* files)")
-    data_prepare.PrepareConfig(partners=args.partners, seed=args.seed)    # its checks, declared once there
+    data_prepare.PrepareConfig(partners=args.partners, seed=args.seed, origin=args.origin)    # its checks, declared once there
     work = Path(args.work_dir)
     if work.exists() and not work.is_dir():
         raise UserError(f"--work-dir {work} is a file, not a folder")

@@ -26,7 +26,7 @@ import pandas as pd
 
 from common.layout import DEFAULT_WORK_DIR, WorkLayout
 from common.errors import UserError, run_cli
-from data.windows import FITTED_ON
+from data.windows import SERVED_RECENT_FROM
 from serving.ease import best_positions
 from transform_fn import features as F
 
@@ -178,7 +178,7 @@ class Tables:
         self.popularity = ratings["movie_id"].value_counts()
         # What the served model's baseline has not learnt from: it was refitted on train + eval
         # (data/windows.py FITTED_ON), so the test period's ratings, as the test rows read them.
-        unseen = self.ratings[~self.ratings["split"].isin(FITTED_ON[F.TEST_SPLIT])]
+        unseen = self.ratings[self.ratings["split"].isin(SERVED_RECENT_FROM)]
         self.recent_by_user = {u: list(zip(f["movie_id"].astype(int), f["rating"].astype(float)))[-F.RECENT_LENGTH:]
                                for u, f in unseen.groupby("user_id", sort=False)}
         by_time = unseen.sort_values(["movie_id", "timestamp", "user_id"], kind="stable")

@@ -55,3 +55,17 @@ def test_the_test_split_is_refused_and_a_broken_file_is_named(tmp_path):
         read_known_ratings(broken, Vocabularies(), [F.TRAIN_SPLIT])
     with pytest.raises(ValueError, match="known_ratings"):
         known_ratings_path({"hparams": {}})
+
+
+def test_the_train_periods_either_side_of_the_rolling_origin(tmp_path):
+    text = RATINGS.replace("timestamp,split\n", "timestamp,split,period\n")
+    periods = ["train_early", "train_late", "train_early", "eval", "eval", "test"]
+    lines = text.splitlines()
+    path = _write(tmp_path, "\n".join([lines[0]] + [f"{line},{p}" for line, p in zip(lines[1:], periods)]) + "\n")
+    early, late, train = read_known_ratings(path, Vocabularies(), [F.EARLY_PERIOD], [F.LATE_PERIOD], [F.TRAIN_SPLIT])
+    assert list(zip(early.users, early.movies)) == [(1, 1), (2, 1)]
+    assert list(zip(late.users, late.movies, late.ratings)) == [(2, 2, 5.0)]
+    assert len(train) == 3
+    # a ratings file from before the rolling origin: named, with what to do
+    with pytest.raises(ValueError, match="no column period.*run the data stage again"):
+        read_known_ratings(_write(tmp_path), Vocabularies(), [F.EARLY_PERIOD])

@@ -291,3 +291,69 @@ def test_the_recency_weights_are_fitted_afresh_each_time():
     second = fit_recency_weight(m, data)
     np.testing.assert_allclose(first, second, atol=1e-5)
     assert np.abs(m(x, training=False).numpy() - y).max() < 1e-3
+
+
+def test_the_deep_part_reads_the_recent_slots_through_its_attention_and_ignores_padded_ones():
+    """The target's learned attention over each member's recent slots (model.attend_recent):
+    what sits in a padded recent slot changes nothing, a real one changes the deep output, and
+    with --recent-heads 0 the layer is not built."""
+    from trainer_fn.model import RECENT_ATTENTION_LAYER
+
+    m = _untrained(True)
+    layer = m.get_layer("deep_rating")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([np.random.default_rng(1).normal(0, 0.5, kernel.shape), bias])
+    x = _inputs(np.random.default_rng(8))
+    for side in F.SIDES:
+        mask = np.ones((16, F.RECENT_LENGTH), np.float32)
+        mask[:, :5] = 0.0
+        x[F.RECENT_MASK.format(side=side)] = mask
+    # the recent-ratings terms have zero weight as built: only the deep part reads the slots here
+    noisy = dict(x)
+    for side in F.SIDES:
+        idx, rating = x[F.RECENT_IDX.format(side=side)].copy(), x[F.RECENT_RATING.format(side=side)].copy()
+        idx[:, :5], rating[:, :5] = 7, 5.0
+        noisy[F.RECENT_IDX.format(side=side)], noisy[F.RECENT_RATING.format(side=side)] = idx, rating
+    np.testing.assert_allclose(m(x, training=False), m(noisy, training=False), atol=1e-5)
+    changed = dict(x)
+    last = x[F.RECENT_RATING.format(side="a")].copy()
+    last[:, -1] = 6.0 - last[:, -1]
+    changed[F.RECENT_RATING.format(side="a")] = last
+    assert not np.allclose(m(x, training=False), m(changed, training=False), atol=1e-5)
+    np.testing.assert_allclose(m(x, training=False), m(_swapped(x), training=False), atol=1e-5)
+    tf.keras.utils.set_random_seed(0)
+    off = build_model(SIZES, HParams(embedding_dim=8, recent_heads=0), label_mean=3.5, baseline=_tables())
+    assert RECENT_ATTENTION_LAYER not in {layer.name for layer in off.layers}
+
+
+def test_the_deep_part_learns_over_the_early_fit_and_is_judged_over_the_train_fit():
+    """run.install swaps every frozen part (the baseline's tables, the second factor model's, the
+    neighbourhood's) between fit sets; ScoredOver puts the train fit in for validation only;
+    late_rows keeps the train rows whose target is after the rolling origin."""
+    from trainer_fn.baseline.svdpp import Ratings
+    from trainer_fn.run import FrozenParts, ScoredOver, install, late_rows
+
+    m = _untrained(True)
+    x = _inputs(np.random.default_rng(9))
+    built, early = FrozenParts(_tables(0)), FrozenParts(_tables(7))
+    before = m(x, training=False).numpy()
+    install(m, built, early)
+    over_early = m(x, training=False).numpy()
+    assert not np.allclose(before, over_early, atol=1e-4)
+    tf.keras.utils.set_random_seed(0)
+    rebuilt = build_model(SIZES, HParams(embedding_dim=8), label_mean=3.5, baseline=_tables(7))
+    np.testing.assert_allclose(over_early, rebuilt(x, training=False), atol=1e-4)   # as if built over it
+    callback = ScoredOver(built, early, built)
+    callback.set_model(m)
+    callback.on_test_begin()
+    np.testing.assert_allclose(m(x, training=False), before, atol=1e-5)
+    callback.on_test_end()
+    np.testing.assert_allclose(m(x, training=False), over_early, atol=1e-5)
+    install(m, built, built)
+    np.testing.assert_allclose(m(x, training=False), before, atol=1e-5)
+
+    late = Ratings(np.array([3, 5]), np.array([4, 9]), np.array([4.0, 2.0], np.float32))
+    data = {F.USER_IDX.format(side="a"): np.array([3, 3, 5, 6]), F.MOVIE_IDX: np.array([4, 9, 9, 9]),
+            "other": np.arange(4)}
+    kept, label = late_rows(data, np.arange(4.0), late)
+    assert kept["other"].tolist() == [0, 2] and label.tolist() == [0.0, 2.0]

@@ -58,10 +58,13 @@ def test_no_leakage(tiny_prepared):
 def test_a_rows_recent_ratings_hold_neither_members_rating_of_the_target(tiny_prepared):
     """The movie's recent raters of a pair row are those before the earlier member's target:
     never a member (their ratings of it are the label); a member's own recent list never holds
-    the target movie; train rows carry none."""
+    the target movie; train rows before the rolling origin carry none, those after it only
+    ratings after it (never an eval or test rating)."""
     out, _ = tiny_prepared
     rows = _rows(out)
-    filled = 0
+    ratings = pd.read_csv(out / "ratings_by_split.csv", dtype={"user_id": str, "movie_id": str})
+    period = ratings.set_index(["user_id", "movie_id"])["period"]
+    filled, late_filled = 0, 0
     for split, frame in rows.items():
         raters = frame[F.MOVIE_RATERS].str.split("|")
         for side in F.SIDES:
@@ -71,8 +74,17 @@ def test_a_rows_recent_ratings_hold_neither_members_rating_of_the_target(tiny_pr
             assert (recent.str.len() == F.RECENT_LENGTH).all()
         filled += int(sum(len([x for x in r if x]) for r in raters))
         if split == "train":
-            assert (frame[F.MOVIE_RATERS] == "|" * (F.RECENT_LENGTH - 1)).all()
-    assert filled > 100
+            of_target = period.loc[list(zip(frame[F.user("a")], frame[F.MOVIE]))].to_numpy()
+            early = of_target == "train_early"
+            assert early.any() and (~early).any()
+            assert (frame[F.MOVIE_RATERS][early] == "|" * (F.RECENT_LENGTH - 1)).all()
+            for side in F.SIDES:
+                late = frame[~early]
+                for user, movies in zip(late[F.user(side)], late[F.recent_movies(side)].str.split("|")):
+                    read = [m for m in movies if m]
+                    assert (period.loc[[(user, m) for m in read]] == "train_late").all()
+                    late_filled += len(read)
+    assert filled > 100 and late_filled > 50
 
 
 def test_single_user_rows_cover_every_test_rating(tiny_prepared):

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.windows import FITTED_ON, PAD_MOVIE, make_windows, pair_windows, recent_ratings, split_in_time
+from data.windows import FITTED_ON, PAD_MOVIE, RECENT_FROM, make_windows, pair_windows, recent_ratings, split_in_time
 
 
 def _ratings(rows):
@@ -117,9 +117,10 @@ def test_no_history_slot_is_from_the_targets_second_or_later_and_no_second_strad
 
 
 def test_recent_ratings_are_outside_the_rows_baseline_fit_and_before_its_second():
-    """Every recent slot (the user's own, and the target movie's other raters) is a rating
-    the baseline scoring that row has not learnt from, strictly before the target's second,
-    and the latest such ones, oldest first; train rows have none."""
+    """Every recent slot (the user's own, and the target movie's other raters) is a rating of
+    the periods RECENT_FROM names for the row's period (never one its baseline has learnt from,
+    never a later split's for a train row), strictly before the target's second, and the latest
+    such ones, oldest first; train rows before the rolling origin have none, those after it do."""
     rng = np.random.default_rng(5)
     rows = [(u, int(m), int(rng.integers(1, 6)), int(t)) for u in range(1, 60)
             for m, t in zip(rng.choice(40, size=25, replace=False), np.sort(rng.integers(0, 400, size=25)))]
@@ -127,28 +128,61 @@ def test_recent_ratings_are_outside_the_rows_baseline_fit_and_before_its_second(
     w = make_windows(timeline, length=4, step=1)
     length = 4
     rec = recent_ratings(timeline, w, length)
-    split = {(u, m): s for u, m, s in zip(timeline["user_id"], timeline["movie_id"], timeline["split"])}
+    period = {(u, m): s for u, m, s in zip(timeline["user_id"], timeline["movie_id"], timeline["period"])}
     when = {(u, m): t for u, m, _, t in rows}
     stars = {(u, m): r for u, m, r, _ in rows}
-    filled = {"recent": 0, "rater": 0}
+    filled, late = {"recent": 0, "rater": 0}, {"recent": 0, "rater": 0}
     for row, slots in zip(w.itertuples(), rec.itertuples()):
-        fitted = FITTED_ON[row.split]
+        sources = RECENT_FROM[row.period]
+        assert not set(sources) & set(FITTED_ON[row.period] or ())
+        if row.split == "train":
+            assert set(sources) <= {"train_late"}
         for kind, owner_is_user in (("recent", True), ("rater", False)):
             got = [(getattr(slots, f"{kind}_{'movie' if owner_is_user else 'user'}_{k}"),
                     getattr(slots, f"{kind}_rating_{k}")) for k in range(1, length + 1)]
             got = [(x, r) for x, r in got if x != PAD_MOVIE]
             keys = [(row.user_id, x) if owner_is_user else (x, row.movie_id) for x, _ in got]
             # what the slots should be: every such rating, in time order, the latest `length`
-            pool = ([] if fitted is None else
-                    sorted(((when[k], k) for k in when
-                            if (k[0] == row.user_id if owner_is_user else k[1] == row.movie_id and k[0] != row.user_id)
-                            and split[k] not in fitted and when[k] < row.timestamp)))
+            pool = sorted(((when[k], k) for k in when
+                           if (k[0] == row.user_id if owner_is_user else k[1] == row.movie_id and k[0] != row.user_id)
+                           and period[k] in sources and when[k] < row.timestamp))
             expected = [k for _, k in pool][-length:]
             assert sorted(keys, key=lambda k: (when[k], k)) == sorted(expected, key=lambda k: (when[k], k))
             assert [when[k] for k in keys] == sorted(when[k] for k in keys)          # oldest first
             assert all(stars[k] == r for k, (_, r) in zip(keys, got))
             assert (row.user_id, row.movie_id) not in keys                        # never the label
             filled[kind] += len(keys)
+            late[kind] += len(keys) * (row.period == "train_late")
     assert filled["recent"] > 100 and filled["rater"] > 100
-    assert not rec[(w["split"] == "train").to_numpy()].filter(like="_1").ne(PAD_MOVIE).filter(
+    assert late["recent"] > 20 and late["rater"] > 20
+    assert not rec[(w["period"] == "train_early").to_numpy()].filter(like="_1").ne(PAD_MOVIE).filter(
         regex="movie|user").any().any()
+
+
+def test_the_rolling_origin_cuts_each_users_train_ratings_in_time_without_splitting_a_second():
+    rng = np.random.default_rng(11)
+    rows = [(u, int(m), int(rng.integers(1, 6)), int(t)) for u in range(1, 30)
+            for m, t in zip(rng.choice(200, size=40, replace=False), np.sort(rng.integers(0, 60, size=40)))]
+    timeline = split_in_time(_ratings(rows), origin=0.75)
+    order = {"train_early": 0, "train_late": 1, "eval": 2, "test": 3}
+    for _, mine in timeline.groupby("user_id"):
+        rank = mine["period"].map(order).to_numpy()
+        assert (np.diff(rank) >= 0).all()                                  # in time order
+        assert set(mine.loc[mine["split"] == "train", "period"]) <= {"train_early", "train_late"}
+    assert (timeline.groupby(["user_id", "timestamp"])["period"].nunique() == 1).all()
+    assert (timeline["period"] == "train_late").sum() > 100
+    assert split_in_time(_ratings(rows), origin=0.75)["split"].equals(split_in_time(_ratings(rows), origin=1.0)["split"])
+    assert not (split_in_time(_ratings(rows), origin=1.0)["period"] == "train_late").any()
+    with pytest.raises(ValueError, match="rolling origin"):
+        split_in_time(_ratings(rows), origin=0.0)
+
+
+def test_pairs_never_join_the_two_sides_of_the_rolling_origin():
+    rng = np.random.default_rng(12)
+    rows = [(u, int(m), int(rng.integers(1, 6)), int(t)) for u in range(1, 80)
+            for m, t in zip(rng.choice(30, size=20, replace=False), np.sort(rng.integers(0, 400, size=20)))]
+    w = make_windows(split_in_time(_ratings(rows)), length=4, step=2)
+    pairs = pair_windows(w, partners=2, seed=0)
+    period = w["period"].to_numpy()
+    assert (period[pairs["a"]] == period[pairs["b"]]).all()
+    assert ((period[pairs["a"]] == "train_late").sum() > 10)

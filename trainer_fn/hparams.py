@@ -70,6 +70,9 @@ class HParams:
     # no attention anywhere (an ablation: the window slots stay in the input, the sequence model
     # pools its movies by a causal mean)
     attention_heads: int = 3
+    # > 0 (with recent and residual): heads of the target movie's attention over each member's
+    # recent slots in the deep part (model.attend_recent); 0: the deep part reads the window only
+    recent_heads: int = 2
     hidden_units: tuple[int, ...] = (256, 128)
     dropout: float = 0.1
     optimizer: str = "adam"         # adam | adagrad

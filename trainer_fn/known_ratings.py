@@ -20,6 +20,7 @@ from transform_fn import features as F
 
 CONFIG_KEY = "known_ratings"      # the Trainers' custom_config key: the ratings file's path
 READABLE_SPLITS = (F.TRAIN_SPLIT, F.EVAL_SPLIT)
+TRAIN_PERIODS = (F.EARLY_PERIOD, F.LATE_PERIOD)     # the train split cut at the rolling origin
 
 
 def _index(ids: pd.Series, vocabulary: list) -> np.ndarray:
@@ -29,27 +30,37 @@ def _index(ids: pd.Series, vocabulary: list) -> np.ndarray:
 
 
 def read_known_ratings(path: str, tf_transform_output, *split_sets) -> tuple[svdpp.Ratings, ...]:
-    """For each set of splits (train and/or eval), its ratings as one event per (user, movie),
-    in (user, movie) order; the file is read once. Raises ValueError for the test split or a
-    file without the columns."""
+    """For each set of splits (train and/or eval) or train periods (F.EARLY_PERIOD,
+    F.LATE_PERIOD: the train split cut at the rolling origin), its ratings as one event per
+    (user, movie), in (user, movie) order; the file is read once. Raises ValueError for the
+    test split or a file without the columns."""
     wanted = {split for splits in split_sets for split in splits}
-    if not wanted <= set(READABLE_SPLITS):
+    if not wanted <= set(READABLE_SPLITS) | set(TRAIN_PERIODS):
         raise ValueError(f"{path}: the Trainers may read only the {' and '.join(READABLE_SPLITS)} "
-                         f"ratings, not {sorted(wanted - set(READABLE_SPLITS))}")
-    with tf.io.gfile.GFile(path) as f:
-        table = pd.read_csv(f, dtype={"user_id": str, "movie_id": str, "split": str})
-    missing = {"user_id", "movie_id", "rating", "split"} - set(table.columns)
-    if missing:
-        raise ValueError(f"{path}: no column {', '.join(sorted(missing))}")
-    table = table[table["split"].isin(wanted)]
+                         f"ratings, not {sorted(wanted - set(READABLE_SPLITS) - set(TRAIN_PERIODS))}")
+    table = _read(path, {"user_id", "movie_id", "rating", "split"} | ({"period"} if wanted & set(TRAIN_PERIODS) else set()))
     users = _index(table["user_id"], tf_transform_output.vocabulary_by_name(F.USER_VOCAB))
     movies = _index(table["movie_id"], tf_transform_output.vocabulary_by_name(F.MOVIE_VOCAB))
     ratings, split = table["rating"].to_numpy(np.float32), table["split"].to_numpy()
+    period = table["period"].to_numpy() if "period" in table.columns else split
     out = []
     for splits in split_sets:
-        keep = np.isin(split, list(splits))
+        keep = np.isin(split, list(splits)) | np.isin(period, list(splits))
         out.append(svdpp.Ratings.one_per_user_movie(users[keep], movies[keep], ratings[keep]))
     return tuple(out)
+
+
+def _read(path: str, columns: set[str]) -> pd.DataFrame:
+    """The ratings file's rows of the readable splits; ValueError naming the file and the
+    columns it lacks (a prepared folder from before the rolling origin has no `period`: prepare
+    it again)."""
+    with tf.io.gfile.GFile(path) as f:
+        table = pd.read_csv(f, dtype={"user_id": str, "movie_id": str, "split": str, "period": str})
+    missing = columns - set(table.columns)
+    if missing:
+        raise ValueError(f"{path}: no column {', '.join(sorted(missing))}"
+                         + (" (written before the rolling origin: run the data stage again)" if "period" in missing else ""))
+    return table[table["split"].isin(READABLE_SPLITS)]
 
 
 def known_ratings_path(custom_config: dict | None) -> str:
@@ -68,12 +79,7 @@ def read_sequences(path: str, tf_transform_output, cases_per_user: int = 3, seed
     The test split is never read."""
     from trainer_fn.sequence import Cases
 
-    with tf.io.gfile.GFile(path) as f:
-        table = pd.read_csv(f, dtype={"user_id": str, "movie_id": str, "split": str})
-    missing = {"user_id", "movie_id", "rating", "timestamp", "split"} - set(table.columns)
-    if missing:
-        raise ValueError(f"{path}: no column {', '.join(sorted(missing))}")
-    table = table[table["split"].isin(READABLE_SPLITS)]
+    table = _read(path, {"user_id", "movie_id", "rating", "timestamp", "split"})
     table = table.assign(movie_key=pd.to_numeric(table["movie_id"], errors="coerce"))
     table = table.sort_values(["user_id", "timestamp", "movie_key", "movie_id"], kind="stable")
     vocabulary = tf_transform_output.vocabulary_by_name(F.MOVIE_VOCAB)

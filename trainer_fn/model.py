@@ -30,6 +30,7 @@ from transform_fn import features as F
 
 RECENCY_LAYER = "recency_correction"
 ATTENTION_LAYER = "history_attention"
+RECENT_ATTENTION_LAYER = "recent_attention"   # the target's attention over each member's recent slots
 DEEP_LAYER = "deep_rating"
 START_LAYER = "start_rating"     # the rating before the deep part: what is served when it is not kept
 SECOND_PREFIX = "second"      # the second factor model's frozen tables (trainer_fn/als.py)
@@ -83,6 +84,8 @@ class _Encoders:
         self.history_item = keras.layers.Dense(dim, name="history_item")
         self.target_item = keras.layers.Dense(dim, name="target_item")
         self.position = keras.layers.Embedding(F.SEQUENCE_LENGTH, dim, name="position_embedding")
+        self.recent_item = keras.layers.Dense(dim, name="recent_item")
+        self.recent_query = keras.layers.Dense(dim, name="recent_query")
 
 
 def _mean_of_present(table, ids: tf.Tensor) -> tf.Tensor:
@@ -278,14 +281,37 @@ def shrunk_mean(residuals: tf.Tensor, inputs, side: str) -> tf.Tensor:
     return tf.reduce_sum(residuals, -1, keepdims=True) / (tf.reduce_sum(mask, -1, keepdims=True) + 1.0)
 
 
+def attend_recent(enc: _Encoders, base: FrozenBaseline, attention, inputs, side: str, target: tf.Tensor,
+                  residuals: tf.Tensor) -> tf.Tensor:
+    """[batch, dim + 1]: the target movie attending over the member's recent slots (the ratings
+    the row's baseline has not learnt from), each slot its movie (embedding and the baseline's
+    factors), stars and residual against the baseline; and the attention-weighted mean
+    residual. recent_features' "similar" term is one fixed form of this (weights relu(cos)^2 in
+    the baseline's geometry); here the weights are learnt. Zeros where there are no slots."""
+    movies, mask = inputs[F.RECENT_IDX.format(side=side)], inputs[F.RECENT_MASK.format(side=side)]
+    items = enc.recent_item(keras.layers.concatenate([
+        enc.movie(movies), base.movie_vectors(movies), inputs[F.RECENT_RATING.format(side=side)][..., None] / 5.0,
+        residuals[..., None]]))
+    query = enc.recent_query(target)[:, None, :]
+    attended, scores = attention(query, items, attention_mask=tf.cast(mask[:, None, :], tf.bool),
+                                 return_attention_scores=True)        # scores [batch, heads, 1, slots]
+    weights = tf.reduce_mean(scores[:, :, 0, :], axis=1) * mask
+    any_slot = tf.reduce_max(mask, -1, keepdims=True)
+    pooled = tf.reduce_sum(weights * residuals, -1, keepdims=True) / (tf.reduce_sum(weights, -1, keepdims=True) + 1e-6)
+    return keras.layers.concatenate([attended[:, 0, :], pooled]) * any_slot
+
+
 def residual_tower(enc: _Encoders, base: FrozenBaseline, attention, norm, inputs, side: str,
-                   target: tf.Tensor, residuals: tf.Tensor, mean_residual: tf.Tensor) -> tf.Tensor:
-    """The user's tower with the baseline's view added: their factor vector and bias, and the
-    history's residuals (each slot, and their shrunk mean)."""
+                   target: tf.Tensor, residuals: tf.Tensor, mean_residual: tf.Tensor,
+                   recent: tf.Tensor | None = None) -> tf.Tensor:
+    """The user's tower with the baseline's view added: their factor vector and bias, the
+    history's residuals (each slot, and their shrunk mean), and (recent: attend_recent's
+    output) what the target's attention over their recent slots reads."""
     users = inputs[F.USER_IDX.format(side=side)]
     return keras.layers.concatenate([
         user_tower(enc, attention, norm, inputs, side, target, extra_item_features=residuals[..., None]),
-        base.user_vectors(users), base.user_bias(users), residuals, mean_residual])
+        base.user_vectors(users), base.user_bias(users), residuals, mean_residual,
+        *([recent] if recent is not None else [])])
 
 
 def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
@@ -312,7 +338,15 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
                                            base.movie_bias(inputs[F.MOVIE_IDX])])
         residuals = {side: history_residuals(base, inputs, side) for side in F.SIDES}
         means = {side: shrunk_mean(residuals[side], inputs, side) for side in F.SIDES}
-        a, b = (residual_tower(enc, base, attention, norm, inputs, side, target, residuals[side], means[side])
+        recent = {side: recent_residuals(base, inputs, side) for side in F.SIDES} if hp.recent else {}
+        read_recent = {side: None for side in F.SIDES}
+        if hp.recent and hp.recent_heads > 0:
+            over_recent = keras.layers.MultiHeadAttention(num_heads=hp.recent_heads, key_dim=hp.embedding_dim,
+                                                          dropout=hp.dropout, name=RECENT_ATTENTION_LAYER)
+            read_recent = {side: attend_recent(enc, base, over_recent, inputs, side, target, recent[side])
+                           for side in F.SIDES}
+        a, b = (residual_tower(enc, base, attention, norm, inputs, side, target, residuals[side], means[side],
+                               read_recent[side])
                 for side in F.SIDES)
         start = (base.rating(inputs[F.USER_IDX.format(side="a")], inputs[F.MOVIE_IDX])
                  + base.rating(inputs[F.USER_IDX.format(side="b")], inputs[F.MOVIE_IDX])) / 2.0
@@ -323,7 +357,6 @@ def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
         # (recent_features), their weights fitted on eval with it.
         recency = (means["a"] + means["b"]) / 2.0
         if hp.recent:
-            recent = {side: recent_residuals(base, inputs, side) for side in F.SIDES}
             terms = recent_features(base, inputs, recent)
             if hp.neighbours > 0 and neighbourhood is not None:
                 terms.append(neighbour_feature(inputs, neighbourhood, hp, residuals, recent))

@@ -22,7 +22,7 @@ from tfx import v1 as tfx
 from trainer_fn.hparams import HParams
 from trainer_fn.known_ratings import known_ratings_path, read_known_ratings, read_sequences
 from trainer_fn.als import fit_als
-from trainer_fn.baseline.svdpp import TRAIN_TABLES_FILE, FactorTables, Ratings, load_tables, read_tables
+from trainer_fn.baseline.svdpp import EARLY_TABLES_FILE, TRAIN_TABLES_FILE, FactorTables, Ratings, load_tables, read_tables
 from trainer_fn.model import (DEEP_LAYER, RECENCY_LAYER, SECOND_PREFIX, build_model, compile_model, explaining_model,
                               served_model)
 from trainer_fn.neighbours import NEIGHBOUR_LAYER, PAD_KEY, Neighbourhood, neighbourhood, padded, weights_of
@@ -76,13 +76,6 @@ def shuffled_batches(data: dict[str, np.ndarray], label: np.ndarray, batch_size:
             .prefetch(tf.data.AUTOTUNE))
 
 
-def training_dataset(files, data_accessor, tf_transform_output, batch_size: int, seed: int):
-    """(batches, mean label, rows): the whole split in memory in a canonical order, shuffled with
-    `seed` each epoch."""
-    data, label = read_split(files, data_accessor, tf_transform_output)
-    return shuffled_batches(data, label, batch_size, seed), float(np.mean(label, dtype=np.float64)), len(label)
-
-
 def later_period_halves(data: dict[str, np.ndarray], label: np.ndarray, hold: float = 0.25):
     """The eval split cut by target movie (a multiplicative hash of its index): (tune rows, held
     rows), each as (features, labels). A rating is the label of its single row and of the pair
@@ -107,36 +100,87 @@ def swap_baseline(model: keras.Model, trained_over: FactorTables, refit: FactorT
         layer.set_weights([np.asarray(values, np.float32).reshape(layer.get_weights()[0].shape)])
 
 
-def fit_sets(fn_args, tf_transform_output) -> tuple[Ratings, Ratings]:
-    """The baseline's fit and refit sets: every train rating, every train and eval rating."""
-    return read_known_ratings(known_ratings_path(fn_args.custom_config), tf_transform_output,
-                              [F.TRAIN_SPLIT], [F.TRAIN_SPLIT, F.EVAL_SPLIT])
+@dataclasses.dataclass
+class FrozenParts:
+    """What the rating model holds frozen for one fit set: the baseline's tables, the second
+    factor model's (trainer_fn/als.py) and the neighbourhood term's (trainer_fn/neighbours.py)."""
+    tables: FactorTables
+    second: FactorTables | None = None
+    hood: Neighbourhood | None = None
 
 
-def second_models(sets: tuple[Ratings, Ratings], sizes: dict[str, int], hp: HParams,
-                  refit: bool) -> tuple[FactorTables, FactorTables]:
-    """The second factor model (trainer_fn/als.py) on the fit set, and on the refit set when the
-    baseline is refitted (else the same tables)."""
-    shape = (F.embedding_rows(sizes[F.USER_VOCAB]), F.embedding_rows(sizes[F.MOVIE_VOCAB]))
-    fit = fit_als(sets[0], *shape, hp.als_factors, hp.als_l2, hp.als_iterations, hp.seed)
-    return fit, (fit_als(sets[1], *shape, hp.als_factors, hp.als_l2, hp.als_iterations, hp.seed) if refit else fit)
+# The fit sets by the name the Trainer uses, each the ratings a baseline was fitted on: the
+# train ratings before the rolling origin (the deep part learns on the rows after it), every
+# train rating (the model is chosen and its terms fitted on eval over it), every train and
+# eval rating (the pushed model's).
+FIT_SETS = {"early": [F.EARLY_PERIOD], "train": [F.TRAIN_SPLIT], "before_test": [F.TRAIN_SPLIT, F.EVAL_SPLIT]}
 
 
-def neighbourhoods(sets: tuple[Ratings, Ratings], tf_transform_output, hp: HParams, baseline: FactorTables,
-                   serving_tables: FactorTables) -> tuple[Neighbourhood, Neighbourhood]:
-    """The neighbourhood term's tables (trainer_fn/neighbours.py): of the baseline's fit on
-    every train rating, which the model is trained and its recency weights fitted with, and of
-    its refit on every train and eval rating (the BaselineTrainer's fit and refit sets,
-    trainer_fn/known_ratings.py), which the pushed model holds; both padded to one length, so
-    that one replaces the other."""
-    n_movies = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
-    train, before_test = sets
-    fit = neighbourhood(baseline, train, n_movies, hp.neighbours, hp.neighbour_shrink)
-    refit = fit
-    if serving_tables is not baseline:
-        refit = neighbourhood(serving_tables, before_test, n_movies, hp.neighbours, hp.neighbour_shrink)
-    size = max(len(fit.keys), len(refit.keys))
-    return padded(fit, size), padded(refit, size)
+def read_fit_sets(fn_args, tf_transform_output, names) -> dict[str, Ratings]:
+    """The named fit sets' ratings (FIT_SETS), and "late": the train ratings after the origin."""
+    names = [*names, "late"]
+    sets = [FIT_SETS[name] if name != "late" else [F.LATE_PERIOD] for name in names]
+    return dict(zip(names, read_known_ratings(known_ratings_path(fn_args.custom_config), tf_transform_output, *sets)))
+
+
+def frozen_parts(sets: dict[str, Ratings], tables: dict[str, FactorTables], sizes: dict[str, int],
+                 hp: HParams) -> dict[str, FrozenParts]:
+    """For each fit set, the frozen parts the model holds when it is scored over that set: the
+    baseline's tables, and (with hp.recent) the second factor model and the neighbourhood fitted
+    on the same ratings, the neighbourhoods padded to one length so that one replaces another.
+    A fit set whose tables are another's (no refit) shares its parts."""
+    n_users = F.embedding_rows(sizes[F.USER_VOCAB])
+    n_movies = F.embedding_rows(sizes[F.MOVIE_VOCAB])
+    parts: dict[str, FrozenParts] = {}
+    for name, table in tables.items():
+        same = next((parts[other] for other in parts if tables[other] is table), None)
+        if same is not None:
+            parts[name] = same
+            continue
+        hood = second = None
+        if hp.recent and hp.neighbours > 0:
+            hood = neighbourhood(table, sets[name], n_movies, hp.neighbours, hp.neighbour_shrink)
+        if hp.recent and hp.als_factors > 0:
+            second = fit_als(sets[name], n_users, n_movies, hp.als_factors, hp.als_l2, hp.als_iterations, hp.seed)
+        parts[name] = FrozenParts(table, second, hood)
+    size = max((len(part.hood.keys) for part in parts.values() if part.hood is not None), default=0)
+    return {name: dataclasses.replace(part, hood=padded(part.hood, size) if part.hood is not None else None)
+            for name, part in parts.items()}
+
+
+def install(model: keras.Model, built: FrozenParts, parts: FrozenParts) -> None:
+    """Puts a fit set's frozen parts into a model built with `built`'s."""
+    swap_baseline(model, built.tables, parts.tables)
+    if parts.hood is not None:
+        model.get_layer(NEIGHBOUR_LAYER).set_weights(weights_of(parts.hood))
+    if parts.second is not None:
+        swap_baseline(model, built.second, parts.second, SECOND_PREFIX)
+
+
+class ScoredOver(keras.callbacks.Callback):
+    """Validation over other frozen parts than training: the deep part learns on the rows after
+    the rolling origin over the fit on the ratings before it, and early stopping judges it on
+    eval rows over the fit on every train rating, as it is judged and served afterwards."""
+
+    def __init__(self, built: FrozenParts, training: FrozenParts, validation: FrozenParts):
+        super().__init__()
+        self.built, self.training, self.validation = built, training, validation
+
+    def on_test_begin(self, logs=None):
+        install(self.model, self.built, self.validation)
+
+    def on_test_end(self, logs=None):
+        install(self.model, self.built, self.training)
+
+
+def late_rows(data: dict[str, np.ndarray], label: np.ndarray, late: Ratings):
+    """The train rows whose target rating is after the rolling origin (a pair's two members are
+    on the same side of it: data/windows.py pair_windows)."""
+    width = np.int64(max(int(late.movies.max(initial=0)), int(data[F.MOVIE_IDX].max(initial=0))) + 1)
+    keys = late.users.astype(np.int64) * width + late.movies.astype(np.int64)
+    rows = data[F.USER_IDX.format(side="a")].astype(np.int64) * width + data[F.MOVIE_IDX].astype(np.int64)
+    keep = np.isin(rows, keys)
+    return {name: value[keep] for name, value in data.items()}, label[keep]
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -146,33 +190,55 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
     started = time.perf_counter()
-    train, mean, train_rows = training_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
-                                   hp.batch_size, seed=hp.seed)
-    evaluate = dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, 4096)
+    train_x, train_y = read_split(fn_args.train_files, fn_args.data_accessor, tf_transform_output)
+    mean = float(np.mean(train_y, dtype=np.float64))
+    # The eval split, read once, cut by target movie (later_period_halves): early stopping and
+    # the recency weights read the tune slice; the keep decision is made on the held slice,
+    # which neither has read.
+    eval_x, eval_y = read_split(fn_args.eval_files, fn_args.data_accessor, tf_transform_output)
+    evaluate = tf.data.Dataset.from_tensor_slices((eval_x, eval_y)).batch(4096)
+    (tune_x, tune_y), (held_x, held_y) = later_period_halves(eval_x, eval_y)
+    tune, held = (tf.data.Dataset.from_tensor_slices(part).batch(4096)
+                  for part in ((tune_x, tune_y), (held_x, held_y)))
     sizes = {name: tf_transform_output.vocabulary_size_by_name(name) for name in VOCABULARIES}
-    baseline = None
+    parts = None
+    origin = {"rows": "every train row", "why": "no baseline (--no-residual)"}
     if hp.residual:
         if not fn_args.base_model:
             raise ValueError("hparams.residual needs the baseline model (the Trainer's base_model input)")
+        # The terms are fitted over the baseline's fit on train only (out of sample on eval, as
+        # on test); the refit on train + eval replaces it at export. The deep part learns over the
+        # fit on the train ratings before the rolling origin, on the train rows after it, whose
+        # residuals are out of sample and whose recent slots are filled, as eval's and test's are.
+        folder = os.path.dirname(fn_args.base_model)
         serving_tables = load_tables(fn_args.base_model)
-        # The residual is learnt over the baseline's fit on train only (out of sample on eval,
-        # as on test); the refit on train + eval replaces it at export (swap_baseline).
-        baseline = read_tables(os.path.join(os.path.dirname(fn_args.base_model), TRAIN_TABLES_FILE)) or serving_tables
-    sets = fit_sets(fn_args, tf_transform_output) if hp.residual and hp.recent else None
-    hood, hood_refit = neighbourhoods(sets, tf_transform_output, hp, baseline, serving_tables) \
-        if sets and hp.neighbours > 0 else (None, None)
-    second, second_refit = second_models(sets, sizes, hp, serving_tables is not baseline) \
-        if sets and hp.als_factors > 0 else (None, None)
-    model = build_model(sizes, hp, mean, baseline, hood, second)
-    # Compared on eval RMSE, not the loss: the loss includes the L2 penalties. The eval split is
-    # cut by target movie (later_period_halves): early stopping and the recency weights read the
-    # tune slice; the keep decision is made on the held slice, which neither has read.
-    (tune_x, tune_y), (held_x, held_y) = later_period_halves(*read_split(fn_args.eval_files, fn_args.data_accessor,
-                                                                          tf_transform_output))
-    tune, held = (tf.data.Dataset.from_tensor_slices(part).batch(4096)
-                  for part in ((tune_x, tune_y), (held_x, held_y)))
+        tables = {"train": read_tables(os.path.join(folder, TRAIN_TABLES_FILE)) or serving_tables,
+                  "before_test": serving_tables}
+        early_tables = read_tables(os.path.join(folder, EARLY_TABLES_FILE))
+        sets = read_fit_sets(fn_args, tf_transform_output, ["early", "train", "before_test"] if early_tables
+                             else ["train", "before_test"])
+        if early_tables is not None and len(sets["late"]) and hp.epochs > 0:
+            tables = {"early": early_tables, **tables}
+            train_x, train_y = late_rows(train_x, train_y, sets["late"])
+            origin = {"rows": "the train rows after the rolling origin, over the fit before it",
+                      "early_ratings": len(sets["early"]), "late_ratings": len(sets["late"])}
+        else:
+            origin = {"rows": "every train row, in sample",
+                      "why": ("not trained (--epochs 0)" if hp.epochs == 0 else
+                              "no ratings after the rolling origin (data stage --origin 1)" if early_tables is not None
+                              else "the baseline wrote no tables before the origin")}
+        parts = frozen_parts(sets, tables, sizes, hp)
+    train = shuffled_batches(train_x, train_y, hp.batch_size, hp.seed)
+    train_rows = origin["train_rows"] = len(train_y)
+    del train_x, train_y
+    built = parts["train"] if parts else FrozenParts(None)
+    model = build_model(sizes, hp, mean, built.tables, built.hood, built.second)
+    # Compared on eval RMSE, not the loss: the loss includes the L2 penalties.
     start_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
     callbacks = []
+    if parts and "early" in parts:
+        install(model, built, parts["early"])
+        callbacks.append(ScoredOver(built, parts["early"], built))
     if hp.early_stopping_patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_rmse", mode="min", patience=hp.early_stopping_patience, restore_best_weights=True))
@@ -182,6 +248,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     history = (model.fit(train, validation_data=tune, epochs=hp.epochs,
                          callbacks=[*callbacks, EpochProgress()], verbose=2).history if hp.epochs > 0 else {})
     fit_seconds = time.perf_counter() - fit_started
+    if parts:
+        install(model, built, built)
     keep = {"kept": False, "why": "not trained (--epochs 0): the start, the baseline and its eval-fitted terms"}
     if hp.epochs > 0 and not hp.residual:
         keep = {"kept": True, "why": "no baseline to fall back to (--no-residual)"}
@@ -192,21 +260,18 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     final_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
     tuned = {}
     if hp.residual and hp.tune_epochs > 0:
-        tuned = tune_on_later_period(model, *read_split(fn_args.eval_files, fn_args.data_accessor,
-                                                         tf_transform_output), hp)
+        tuned = tune_on_later_period(model, eval_x, eval_y, hp)
     sequence, sequence_history = train_sequence_model(fn_args, tf_transform_output, hp) \
         if hp.sequence_length > 0 else (None, {})
-    if hp.residual and serving_tables is not baseline:
-        swap_baseline(model, baseline, serving_tables)
-    if hood_refit is not None:
-        model.get_layer(NEIGHBOUR_LAYER).set_weights(weights_of(hood_refit))
-    if second_refit is not None and second_refit is not second:
-        swap_baseline(model, second, second_refit, SECOND_PREFIX)
+    if parts:
+        install(model, built, parts["before_test"])
     with tf.io.gfile.GFile(os.path.join(os.path.dirname(fn_args.serving_model_dir), F.DATA_IDENTITY_FILE), "w") as f:
         f.write((fn_args.custom_config or {}).get("data_identity", ""))
+    hood, hood_refit = built.hood, parts["before_test"].hood if parts else None
     save(model, tf_transform_output, fn_args, history,
          {"hparams": dataclasses.asdict(hp), "vocabulary_sizes": sizes,
-          "eval_rmse_at_start": start_rmse, "eval_rmse_at_end": final_rmse, "deep_part": keep,
+          "eval_rmse_at_start": start_rmse, "eval_rmse_at_end": final_rmse,
+          "deep_part": {**keep, "trained_on": origin},
           "recency_weight_fitted_on_eval": recency,
           "tuned_on_later_period": tuned,
           "sequence_model": sequence_history,

@@ -19,7 +19,7 @@ from transform_fn import features as F
 
 def dataset(files, data_accessor, tf_transform_output, batch_size: int):
     """One pass over the transformed examples as written, unshuffled (for evaluation and
-    for reading a split; training batches come from training_dataset)."""
+    for reading a split; training batches come from run.shuffled_batches)."""
     return data_accessor.tf_dataset_factory(
         files,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=F.LABEL, num_epochs=1, shuffle=False),

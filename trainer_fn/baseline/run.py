@@ -13,8 +13,9 @@ residuals against its own tables of every rating the row can read: its members' 
 window's and the recent slots, both members pooled, a single person once) and the target
 movie's recent raters'; w two least-squares weights fitted on the eval rows with the
 train-only fit, so no test row informs any choice. The train-only tables are written beside
-the model (TRAIN_TABLES_FILE): the attention Trainer learns its residual over them, out of
-sample on eval as on test.
+the model (TRAIN_TABLES_FILE): the rating model's eval-fitted terms read the residuals against
+them, out of sample on eval as on test; and so do the tables fitted on the train ratings before
+the rolling origin (EARLY_TABLES_FILE), which its deep part learns over on the later train rows.
 It is saved with the same serving signature as the attention model, so TFMA, the
 blessing gate, TF Serving and the recommender treat both alike, and the attention
 Trainer reads its tables (it learns the residual over this model).
@@ -61,22 +62,29 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     known = known_ratings_path(fn_args.custom_config)
     # Fitted on every train rating (trainer_fn/known_ratings.py), early stopped on the eval
     # split's single-user targets.
-    train, both = read_known_ratings(known, tf_transform_output, [F.TRAIN_SPLIT], [F.TRAIN_SPLIT, F.EVAL_SPLIT])
+    train, both, early = read_known_ratings(known, tf_transform_output, [F.TRAIN_SPLIT], [F.TRAIN_SPLIT, F.EVAL_SPLIT],
+                                            [F.EARLY_PERIOD])
     evaluate = single_targets(read(fn_args.eval_files))
     n_users = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.USER_VOCAB))
     n_movies = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
     on_train, history = svdpp.fit(train, evaluate, n_users, n_movies, p, on_epoch=epoch_reporter(p.epochs))
     recency = fit_recency_weight(on_train, read(fn_args.eval_files)) if p.recency else [0.0, 0.0]
     tables, epochs = on_train, int(np.argmin(history["val_rmse"])) + 1
+    chosen = dataclasses.replace(p, epochs=epochs, patience=epochs + 1)
     if p.refit:
         # Every rating before the test period, for the epochs early stopping chose on eval.
-        tables, _ = svdpp.fit(both, both, n_users, n_movies, dataclasses.replace(p, epochs=epochs, patience=epochs + 1))
+        tables, _ = svdpp.fit(both, both, n_users, n_movies, chosen)
     model = build_factor_model(tables, recency)
     save(model, tf_transform_output, fn_args, history,
          {"hparams": dataclasses.asdict(p), "train_events": len(train), "eval_events": len(evaluate),
           "refit_on_train_and_eval": p.refit, "refit_epochs": epochs if p.refit else None,
           "recency_weight_fitted_on_eval": recency})
-    svdpp.write_tables(os.path.join(os.path.dirname(fn_args.serving_model_dir), svdpp.TRAIN_TABLES_FILE), on_train)
+    folder = os.path.dirname(fn_args.serving_model_dir)
+    svdpp.write_tables(os.path.join(folder, svdpp.TRAIN_TABLES_FILE), on_train)
+    # The rolling origin's fit (the same epochs), for the rating model's deep part.
+    if len(early):
+        svdpp.write_tables(os.path.join(folder, svdpp.EARLY_TABLES_FILE),
+                           svdpp.fit(early, early, n_users, n_movies, chosen)[0])
 
 
 def _member_slots(features: dict, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

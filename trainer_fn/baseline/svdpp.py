@@ -200,6 +200,9 @@ def load_tables(saved_model_dir: str) -> FactorTables:
 # Beside the BaselineTrainer's model (its artifact folder): the tables of its fit on train
 # only, before the refit on train + eval. The attention Trainer learns its residual over them.
 TRAIN_TABLES_FILE = "train_only_tables.npz"
+# The fit on the train ratings before the rolling origin (F.EARLY_PERIOD), which the deep part
+# of the rating model learns its residual over, on the rows after it (trainer_fn/run.py).
+EARLY_TABLES_FILE = "early_train_tables.npz"
 
 
 def write_tables(path: str, tables: FactorTables) -> None:
