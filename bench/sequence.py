@@ -38,7 +38,9 @@ ROWS = ("EASE", "EASE with recency", "sequence model", "sequence model (history 
 
 
 def _run(work: Path, source: list[str], extra: list[str]) -> tuple[dict, dict, float]:
-    """(the run's ranking result, the Trainer's sequence-model history, seconds)."""
+    """(the run's ranking result, the Trainer's sequence-model history with the rating model's
+    deep-part decision and test RMSEs beside it, seconds)."""
+    from bench.model import run_rmse
     from runners import run_local
     from serving import ranking
 
@@ -50,7 +52,9 @@ def _run(work: Path, source: list[str], extra: list[str]) -> tuple[dict, dict, f
     history = {}
     if trained is not None:
         path = Path(trained.uri) / F.HISTORY_FILE
-        history = json.loads(path.read_text()).get("sequence_model", {}) if path.exists() else {}
+        written = json.loads(path.read_text()) if path.exists() else {}
+        history = {**written.get("sequence_model", {}), "deep_part": written.get("deep_part", {})}
+    history["rmse"] = run_rmse(result)
     return measured or {}, history, time.time() - started
 
 
@@ -85,6 +89,16 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool) -> list[
         ease = np.array([_cells(r[1], "EASE")[:2] for r in seeded]).mean(axis=0)
         ranker = np.array([_cells(r[1], "pair ranker")[:2] for r in seeded]).mean(axis=0)
         lines.append(f"- the pair ranker over EASE: {ranker[0] / ease[0]:.2f}x HR@10, {ranker[1] / ease[1]:.2f}x NDCG@10")
+    lines += ["", "Per run, the rating model: test RMSE all / pair (the SVD++ baseline's in brackets), and whether "
+              "its deep part was kept (held-eval difference with the start and its 95% interval):", ""]
+    for label, _, history, _ in runs:
+        rmse, deep = history.get("rmse", {}), history.get("deep_part", {})
+        model, base = rmse.get("candidate", {}), rmse.get("baseline", {})
+        interval = deep.get("interval") or [float("nan"), float("nan")]
+        lines.append(f"- {label}: {model.get('all', float('nan')):.4f} / {model.get('pair', float('nan')):.4f} "
+                     f"({base.get('all', float('nan')):.4f} / {base.get('pair', float('nan')):.4f}); deep part "
+                     f"{'kept' if deep.get('kept') else 'not kept'}, {deep.get('difference', float('nan')):+.4f} "
+                     f"[{interval[0]:+.4f}, {interval[1]:+.4f}]")
     lines += ["", "Per run: the sequence model's gain (pair ranker minus the same with its weight 0, NDCG@10 on "
               "test pair rows, 95% bootstrap interval), the weight eval chose, the sequence model's best epoch "
               "and eval NDCG@10, its training time, the run's wall time:", ""]

@@ -21,6 +21,7 @@ import datetime
 import http.client
 import json
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -34,7 +35,7 @@ import pandas as pd
 
 from bench import page as benchmarks_page
 from serving import recommend as R
-from serving.serve import SCORING_THREADS
+from serving.serve import BATCH_WAIT_MS, SCORING_THREADS
 from common.layout import DEFAULT_WORK_DIR, WorkLayout
 
 HOST = "127.0.0.1"
@@ -193,6 +194,8 @@ def main(argv=None) -> None:
                    help="the service's worker processes (its --workers), one service each in turn")
     p.add_argument("--scoring-threads", type=int, nargs="+", default=[0],
                    help="the service's --scoring-threads, one service each in turn (0: its default)")
+    p.add_argument("--batch-wait-ms", type=float, nargs="+", default=[BATCH_WAIT_MS],
+                   help="the service's --batch-wait-ms (its micro-batcher; 0: off), one service each in turn")
     p.add_argument("--n", type=int, default=10)
     p.add_argument("--warmup", type=int, default=20, help="requests before measuring")
     p.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
@@ -215,21 +218,25 @@ def main(argv=None) -> None:
         return
     lines = []
     configs = [retrieval] + ([None] if args.compare_all_movies and retrieval is not None else [])
-    for config, workers, threads in [(c, w, t) for c in configs for w in args.workers for t in args.scoring_threads]:
-        model, prepared, candidates, results, _ = measure(work, args, config, workers=workers, threads=threads)
+    for config, workers, threads, wait in [(c, w, t, b) for c in configs for w in args.workers
+                                           for t in args.scoring_threads for b in args.batch_wait_ms]:
+        model, prepared, candidates, results, _ = measure(work, args, config, workers=workers, threads=threads,
+                                                          batch_wait_ms=wait)
         if not lines:
             movies = len(pd.read_csv(prepared / "movies.csv"))
             lines = ["## Serving latency", "",
                      f"Service latency on 127.0.0.1, {datetime.date.today()}, {os.cpu_count()} CPUs: model "
                      f"{model['version']}, tables of `{prepared.name}` ({movies} movies), GET "
                      f"/v1/recommendations n={args.n} for random known pairs, {args.seconds:g} s per level after "
-                     f"{args.warmup} warm-up requests; candidates: the mean count scored in the warm-up requests. "
+                     f"{args.warmup} warm-up requests; candidates: the mean count scored in the warm-up requests; "
+                     f"batch wait: the micro-batcher's bound (0: off). Commit {_commit()}, {platform.machine()}. "
                      f"`{command}`", "",
-                     "| movies scored | candidates | worker processes | scoring threads | concurrent clients | requests "
-                     "| failed | p50 ms | p99 ms | requests/s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                     "| movies scored | candidates | worker processes | scoring threads | batch wait ms | concurrent "
+                     "clients | requests | failed | p50 ms | p99 ms | requests/s |",
+                     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         scored = ("every unseen movie" if config is None else
                   f"the {config.popular + config.near} unseen of highest watch score (the pair ranker)")
-        lines += [f"| {scored} | {candidates:.0f} | {workers} | {threads or SCORING_THREADS} | {r['clients']} | "
+        lines += [f"| {scored} | {candidates:.0f} | {workers} | {threads or SCORING_THREADS} | {wait:g} | {r['clients']} | "
                   f"{r['requests']} | {r['failed']} | "
                   f"{r['p50_ms']} | {r['p99_ms']} | {r['rps']} |" for r in results]
     print("\n".join(lines))
@@ -238,7 +245,7 @@ def main(argv=None) -> None:
 
 
 def measure(work: WorkLayout, args, retrieval: R.Retrieval | None, soak_requests: int = 0, workers: int = 1,
-            threads: int = 0):
+            threads: int = 0, batch_wait_ms: float = BATCH_WAIT_MS):
     """Starts the service with these candidates, warms it up, loads it at each --clients
     level, then soaks it with soak_requests: (its /v1/model, the prepared tables, mean candidates
     a request, one result a level, the soak's result or None)."""
@@ -247,7 +254,8 @@ def measure(work: WorkLayout, args, retrieval: R.Retrieval | None, soak_requests
                "--port", str(port)] + (["--prepared", args.prepared] if args.prepared else [])
     command += (["--all-movies"] if retrieval is None else
                 ["--popular", str(retrieval.popular), "--near", str(retrieval.near)])
-    command += ["--workers", str(workers)] + (["--scoring-threads", str(threads)] if threads else [])
+    command += ["--workers", str(workers), "--batch-wait-ms", f"{batch_wait_ms:g}"]
+    command += ["--scoring-threads", str(threads)] if threads else []
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     try:
@@ -271,6 +279,14 @@ def measure(work: WorkLayout, args, retrieval: R.Retrieval | None, soak_requests
         return model, prepared, float(np.mean(candidates)), results, soaked
     finally:
         stop(process)
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -5,7 +5,7 @@ there is one) the last blessed model, through each model's `serving_default` sig
 and blesses the candidate only when
   - its RMSE is below the strong baseline's by more than `baseline_margin`, with the
     whole bootstrap interval of the difference (users and movies resampled,
-    components/comparison.py) below -margin;
+    common/comparison.py) below -margin;
   - it is not worse than the last blessed model of the same data by more than
     `change_tolerance` (non-inferiority: the whole interval at or below it); a last
     blessed model that learnt from other data (its DATA_IDENTITY_FILE says which) is not
@@ -31,7 +31,7 @@ import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.types import artifact_utils
 
-from components import comparison
+from common import comparison
 from transform_fn import features as F
 
 BLESSED, NOT_BLESSED = "BLESSED", "NOT_BLESSED"

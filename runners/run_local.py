@@ -35,7 +35,7 @@ from data.outdir import file_lock
 from pipeline import runs as run_summary
 from common.console import Console
 from pipeline.config import PipelineConfig
-from components.comparison import Check
+from common.comparison import Check
 from common.layout import DEFAULT_WORK_DIR, WorkLayout
 from trainer_fn.hparams import BASELINE_KINDS, BaselineParams, HParams
 from transform_fn import features as F

@@ -318,8 +318,12 @@ class Scorer:
     """A loaded SavedModel version: pair rating, member ratings and attention per row. Models
     pushed before `predict_raw` existed are scored through serving_default (no attention)."""
 
-    def __init__(self, model_dir: Path):
+    def __init__(self, model_dir: Path, batch_wait_s: float = 0.0):
+        """batch_wait_s > 0: concurrent callers' rows go through each signature in one call,
+        a round waiting at most this long for them (serving/batching.py; the service's)."""
         import tensorflow as tf  # heavy: imported when scoring, not for --help
+
+        from serving.batching import MicroBatcher
 
         self.tf = tf
         self.model_dir = Path(model_dir)
@@ -337,6 +341,25 @@ class Scorer:
         if self.sequence is not None:
             vocabulary = (self.model_dir / "assets" / F.MOVIE_VOCAB).read_text().splitlines()
             self.sequence_movies = np.array([int(v) for v in vocabulary], dtype=np.int64)
+        self._batched = {name: MicroBatcher(self._signature_fn(signature, batch), batch_wait_s)
+                         for name, signature, batch in (("pair", self.pair, SCORE_BATCH), ("raw", self.raw, SCORE_BATCH),
+                                                        ("sequence", self.sequence, SEQUENCE_BATCH))
+                         if signature is not None}
+
+    def _signature_fn(self, signature, batch: int):
+        """rows (numpy arrays by input name) -> the signature's outputs as numpy arrays, run
+        `batch` rows a call."""
+        tf = self.tf
+        dtypes = {name: spec.dtype for name, spec in signature.structured_input_signature[1].items()}
+
+        def run(arrays):
+            n = len(next(iter(arrays.values())))
+            parts = [{k: v.numpy() for k, v in signature(**{
+                name: tf.constant(arrays[name][i:i + batch], dtype=dtype) for name, dtype in dtypes.items()}).items()}
+                for i in range(0, n, batch)]
+            return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+        return run
 
     @property
     def has_sequence(self) -> bool:
@@ -347,43 +370,37 @@ class Scorer:
         score()) where the model has it."""
         if self.pair is None:
             return {"pair_rating": self.score(rows)["pair_rating"]}
-        parts = [{k: v.numpy() for k, v in self.pair(**self._tensors(rows.iloc[i:i + SCORE_BATCH])).items()}
-                 for i in range(0, len(rows), SCORE_BATCH)]
-        if not parts:
+        if not len(rows):
             return {"pair_rating": np.zeros(0, np.float32)}
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return self._batched["pair"](self._arrays(rows))
 
     def next_log_probabilities(self, histories, movie_ids) -> np.ndarray:
         """[len(histories), len(movie_ids)]: log p(the next movie is m | the history) from the
         `watch_next` signature, each history a list of movie ids oldest first (its last
         sequence_length are read); a movie outside the model's vocabulary gets the row's lowest."""
-        tf = self.tf
         ids = np.asarray(movie_ids, dtype=np.int64)
         order = np.argsort(self.sequence_movies, kind="stable")
         at = np.clip(np.searchsorted(self.sequence_movies[order], ids), 0, max(len(order) - 1, 0))
         known = self.sequence_movies[order][at] == ids if len(order) else np.zeros(len(ids), bool)
         columns = order[at] if len(order) else np.zeros(len(ids), np.int64)
-        out = np.zeros((len(histories), len(ids)), np.float64)
-        for i in range(0, len(histories), SEQUENCE_BATCH):
-            text = [F.LIST_SEPARATOR.join(str(int(m)) for m in list(h)[-self.sequence_length:])
-                    for h in histories[i:i + SEQUENCE_BATCH]]
-            values = self.sequence(**{F.SEQUENCE_INPUT: tf.constant(text, tf.string)})[F.SEQUENCE_OUTPUT].numpy()
-            out[i:i + len(text)] = np.where(known, values[:, columns], values.min(axis=1, keepdims=True))
-        return out
+        if not len(histories):
+            return np.zeros((0, len(ids)), np.float64)
+        text = np.array([F.LIST_SEPARATOR.join(str(int(m)) for m in list(h)[-self.sequence_length:])
+                         for h in histories], dtype=object)
+        values = self._batched["sequence"]({F.SEQUENCE_INPUT: text})[F.SEQUENCE_OUTPUT]
+        return np.where(known, values[:, columns], values.min(axis=1, keepdims=True)).astype(np.float64)
 
     def pair_sequence_scores(self, histories, movie_ids) -> np.ndarray:
         """The pair's sequence score of each movie: the sum over its members (their histories, one
         for one person) of log p(movie | member's history)."""
         return self.next_log_probabilities(histories, movie_ids).sum(axis=0)
 
-    def _tensors(self, rows: pd.DataFrame) -> dict:
+    def _arrays(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The raw signatures' inputs as numpy arrays of their dtypes (strings as str)."""
         tf = self.tf
-        inputs = {}
-        for name, dtype in self.dtypes.items():
-            values = rows[name].to_numpy()
-            values = values.astype(str) if dtype == tf.string else values.astype(dtype.as_numpy_dtype)
-            inputs[name] = tf.constant(values, dtype=dtype)
-        return inputs
+        return {name: (rows[name].to_numpy().astype(str) if dtype == tf.string
+                       else rows[name].to_numpy().astype(dtype.as_numpy_dtype))
+                for name, dtype in self.dtypes.items()}
 
     def score(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
         """{pair_rating, a_rating, b_rating: [n], a_attention, b_attention: [n, HISTORY_LENGTH]}."""
@@ -396,7 +413,7 @@ class Scorer:
     def _score(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
         tf = self.tf
         if self.raw is not None:
-            return {k: v.numpy() for k, v in self.raw(**self._tensors(rows)).items()}
+            return self._batched["raw"](self._arrays(rows))
         from serving.tf_examples import serialize
 
         def pair(frame):

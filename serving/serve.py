@@ -42,8 +42,11 @@ from transform_fn import features as F
 log = logging.getLogger("serving.serve")
 SETTLE_SECONDS = 2.0      # a version folder is loaded once nothing in it changed for this long
 NO_MODEL = ("no pushed model yet: run `make run` until a model passes the blessing gate "
-            "(on the tiny data, for development: make run SIZE=tiny ARGS=\"--baseline-margin -1\"); "
+            "(on the tiny data, for development: make run SIZE=tiny ARGS=\"--force-push\"); "
             "the service picks it up without a restart")
+
+
+BATCH_WAIT_MS = 2.0       # the micro-batcher's bounded wait (serving/batching.py), chosen by bench.serve
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,9 +137,10 @@ class ModelWatcher:
 
     def __init__(self, work_dir: str | os.PathLike, prepared: str | os.PathLike | None = None,
                  poll_seconds: float = 2.0, settle_seconds: float = SETTLE_SECONDS,
-                 retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL):
+                 retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL, batch_wait_ms: float = BATCH_WAIT_MS):
         self.work = WorkLayout.at(work_dir)
         self.retrieval = retrieval              # None: every unseen movie is scored
+        self.batch_wait_ms = batch_wait_ms      # concurrent requests' model calls joined (serving/batching.py)
         self.prepared = Path(prepared).resolve() if prepared else None
         self.poll_seconds = poll_seconds
         self.settle_seconds = settle_seconds
@@ -201,7 +205,7 @@ class ModelWatcher:
         return model_info(self.work, model_dir)
 
     def scorer_of(self, model_dir: Path):
-        return R.Scorer(model_dir)
+        return R.Scorer(model_dir, batch_wait_s=self.batch_wait_ms / 1000.0)
 
     def tables_for(self, prepared: Path, params) -> R.Tables:
         """One Tables per (data, ranker settings): a version with other settings gets its
@@ -337,7 +341,8 @@ def version_message(watcher: ModelWatcher, version: str, served: str) -> str:
 
 def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | os.PathLike | None = None,
                poll_seconds: float = 2.0, watch: bool = True, watcher: ModelWatcher | None = None,
-               retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL, scoring_threads: int | None = None):
+               retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL, scoring_threads: int | None = None,
+               batch_wait_ms: float = None):
     """The FastAPI app. watch=False: no polling thread (tests call app.state.watcher.refresh()).
     scoring_threads: how many requests are scored at once (SCORING_THREADS by default)."""
     from contextlib import asynccontextmanager
@@ -350,7 +355,8 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
     from serving import schemas
     from serving.limits import MAX_BODY_BYTES, RequestLimits
 
-    watcher = watcher or ModelWatcher(work_dir, prepared, poll_seconds, retrieval=retrieval)
+    watcher = watcher or ModelWatcher(work_dir, prepared, poll_seconds, retrieval=retrieval,
+                                      batch_wait_ms=BATCH_WAIT_MS if batch_wait_ms is None else batch_wait_ms)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -597,8 +603,14 @@ def main(argv=None) -> None:
     p.add_argument("--scoring-threads", type=int, default=SCORING_THREADS,
                    help=f"requests scored at once in a process, the rest wait in order (default {SCORING_THREADS}: "
                         "the cores, at least 2, at most 8)")
+    p.add_argument("--batch-wait-ms", type=float, default=BATCH_WAIT_MS,
+                   help="concurrent requests' model calls are joined into one call, each round waiting at most "
+                        f"this long for them (serving/batching.py; default {BATCH_WAIT_MS:g}; 0: every request "
+                        "on its own)")
     R.add_retrieval_args(p)
     args = p.parse_args(argv)
+    if args.batch_wait_ms < 0:
+        p.error(f"--batch-wait-ms must be 0 or more, got {args.batch_wait_ms:g}")
     if args.scoring_threads < 1:
         p.error(f"--scoring-threads must be 1 or more, got {args.scoring_threads}")
     retrieval = R.retrieval_from_args(args)
@@ -607,7 +619,7 @@ def main(argv=None) -> None:
     import uvicorn
 
     settings = {"work_dir": args.work_dir, "prepared": args.prepared, "poll_seconds": args.poll,
-                "scoring_threads": args.scoring_threads,
+                "scoring_threads": args.scoring_threads, "batch_wait_ms": args.batch_wait_ms,
                 "retrieval": dataclasses.asdict(retrieval) if retrieval is not None else None}
     os.environ[APP_SETTINGS_ENV] = json.dumps(settings)      # each worker process builds its app from it
     print(f"serving on http://{args.host}:{args.port} (OpenAPI docs at /docs); "
@@ -629,7 +641,7 @@ def app_from_environment():
     _limit_malloc_arenas(MALLOC_ARENAS)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     return create_app(settings["work_dir"], settings["prepared"], settings["poll_seconds"], retrieval=retrieval,
-                      scoring_threads=settings.get("scoring_threads"))
+                      scoring_threads=settings.get("scoring_threads"), batch_wait_ms=settings.get("batch_wait_ms"))
 
 
 if __name__ == "__main__":

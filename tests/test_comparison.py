@@ -4,7 +4,7 @@ users and movies) and its decision."""
 import numpy as np
 import pytest
 
-from components import comparison
+from common import comparison
 
 
 def _rows(n_users=200, per_user=20, seed=0):

@@ -251,26 +251,31 @@ def test_a_deep_part_that_is_not_kept_is_not_served():
     assert served_model(m, deep_kept=True) is m
 
 
-def test_the_deep_part_is_kept_only_when_it_beats_the_start_on_the_held_slice():
+def test_the_deep_part_is_kept_only_when_its_interval_on_the_held_slice_is_below_the_start():
     from trainer_fn.run import keep_decision
 
     rng = np.random.default_rng(5)
-    x = _inputs(rng, n=64)
+    x = _inputs(rng, n=256)
     m = _untrained(True)
     target = m(x, training=False).numpy()
-    data = tf.data.Dataset.from_tensor_slices((x, target)).batch(64)
+    data = tf.data.Dataset.from_tensor_slices((x, target)).batch(256)
     layer = m.get_layer("deep_rating")
     kernel, bias = layer.get_weights()
     layer.set_weights([rng.normal(0, 0.5, kernel.shape), bias + 1.0])     # a deep part that only hurts
     hp = HParams(embedding_dim=8, recency_on_eval=False)
-    decision = keep_decision(m, data, data, hp)
+    decision = keep_decision(m, data, x, target, hp)
     assert not decision["kept"] and decision["held_eval_rmse_start"] < 1e-5 < decision["held_eval_rmse_trained"]
     np.testing.assert_allclose(m(x, training=False), target, atol=1e-5)     # left as the start
-    helpful = target + 0.5                                 # the labels sit 0.5 above the start...
+    helpful = target + 0.5 + rng.normal(0, 0.1, len(target))    # the labels sit 0.5 above the start...
     layer.set_weights([np.zeros_like(kernel), bias + 0.5])                # ...and the deep part adds 0.5
-    data = tf.data.Dataset.from_tensor_slices((x, helpful)).batch(64)
-    decision = keep_decision(m, data, data, hp)
-    assert decision["kept"] and decision["held_eval_rmse_trained"] < 1e-4
+    data = tf.data.Dataset.from_tensor_slices((x, helpful)).batch(256)
+    decision = keep_decision(m, data, x, helpful, hp)
+    assert decision["kept"] and decision["interval"][1] < 0 and decision["held_eval_rmse_trained"] < 0.15
+    # a gain the interval cannot tell from noise is not kept: labels scattered around both arms
+    noisy = target + 0.25 + rng.normal(0, 1.0, len(target))
+    layer.set_weights([np.zeros_like(kernel), bias + 0.5])
+    decision = keep_decision(m, tf.data.Dataset.from_tensor_slices((x, noisy)).batch(256), x, noisy, hp)
+    assert decision["interval"][0] < 0 < decision["interval"][1] and not decision["kept"]
 
 
 def test_the_recency_weights_are_fitted_afresh_each_time():
@@ -299,7 +304,8 @@ def test_the_deep_part_reads_the_recent_slots_through_its_attention_and_ignores_
     with --recent-heads 0 the layer is not built."""
     from trainer_fn.model import RECENT_ATTENTION_LAYER
 
-    m = _untrained(True)
+    tf.keras.utils.set_random_seed(0)
+    m = build_model(SIZES, HParams(embedding_dim=8, recent_heads=2), label_mean=3.5, baseline=_tables())
     layer = m.get_layer("deep_rating")
     kernel, bias = layer.get_weights()
     layer.set_weights([np.random.default_rng(1).normal(0, 0.5, kernel.shape), bias])
@@ -321,6 +327,7 @@ def test_the_deep_part_reads_the_recent_slots_through_its_attention_and_ignores_
     changed[F.RECENT_RATING.format(side="a")] = last
     assert not np.allclose(m(x, training=False), m(changed, training=False), atol=1e-5)
     np.testing.assert_allclose(m(x, training=False), m(_swapped(x), training=False), atol=1e-5)
+    assert RECENT_ATTENTION_LAYER in {layer.name for layer in m.layers}
     tf.keras.utils.set_random_seed(0)
     off = build_model(SIZES, HParams(embedding_dim=8, recent_heads=0), label_mean=3.5, baseline=_tables())
     assert RECENT_ATTENTION_LAYER not in {layer.name for layer in off.layers}

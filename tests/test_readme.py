@@ -307,3 +307,27 @@ def test_expensive_commands_run_as_written_on_tiny_data(tmp_path, monkeypatch):
     assert work.kubeflow_spec("movie-pair-recommender").exists()
     assert "serving_default" in outputs[SAVED_MODEL_CLI]
     assert "top 5 for users 1 and 2" in outputs[RECOMMEND]
+
+
+def quoted_figures(text: str) -> list[str]:
+    """The figures of a page's "## Results" section: every number with three or more decimals,
+    as written (0.8157, 0.291), a ± spread included, and every "commit <sha>" it names."""
+    section = re.search(r"^## Results\n(.*?)(?=^## )", text, re.S | re.M)
+    assert section, "README.md has no '## Results' section"
+    body = section.group(1)
+    return re.findall(r"[+-]?\d+\.\d{3,}(?: ± \d+\.\d{3,})?", body) + re.findall(r"commit [0-9a-f]{7,}", body)
+
+
+def test_the_readmes_figures_are_benchmarks_figures():
+    """One fact, one place: each figure the README's results quote (and the commit it names)
+    is in BENCHMARKS.md, where the command that measured it writes it."""
+    benchmarks = (ROOT / "BENCHMARKS.md").read_text()
+    figures = quoted_figures(README_FILE.read_text())
+    assert len(figures) >= 8, figures
+    missing = [f for f in figures if f not in benchmarks]
+    assert not missing, f"README.md's results quote figures BENCHMARKS.md does not hold: {missing}"
+
+
+def test_quoted_figures_parsing():
+    text = "## Results\n| a | 0.8157 | 0.291 ± 0.001 | +0.019 | 1.5 |\ncommit 90cb2bf\n## Next\n0.1234\n"
+    assert quoted_figures(text) == ["0.8157", "0.291 ± 0.001", "+0.019", "commit 90cb2bf"]

@@ -198,8 +198,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     eval_x, eval_y = read_split(fn_args.eval_files, fn_args.data_accessor, tf_transform_output)
     evaluate = tf.data.Dataset.from_tensor_slices((eval_x, eval_y)).batch(4096)
     (tune_x, tune_y), (held_x, held_y) = later_period_halves(eval_x, eval_y)
-    tune, held = (tf.data.Dataset.from_tensor_slices(part).batch(4096)
-                  for part in ((tune_x, tune_y), (held_x, held_y)))
+    tune = tf.data.Dataset.from_tensor_slices((tune_x, tune_y)).batch(4096)
     sizes = {name: tf_transform_output.vocabulary_size_by_name(name) for name in VOCABULARIES}
     parts = None
     origin = {"rows": "every train row", "why": "no baseline (--no-residual)"}
@@ -254,7 +253,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     if hp.epochs > 0 and not hp.residual:
         keep = {"kept": True, "why": "no baseline to fall back to (--no-residual)"}
     elif hp.epochs > 0:
-        keep = keep_decision(model, tune, held, hp)
+        keep = keep_decision(model, tune, held_x, held_y, hp)
     # The pushed model's recency weights: fitted on the whole eval split for the arm kept.
     recency = fit_recency_weight(model, evaluate) if hp.residual and hp.recency_on_eval else 0.0
     final_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
@@ -295,26 +294,34 @@ def train_sequence_model(fn_args, tf_transform_output, hp: HParams):
     return model, history
 
 
-def keep_decision(model: keras.Model, tune, held, hp: HParams) -> dict:
+def keep_decision(model: keras.Model, tune, held_x: dict[str, np.ndarray], held_y: np.ndarray, hp: HParams) -> dict:
     """The trained deep part against the start (its output and the recency weights at zero, the
     recency weights then fitted again), each arm's recency weights fitted on the tune slice,
-    judged on the held slice of eval: kept only when its RMSE there is below the start's by
-    hp.keep_margin. The model is left as the arm chosen."""
+    judged on the held slice of eval by the gate's paired bootstrap (common/comparison.py,
+    users and movies resampled): kept only when the upper end of the 95% interval of the RMSE
+    difference, trained minus start, is below -hp.keep_margin. The model is left as the arm
+    chosen."""
+    from common.comparison import rmse_difference
+
+    held = tf.data.Dataset.from_tensor_slices(held_x).batch(4096)
     if hp.recency_on_eval:
         fit_recency_weight(model, tune)
-    trained_rmse = model.evaluate(held, verbose=0, return_dict=True)["rmse"]
+    trained_pred = model.predict(held, verbose=0).reshape(-1)
     trained = model.get_weights()
     reset_to_start(model)
     if hp.recency_on_eval:
         fit_recency_weight(model, tune)
-    start_rmse = model.evaluate(held, verbose=0, return_dict=True)["rmse"]
-    kept = trained_rmse < start_rmse - hp.keep_margin
+    start_pred = model.predict(held, verbose=0).reshape(-1)
+    clusters = {"user": tuple(held_x[F.USER_IDX.format(side=side)] for side in F.SIDES), "movie": (held_x[F.MOVIE_IDX],)}
+    d = rmse_difference(clusters, held_y, trained_pred, start_pred, seed=hp.seed)
+    kept = d.high < -hp.keep_margin
     if kept:
         model.set_weights(trained)
-    return {"kept": bool(kept), "held_eval_rmse_trained": float(trained_rmse), "held_eval_rmse_start": float(start_rmse),
-            "margin": hp.keep_margin,
-            "why": (f"held eval RMSE {trained_rmse:.4f} trained against {start_rmse:.4f} for the start: "
-                    f"{'kept' if kept else 'not kept'} (margin {hp.keep_margin:g})")}
+    return {"kept": bool(kept), "held_eval_rmse_trained": d.rmse_a, "held_eval_rmse_start": d.rmse_b,
+            "difference": d.diff, "interval": [d.low, d.high], "held_rows": d.rows, "margin": hp.keep_margin,
+            "why": (f"held eval RMSE {d.rmse_a:.4f} trained against {d.rmse_b:.4f} for the start, difference "
+                    f"{d.diff:+.4f}, 95% interval [{d.low:+.4f}, {d.high:+.4f}] ({d.rows:,} rows): "
+                    f"{'kept' if kept else 'not kept'} (the interval must end below {-hp.keep_margin:+.4f})")}
 
 
 def reset_to_start(model: keras.Model) -> None:
