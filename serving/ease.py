@@ -17,6 +17,7 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from transform_fn import features as F
 
@@ -37,9 +38,12 @@ class Ease:
         column = pd.Series(np.arange(len(movies)), index=movies)
         known = ratings[ratings["movie_id"].isin(movies)]
         users = pd.factorize(known["user_id"])[0]
-        x = np.zeros((users.max(initial=-1) + 1, len(movies)), np.float32)
-        x[users, column[known["movie_id"]].to_numpy()] = 1.0    # a repeated (user, movie) is still one
-        gram = (x.T @ x).astype(np.float64)
+        # who rated what, sparse (never a dense users x movies array); a repeated (user, movie) is still one
+        x = sp.csr_matrix((np.ones(len(users)), (users, column[known["movie_id"]].to_numpy())),
+                          shape=(users.max(initial=-1) + 1, len(movies)))
+        x.sum_duplicates()
+        x.data[:] = 1.0
+        gram = (x.T @ x).toarray().astype(np.float64)
         gram[np.diag_indices_from(gram)] += lam
         p = np.linalg.inv(gram)
         b = -p / np.diag(p)[None, :]

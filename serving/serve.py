@@ -46,7 +46,10 @@ NO_MODEL = ("no pushed model yet: run `make run` until a model passes the blessi
             "the service picks it up without a restart")
 
 
-BATCH_WAIT_MS = 2.0       # the micro-batcher's bounded wait (serving/batching.py), chosen by bench.serve
+# The micro-batcher's bounded wait (serving/batching.py); 0: off. Off by default: on 2 cores
+# with 2 scoring threads it joined at most 2 requests and cost more than it saved (ML-100K,
+# bench.serve, 2026-12-07: p99 at 8 clients 919 ms with 2 ms against 679 ms off; BENCHMARKS.md).
+BATCH_WAIT_MS = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

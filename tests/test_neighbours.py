@@ -111,3 +111,17 @@ def test_in_the_model_it_is_the_fifth_recency_term_averaged_over_the_members():
     np.testing.assert_allclose(got, want, atol=1e-4)
     assert np.abs(knn).max() > 0.05                      # the term is not empty on these rows
     np.testing.assert_allclose(m(_swapped(x), training=False).numpy(), got, atol=1e-5)
+
+
+def test_the_similarities_a_block_of_movies_at_a_time_are_those_of_one_block(fit, monkeypatch):
+    """The K-nearest table built 3 movies at a time (no movies x movies array held) equals the
+    one built in one block, neighbour for neighbour."""
+    from trainer_fn import neighbours
+
+    tables, events = fit
+    whole = neighbourhood(tables, events, N_MOVIES, K, shrink=10.0)
+    monkeypatch.setattr(neighbours, "BLOCK_BYTES", 8 * N_MOVIES * 3)
+    blocks = neighbourhood(tables, events, N_MOVIES, K, shrink=10.0)
+    np.testing.assert_array_equal(np.sort(whole.movies, 1), np.sort(blocks.movies, 1))
+    np.testing.assert_allclose(np.sort(whole.similarity, 1), np.sort(blocks.similarity, 1), atol=1e-7)
+    assert all(m not in row for m, row in enumerate(blocks.movies))          # never its own neighbour

@@ -43,26 +43,42 @@ class Neighbourhood:
     similarity: np.ndarray   # [n_movies, K] float32: their s_tj
 
 
+# The similarity rows computed at once: a block of movies x the catalogue, float64, about this
+# many bytes an array (a few are alive at once), so memory grows with the catalogue, not its
+# square (59,047 movies, ML-25M: 142 rows a block).
+BLOCK_BYTES = 64 * 2**20
+
+
 def neighbourhood(tables: FactorTables, events: Ratings, n_movies: int, k: int, shrink: float) -> Neighbourhood:
-    """The profile and the K-nearest table from the fit set `events` and its tables."""
+    """The profile and the K-nearest table from the fit set `events` and its tables, the
+    similarities computed a block of movies at a time from the sparse residual matrix (no
+    movies x movies array is ever held)."""
     users, movies = events.users.astype(np.int64), events.movies.astype(np.int64)
     residuals = (events.ratings - tables.predict(users, movies)).astype(np.float32)
     n_users = int(users.max(initial=0)) + 1
     e = sp.csr_matrix((residuals.astype(np.float64), (users, movies)), shape=(n_users, n_movies))
     seen = sp.csr_matrix((np.ones(len(users)), (users, movies)), shape=(n_users, n_movies))
-    dot = (e.T @ e).toarray()
-    norm = np.sqrt(np.diag(dot))
-    common = (seen.T @ seen).toarray()
-    sim = dot / (np.outer(norm, norm) + 1e-9) * common / (common + shrink)
-    np.fill_diagonal(sim, 0.0)
-    closeness = np.abs(sim)
-    np.fill_diagonal(closeness, -1.0)        # never its own neighbour, even among zeros
-    k = min(k, n_movies - 1)
-    nearest = np.argpartition(-closeness, k - 1, axis=1)[:, :k] if k > 0 else np.zeros((n_movies, 0), np.int64)
+    by_movie, seen_by_movie = e.T.tocsr(), seen.T.tocsr()
+    norm = np.sqrt(np.asarray(e.multiply(e).sum(axis=0)).ravel())
+    k = max(0, min(k, n_movies - 1))
+    nearest = np.zeros((n_movies, k), np.int32)
+    similarity = np.zeros((n_movies, k), np.float32)
+    rows = max(1, BLOCK_BYTES // (8 * max(n_movies, 1)))
+    for lo in range(0, n_movies if k > 0 else 0, rows):
+        hi = min(n_movies, lo + rows)
+        dot = (by_movie[lo:hi] @ e).toarray()                   # [block, n_movies]
+        common = (seen_by_movie[lo:hi] @ seen).toarray()
+        sim = dot / (np.outer(norm[lo:hi], norm) + 1e-9) * common / (common + shrink)
+        own = (np.arange(hi - lo), np.arange(lo, hi))
+        sim[own] = 0.0
+        closeness = np.abs(sim)
+        closeness[own] = -1.0                # never its own neighbour, even among zeros
+        part = np.argpartition(-closeness, k - 1, axis=1)[:, :k]
+        nearest[lo:hi] = part
+        similarity[lo:hi] = np.take_along_axis(sim, part, 1)
     keys = users * n_movies + movies
     order = np.argsort(keys, kind="stable")
-    return Neighbourhood(keys[order], residuals[order], nearest.astype(np.int32),
-                         np.take_along_axis(sim, nearest, 1).astype(np.float32))
+    return Neighbourhood(keys[order], residuals[order], nearest, similarity)
 
 
 def padded(n: Neighbourhood, size: int) -> Neighbourhood:
