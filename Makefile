@@ -23,7 +23,7 @@ export TF_USE_LEGACY_KERAS := 1
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup platform browser run report serve test test-fast data fetch bench bench-data bench-model bench-sequence kubeflow clean
+.PHONY: setup platform browser run report serve test test-fast data fetch bench bench-data bench-model bench-sequence bench-origin kubeflow clean
 
 .DEFAULT_GOAL := help
 .PHONY: help
@@ -89,6 +89,11 @@ bench-model: platform $(STAMP) $(TEST_STAMP) ## the model-quality table of BENCH
 # without it. ARGS=--quick: one seed, no ablations.
 bench-sequence: platform $(STAMP) ## the sequence model in the pair ranker, 3 seeds and its ablations (BENCHMARKS.md)
 	$(PY) -m bench.sequence --work-dir $(WORK) $(ARGS)
+
+# The rating model's deep part on ML-100K (or the default data): the rolling origin, the learning
+# rate and the recent attention, each judged on eval and on test (about 25 min).
+bench-origin: platform $(STAMP) ## the rating model's deep part: rolling origin and its arms (BENCHMARKS.md)
+	$(PY) -m bench.origin --work-dir $(WORK) $(ARGS)
 
 # Rebuilds the HTML report of the latest run under $(WORK)/reports/.
 report: platform $(STAMP) ## rebuild the HTML report of the latest run

@@ -303,6 +303,12 @@ def keep_decision(model: keras.Model, tune, held_x: dict[str, np.ndarray], held_
     chosen."""
     from common.comparison import rmse_difference
 
+    if not len(held_y):
+        reset_to_start(model)
+        if hp.recency_on_eval:
+            fit_recency_weight(model, tune)
+        return {"kept": False, "margin": hp.keep_margin,
+                "why": "no held eval rows to judge the deep part on (too little eval data): the start is served"}
     held = tf.data.Dataset.from_tensor_slices(held_x).batch(4096)
     if hp.recency_on_eval:
         fit_recency_weight(model, tune)
