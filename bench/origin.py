@@ -22,7 +22,6 @@ import datetime
 import json
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -68,14 +67,6 @@ def row(label: str, rmse: dict, history: dict, seconds: float) -> str:
             f"{base.get('all', nan):.4f} | {seconds:.0f} |")
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.origin", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -93,7 +84,7 @@ def main(argv=None) -> None:
     lines = [f"## The rating model's deep part: rolling origin, learning rate, recent attention", "",
              f"{name}, training seed {SEED}, every arm on the identical split and rows. "
              f"`python -m bench.origin{' --ml-100k DIR' if args.ml_100k else ''}` (`make bench-origin`), commit "
-             f"{_commit()}, {datetime.date.today()}, {os.cpu_count()} cores, {platform.machine()}, CPU only.", "",
+             f"{benchmarks_page.commit()}, {datetime.date.today()}, {os.cpu_count()} cores, {platform.machine()}, CPU only.", "",
              "Eval (where every choice is made): the best epoch's RMSE on the tune slice (3 movies in 4 of "
              "eval, early stopping's), and on the held slice (the other movies) the trained deep part's and the "
              "start's RMSE with the 95% paired bootstrap interval of their difference, which decides the keep. "

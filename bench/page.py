@@ -37,3 +37,14 @@ def finish(path: str | Path, name: str, section: list[str], started: float, ml10
     section += [f"Whole benchmark: {(time.time() - started) / 60:.1f} min."]
     write_section(path, name, "\n".join(section))
     print("\n".join(section))
+
+
+def commit() -> str:
+    """The checkout's short commit, for a section's stamp ("unknown" outside a git checkout)."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"

@@ -19,7 +19,6 @@ import datetime
 import json
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -112,14 +111,6 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool) -> list[
     return lines + [""]
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.sequence", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -141,7 +132,7 @@ def main(argv=None) -> None:
     command = "python -m bench.sequence" + (" --quick" if args.quick else "") + (
         " --ml-100k DIR" if args.ml_100k else "")
     section = ["## The sequence model in the pair ranker", "",
-               f"`{command}` (`make bench-sequence`), commit {_commit()}, {datetime.date.today()}, "
+               f"`{command}` (`make bench-sequence`), commit {benchmarks_page.commit()}, {datetime.date.today()}, "
                f"{os.cpu_count()} cores, {platform.machine()}, CPU only.", ""]
     for name, work, source in datasets:
         section += bench(name, work, source, seeds, args.quick)

@@ -229,7 +229,7 @@ def main(argv=None) -> None:
                      f"{model['version']}, tables of `{prepared.name}` ({movies} movies), GET "
                      f"/v1/recommendations n={args.n} for random known pairs, {args.seconds:g} s per level after "
                      f"{args.warmup} warm-up requests; candidates: the mean count scored in the warm-up requests; "
-                     f"batch wait: the micro-batcher's bound (0: off). Commit {_commit()}, {platform.machine()}. "
+                     f"batch wait: the micro-batcher's bound (0: off). Commit {benchmarks_page.commit()}, {platform.machine()}. "
                      f"`{command}`", "",
                      "| movies scored | candidates | worker processes | scoring threads | batch wait ms | concurrent "
                      "clients | requests | failed | p50 ms | p99 ms | requests/s |",
@@ -279,14 +279,6 @@ def measure(work: WorkLayout, args, retrieval: R.Retrieval | None, soak_requests
         return model, prepared, float(np.mean(candidates)), results, soaked
     finally:
         stop(process)
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def stop(process: subprocess.Popen) -> None:
