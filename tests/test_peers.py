@@ -59,3 +59,10 @@ def test_the_later_period_cut_keeps_each_movie_on_one_side():
     assert len(tune_y) + len(held_y) == 400 and 0.1 < len(held_y) / 400 < 0.45
     assert sorted(np.concatenate([tune["row"], held["row"]])) == list(range(400))   # nothing lost
     assert (tune_y == tune["row"]).all()      # labels stay with their rows
+    # by raw id: the same movies held whatever index the vocabulary gives them
+    names = [f"m{i}" for i in range(97)]
+    order = np.random.default_rng(0).permutation(97)
+    _, (held_a, _) = later_period_halves(data, np.arange(400, dtype=float), names)
+    moved = {F.MOVIE_IDX: np.argsort(order)[data[F.MOVIE_IDX]], "row": data["row"]}
+    _, (held_b, _) = later_period_halves(moved, np.arange(400, dtype=float), [names[j] for j in order])
+    assert held_a["row"].tolist() == held_b["row"].tolist() and len(held_a["row"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import zlib
 
 import numpy as np
 import tensorflow as tf
@@ -76,15 +77,30 @@ def shuffled_batches(data: dict[str, np.ndarray], label: np.ndarray, batch_size:
             .prefetch(tf.data.AUTOTUNE))
 
 
-def later_period_halves(data: dict[str, np.ndarray], label: np.ndarray, hold: float = 0.25):
-    """The eval split cut by target movie (a multiplicative hash of its index): (tune rows, held
-    rows), each as (features, labels). A rating is the label of its single row and of the pair
-    rows of its movie, so a cut by user would put the same rating on both sides; by movie,
-    every row of a movie is on one side."""
-    movies = data[F.MOVIE_IDX].astype(np.uint64)
-    held = (movies * np.uint64(2654435761) % np.uint64(1000)) < np.uint64(int(hold * 1000))
+def later_period_halves(data: dict[str, np.ndarray], label: np.ndarray, movie_names=None, hold: float = 0.25):
+    """The eval split cut by target movie: (tune rows, held rows), each as (features, labels). A
+    rating is the label of its single row and of the pair rows of its movie, so a cut by user
+    would put the same rating on both sides; by movie, every row of a movie is on one side.
+
+    movie_names: each movie index's raw id (movie_names_of), so that a movie falls on the same
+    side whatever the vocabulary's order (which moves with the train rows: another --origin
+    gives other indices); without it, the index itself is hashed."""
+    movies = data[F.MOVIE_IDX].astype(np.int64)
+    if movie_names is None:
+        keys = movies.astype(np.uint64) * np.uint64(2654435761)
+    else:
+        by_index = np.array([zlib.crc32(str(name).encode()) for name in movie_names], dtype=np.uint64)
+        keys = by_index[np.clip(movies, 0, len(by_index) - 1)]
+    held = keys % np.uint64(1000) < np.uint64(int(hold * 1000))
     part = lambda keep: ({name: value[keep] for name, value in data.items()}, label[keep])  # noqa: E731
     return part(~held), part(held)
+
+
+def movie_names_of(tf_transform_output) -> list[str]:
+    """The raw movie id of each movie index: padding, the vocabulary, the out-of-vocabulary bucket."""
+    vocabulary = [v.decode() if isinstance(v, bytes) else str(v)
+                  for v in tf_transform_output.vocabulary_by_name(F.MOVIE_VOCAB)]
+    return ["<padding>", *vocabulary, "<out of vocabulary>"]
 
 
 def swap_baseline(model: keras.Model, trained_over: FactorTables, refit: FactorTables,
@@ -197,7 +213,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     # which neither has read.
     eval_x, eval_y = read_split(fn_args.eval_files, fn_args.data_accessor, tf_transform_output)
     evaluate = tf.data.Dataset.from_tensor_slices((eval_x, eval_y)).batch(4096)
-    (tune_x, tune_y), (held_x, held_y) = later_period_halves(eval_x, eval_y)
+    names = movie_names_of(tf_transform_output)
+    (tune_x, tune_y), (held_x, held_y) = later_period_halves(eval_x, eval_y, names)
     tune = tf.data.Dataset.from_tensor_slices((tune_x, tune_y)).batch(4096)
     sizes = {name: tf_transform_output.vocabulary_size_by_name(name) for name in VOCABULARIES}
     parts = None
@@ -259,7 +276,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     final_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
     tuned = {}
     if hp.residual and hp.tune_epochs > 0:
-        tuned = tune_on_later_period(model, eval_x, eval_y, hp)
+        tuned = tune_on_later_period(model, eval_x, eval_y, hp, names)
     sequence, sequence_history = train_sequence_model(fn_args, tf_transform_output, hp) \
         if hp.sequence_length > 0 else (None, {})
     if parts:
@@ -338,7 +355,8 @@ def reset_to_start(model: keras.Model) -> None:
         layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
 
 
-def tune_on_later_period(model, data: dict[str, np.ndarray], label: np.ndarray, hp: HParams) -> dict:
+def tune_on_later_period(model, data: dict[str, np.ndarray], label: np.ndarray, hp: HParams,
+                         movie_names=None) -> dict:
     """Tunes the deep part on ratings the baseline has not learnt from.
 
     The residual features of a train row are in sample (the baseline was fitted on those very
@@ -348,7 +366,7 @@ def tune_on_later_period(model, data: dict[str, np.ndarray], label: np.ndarray, 
     stopped on the other movies' eval rows, and kept only if it beats the untuned model there. The recency weights stay as
     fitted. The test split is never read. Returns what was decided, for the history file.
     """
-    (tune_x, tune_y), (held_x, held_y) = later_period_halves(data, label)
+    (tune_x, tune_y), (held_x, held_y) = later_period_halves(data, label, movie_names)
     if not len(tune_y) or not len(held_y):
         return {"kept": False, "why": "too few eval users to hold some out"}
     held = tf.data.Dataset.from_tensor_slices((held_x, held_y)).batch(4096)
