@@ -60,7 +60,8 @@ def row(label: str, rmse: dict, history: dict, seconds: float) -> str:
     interval = deep.get("interval") or [nan, nan]
     trained_on = deep.get("trained_on", {})
     model, base = rmse.get("candidate", {}), rmse.get("baseline", {})
-    return (f"| {label} | {trained_on.get('train_rows', 0):,} | {min(val) if val else nan:.4f} | "
+    rows = f"{trained_on.get('train_rows', 0):,}" if val else "0 (not trained)"
+    return (f"| {label} | {rows} | {min(val) if val else nan:.4f} | "
             f"{deep.get('held_eval_rmse_trained', nan):.4f} | {deep.get('held_eval_rmse_start', nan):.4f} | "
             f"[{interval[0]:+.4f}, {interval[1]:+.4f}] | {'kept' if deep.get('kept') else 'not kept'} | "
             f"{model.get('all', nan):.4f} / {model.get('pair', nan):.4f} / {model.get('single', nan):.4f} | "

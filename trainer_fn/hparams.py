@@ -72,16 +72,16 @@ class HParams:
     attention_heads: int = 3
     # > 0 (with recent and residual): heads of the target movie's attention over each member's
     # recent slots in the deep part (model.attend_recent); 0: the deep part reads the window only.
-    # 0 chosen on ML-100K's eval rows (seed 42, learning rate 1e-4): 2 heads gave tune-slice RMSE
-    # 0.7754 and held-slice 0.7730, 0 heads 0.7753 and 0.7721 (BENCHMARKS.md "rolling origin").
+    # 0 chosen on ML-100K's tune slice of eval (seed 42, bench.origin): 2 heads 0.7761, 0 heads
+    # 0.7753; neither beats the start on the held slice (BENCHMARKS.md "rolling origin").
     recent_heads: int = 0
     hidden_units: tuple[int, ...] = (256, 128)
     dropout: float = 0.1
     optimizer: str = "adam"         # adam | adagrad
     batch_size: int = 256
-    # Chosen on ML-100K's eval rows with the deep part trained after the rolling origin (seed 42,
-    # best epoch's tune-slice RMSE): 1e-4 gave 0.7754 with the recent attention and 0.7753
-    # without, 3e-4 0.7769 and 0.7766 (it overfits the 29k rows after one epoch).
+    # Chosen on ML-100K's tune slice of eval with the deep part trained after the rolling origin
+    # (seed 42, the best epoch, bench.origin): 1e-4 gave 0.7753, 3e-4 0.7774 (it overfits the 29k
+    # rows after one epoch).
     learning_rate: float = 0.0001
     epochs: int = 10
     early_stopping_patience: int = 2   # epochs without eval-loss gain before stopping; 0 = off
