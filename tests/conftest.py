@@ -70,9 +70,11 @@ def first_run(work):
     from runners import run_local
 
     # The tiny data is too small to judge models by; the margin -1 lets the attention model
-    # through the strong-baseline gate here (test_pipeline_e2e checks that gate failing).
+    # through the strong-baseline gate here (test_pipeline_e2e checks that gate failing), and
+    # the keep margin -1 keeps its deep part, so that the served graph the serving tests read
+    # is the whole model (tests/test_model.py checks the start served where it is not kept).
     args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3", "--sequence-epochs", "3",
-                                 "--baseline-margin", "-1"])
+                                 "--baseline-margin", "-1", "--keep-margin", "-1"])
     with fd1_to(work / "first-run-console.txt"):
         return run_local.run(args)
 
