@@ -81,18 +81,22 @@ def test_prediction_for_a_b_equals_b_a(model):
 
 def test_padded_history_slots_do_not_change_the_prediction(model):
     x = _inputs(np.random.default_rng(2), padded_slots=2)
+    _only_real_slots_matter(model, x, F.HIST_IDX, F.HIST_RATING, padded=2)
+
+
+def _only_real_slots_matter(model, x, idx_name: str, rating_name: str, padded: int) -> None:
+    """What sits in the first `padded` (masked) slots of both members changes nothing, while a
+    real slot's stars do."""
     noisy = dict(x)
-    for side in F.SIDES:   # what sits in masked slots must not matter
-        idx = x[F.HIST_IDX.format(side=side)].copy()
-        rating = x[F.HIST_RATING.format(side=side)].copy()
-        idx[:, :2], rating[:, :2] = 7, 5.0
-        noisy[F.HIST_IDX.format(side=side)], noisy[F.HIST_RATING.format(side=side)] = idx, rating
+    for side in F.SIDES:
+        idx, rating = x[idx_name.format(side=side)].copy(), x[rating_name.format(side=side)].copy()
+        idx[:, :padded], rating[:, :padded] = 7, 5.0
+        noisy[idx_name.format(side=side)], noisy[rating_name.format(side=side)] = idx, rating
     np.testing.assert_allclose(model(x, training=False), model(noisy, training=False), atol=1e-5)
-    # ...while a real (unmasked) slot does.
     changed = dict(x)
-    last = x[F.HIST_RATING.format(side="a")].copy()
+    last = x[rating_name.format(side="a")].copy()
     last[:, -1] = 6.0 - last[:, -1]
-    changed[F.HIST_RATING.format(side="a")] = last
+    changed[rating_name.format(side="a")] = last
     assert not np.allclose(model(x, training=False), model(changed, training=False), atol=1e-5)
 
 
@@ -315,17 +319,7 @@ def test_the_deep_part_reads_the_recent_slots_through_its_attention_and_ignores_
         mask[:, :5] = 0.0
         x[F.RECENT_MASK.format(side=side)] = mask
     # the recent-ratings terms have zero weight as built: only the deep part reads the slots here
-    noisy = dict(x)
-    for side in F.SIDES:
-        idx, rating = x[F.RECENT_IDX.format(side=side)].copy(), x[F.RECENT_RATING.format(side=side)].copy()
-        idx[:, :5], rating[:, :5] = 7, 5.0
-        noisy[F.RECENT_IDX.format(side=side)], noisy[F.RECENT_RATING.format(side=side)] = idx, rating
-    np.testing.assert_allclose(m(x, training=False), m(noisy, training=False), atol=1e-5)
-    changed = dict(x)
-    last = x[F.RECENT_RATING.format(side="a")].copy()
-    last[:, -1] = 6.0 - last[:, -1]
-    changed[F.RECENT_RATING.format(side="a")] = last
-    assert not np.allclose(m(x, training=False), m(changed, training=False), atol=1e-5)
+    _only_real_slots_matter(m, x, F.RECENT_IDX, F.RECENT_RATING, padded=5)
     np.testing.assert_allclose(m(x, training=False), m(_swapped(x), training=False), atol=1e-5)
     assert RECENT_ATTENTION_LAYER in {layer.name for layer in m.layers}
     tf.keras.utils.set_random_seed(0)
