@@ -63,6 +63,11 @@ def fd1_to(path):
         os.close(saved)
 
 
+# The first run's flags, which the runs after it repeat so that TFX's cache serves them.
+FIRST_RUN_FLAGS = ("--size", "tiny", "--epochs", "3", "--sequence-epochs", "3", "--baseline-margin", "-1",
+                   "--keep-margin", "-1")
+
+
 @pytest.fixture(scope="session")
 def first_run(work):
     """The real pipeline on the tiny embedded data, as `make run SIZE=tiny` runs it. What it
@@ -73,8 +78,7 @@ def first_run(work):
     # through the strong-baseline gate here (test_pipeline_e2e checks that gate failing), and
     # the keep margin -1 keeps its deep part, so that the served graph the serving tests read
     # is the whole model (tests/test_model.py checks the start served where it is not kept).
-    args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3", "--sequence-epochs", "3",
-                                 "--baseline-margin", "-1", "--keep-margin", "-1"])
+    args = run_local.parse_args(["--work-dir", str(work), *FIRST_RUN_FLAGS])
     with fd1_to(work / "first-run-console.txt"):
         return run_local.run(args)
 

@@ -20,6 +20,7 @@ from serving import recommend as R
 from serving.recommend import recommend
 from report.report import build_report, report_dir
 from serving.tf_examples import serialize
+from tests.conftest import FIRST_RUN_FLAGS
 from transform_fn import features as F
 
 pytestmark = pytest.mark.e2e
@@ -111,8 +112,7 @@ def test_pushed_model_scores_tf_examples_like_the_evaluator(first_run, work):
 
 
 def test_second_run_with_unchanged_inputs_is_served_from_cache(first_run, work):
-    args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3", "--sequence-epochs", "3",
-                                 "--baseline-margin", "-1"])
+    args = run_local.parse_args(["--work-dir", str(work), *FIRST_RUN_FLAGS])
     second = run_local.run(args)
     assert second.run_id != first_run.run_id
     for name in CACHEABLE:
@@ -132,8 +132,7 @@ def test_second_run_with_unchanged_inputs_is_served_from_cache(first_run, work):
 def test_a_model_that_does_not_beat_the_baseline_is_not_pushed(first_run, work):
     serving = WorkLayout.at(work).serving_model
     pushed_before = sorted(serving.iterdir())
-    args = run_local.parse_args(["--work-dir", str(work), "--size", "tiny", "--epochs", "3", "--sequence-epochs", "3",
-                                 "--baseline-margin", "5.0"])
+    args = run_local.parse_args(["--work-dir", str(work), *FIRST_RUN_FLAGS, "--baseline-margin", "5.0"])
     third = run_local.run(args)
     assert third.components["Trainer"].state == "CACHED"
     assert not third.blessed()
