@@ -22,12 +22,12 @@ so a failed run never overwrites a good result):
 from __future__ import annotations
 
 import dataclasses
-import zlib
 import hashlib
 import json
 import shutil
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ from data import imdb, movielens, outdir
 from common.errors import UserError
 from data.formats import UNKNOWN_AGE, UNKNOWN_OCCUPATION, UNKNOWN_SEX
 from data.rejects import Rejects
-from data.windows import PAD_MOVIE, TRAIN_PERIODS, make_windows, pair_windows, recent_ratings, split_in_time
+from data.windows import PAD_MOVIE, make_windows, pair_windows, recent_ratings, split_in_time
 from transform_fn import features as F
 from transform_fn.features import EVAL_SPLIT, SPLITS, TEST_SPLIT, TRAIN_SPLIT
 
@@ -241,7 +241,7 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
             "users_with_ratings": int(ratings["user_id"].nunique()),
             "raw_ratings": int(len(ratings) + rejects.dropped(ratings_file)),
             "ratings_per_split": _per_split(timeline["split"]),
-            "train_ratings_per_period": {p: int((timeline["period"] == p).sum()) for p in TRAIN_PERIODS},
+            "train_ratings_per_period": {p: int((timeline["period"] == p).sum()) for p in F.TRAIN_PERIODS},
             "windows_per_split": _per_split(windows["split"]),
             "pairs_per_split": {s: int(len(tables[f"{s}/pairs.csv"])) for s in SPLITS},
             "singles_per_split": {s: int(len(tables[f"{s}/singles.csv"])) for s in SPLITS},

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from transform_fn.features import EARLY_PERIOD, EVAL_SPLIT, LATE_PERIOD, SPLITS, TEST_SPLIT, TRAIN_SPLIT
+from transform_fn.features import EARLY_PERIOD, EVAL_SPLIT, LATE_PERIOD, SPLITS, TEST_SPLIT, TRAIN_PERIODS, TRAIN_SPLIT
 
 PAD_MOVIE = -1       # padded history slot (written as '' in the prepared CSVs)
 PAD_RATING = 0
@@ -54,9 +54,6 @@ def split_in_time(ratings: pd.DataFrame, fractions=(0.8, 0.1, 0.1), origin: floa
     out["period"] = period[first_of_second]
     out["split"] = np.where(np.isin(out["period"], TRAIN_PERIODS), TRAIN_SPLIT, out["period"])
     return out
-
-
-TRAIN_PERIODS = (EARLY_PERIOD, LATE_PERIOD)
 
 
 def _first_of_second(timeline: pd.DataFrame) -> np.ndarray:
@@ -113,10 +110,10 @@ def pair_windows(windows: pd.DataFrame, partners: int = 2, seed: int = 0) -> pd.
     key = rng.random(len(windows))
     period = (windows["period"] if "period" in windows.columns else windows["split"]).to_numpy()
     order = np.lexsort((key, windows["movie_id"].to_numpy(), period))
-    split = period[order]
+    group = period[order]
     movie = windows["movie_id"].to_numpy()[order]
     new_group = np.ones(len(order), dtype=bool)
-    new_group[1:] = (split[1:] != split[:-1]) | (movie[1:] != movie[:-1])
+    new_group[1:] = (group[1:] != group[:-1]) | (movie[1:] != movie[:-1])
     group_start = np.maximum.accumulate(np.where(new_group, np.arange(len(order)), 0))
     group_id = np.cumsum(new_group) - 1
     group_size = np.bincount(group_id)[group_id]

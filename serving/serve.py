@@ -345,7 +345,7 @@ def version_message(watcher: ModelWatcher, version: str, served: str) -> str:
 def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | os.PathLike | None = None,
                poll_seconds: float = 2.0, watch: bool = True, watcher: ModelWatcher | None = None,
                retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL, scoring_threads: int | None = None,
-               batch_wait_ms: float = None):
+               batch_wait_ms: float | None = None):
     """The FastAPI app. watch=False: no polling thread (tests call app.state.watcher.refresh()).
     scoring_threads: how many requests are scored at once (SCORING_THREADS by default)."""
     from contextlib import asynccontextmanager

@@ -54,13 +54,13 @@ def test_the_later_period_cut_keeps_each_movie_on_one_side():
     from trainer_fn.run import later_period_halves
 
     data = {F.MOVIE_IDX: np.arange(400) % 97, "row": np.arange(400)}
-    (tune, tune_y), (held, held_y) = later_period_halves(data, np.arange(400, dtype=float))
+    names = [f"m{i}" for i in range(97)]
+    (tune, tune_y), (held, held_y) = later_period_halves(data, np.arange(400, dtype=float), names)
     assert not set(tune[F.MOVIE_IDX]) & set(held[F.MOVIE_IDX])
     assert len(tune_y) + len(held_y) == 400 and 0.1 < len(held_y) / 400 < 0.45
     assert sorted(np.concatenate([tune["row"], held["row"]])) == list(range(400))   # nothing lost
     assert (tune_y == tune["row"]).all()      # labels stay with their rows
     # by raw id: the same movies held whatever index the vocabulary gives them
-    names = [f"m{i}" for i in range(97)]
     order = np.random.default_rng(0).permutation(97)
     _, (held_a, _) = later_period_halves(data, np.arange(400, dtype=float), names)
     moved = {F.MOVIE_IDX: np.argsort(order)[data[F.MOVIE_IDX]], "row": data["row"]}

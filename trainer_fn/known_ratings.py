@@ -20,7 +20,6 @@ from transform_fn import features as F
 
 CONFIG_KEY = "known_ratings"      # the Trainers' custom_config key: the ratings file's path
 READABLE_SPLITS = (F.TRAIN_SPLIT, F.EVAL_SPLIT)
-TRAIN_PERIODS = (F.EARLY_PERIOD, F.LATE_PERIOD)     # the train split cut at the rolling origin
 
 
 def _index(ids: pd.Series, vocabulary: list) -> np.ndarray:
@@ -35,10 +34,10 @@ def read_known_ratings(path: str, tf_transform_output, *split_sets) -> tuple[svd
     (user, movie), in (user, movie) order; the file is read once. Raises ValueError for the
     test split or a file without the columns."""
     wanted = {split for splits in split_sets for split in splits}
-    if not wanted <= set(READABLE_SPLITS) | set(TRAIN_PERIODS):
+    if not wanted <= set(READABLE_SPLITS) | set(F.TRAIN_PERIODS):
         raise ValueError(f"{path}: the Trainers may read only the {' and '.join(READABLE_SPLITS)} "
-                         f"ratings, not {sorted(wanted - set(READABLE_SPLITS) - set(TRAIN_PERIODS))}")
-    table = _read(path, {"user_id", "movie_id", "rating", "split"} | ({"period"} if wanted & set(TRAIN_PERIODS) else set()))
+                         f"ratings, not {sorted(wanted - set(READABLE_SPLITS) - set(F.TRAIN_PERIODS))}")
+    table = _read(path, {"user_id", "movie_id", "rating", "split"} | ({"period"} if wanted & set(F.TRAIN_PERIODS) else set()))
     users = _index(table["user_id"], tf_transform_output.vocabulary_by_name(F.USER_VOCAB))
     movies = _index(table["movie_id"], tf_transform_output.vocabulary_by_name(F.MOVIE_VOCAB))
     ratings, split = table["rating"].to_numpy(np.float32), table["split"].to_numpy()

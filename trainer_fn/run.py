@@ -77,20 +77,16 @@ def shuffled_batches(data: dict[str, np.ndarray], label: np.ndarray, batch_size:
             .prefetch(tf.data.AUTOTUNE))
 
 
-def later_period_halves(data: dict[str, np.ndarray], label: np.ndarray, movie_names=None, hold: float = 0.25):
+def later_period_halves(data: dict[str, np.ndarray], label: np.ndarray, movie_names, hold: float = 0.25):
     """The eval split cut by target movie: (tune rows, held rows), each as (features, labels). A
     rating is the label of its single row and of the pair rows of its movie, so a cut by user
     would put the same rating on both sides; by movie, every row of a movie is on one side.
 
-    movie_names: each movie index's raw id (movie_names_of), so that a movie falls on the same
-    side whatever the vocabulary's order (which moves with the train rows: another --origin
-    gives other indices); without it, the index itself is hashed."""
-    movies = data[F.MOVIE_IDX].astype(np.int64)
-    if movie_names is None:
-        keys = movies.astype(np.uint64) * np.uint64(2654435761)
-    else:
-        by_index = np.array([zlib.crc32(str(name).encode()) for name in movie_names], dtype=np.uint64)
-        keys = by_index[np.clip(movies, 0, len(by_index) - 1)]
+    movie_names: each movie index's raw id (movie_names_of): the hash is of the id, so that a
+    movie falls on the same side whatever the vocabulary's order (which moves with the train
+    rows: another --origin gives other indices)."""
+    by_index = np.array([zlib.crc32(str(name).encode()) for name in movie_names], dtype=np.uint64)
+    keys = by_index[np.clip(data[F.MOVIE_IDX].astype(np.int64), 0, len(by_index) - 1)]
     held = keys % np.uint64(1000) < np.uint64(int(hold * 1000))
     part = lambda keep: ({name: value[keep] for name, value in data.items()}, label[keep])  # noqa: E731
     return part(~held), part(held)
@@ -356,7 +352,7 @@ def reset_to_start(model: keras.Model) -> None:
 
 
 def tune_on_later_period(model, data: dict[str, np.ndarray], label: np.ndarray, hp: HParams,
-                         movie_names=None) -> dict:
+                         movie_names) -> dict:
     """Tunes the deep part on ratings the baseline has not learnt from.
 
     The residual features of a train row are in sample (the baseline was fitted on those very

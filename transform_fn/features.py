@@ -25,7 +25,7 @@ SIDES = ("a", "b")           # the two users of a pair; (A, A) is a single-user 
 TRAIN_SPLIT, EVAL_SPLIT, TEST_SPLIT = SPLITS = ("train", "eval", "test")
 # Train cut at a rolling origin (data/windows.py split_in_time): each user's train ratings
 # before it, and after it. ratings_by_split.csv's `period` column: one of these, eval or test.
-EARLY_PERIOD, LATE_PERIOD = "train_early", "train_late"
+EARLY_PERIOD, LATE_PERIOD = TRAIN_PERIODS = ("train_early", "train_late")
 # The serving signature's output, read by the Evaluator, the report and the recommender.
 PREDICTION_KEY = "predictions"
 RATING_MIN, RATING_MAX = 1.0, 5.0   # MovieLens stars; served predictions are clipped to them
