@@ -49,6 +49,7 @@ import pandas as pd
 from serving import recommend as R
 from components.blessing_gate import read_ranking
 from serving.ease import Ease, PairRanker, RankerParams, best_positions, mixed, standardised, watch_total
+from serving.version_files import ratings_digest
 from transform_fn import features as F
 
 K = 10
@@ -267,12 +268,14 @@ def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, 
            "single_rating_weight": {}}
     if not chosen:
         return RankerParams(), log
-    fits = {}
+    ease = None                 # the best fit so far: one movies x movies matrix alive beside the one fitted
     for lam in LAMBDAS:
-        fits[lam] = Ease.fit(train, catalogue.ids, lam)
-        log["lambda"][lam] = ndcg_of([watch_scores(fits[lam], c, 1.0) for c in chosen], catalogue, chosen)
-    lam = max(LAMBDAS, key=lambda x: (log["lambda"][x], -x))
-    ease = fits[lam]
+        fit = Ease.fit(train, catalogue.ids, lam)
+        log["lambda"][lam] = ndcg_of([watch_scores(fit, c, 1.0) for c in chosen], catalogue, chosen)
+        if ease is None or (log["lambda"][lam], -lam) > (log["lambda"][ease.lam], -ease.lam):
+            ease = fit
+        del fit
+    lam = ease.lam
     watch = {}
     for decay in DECAYS:
         watch[decay, False] = [watch_scores(ease, c, decay) for c in chosen]
@@ -352,14 +355,14 @@ def evaluate(ease: Ease, pop: np.ndarray, catalogue: Catalogue, params: RankerPa
     return ranks
 
 
-def coverage(scorer: R.Scorer, tables: R.Tables, params: RankerParams, pairs: int, seed: int,
+def coverage(scorer: R.Scorer, tables: R.Tables, ranked: PairRanker, pairs: int, seed: int,
              retrieval: R.Retrieval | None) -> dict[str, float]:
     """The share of the catalogue in the top-10 lists of `pairs` random pairs: popularity's,
-    EASE's and the pair ranker's as the service shows them."""
+    EASE's and the pair ranker's as the service shows them (`ranked`: the served ranker, its
+    EASE fitted on every rating)."""
     users = tables.users.index.to_numpy()
     rng = np.random.default_rng(seed)
     chosen = [tuple(int(u) for u in rng.choice(users, 2, replace=False)) for _ in range(pairs)] if len(users) > 1 else []
-    ranked = PairRanker(Ease.fit(tables.ratings, tables.movies["movie_id"], params.lam), params)
     shown = {"popularity": set(), "EASE": set(), RANKER: set()}
     for a, b in chosen:
         ma, mb = tables.member(a), tables.member(b)
@@ -378,6 +381,14 @@ def measure(model: Path, baseline: Path | None, prepared: Path, rows: int = SUMM
             singles: int = SUMMARY_SINGLES, pairs: int = SUMMARY_PAIRS, seed: int = 0,
             retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL) -> dict:
     """The ranker's settings chosen on eval, then the table on test pair and single rows."""
+    return measure_and_fit(model, baseline, prepared, rows, singles, pairs, seed, retrieval)[0]
+
+
+def measure_and_fit(model: Path, baseline: Path | None, prepared: Path, rows: int = SUMMARY_ROWS,
+                    singles: int = SUMMARY_SINGLES, pairs: int = SUMMARY_PAIRS, seed: int = 0,
+                    retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL) -> tuple[dict, Ease]:
+    """measure()'s result, and the served EASE: fitted on every rating at the chosen lambda,
+    as the service ranks with it (the RankingEvaluator puts it into the version it pushes)."""
     started = time.time()
     tables = R.Tables(prepared)
     catalogue = Catalogue(tables)
@@ -404,13 +415,16 @@ def measure(model: Path, baseline: Path | None, prepared: Path, rows: int = SUMM
         gain = interval(ndcg_per_row(pair[RANKER]), ndcg_per_row(pair[WITHOUT_SEQUENCE]), seed=seed)
         check["sequence_gain"] = {**gain, "rule": "NDCG@10 on test pair rows: the pair ranker minus the same "
                                                   "ranker with the sequence model's weight at 0"}
-    cover = coverage(scorer, tables, params, pairs, seed, retrieval)
+    served = Ease.fit(tables.ratings, tables.movies["movie_id"], params.lam)
+    cover = coverage(scorer, tables, PairRanker(served, params), pairs, seed, retrieval)
     for name, value in cover.items():
         table[name]["coverage"] = value
     return {"data": prepared.name, "model": str(model), "baseline": str(baseline) if baseline else None,
             "params": dataclasses.asdict(params), "chosen_on_eval": chosen, "rows": rows, "singles": singles,
             "pairs": pairs, "seed": seed, "k": K, "retrieval": dataclasses.asdict(retrieval) if retrieval else None,
-            "rankers": table, "check": check, "seconds": round(time.time() - started, 1)}
+            "rankers": table, "check": check,
+            "served_ease": {"lambda": served.lam, "movies": len(served.movies), "ratings": ratings_digest(tables.ratings)},
+            "seconds": round(time.time() - started, 1)}, served
 
 
 def for_run(run, out_dir: Path) -> dict | None:

@@ -11,10 +11,11 @@ pipeline receives it from the runner (create_pipeline's `ranking_evaluator`), so
 pipeline's modules import nothing from above them.
 
 Its second output, `ranked_model`, is the Trainer's model copied file by file with the same
-result added as assets.extra/ranking.json (serving/version_files.py): the Pusher pushes it, so
-that a pushed version carries the pair ranker's settings it was evaluated with, and serves
-the same from any copy of it. The BlessingGate still judges the Trainer's model; the copy
-differs from it by that one file.
+result as assets.extra/ranking.json (replacing the Trainer's "rating only") and the served
+EASE matrix as assets.extra/ease.npz (serving/version_files.py): the Pusher pushes it, so
+that a pushed version carries the pair ranker's settings it was evaluated with and the matrix
+it ranks with, and serves the same from any copy of it. The BlessingGate still judges the
+Trainer's model; the copy differs from it by those two files.
 """
 
 
@@ -28,7 +29,7 @@ import tensorflow as tf
 from tfx import v1 as tfx
 
 from serving.ranking import SUMMARY_PAIRS, SUMMARY_ROWS, SUMMARY_SINGLES
-from serving.version_files import RANKING_PATH
+from serving.version_files import EASE_PATH, RANKING_PATH, ease_bytes
 from transform_fn import features as F
 
 # What measure() reads from a prepared folder.
@@ -75,14 +76,18 @@ def copy_tree(source: str, target: str) -> None:
             tf.io.gfile.copy(f"{folder}/{name}", f"{out}/{name}", overwrite=True)
 
 
-def write_ranked_model(model_uri: str, ranked_uri: str, result: dict) -> str:
-    """The model artifact at model_uri copied to ranked_uri, with `result` added to its
-    servable SavedModel as version_files.RANKING_PATH; the path of that file."""
+def write_ranked_model(model_uri: str, ranked_uri: str, result: dict, ease: bytes | None = None) -> str:
+    """The model artifact at model_uri copied to ranked_uri, with `result` written into its
+    servable SavedModel as version_files.RANKING_PATH and `ease` (version_files.ease_bytes)
+    as EASE_PATH; the path of the ranking file."""
     copy_tree(model_uri, ranked_uri)
     path = f"{ranked_uri.rstrip('/')}/{F.SERVING_FORMAT}/{RANKING_PATH}"
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.gfile.GFile(path, "w") as f:
         json.dump(result, f, indent=2)
+    if ease is not None:
+        with tf.io.gfile.GFile(f"{ranked_uri.rstrip('/')}/{F.SERVING_FORMAT}/{EASE_PATH}", "wb") as f:
+            f.write(ease)
     return path
 
 
@@ -99,18 +104,19 @@ def RankingEvaluator(
     seed: tfx.dsl.components.Parameter[int] = 0,
     code_version: tfx.dsl.components.Parameter[str] = "",
 ) -> None:
-    from serving.ranking import measure
+    from serving.ranking import measure_and_fit
 
     with tempfile.TemporaryDirectory() as scratch:
-        result = measure(Path(model.uri) / F.SERVING_FORMAT, Path(baseline_model.uri) / F.SERVING_FORMAT,
-                         local_prepared(data_root, scratch), rows, singles, pairs, seed)
+        result, served = measure_and_fit(Path(model.uri) / F.SERVING_FORMAT,
+                                         Path(baseline_model.uri) / F.SERVING_FORMAT,
+                                         local_prepared(data_root, scratch), rows, singles, pairs, seed)
     result["data"] = Path(data_root.rstrip("/")).name
     evaluation.set_int_custom_property("passed", int(result["check"]["passed"]))
     tf.io.gfile.makedirs(evaluation.uri)
     with tf.io.gfile.GFile(os.path.join(evaluation.uri, F.RANKING_FILE), "w") as f:
         json.dump(result, f, indent=2)
     # What the Pusher pushes: the model with the settings it was evaluated with.
-    write_ranked_model(model.uri, ranked_model.uri, result)
+    write_ranked_model(model.uri, ranked_model.uri, result, ease_bytes(served, result["served_ease"]["ratings"]))
 
 
 def ranking_evaluator(model, baseline_model, data_root: str, rows: int = SUMMARY_ROWS,

@@ -194,12 +194,15 @@ class Tables:
             frame = frame[frame["role"] == "director"]
             self.directors = dict(zip(frame["code"].astype(int), frame["name"]))
 
-    def use_ranker(self, params) -> "Tables":
-        """Rank by the pair ranker (serving/ease.py) with these settings, EASE fitted on every
-        rating in the tables (everything known now)."""
+    def use_ranker(self, params, ease=None) -> "Tables":
+        """Rank by the pair ranker (serving/ease.py) with these settings and `ease`, the matrix
+        a version carries (serving/version_files.py); without it, EASE fitted here on every
+        rating in the tables (everything known now), as the RankingEvaluator fits it."""
         from serving.ease import Ease, PairRanker
 
-        self.ranker = PairRanker(Ease.fit(self.ratings, self.movies["movie_id"], params.lam), params)
+        if ease is None:
+            ease = Ease.fit(self.ratings, self.movies["movie_id"], params.lam)
+        self.ranker = PairRanker(ease, params)
         return self
 
     def member(self, user: int) -> Member:
@@ -740,15 +743,19 @@ def main(argv=None) -> None:
 
 
 def version_tables(prepared: Path, model: Path) -> Tables:
-    """The tables, ranking with the pair ranker's settings the version carries
-    (assets.extra/ranking.json, chosen on eval by its run's RankingEvaluator), or by the
-    predicted rating alone for a version without them (pushed with --no-ranking): as the
-    service ranks (serving/serve.py)."""
+    """The tables, ranking with the pair ranker's settings and EASE matrix the version carries
+    (assets.extra/, chosen on eval by its run's RankingEvaluator), or by the predicted rating
+    alone for a version that says so (pushed with --no-ranking): as the service ranks
+    (serving/serve.py). A version without its files is refused (version_files.BadVersionFile)."""
     from serving import version_files as V
 
     tables = Tables(prepared)
-    params = V.ranker_params(V.read_ranking(model))
-    return tables.use_ranker(params) if params is not None else tables
+    try:
+        params = V.ranker_params(V.read_ranking(model))
+        ease, _ = V.read_ease(model, params)
+    except V.BadVersionFile as error:
+        raise UserError(f"model version {model.name}: {error}") from None
+    return tables.use_ranker(params, ease) if params is not None else tables
 
 
 def _main(args) -> None:

@@ -56,8 +56,8 @@ EXAMPLE = {"members": [{"user": 1, "ratings": [{"movie": 10, "rating": 5}]},
 
 RankerName = Literal["pair ranker", "rating only"]
 RANKER_DESCRIPTION = ("what the list is ranked by: 'pair ranker' (the settings the version carries, chosen on "
-                      "eval) or 'rating only' (the predicted rating alone: the version carries no ranker "
-                      "settings, e.g. pushed by a run with --no-ranking)")
+                      "eval) or 'rating only' (the predicted rating alone: the version was pushed by a run "
+                      "with --no-ranking, and its folder says so)")
 
 
 class ValidationIssue(BaseModel):

@@ -210,27 +210,34 @@ class ModelWatcher:
     def scorer_of(self, model_dir: Path):
         return R.Scorer(model_dir, batch_wait_s=self.batch_wait_ms / 1000.0)
 
-    def tables_for(self, prepared: Path, params) -> R.Tables:
-        """One Tables per (data, ranker settings): a version with other settings gets its
-        own, so the version still serving is never changed under its requests."""
-        tables = self._tables.get((prepared, params))
+    def tables_for(self, prepared: Path, params, ease=None, ease_ratings: str | None = None) -> R.Tables:
+        """One Tables per (data, ranker settings, EASE matrix): a version with other settings
+        gets its own, so the version still serving is never changed under its requests."""
+        key = (prepared, params, ease_ratings, None if ease is None else ease.weights.shape)
+        tables = self._tables.get(key)
         if tables is None:
             tables = R.Tables(prepared)
             if params is not None:
-                tables.use_ranker(params)
-            self._tables[(prepared, params)] = tables
+                tables.use_ranker(params, ease)
+                if ease_ratings != V.ratings_digest(tables.ratings):
+                    log.warning("the EASE matrix of the version served was fitted on other ratings than the "
+                                "prepared data %s holds: it ranks as it was evaluated, not by these ratings",
+                                prepared.name)
+            self._tables[key] = tables
         return tables
 
     def load(self, model_dir: Path) -> ServingState:
-        # The ranker's settings travel with the version (assets.extra/ranking.json), so a
-        # copy of it serves the same anywhere; without them: the predicted rating alone.
+        # How the version ranks travels with it (assets.extra/: ranking.json, and ease.npz
+        # when it ranks with the pair ranker), so a copy of it serves the same anywhere; a
+        # version without them is refused (BadVersionFile), never served with defaults.
         ranking = V.read_ranking(model_dir)
         params = V.ranker_params(ranking)
+        ease, ease_ratings = V.read_ease(model_dir, params)
         info = self.info_of(model_dir)
         prepared = self.prepared or (Path(info["prepared"]) if info.get("prepared") else None)
         if prepared is None or not (prepared / "movies.csv").exists():
             prepared = self.work.latest_prepared()
-        tables = self.tables_for(prepared, params)
+        tables = self.tables_for(prepared, params, ease, ease_ratings)
         scorer = self.scorer_of(model_dir)
         # Warm-up: trace and run the signature once before the first request sees it.
         users = list(tables.users.index[:2])
@@ -243,9 +250,8 @@ class ModelWatcher:
             log.warning("model version %s was ranking-evaluated on data %r and serves data %r", model_dir.name,
                         ranking.get("data"), prepared.name)
         if params is None:
-            log.warning("model version %s carries no ranker settings (%s): its lists are ranked by the "
-                        "predicted rating alone, and every answer says \"ranker\": \"%s\"",
-                        model_dir.name, V.RANKING_PATH, V.RATING_ONLY)
+            log.warning("model version %s ranks by the predicted rating alone (%s: %s), and every answer says "
+                        "\"ranker\": \"%s\"", model_dir.name, V.RANKING_PATH, ranking.get("why"), V.RATING_ONLY)
         return ServingState(model_dir.name, model_dir, scorer, tables, info, V.ranking_summary(ranking))
 
     def start(self) -> None:
@@ -322,7 +328,7 @@ def model_summary(s: ServingState, failed_versions: list[dict] = ()) -> dict:
             "mlmd": "read" if "mlmd_error" not in info else "unavailable",
             "has_attention": s.scorer.has_attention,
             # the pair ranker's settings, chosen on eval by the model's run and carried by the
-            # version folder (serving/version_files.py); "rating only" without them
+            # version folder (serving/version_files.py); "rating only" where it says so
             "ranker": s.ranker, "ranker_settings": dataclasses.asdict(params) if params is not None else None,
             "ranking_check": s.ranking, "failed_versions": list(failed_versions)}
 
@@ -388,7 +394,8 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
         "a version is loaded). `?version=N` on the recommendation endpoints pins the answer to version N: "
         "it is answered only while N is the version served (the newest that loaded), else 404 "
         "`unknown_version`. Every answer says what its list is ranked by (`ranker`): the pair ranker with "
-        "the settings the version folder carries, or `rating only` for a version without them."))
+        "the settings and EASE matrix the version folder carries, or `rating only` for a version pushed "
+        "without a RankingEvaluator (`--no-ranking`), which says so in its folder."))
     app.state.watcher = watcher
     app.add_middleware(RequestLimits)
     app.add_middleware(E.ErrorShape, router=app.router)     # outermost: routes before bounds, one error shape

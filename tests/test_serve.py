@@ -219,15 +219,31 @@ class FakeWatcher(serve.ModelWatcher):
         return {"rmse": {"candidate": 0.9}, "pushed_at": "now"}
 
 
-def push(work: Path, version: int, ranking: dict | None = None) -> Path:
-    """A version folder; with `ranking`, the RankingEvaluator's result it carries."""
+RATING_ONLY = {"params": None, "ranked_by": "rating only", "why": "no RankingEvaluator"}
+
+
+def push(work: Path, version: int, ranking: dict | None = RATING_ONLY, ease: bytes | None = None) -> Path:
+    """A version folder carrying `ranking` (the Trainer's "rating only" unless given; None:
+    no ranking.json at all, as older code pushed) and `ease` (ease.npz's bytes)."""
     folder = work / "serving_model" / str(version)
     folder.mkdir(parents=True)
     (folder / "saved_model.pb").write_bytes(b"")
-    if ranking is not None:
+    if ranking is not None or ease is not None:
         (folder / "assets.extra").mkdir()
+    if ranking is not None:
         (folder / "assets.extra" / "ranking.json").write_text(json.dumps(ranking))
+    if ease is not None:
+        (folder / "assets.extra" / "ease.npz").write_bytes(ease)
     return folder
+
+
+def ease_of(prepared: Path, lam: float = 1.0) -> bytes:
+    """ease.npz as the RankingEvaluator writes it: EASE fitted on every rating of `prepared`."""
+    from serving import version_files as V
+    from serving.ease import Ease
+
+    tables = R.Tables(prepared)
+    return V.ease_bytes(Ease.fit(tables.ratings, tables.movies["movie_id"], lam), V.ratings_digest(tables.ratings))
 
 
 RANKING = {"data": "hand-made", "model": "/pipeline_root/Trainer/model/9/Format-Serving",
@@ -572,13 +588,12 @@ def test_a_pinned_version_is_answered_only_while_it_is_the_one_served(client, tm
 
 
 def test_a_version_that_fails_to_load_is_reported_once_and_retried_when_its_folder_changes(client, tmp_path,
-                                                                                            caplog):
+                                                                                            prepared, caplog):
     watcher = client.app.state.watcher
     loads = []
     real_load = watcher.load
     watcher.load = lambda folder: (loads.append(folder.name), real_load(folder))[1]
     broken = push(tmp_path, 4)
-    (broken / "assets.extra").mkdir()
     (broken / "assets.extra" / "ranking.json").write_text("{not json")
     with caplog.at_level("ERROR", logger="serving.serve"):
         for _ in range(3):                                  # three polls: one try, one log line
@@ -593,14 +608,16 @@ def test_a_version_that_fails_to_load_is_reported_once_and_retried_when_its_fold
     _error(client.get("/v1/recommendations", params={"users": "1,2", "version": "4"}), 404, "unknown_version")
     # Fixed (the folder changes): tried again, and served.
     (broken / "assets.extra" / "ranking.json").write_text(json.dumps(RANKING))
-    assert watcher.refresh() and loads == ["4", "4"]
+    assert not watcher.refresh() and loads == ["4", "4"]      # pair-ranker settings without their matrix
+    assert "carries no assets.extra/ease.npz" in client.get("/v1/model").json()["failed_versions"][0]["error"]
+    (broken / "assets.extra" / "ease.npz").write_bytes(ease_of(prepared))
+    assert watcher.refresh() and loads == ["4", "4", "4"]
     model = client.get("/v1/model").json()
     assert model["version"] == "4" and model["failed_versions"] == [] and model["ranker"] == "pair ranker"
 
 
 def test_every_version_failing_is_503_no_model_naming_them(tmp_path, prepared):
     broken = push(tmp_path, 3)
-    (broken / "assets.extra").mkdir()
     (broken / "assets.extra" / "ranking.json").write_text('{"check": {}}')
     with TestClient(serve.create_app(tmp_path, watch=False, watcher=FakeWatcher(tmp_path, prepared))) as c:
         for path in ("/readyz", "/v1/model"):
@@ -615,26 +632,45 @@ def _top(client, users: str) -> list:
 
 
 def test_a_version_copied_to_another_folder_serves_the_same_top_10(tmp_path, prepared):
-    """The ranker's settings travel in the version folder: a copy of it (another work folder,
-    no MLMD, no reports) answers the same lists with the same settings."""
+    """How a version ranks travels in its folder: a copy of it (another work folder, no MLMD,
+    no reports) answers the same lists with the same settings and EASE matrix, the matrix the
+    service would have fitted itself; a version without the files is refused, never served
+    with defaults."""
     import shutil
 
-    pushed = push(tmp_path / "work", 1, RANKING)
+    pushed = push(tmp_path / "work", 1, RANKING, ease_of(prepared))
     copy = tmp_path / "elsewhere" / "serving_model" / "1"
     shutil.copytree(pushed, copy)
-    rating_only = push(tmp_path / "bare", 1)                     # the same model without the settings
+    push(tmp_path / "rating-only", 1)                        # the same model, pushed with --no-ranking
     answers = {}
-    for name, work in (("pushed", tmp_path / "work"), ("copy", tmp_path / "elsewhere"), ("bare", tmp_path / "bare")):
-        watcher = FakeWatcher(work, prepared, offsets=False)
-        with TestClient(serve.create_app(work, watch=False, watcher=watcher)) as c:
+    for name in ("work", "elsewhere", "rating-only"):
+        watcher = FakeWatcher(tmp_path / name, prepared, offsets=False)
+        with TestClient(serve.create_app(tmp_path / name, watch=False, watcher=watcher)) as c:
             answers[name] = (_top(c, "1,2"), _top(c, "3"), c.get("/v1/model").json())
-    pushed_answer, copy_answer, bare = answers["pushed"], answers["copy"], answers["bare"]
+    pushed_answer, copy_answer, bare = answers["work"], answers["elsewhere"], answers["rating-only"]
     assert len(pushed_answer[1][0]) == 10 and pushed_answer[:2] == copy_answer[:2]
     assert pushed_answer[0][1] == "pair ranker" and bare[0][1] == "rating only"
     assert pushed_answer[2]["ranker_settings"] == copy_answer[2]["ranker_settings"] == RANKING["params"]
     assert copy_answer[2]["ranking_check"]["passed"] is True and "model" not in copy_answer[2]["ranking_check"]
+    assert bare[2]["ranking_check"] is None and bare[2]["ranker_settings"] is None
     assert [s for _, s, _ in pushed_answer[1][0]] != [s for _, s, _ in bare[1][0]]     # the settings were used
-    assert rating_only.exists() and "/pipeline_root" not in json.dumps(copy_answer[2])
+    assert "/pipeline_root" not in json.dumps(copy_answer[2])
+    # The version's matrix is the one the service would fit: the same answer as a refit.
+    from serving.ease import RankerParams
+
+    refit = R.Tables(prepared).use_ranker(RankerParams(**RANKING["params"]))
+    members = [refit.member(1), refit.member(2)]
+    top = R.recommendations(FakeScorer(), refit, members, n=10)["items"]
+    assert [(i["movie"], i["score"]) for i in top] == [(m, s) for m, s, _ in pushed_answer[0][0]]
+    # Without its files a version is refused with the reason, in the log and in /v1/model.
+    for name, files in (("older", {}), ("no-matrix", {"ranking": RANKING})):
+        push(tmp_path / name, 1, **{"ranking": None, **files})
+        with TestClient(serve.create_app(tmp_path / name, watch=False,
+                                         watcher=FakeWatcher(tmp_path / name, prepared))) as c:
+            error = _error(c.get("/v1/model"), 503, "no_model")
+            assert error["failed_versions"][0]["version"] == "1"
+            assert ("pushed by older code" in error["failed_versions"][0]["error"]
+                    and str(tmp_path) not in error["failed_versions"][0]["error"])
 
 
 def test_no_pushed_model_is_503_saying_how_to_get_one(tmp_path, prepared):

@@ -170,9 +170,11 @@ def test_the_service_on_the_pushed_model(first_run, work, pushed, tmp_path):
         from serving import version_files as V
 
         assert body["ranker"] == "pair ranker"
-        tables = R.Tables(prepared).use_ranker(V.ranker_params(V.read_ranking(pushed)))
-        cli = R.recommend(pushed, prepared, a, b, top=10, tables=tables)
+        cli = R.recommend(pushed, prepared, a, b, top=10, tables=R.version_tables(prepared, pushed))
         assert cli["movie"].tolist() == [i["movie"] for i in items]
+        # The version's EASE matrix is the one a refit on the same ratings gives.
+        refit = R.Tables(prepared).use_ranker(V.ranker_params(V.read_ranking(pushed)))
+        assert R.recommend(pushed, prepared, a, b, top=10, tables=refit)["movie"].tolist() == cli["movie"].tolist()
         least = client.get("/v1/recommendations", params={"users": f"{a},{b}", "strategy": "least_misery"}).json()
         scores = [i["score"] for i in least["items"]]
         assert scores == sorted(scores, reverse=True)
@@ -211,8 +213,9 @@ def test_the_service_on_the_pushed_model(first_run, work, pushed, tmp_path):
 def test_the_pushed_version_carries_its_ranker_settings_and_serves_the_same_from_a_copy(first_run, work, pushed,
                                                                                        tmp_path):
     """The Pusher pushed the RankingEvaluator's copy of the Trainer's model: byte-identical
-    but for assets.extra/ranking.json, the evaluation it passed; a copy of the version in a
-    folder with no MLMD and no reports serves the same top-10 as where it was pushed."""
+    but for assets.extra/ranking.json (the evaluation it passed, in place of the Trainer's
+    "rating only") and assets.extra/ease.npz (the served EASE matrix); a copy of the version
+    in a folder with no MLMD and no reports serves the same top-10 as where it was pushed."""
     import hashlib
 
     from serving import version_files as V
@@ -223,7 +226,12 @@ def test_the_pushed_version_carries_its_ranker_settings_and_serves_the_same_from
 
     trained = Path(first_run.output("Trainer", "model").uri) / F.SERVING_FORMAT
     before, after = files(trained), files(pushed)
-    assert set(after) - set(before) == {V.RANKING_PATH} and {k: after[k] for k in before} == before
+    assert set(after) - set(before) == {V.EASE_PATH}
+    assert {k for k in before if after[k] != before[k]} == {V.RANKING_PATH}
+    assert V.read_ranking(trained)["ranked_by"] == "rating only"
+    ease, digest = V.read_ease(pushed, V.ranker_params(V.read_ranking(pushed)))
+    assert digest == V.ratings_digest(pd.read_csv(WorkLayout.at(work).prepared / synthetic_name("tiny", 42)
+                                                  / F.RATINGS_FILE))
     evaluation = first_run.output("RankingEvaluator", "evaluation")
     assert json.loads((pushed / V.RANKING_PATH).read_text()) == json.loads(
         (Path(evaluation.uri) / F.RANKING_FILE).read_text())

@@ -1,5 +1,6 @@
-"""A pushed version carries the ranker's settings it was evaluated with: the RankingEvaluator's
-copy of the Trainer's model (serving/ranking_evaluator.py) and what the service reads from it
+"""A pushed version carries how it ranks: the Trainer's "rating only" ranking.json
+(trainer_fn/saving.py), the RankingEvaluator's copy of the Trainer's model with its result and
+EASE matrix (serving/ranking_evaluator.py), and what the service reads from it
 (serving/version_files.py). Fast: a hand-made model folder, no pipeline run."""
 
 import hashlib
@@ -27,6 +28,9 @@ def hand_made_model(uri: Path) -> Path:
     (model / "variables" / "variables.data-00000-of-00001").write_bytes(b"\xff" * 5000)
     (model / "variables" / "variables.index").write_bytes(b"idx")
     (model / "assets.extra" / "tf_serving_warmup_requests").write_bytes(b"warm")
+    from trainer_fn.saving import write_rating_only
+
+    write_rating_only(str(model))
     return model
 
 
@@ -36,25 +40,41 @@ RESULT = {"data": "tiny", "model": "/somewhere/Trainer/model/7/Format-Serving",
           "check": {"peer": "EASE", "passed": True, "low": -0.01, "high": 0.02, "rule": "NDCG@10 ..."}}
 
 
-def test_the_ranked_model_is_the_trained_one_plus_the_ranking_file(tmp_path):
+def ease() -> "Ease":
+    import pandas as pd
+
+    from serving.ease import Ease
+
+    ratings = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "movie_id": [10, 20, 20, 30, 10]})
+    return Ease.fit(ratings, [10, 20, 30, 40], RESULT["params"]["lam"])
+
+
+def test_the_ranked_model_is_the_trained_one_with_the_result_and_the_ease_matrix(tmp_path):
     from serving.ranking_evaluator import write_ranked_model
 
     trained = hand_made_model(tmp_path / "trainer")
-    path = write_ranked_model(str(tmp_path / "trainer"), str(tmp_path / "ranked"), RESULT)
+    assert V.ranker_params(V.read_ranking(trained)) is None                 # the Trainer's: rating only
+    assert V.read_ranking(trained)["ranked_by"] == "rating only" and V.ranking_summary(V.read_ranking(trained)) is None
+    path = write_ranked_model(str(tmp_path / "trainer"), str(tmp_path / "ranked"), RESULT, V.ease_bytes(ease(), "d1"))
     ranked = tmp_path / "ranked" / F.SERVING_FORMAT
     assert Path(path) == ranked / V.RANKING_PATH
     before, after = files_of(trained), files_of(ranked)
-    assert set(after) - set(before) == {V.RANKING_PATH}                   # one file added
-    assert {k: after[k] for k in before} == before                         # the rest byte-identical
-    assert (ranked / "assets").is_dir()
+    assert set(after) - set(before) == {V.EASE_PATH}                       # one file added,
+    assert {k for k in before if after[k] != before[k]} == {V.RANKING_PATH}  # one replaced,
+    assert (ranked / "assets").is_dir()                                     # the rest byte-identical
     assert json.loads((ranked / V.RANKING_PATH).read_text()) == RESULT
     assert files_of(trained) == before                                      # the source untouched
+    loaded, digest = V.read_ease(ranked, V.ranker_params(V.read_ranking(ranked)))
+    fitted = ease()
+    assert digest == "d1" and loaded.lam == fitted.lam
+    assert (loaded.movies == fitted.movies).all() and (loaded.weights == fitted.weights).all()
 
 
 def test_the_service_reads_the_settings_from_the_version_folder(tmp_path):
     from serving.ease import RankerParams
 
-    assert V.read_ranking(tmp_path) is None and V.ranker_params(None) is None      # rating only
+    with pytest.raises(V.BadVersionFile, match="carries no assets.extra/ranking.json.*pushed by older code"):
+        V.read_ranking(tmp_path)                                          # never served with defaults
     (tmp_path / V.EXTRA_DIR).mkdir()
     (tmp_path / V.RANKING_PATH).write_text(json.dumps(RESULT))
     result = V.read_ranking(tmp_path)
@@ -66,8 +86,32 @@ def test_the_service_reads_the_settings_from_the_version_folder(tmp_path):
     assert V.ranker_params(older).sequence_weight == RankerParams().sequence_weight
 
 
+def test_a_version_ranking_with_ease_needs_its_matrix_at_its_lambda(tmp_path):
+    params = V.ranker_params(RESULT)
+    assert V.read_ease(tmp_path, None) == (None, None)                     # rating only: no matrix
+    with pytest.raises(V.BadVersionFile, match="carries no assets.extra/ease.npz"):
+        V.read_ease(tmp_path, params)
+    (tmp_path / V.EXTRA_DIR).mkdir()
+    (tmp_path / V.EASE_PATH).write_bytes(b"not a zip")
+    with pytest.raises(V.BadVersionFile, match="ease.npz cannot be read"):
+        V.read_ease(tmp_path, params)
+    other = ease()
+    other.lam = 7.0
+    (tmp_path / V.EASE_PATH).write_bytes(V.ease_bytes(other, "d"))
+    with pytest.raises(V.BadVersionFile, match="lambda 7 .* says lambda 50"):
+        V.read_ease(tmp_path, params)
+
+
+def test_the_ratings_digest_is_the_set_of_pairs():
+    import pandas as pd
+
+    a = pd.DataFrame({"user_id": [1, 2, 2], "movie_id": [5, 6, 5]})
+    assert V.ratings_digest(a) == V.ratings_digest(a.iloc[::-1]) == V.ratings_digest(pd.concat([a, a.iloc[:1]]))
+    assert V.ratings_digest(a) != V.ratings_digest(a.iloc[:2])
+
+
 @pytest.mark.parametrize("text, words", [("{not json", "cannot be read"), ('{"check": {}}', "no 'params'"),
-                                         ("[1, 2]", "no 'params'")])
+                                         ("[1, 2]", "no 'params'"), ('{"params": null}', "no 'params'")])
 def test_a_broken_ranking_file_is_refused_with_the_reason(tmp_path, text, words):
     (tmp_path / V.EXTRA_DIR).mkdir()
     (tmp_path / V.RANKING_PATH).write_text(text)

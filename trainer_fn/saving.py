@@ -27,6 +27,19 @@ def dataset(files, data_accessor, tf_transform_output, batch_size: int):
     ).prefetch(tf.data.AUTOTUNE)
 
 
+def write_rating_only(export_dir: str) -> str:
+    """assets.extra/ranking.json saying the model ranks by its predicted rating alone: no
+    RankingEvaluator has seen it. The RankingEvaluator's copy replaces it with its result
+    (serving/version_files.py); a run with --no-ranking pushes this model as it is."""
+    path = os.path.join(export_dir, F.EXTRA_DIR, F.RANKING_FILE)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump({"params": None, "ranked_by": F.RATING_ONLY,
+                   "why": "no RankingEvaluator evaluated this model (a run with --no-ranking pushes the "
+                          "Trainer's model as it is)"}, f, indent=2)
+    return path
+
+
 def save(model, tf_transform_output, fn_args, history: dict, info: dict, explain=None, sequence=None,
          served=None) -> None:
     """The SavedModel with its serving signatures and TF Serving's warm-up requests
@@ -39,6 +52,7 @@ def save(model, tf_transform_output, fn_args, history: dict, info: dict, explain
     tf.saved_model.save(served, fn_args.serving_model_dir,
                         signatures=build_signatures(served, tf_transform_output, explain, sequence))
     write_warmup(fn_args.serving_model_dir, serving_raw_spec(tf_transform_output), sequence=sequence is not None)
+    write_rating_only(fn_args.serving_model_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, F.HISTORY_FILE), "w") as f:
         json.dump({**info, "history": {k: [float(v) for v in vals] for k, vals in history.items()}},
                   f, indent=2, default=list)

@@ -44,6 +44,10 @@ RATINGS_FILE = "ratings_by_split.csv"     # every kept rating with its split, in
 # from, so that the gate compares a candidate only with a last blessed model of the same data.
 DATA_IDENTITY_FILE = "data_identity.txt"
 RANKING_FILE = "ranking.json"     # the ranking metrics and the pair ranker's settings chosen on eval
+# A version folder's files beside its SavedModel (serving/version_files.py): ranking.json there
+# says how the version ranks; a model no RankingEvaluator has seen says RATING_ONLY.
+EXTRA_DIR = "assets.extra"
+RATING_ONLY = "rating only"
 # Per-epoch training history the Trainer writes beside the model (in its model_run folder).
 HISTORY_FILE = "training_history.json"
 
