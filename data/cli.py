@@ -35,13 +35,15 @@ def main(argv=None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="write synthetic MovieLens + IMDb files (ML-1M's shape; "
                                           "--size ml-10m: ML-10M's, half stars and no users.dat)")
-    gen.add_argument("--size", choices=sorted(synthetic.SIZES), default="default")
-    gen.add_argument("--seed", type=int, default=prepare.PrepareConfig.seed)
-    gen.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
+    gen.add_argument("--size", choices=sorted(synthetic.SIZES), default="default",
+                     help="the data's size and shape (default %(default)s)")
+    gen.add_argument("--seed", type=int, default=prepare.PrepareConfig.seed,
+                     help="the generator's seed (default %(default)s)")
+    gen.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help="the work folder (default %(default)s)")
     gen.add_argument("--out", help="default: <work-dir>/raw/synthetic-<size>-seed<seed>")
     get = sub.add_parser("fetch", help="download (or copy from --source) a real data set")
-    get.add_argument("--dataset", choices=sorted(download.DATASETS), required=True)
-    get.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
+    get.add_argument("--dataset", choices=sorted(download.DATASETS), required=True, help="the release to fetch")
+    get.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help="the work folder (default %(default)s)")
     get.add_argument("--out", help="where the data stage will read it (default: <work-dir>/raw/real)")
     get.add_argument("--cache", help="downloaded archives, reused (default: <work-dir>/cache)")
     get.add_argument("--source", help="a folder already holding the archives or TSVs (no download)")
@@ -49,10 +51,13 @@ def main(argv=None) -> None:
     prep.add_argument("--raw", required=True,
                       help="folder with ml-1m/ or ML-100K's u.* files, or an ML-10M, ML-20M, ML-25M or "
                            "ml-latest(-small) folder (and optionally imdb/, links.csv)")
-    prep.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
+    prep.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help="the work folder (default %(default)s)")
     prep.add_argument("--out", help="default: <work-dir>/prepared/<name of the --raw folder>")
-    prep.add_argument("--partners", type=positive_int, default=prepare.PrepareConfig.partners)
-    prep.add_argument("--seed", type=int, default=prepare.PrepareConfig.seed)
+    prep.add_argument("--partners", type=positive_int, default=prepare.PrepareConfig.partners,
+                      help="each window is paired with this many others of the same target movie and period "
+                           "(default %(default)s)")
+    prep.add_argument("--seed", type=int, default=prepare.PrepareConfig.seed,
+                      help="the pairing's and the shuffles' seed (default %(default)s)")
     prep.add_argument("--origin", type=float, default=prepare.PrepareConfig.origin,
                       help="the fraction of each user's train ratings before the rolling origin (1: none)")
     prep.add_argument("--force", action="store_true", help="rebuild even if the manifest matches")
@@ -60,7 +65,7 @@ def main(argv=None) -> None:
     sparse = sub.add_parser("subsample", help="a sparser copy of a raw folder: each rating kept with --fraction")
     sparse.add_argument("--raw", required=True, help="an ML-100K folder (u.*) or one holding ml-1m/")
     sparse.add_argument("--fraction", type=float, required=True, help="the probability a rating is kept, in (0, 1]")
-    sparse.add_argument("--seed", type=int, default=0)
+    sparse.add_argument("--seed", type=int, default=0, help="the draws' seed (default %(default)s)")
     sparse.add_argument("--out", required=True, help="a new folder for the copy")
     for p in (gen, get, prep, sparse):
         p.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,

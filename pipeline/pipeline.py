@@ -6,9 +6,10 @@ residual over the baseline) -> Evaluator (TFMA: test split, both models, per sli
 and BlessingGate (paired bootstrap vs the baseline and the last blessed model; with the
 runner's RankingEvaluator, the pair ranker not below popularity and EASE) -> Pusher.
 With the RankingEvaluator the Pusher pushes its `ranked_model`, the Trainer's model with the
-pair ranker's settings chosen on eval added as assets.extra/ranking.json, so that a pushed
-version serves the same wherever it is copied (docs/SERVING.md); without it, the Trainer's
-model (the service then ranks by the predicted rating alone, and says so).
+pair ranker's settings chosen on eval as assets.extra/ranking.json and its EASE matrix as
+assets.extra/ease.npz, so that a pushed version serves the same wherever it is copied
+(docs/SERVING.md); without it, the Trainer's model, whose ranking.json says "rating only"
+(the service then ranks by the predicted rating alone, and says so).
 On Kubeflow (config.infra_validation) an InfraValidator also loads the trained model in TF
 Serving on Kubernetes and queries it with test-split examples before the Pusher.
 """
@@ -150,7 +151,8 @@ def create_pipeline(config: PipelineConfig, ranking_evaluator=None) -> tfx.dsl.P
     infra = (infra_validator(config, example_gen.outputs["examples"], trainer.outputs["model"])
              if config.infra_validation else None)
     # The gate and the InfraValidator judge the Trainer's model; what is pushed is that model
-    # with the ranker's settings it was evaluated with (byte-identical but for that file).
+    # with the ranker's settings and EASE matrix it was evaluated with (byte-identical but for
+    # those two files).
     pusher = tfx.components.Pusher(
         model=ranking.outputs["ranked_model"] if ranking is not None else trainer.outputs["model"],
         model_blessing=blessing_gate.outputs["blessing"],

@@ -87,8 +87,10 @@ def compile_pipeline(settings: KubeflowSettings, output: str | Path) -> dict:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m runners.run_kubeflow", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--settings", default="runners/kubeflow.toml")
-    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
+    p.add_argument("--settings", default="runners/kubeflow.toml",
+                   help="the cluster's settings: image, bucket paths, Beam arguments (default %(default)s)")
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR,
+                   help="the local work folder the spec is written under (default %(default)s)")
     p.add_argument("--output", help="the YAML spec to write (default: <work-dir>/kubeflow/<pipeline name>.yaml)")
     p.add_argument("--verbose", action="store_true", help="show the traceback of an error")
     args = p.parse_args(argv)

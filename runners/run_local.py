@@ -132,8 +132,8 @@ def parser() -> argparse.ArgumentParser:
                         f"(default {data_prepare.PrepareConfig.partners})")
     hp = p.add_argument_group("model hyperparameters (trainer_fn/hparams.py)")
     hp.add_argument("--preset", choices=("default", "seed"), default="default",
-                    help="'seed': the spec's training setup (Adagrad 0.01, batch 32, 10 epochs, no baseline "
-                         "residual); flags below override it")
+                    help="'seed': the spec's training setup (no baseline residual, embedding 4, Adagrad 0.01, "
+                         "batch 32, 10 epochs, no early stopping, no sequence model); flags below override it")
     helps = hparam_helps(HParams)
     for field in dataclasses.fields(HParams):
         flag = "--train-seed" if field.name == "seed" else f"--{field.name.replace('_', '-')}"

@@ -2,16 +2,18 @@
 
     python -m serving.recommend --work-dir work --users 12 34 --top 10
 
-Candidates are movies neither user has rated: the POPULAR_CANDIDATES most rated of them
-and the NEAR_CANDIDATES of the rest nearest the two members' histories in the model's
-trained movie embedding (cosine; for the default model the SVD++ baseline's movie vectors
-it holds frozen), or with --all-movies every one. Each is scored, in one batch, as the
-pair (A, B) with both users' latest viewing history, through the
-model's `predict_raw` signature (trainer_fn/signatures.py), i.e. the same Transform graph
-the Trainer saw: the pair rating, each member's own rating and their attention over their
-history come from one call. `--strategy least_misery` ranks by the lower of the two
-members' ratings, `--diversify` re-ranks the top candidates for genre diversity (maximal
-marginal relevance). The HTTP service (serving/serve.py) calls the same code.
+Candidates are movies neither user has rated. With the pair ranker (a version carrying its
+settings and EASE matrix, serving/version_files.py): the POPULAR_CANDIDATES +
+NEAR_CANDIDATES unseen movies of highest watch score (EASE over both members' histories,
+mixed with the sequence model's `watch_next` score), or with --all-movies every one; for a
+rating-only version: the POPULAR_CANDIDATES most rated and the NEAR_CANDIDATES nearest the
+members' histories in the model's movie embedding. The candidates' pair ratings come in one
+batch from the model's `predict_pair_raw` signature (trainer_fn/signatures.py), the same
+Transform graph the Trainer saw, and each member's own rating from `predict_raw` for the top
+of the list. The list is ranked by the watch score + the rating weight x the pair rating;
+`--strategy least_misery` uses the lower of the two members' ratings, `--diversify` re-ranks
+the top candidates for genre diversity (maximal marginal relevance). The HTTP service
+(serving/serve.py) calls the same code.
 """
 
 from __future__ import annotations
@@ -728,10 +730,10 @@ def main(argv=None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--users", type=int, nargs=2, required=True, metavar=("A", "B"),
                    help="two user ids; the same id twice for one person")
-    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help="the work folder: serving_model/, prepared/, metadata.sqlite (default %(default)s)")
     p.add_argument("--prepared", help="prepared data folder (default: the newest under <work>/prepared)")
     p.add_argument("--model", help="SavedModel folder (default: the newest pushed version)")
-    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--top", type=int, default=10, help="how many movies to list (default %(default)s)")
     add_retrieval_args(p)
     p.add_argument("--strategy", choices=STRATEGIES, default="average",
                    help="average: the pair prediction; least_misery: the lower member prediction")
@@ -769,7 +771,11 @@ def _main(args) -> None:
         members = [tables.member(u) for u in dict.fromkeys(args.users)]
         body = recommendations(Scorer(model), tables, members, args.top, args.strategy, args.diversify,
                                retrieval_from_args(args))
-        print(json.dumps({"users": list(dict.fromkeys(args.users)), "model": str(model), **body}, indent=2))
+        from serving import version_files as V
+
+        ranker = V.RATING_ONLY if tables.ranker is None else V.PAIR_RANKER
+        print(json.dumps({"users": list(dict.fromkeys(args.users)), "model": str(model), "ranker": ranker, **body},
+                         indent=2))
         return
     result = recommend(model, prepared, *args.users, top=args.top, retrieval=retrieval_from_args(args),
                        strategy=args.strategy, diversified=args.diversify, tables=tables)

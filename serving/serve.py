@@ -10,10 +10,10 @@ The service loads the newest version under <work>/serving_model/ with the prepar
 newest prepared folder if MLMD does not say), and polls the serving folder: a newly pushed
 version is loaded and warmed up beside the current one, then swapped in with one
 assignment; a request keeps the version it started with, so none fails during a switch.
-The pair ranker's settings come from the version folder itself (assets.extra/ranking.json,
+How a version ranks comes from its folder itself (assets.extra/ranking.json and ease.npz,
 serving/version_files.py), so a copy of a version serves the same anywhere; a version
-without them is ranked by the predicted rating alone, and every answer says which
-("ranker"). A version that fails to load is logged once, listed in /v1/model and tried
+pushed with --no-ranking says it ranks by the predicted rating alone, and every answer says
+which ("ranker"); a version without these files is refused, never served with defaults. A version that fails to load is logged once, listed in /v1/model and tried
 again only when its folder changes. Candidates (the most rated unseen movies and those
 nearest the members' histories in the model's movie embedding, or every unseen movie),
 scoring, ranking and reasons are serving/recommend.py's, the code the CLI runs. Every error
@@ -41,6 +41,8 @@ from transform_fn import features as F
 
 log = logging.getLogger("serving.serve")
 SETTLE_SECONDS = 2.0      # a version folder is loaded once nothing in it changed for this long
+# What any path can answer besides its own errors (serving/errors.py CODES).
+ANY_PATH_ERRORS = (400, 405, 500, 503)
 NO_MODEL = ("no pushed model yet: run `make run` until a model passes the blessing gate "
             "(on the tiny data, for development: make run SIZE=tiny ARGS=\"--force-push\"); "
             "the service picks it up without a restart")
@@ -391,7 +393,7 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
         "Every 4xx and 5xx answer is `{\"error\": {\"code\": ..., \"message\": ...}}` (ErrorResponse); the "
         f"codes: {codes}.\n\n"
         "`/healthz` is liveness (200 while the process runs); `/readyz` is readiness (503 `no_model` until "
-        "a version is loaded). `?version=N` on the recommendation endpoints pins the answer to version N: "
+        "a version is loaded). `?version=N` on the recommendation and prediction endpoints pins the answer to version N: "
         "it is answered only while N is the version served (the newest that loaded), else 404 "
         "`unknown_version`. Every answer says what its list is ranked by (`ranker`): the pair ranker with "
         "the settings and EASE matrix the version folder carries, or `rating only` for a version pushed "
@@ -401,11 +403,13 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
     app.add_middleware(E.ErrorShape, router=app.router)     # outermost: routes before bounds, one error shape
 
     def errors(*statuses: int) -> dict:
-        """The OpenAPI `responses` of these error statuses: the one shape, the codes each can carry."""
+        """The OpenAPI `responses` of these error statuses and of those any path can answer (a
+        malformed head, a method it does not take, a bug, busy): the one shape, the codes each
+        can carry."""
         return {status: {"model": schemas.ErrorResponse,
                          "description": "; ".join(f"{code}: {when}" for code, (s, when) in E.CODES.items()
                                                   if s == status)}
-                for status in statuses}
+                for status in sorted({*statuses, *ANY_PATH_ERRORS})}
 
     def no_model() -> E.ApiError:
         failed = watcher.failed_versions()
@@ -470,7 +474,7 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
                                       "`version`); another is 404 unknown_version")
 
     @app.get("/healthz", summary="Liveness: 200 while the process runs, whether or not a model is loaded",
-             response_model=schemas.Health)
+             response_model=schemas.Health, responses=errors())
     def healthz():
         current = watcher.current
         return {"status": "ok", "model_loaded": current is not None,
@@ -601,10 +605,10 @@ def _limit_malloc_arenas(arenas: int) -> None:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m serving.serve", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help="the work folder: serving_model/, prepared/, metadata.sqlite (default %(default)s)")
     p.add_argument("--prepared", help="prepared data folder (default: the one the pushing run read)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default %(default)s)")
+    p.add_argument("--port", type=int, default=8000, help="the port to listen on (default %(default)s)")
     p.add_argument("--poll", type=float, default=2.0, help="seconds between looks at the serving folder")
     p.add_argument("--workers", type=int, default=1,
                    help="service processes on the one port, each with its own model and tables (memory: "

@@ -166,3 +166,43 @@ def test_the_summary_says_the_blessing_was_forced(capsys, tmp_path):
     run_local.print_summary(Run(), manifest, config, 1.0)
     out = capsys.readouterr().out
     assert "blessed        yes (forced by --force-push" in out and "FAILED" in out
+
+
+def _parsers(main) -> list:
+    """The argument parsers a command-line entry point builds (its sub-commands' included)."""
+    import argparse
+
+    built = []
+
+    def grab(self, *args, **kwargs):
+        built.append(self)
+        raise SystemExit(0)
+
+    original = argparse.ArgumentParser.parse_args
+    argparse.ArgumentParser.parse_args = grab
+    try:
+        main([])
+    except SystemExit:
+        pass
+    finally:
+        argparse.ArgumentParser.parse_args = original
+    out = list(built)
+    for p in built:
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                out += list(action.choices.values())
+    return out
+
+
+def test_every_flag_of_every_command_line_has_a_help_text():
+    from data import cli as data_cli
+    from runners import run_kubeflow
+    from serving import recommend, serve
+
+    for main in (data_cli.main, run_kubeflow.main, recommend.main, serve.main):
+        parsers = _parsers(main)
+        assert parsers, main
+        for p in parsers:
+            for action in p._actions:
+                if action.option_strings and action.dest != "help":
+                    assert action.help and action.help.strip(), f"{p.prog} {action.option_strings} has no help"

@@ -502,7 +502,9 @@ def test_the_openapi_schema_describes_every_response_body(client):
     assert {"ranker", "items", "model_version"} <= set(schemas["Recommendations"]["required"])
     statuses = {m: set(o["responses"]) for m, o in spec["paths"]["/v1/recommendations"].items()}
     assert {"200", "404", "422", "503"} <= statuses["get"] and {"413", "415"} <= statuses["post"]
-    assert set(spec["paths"]["/readyz"]["get"]["responses"]) == {"200", "503"}
+    assert set(spec["paths"]["/readyz"]["get"]["responses"]) == {"200", "400", "405", "500", "503"}
+    for operations in spec["paths"].values():             # what any path can answer is declared on each
+        assert all({"400", "405", "500", "503"} <= set(o["responses"]) for o in operations.values())
 
 
 def _error(r, status: int, code: str) -> dict:
