@@ -122,4 +122,6 @@ def read_ease(model_dir: Path, params) -> tuple[object, str] | tuple[None, None]
     if ease.weights.shape != (n, n) or ease.lam != params.lam:
         raise BadVersionFile(f"{EASE_PATH} is a {ease.weights.shape} matrix at lambda {ease.lam:g} for {n} movies; "
                              f"{RANKING_PATH} says lambda {params.lam:g}")
+    if not np.isfinite(ease.weights).all() or (n > 1 and not (np.diff(ease.movies) > 0).all()):
+        raise BadVersionFile(f"{EASE_PATH} holds a value that is not finite, or movie ids out of order")
     return ease, digest

@@ -100,6 +100,11 @@ def test_a_version_ranking_with_ease_needs_its_matrix_at_its_lambda(tmp_path):
     (tmp_path / V.EASE_PATH).write_bytes(V.ease_bytes(other, "d"))
     with pytest.raises(V.BadVersionFile, match="lambda 7 .* says lambda 50"):
         V.read_ease(tmp_path, params)
+    broken = ease()
+    broken.weights[1, 2] = float("nan")
+    (tmp_path / V.EASE_PATH).write_bytes(V.ease_bytes(broken, "d"))
+    with pytest.raises(V.BadVersionFile, match="not finite"):
+        V.read_ease(tmp_path, params)
 
 
 def test_the_ratings_digest_is_the_set_of_pairs():
