@@ -108,3 +108,48 @@ def test_the_train_tables_round_trip(tmp_path):
     back = svdpp.read_tables(path)
     assert back.mu == t.mu and np.array_equal(back.user_vectors, t.user_vectors)
     assert svdpp.read_tables(str(tmp_path / "missing.npz")) is None
+
+
+def test_the_rating_scale_floor_follows_the_data():
+    assert F.rating_floor(np.array([1.0, 3.0, 5.0])) == F.RATING_MIN == 1.0       # ML-100K, ML-1M
+    assert F.rating_floor(np.array([1.0, 3.5, 5.0])) == F.HALF_STAR_MIN == 0.5    # ML-10M on
+    assert F.rating_floor(np.array([0.5, 3.0])) == 0.5
+    assert F.rating_floor(np.array([], np.float32)) == 1.0
+
+
+def test_half_star_tables_clip_at_half_a_star_in_numpy_in_the_graph_and_on_disk(tmp_path):
+    """A prediction below 1 is kept down to 0.5 on a half-star scale (clipped at 1 on a
+    whole-star one): by the tables, the baseline's graph, the Trainer's frozen baseline, the
+    tables file and the SavedModel's variable the Trainer reads the floor from."""
+    import dataclasses
+
+    from trainer_fn.model import FrozenBaseline
+
+    low = dataclasses.replace(_tables(4), mu=0.2, rating_min=0.5)     # predictions around 0.2 and below 1
+    whole = dataclasses.replace(low, rating_min=1.0)
+    users, movies = np.arange(6), np.arange(6)
+    raw = low.mu + low.user_bias[users] + low.movie_bias[movies] + (low.user_vectors[users] * low.movie_vectors[movies]).sum(-1)
+    assert (raw < 1).any() and (raw > 0.5).any() and (raw < 0.5).any()
+    assert np.allclose(low.predict(users, movies), np.clip(raw, 0.5, 5.0))
+    assert np.allclose(whole.predict(users, movies), np.clip(raw, 1.0, 5.0))
+    frozen = FrozenBaseline(low).rating(tf.constant(users), tf.constant(movies)).numpy()
+    assert frozen == pytest.approx(np.clip(raw, 0.5, 5.0), abs=1e-5)
+    path = str(tmp_path / svdpp.EARLY_TABLES_FILE)
+    svdpp.write_tables(path, low)
+    assert svdpp.read_tables(path).rating_min == 0.5
+    model = B.build_factor_model(low)
+    tf.saved_model.save(model, str(tmp_path / "baseline"))
+    assert svdpp.load_tables(str(tmp_path / "baseline")).rating_min == 0.5
+    n = len(users)
+    empty = {side: np.zeros((n, H)) for side in F.SIDES}
+    f = _features(users, users, movies, {side: np.zeros((n, H), np.int64) for side in F.SIDES}, empty, empty)
+    graph = np.asarray(model({name: tf.constant(f[name]) for name in model.input.keys()}))
+    assert graph == pytest.approx(np.clip(raw, 0.5, 5.0), abs=1e-5)
+
+
+def test_tables_written_before_the_scale_was_kept_read_as_whole_stars(tmp_path):
+    t = _tables(5)
+    path = tmp_path / "old.npz"
+    np.savez(path, mu=np.float64(t.mu), user_bias=t.user_bias, movie_bias=t.movie_bias,
+             user_vectors=t.user_vectors, movie_vectors=t.movie_vectors)
+    assert svdpp.read_tables(str(path)).rating_min == F.RATING_MIN

@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from trainer_fn.baseline.svdpp import FactorTables, Ratings
+from transform_fn.features import RATING_MIN
 
 
 def _half_step(matrix: sp.csr_matrix, fixed: np.ndarray, fixed_bias: np.ndarray, mu: float,
@@ -39,8 +40,9 @@ def _half_step(matrix: sp.csr_matrix, fixed: np.ndarray, fixed_bias: np.ndarray,
 
 
 def fit_als(ratings: Ratings, n_users: int, n_movies: int, factors: int, l2: float, iterations: int,
-            seed: int) -> FactorTables:
-    """The ALS-WR tables of `ratings` (ids below n_users / n_movies), in the baseline's format."""
+            seed: int, rating_min: float = RATING_MIN) -> FactorTables:
+    """The ALS-WR tables of `ratings` (ids below n_users / n_movies), in the baseline's format
+    (predictions clipped to [rating_min, RATING_MAX])."""
     if not len(ratings):
         raise ValueError("ALS needs at least one rating")
     users, movies = ratings.users.astype(np.int64), ratings.movies.astype(np.int64)
@@ -55,4 +57,5 @@ def fit_als(ratings: Ratings, n_users: int, n_movies: int, factors: int, l2: flo
         user_vectors, user_bias = _half_step(by_user, movie_vectors, movie_bias, mu, l2)
         movie_vectors, movie_bias = _half_step(by_movie, user_vectors, user_bias, mu, l2)
     return FactorTables(mu=mu, user_bias=user_bias.astype(np.float32), movie_bias=movie_bias.astype(np.float32),
-                        user_vectors=user_vectors.astype(np.float32), movie_vectors=movie_vectors.astype(np.float32))
+                        user_vectors=user_vectors.astype(np.float32), movie_vectors=movie_vectors.astype(np.float32),
+                        rating_min=rating_min)

@@ -162,6 +162,7 @@ class FrozenBaseline:
                                           embeddings_initializer=keras.initializers.Constant(values))
 
         self.mu = float(tables.mu)
+        self.rating_min = float(tables.rating_min)     # the scale's floor: 1, or 0.5 with half stars
         self.user_bias, self.movie_bias = table("user_bias", tables.user_bias), table("movie_bias", tables.movie_bias)
         self.user_vectors = table("user_vectors", tables.user_vectors)
         self.movie_vectors = table("movie_vectors", tables.movie_vectors)
@@ -176,7 +177,7 @@ class FrozenBaseline:
         for _ in range(len(users.shape) - len(movies.shape)):
             q, mb = q[:, None], mb[:, None]
         rating = self.mu + ub + mb + tf.reduce_sum(u * q, -1)
-        return tf.clip_by_value(rating, F.RATING_MIN, F.RATING_MAX)
+        return tf.clip_by_value(rating, self.rating_min, F.RATING_MAX)
 
     def similarity(self, movies: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
         """Cosine of the factor vectors of movies [batch, n] and the target [batch]."""

@@ -153,7 +153,8 @@ def frozen_parts(sets: dict[str, Ratings], tables: dict[str, FactorTables], size
         if hp.recent and hp.neighbours > 0:
             hood = neighbourhood(table, sets[name], n_movies, hp.neighbours, hp.neighbour_shrink)
         if hp.recent and hp.als_factors > 0:
-            second = fit_als(sets[name], n_users, n_movies, hp.als_factors, hp.als_l2, hp.als_iterations, hp.seed)
+            second = fit_als(sets[name], n_users, n_movies, hp.als_factors, hp.als_l2, hp.als_iterations, hp.seed,
+                             table.rating_min)
         parts[name] = FrozenParts(table, second, hood)
     size = max((len(part.hood.keys) for part in parts.values() if part.hood is not None), default=0)
     return {name: dataclasses.replace(part, hood=padded(part.hood, size) if part.hood is not None else None)
@@ -280,10 +281,15 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     with tf.io.gfile.GFile(os.path.join(os.path.dirname(fn_args.serving_model_dir), F.DATA_IDENTITY_FILE), "w") as f:
         f.write((fn_args.custom_config or {}).get("data_identity", ""))
     hood, hood_refit = built.hood, parts["before_test"].hood if parts else None
+    # The scale's floor the served ratings are clipped to: the baseline's (1, or 0.5 where the
+    # ratings read have half stars), or without it the readable ratings' own.
+    rating_min = (parts["before_test"].tables.rating_min if parts else
+                  F.rating_floor(read_fit_sets(fn_args, tf_transform_output, ["before_test"])["before_test"].ratings))
     save(model, tf_transform_output, fn_args, history,
          {"hparams": dataclasses.asdict(hp), "vocabulary_sizes": sizes,
           "eval_rmse_at_start": start_rmse, "eval_rmse_at_end": final_rmse,
           "deep_part": {**keep, "trained_on": origin},
+          "rating_scale": [rating_min, F.RATING_MAX],
           "recency_weight_fitted_on_eval": recency,
           "tuned_on_later_period": tuned,
           "sequence_model": sequence_history,
@@ -293,7 +299,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
           "timing": {"train_rows": train_rows, "epochs_run": len(history.get("loss", [])),
                      "read_seconds": read_seconds, "fit_seconds": fit_seconds}},
          explain=explaining_model(model) if keep["kept"] else None, sequence=sequence,
-         served=served_model(model, keep["kept"]))
+         served=served_model(model, keep["kept"]), rating_min=rating_min)
 
 
 def train_sequence_model(fn_args, tf_transform_output, hp: HParams):

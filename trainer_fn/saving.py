@@ -41,16 +41,16 @@ def write_rating_only(export_dir: str) -> str:
 
 
 def save(model, tf_transform_output, fn_args, history: dict, info: dict, explain=None, sequence=None,
-         served=None) -> None:
+         served=None, rating_min: float = F.RATING_MIN) -> None:
     """The SavedModel with its serving signatures and TF Serving's warm-up requests
     (trainer_fn/signatures.py), and the per-epoch history beside it. explain: the model
     that also returns attention weights (None for a model without attention); sequence: the
     sequence model of what each member watches next (None for a model without it); served:
     the graph the signatures compute the rating with (model.served_model; the model itself
-    when None)."""
+    when None); rating_min: the scale's floor the served ratings are clipped to."""
     served = model if served is None else served
     tf.saved_model.save(served, fn_args.serving_model_dir,
-                        signatures=build_signatures(served, tf_transform_output, explain, sequence))
+                        signatures=build_signatures(served, tf_transform_output, explain, sequence, rating_min))
     write_warmup(fn_args.serving_model_dir, serving_raw_spec(tf_transform_output), sequence=sequence is not None)
     write_rating_only(fn_args.serving_model_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, F.HISTORY_FILE), "w") as f:

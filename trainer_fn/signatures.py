@@ -49,8 +49,8 @@ def serving_raw_spec(tf_transform_output) -> dict:
     return raw_spec
 
 
-def _clip(rating: tf.Tensor) -> tf.Tensor:
-    return tf.clip_by_value(rating, F.RATING_MIN, F.RATING_MAX)   # no 5.3 stars
+def _clip(rating: tf.Tensor, floor: float) -> tf.Tensor:
+    return tf.clip_by_value(rating, floor, F.RATING_MAX)   # no 5.3 stars, no 0.2
 
 
 def _both_sides_from(raw: dict, side: str) -> dict:
@@ -85,10 +85,11 @@ def history_rows(history: tf.Tensor, table, length: int, oov_row: int) -> tf.Ten
     return tf.gather(dense, tf.maximum(at, 0), batch_dims=1)
 
 
-def build_signatures(model, tf_transform_output, explain=None, sequence=None) -> dict:
+def build_signatures(model, tf_transform_output, explain=None, sequence=None, rating_min: float = F.RATING_MIN) -> dict:
     """{signature name: concrete function} for tf.saved_model.save. explain: a model with the
     same inputs returning (rating, attention A, attention B), or None (no attention);
-    sequence: the sequence model (trainer_fn/sequence.py), or None."""
+    sequence: the sequence model (trainer_fn/sequence.py), or None; rating_min: the scale's
+    floor (1, or 0.5 for the releases with half stars) the ratings are clipped to."""
     raw_spec = serving_raw_spec(tf_transform_output)
     model.tft_layer = tf_transform_output.transform_features_layer()
     input_names = list(model.input.keys()) if isinstance(model.input, dict) else model.input_names
@@ -104,7 +105,7 @@ def build_signatures(model, tf_transform_output, explain=None, sequence=None) ->
         raw = tf.io.parse_example(serialized, raw_spec)
         x = model_inputs(model.tft_layer(raw))
         prediction = rating(x)
-        return {F.PREDICTION_KEY: tf.reshape(_clip(prediction), [-1, 1])}
+        return {F.PREDICTION_KEY: tf.reshape(_clip(prediction, rating_min), [-1, 1])}
 
     @tf.function
     def serve_raw(**features):
@@ -121,7 +122,7 @@ def build_signatures(model, tf_transform_output, explain=None, sequence=None) ->
         else:
             out = rating(x)
             attention = {side: tf.zeros([n, F.HISTORY_LENGTH]) for side in F.SIDES}
-        out = _clip(tf.reshape(out, [-1]))
+        out = _clip(tf.reshape(out, [-1]), rating_min)
         return {"pair_rating": out[:n], "a_rating": out[n:2 * n], "b_rating": out[2 * n:],
                 "a_attention": attention["a"], "b_attention": attention["b"]}
 
@@ -129,7 +130,7 @@ def build_signatures(model, tf_transform_output, explain=None, sequence=None) ->
     def serve_pair(**features):
         raw = {name: tf.reshape(features[name], [-1, *spec.shape]) for name, spec in raw_spec.items()}
         x = model_inputs(model.tft_layer(raw))
-        return {"pair_rating": _clip(tf.reshape(rating(x), [-1]))}
+        return {"pair_rating": _clip(tf.reshape(rating(x), [-1]), rating_min)}
 
     raw_inputs = {name: tf.TensorSpec(shape=[None], dtype=spec.dtype, name=name) for name, spec in raw_spec.items()}
     out = {SERVING_DEFAULT: serve_examples.get_concrete_function(),

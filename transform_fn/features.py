@@ -28,7 +28,20 @@ TRAIN_SPLIT, EVAL_SPLIT, TEST_SPLIT = SPLITS = ("train", "eval", "test")
 EARLY_PERIOD, LATE_PERIOD = TRAIN_PERIODS = ("train_early", "train_late")
 # The serving signature's output, read by the Evaluator, the report and the recommender.
 PREDICTION_KEY = "predictions"
-RATING_MIN, RATING_MAX = 1.0, 5.0   # MovieLens stars; served predictions are clipped to them
+# MovieLens stars: served predictions are clipped to [the scale's floor, RATING_MAX]. The floor
+# is RATING_MIN for the whole-star releases (ML-100K, ML-1M) and HALF_STAR_MIN for those with
+# half stars (ML-10M on, ml-latest): rating_floor() tells them apart from the ratings read.
+RATING_MIN, RATING_MAX = 1.0, 5.0
+HALF_STAR_MIN = 0.5
+
+
+def rating_floor(ratings) -> float:
+    """The lowest star of the scale `ratings` (numbers) are on: HALF_STAR_MIN where any is a
+    half star or below RATING_MIN, else RATING_MIN."""
+    import numpy as np
+
+    values = np.asarray(ratings, dtype=np.float64)
+    return HALF_STAR_MIN if bool(np.any((values < RATING_MIN) | (values != np.floor(values)))) else RATING_MIN
 # Names every layer reads, declared once here (the feature contract has no heavy imports).
 PIPELINE_NAME = "movie-pair-recommender"   # PipelineConfig's default, MLMD's pipeline context
 SERVING_DEFAULT = "serving_default"       # serialized raw tf.Examples -> predictions

@@ -67,24 +67,27 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     evaluate = single_targets(read(fn_args.eval_files))
     n_users = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.USER_VOCAB))
     n_movies = F.embedding_rows(tf_transform_output.vocabulary_size_by_name(F.MOVIE_VOCAB))
-    on_train, history = svdpp.fit(train, evaluate, n_users, n_movies, p, on_epoch=epoch_reporter(p.epochs))
+    floor = F.rating_floor(both.ratings)         # the data's scale: whole stars from 1, or half stars
+    on_train, history = svdpp.fit(train, evaluate, n_users, n_movies, p, on_epoch=epoch_reporter(p.epochs),
+                                  rating_min=floor)
     recency = fit_recency_weight(on_train, read(fn_args.eval_files)) if p.recency else [0.0, 0.0]
     tables, epochs = on_train, int(np.argmin(history["val_rmse"])) + 1
     chosen = dataclasses.replace(p, epochs=epochs, patience=epochs + 1)
     if p.refit:
         # Every rating before the test period, for the epochs early stopping chose on eval.
-        tables, _ = svdpp.fit(both, both, n_users, n_movies, chosen)
+        tables, _ = svdpp.fit(both, both, n_users, n_movies, chosen, rating_min=floor)
     model = build_factor_model(tables, recency)
     save(model, tf_transform_output, fn_args, history,
          {"hparams": dataclasses.asdict(p), "train_events": len(train), "eval_events": len(evaluate),
           "refit_on_train_and_eval": p.refit, "refit_epochs": epochs if p.refit else None,
-          "recency_weight_fitted_on_eval": recency})
+          "recency_weight_fitted_on_eval": recency, "rating_scale": [floor, F.RATING_MAX]},
+         rating_min=floor)
     folder = os.path.dirname(fn_args.serving_model_dir)
     svdpp.write_tables(os.path.join(folder, svdpp.TRAIN_TABLES_FILE), on_train)
     # The rolling origin's fit (the same epochs), for the rating model's deep part.
     if len(early):
         svdpp.write_tables(os.path.join(folder, svdpp.EARLY_TABLES_FILE),
-                           svdpp.fit(early, early, n_users, n_movies, chosen)[0])
+                           svdpp.fit(early, early, n_users, n_movies, chosen, rating_min=floor)[0])
 
 
 def _member_slots(features: dict, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -162,6 +165,7 @@ def build_factor_model(tables: svdpp.FactorTables, recency_weights=(0.0, 0.0)) -
     for name in (F.RATER_RATING, F.RATER_MASK):
         inputs[name] = keras.Input(shape=(F.RECENT_LENGTH,), dtype=tf.float32, name=name)
     mean = FixedScalar(tables.mu, variable="mu", name="global_mean")
+    clip = ClipToScale(tables.rating_min, name=svdpp.RATING_FLOOR_LAYER)
 
     def rating(user, movie):
         """user and movie [batch], or one of them [batch, slots] -> clipped predictions of that shape."""
@@ -170,8 +174,7 @@ def build_factor_model(tables: svdpp.FactorTables, recency_weights=(0.0, 0.0)) -
             u, ub = u[:, None], ub[:, None]
         if len(user.shape) > len(movie.shape):
             q, mb = q[:, None], mb[:, None]
-        value = mean(ub + mb + tf.reduce_sum(u * q, axis=-1))
-        return tf.clip_by_value(value, F.RATING_MIN, F.RATING_MAX)   # as scikit-surprise does
+        return clip(mean(ub + mb + tf.reduce_sum(u * q, axis=-1)))   # as scikit-surprise does
 
     movie = inputs[F.MOVIE_IDX]
     users = {side: inputs[F.USER_IDX.format(side=side)] for side in F.SIDES}
@@ -196,6 +199,25 @@ def build_factor_model(tables: svdpp.FactorTables, recency_weights=(0.0, 0.0)) -
                           for w, name in zip(recency_weights, ("recency_weight", "reception_weight")))
     return keras.Model(inputs=inputs, outputs=(members[0] + members[1]) / 2.0 + w_members(members_recent)
                        + w_movie(movie_recent))
+
+
+class ClipToScale(keras.layers.Layer):
+    """Ratings clipped to [floor, F.RATING_MAX], the floor (the data's scale: 1, or 0.5 with
+    half stars) kept as a named variable so that the Trainer reads it (svdpp.load_tables)."""
+
+    def __init__(self, floor: float = F.RATING_MIN, **kwargs):
+        super().__init__(**kwargs)
+        self.floor_value = float(floor)
+
+    def build(self, input_shape):
+        self.floor = self.add_weight(name="floor", shape=(), trainable=False,
+                                     initializer=keras.initializers.Constant(self.floor_value))
+
+    def call(self, x):
+        return tf.clip_by_value(x, self.floor, F.RATING_MAX)
+
+    def get_config(self):
+        return {**super().get_config(), "floor": self.floor_value}
 
 
 class FixedScalar(keras.layers.Layer):

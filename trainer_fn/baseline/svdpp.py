@@ -53,11 +53,12 @@ class FactorTables:
     movie_bias: np.ndarray     # [n_movies]
     user_vectors: np.ndarray   # [n_users, factors]: p_u + implicit sum
     movie_vectors: np.ndarray  # [n_movies, factors]
+    rating_min: float = RATING_MIN   # the scale's floor (features.rating_floor): 0.5 with half stars
 
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         """Predicted ratings, clipped to the rating scale as scikit-surprise does."""
         dots = np.sum(self.user_vectors[users] * self.movie_vectors[movies], axis=-1)
-        return np.clip(self.mu + self.user_bias[users] + self.movie_bias[movies] + dots, RATING_MIN, RATING_MAX)
+        return np.clip(self.mu + self.user_bias[users] + self.movie_bias[movies] + dots, self.rating_min, RATING_MAX)
 
 
 def _implicit_sets(train: Ratings, n_users: int) -> tf.RaggedTensor:
@@ -83,8 +84,9 @@ def _epoch_order(rng: np.random.Generator, users: np.ndarray, chunk: int) -> np.
 
 
 def fit(train: Ratings, evaluate: Ratings, n_users: int, n_movies: int, p: BaselineParams,
-        on_epoch=None) -> tuple[FactorTables, dict]:
-    """Trains on `train`, keeps the epoch with the lowest RMSE on `evaluate`."""
+        on_epoch=None, rating_min: float = RATING_MIN) -> tuple[FactorTables, dict]:
+    """Trains on `train`, keeps the epoch with the lowest RMSE on `evaluate`; predictions are
+    clipped to [rating_min, RATING_MAX] (the data's scale: features.rating_floor)."""
     rng = np.random.default_rng(p.seed)
     tf.random.set_seed(p.seed)
     k = max(p.factors, 1)
@@ -135,7 +137,7 @@ def fit(train: Ratings, evaluate: Ratings, n_users: int, n_movies: int, p: Basel
 
     @tf.function(reduce_retracing=True)
     def squared_errors(u, i, r):
-        return tf.reduce_sum(tf.square(r - tf.clip_by_value(predict(u, i)[0], RATING_MIN, RATING_MAX)))
+        return tf.reduce_sum(tf.square(r - tf.clip_by_value(predict(u, i)[0], rating_min, RATING_MAX)))
 
     def rmse(data: Ratings) -> float:
         total = 0.0
@@ -177,8 +179,13 @@ def fit(train: Ratings, evaluate: Ratings, n_users: int, n_movies: int, p: Basel
     # or movie gets mu + the other side's bias, as in scikit-surprise.
     vec[np.bincount(train.users, minlength=n_users) == 0] = 0.0
     q_i[np.bincount(train.movies, minlength=n_movies) == 0] = 0.0
-    tables = FactorTables(mu=mu, user_bias=b_u, movie_bias=b_i, user_vectors=vec, movie_vectors=q_i)
+    tables = FactorTables(mu=mu, user_bias=b_u, movie_bias=b_i, user_vectors=vec, movie_vectors=q_i,
+                          rating_min=rating_min)
     return tables, history
+
+
+# The baseline model's layer holding the scale's floor as a variable (baseline/run.py).
+RATING_FLOOR_LAYER = "rating_floor"
 
 
 def load_tables(saved_model_dir: str) -> FactorTables:
@@ -192,9 +199,11 @@ def load_tables(saved_model_dir: str) -> FactorTables:
             raise ValueError(f"{saved_model_dir}: expected one variable {name!r}, found {sorted(by_name)}")
         return hits[0]
 
+    floor = [value for key, value in by_name.items() if key.startswith(RATING_FLOOR_LAYER + "/")]
     return FactorTables(mu=float(find("global_mean")), user_bias=find("user_bias").reshape(-1),
                         movie_bias=find("movie_bias").reshape(-1), user_vectors=find("user_vectors"),
-                        movie_vectors=find("movie_vectors"))
+                        movie_vectors=find("movie_vectors"),
+                        rating_min=float(floor[0]) if floor else RATING_MIN)   # older models: whole stars
 
 
 # Beside the BaselineTrainer's model (its artifact folder): the tables of its fit on train
@@ -208,7 +217,8 @@ EARLY_TABLES_FILE = "early_train_tables.npz"
 def write_tables(path: str, tables: FactorTables) -> None:
     buffer = io.BytesIO()
     np.savez(buffer, mu=np.float64(tables.mu), user_bias=tables.user_bias, movie_bias=tables.movie_bias,
-                 user_vectors=tables.user_vectors, movie_vectors=tables.movie_vectors)
+                 user_vectors=tables.user_vectors, movie_vectors=tables.movie_vectors,
+                 rating_min=np.float64(tables.rating_min))
     with tf.io.gfile.GFile(path, "wb") as f:
         f.write(buffer.getvalue())
 
@@ -220,4 +230,5 @@ def read_tables(path: str) -> FactorTables | None:
     with tf.io.gfile.GFile(path, "rb") as f:
         data = np.load(io.BytesIO(f.read()))
     return FactorTables(mu=float(data["mu"]), user_bias=data["user_bias"], movie_bias=data["movie_bias"],
-                            user_vectors=data["user_vectors"], movie_vectors=data["movie_vectors"])
+                        user_vectors=data["user_vectors"], movie_vectors=data["movie_vectors"],
+                        rating_min=float(data["rating_min"]) if "rating_min" in data.files else RATING_MIN)
