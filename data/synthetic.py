@@ -57,8 +57,9 @@ SIZES = {
     "ml-1m-0.1": Size(n_users=604, n_movies=3706, mean_ratings=165.6),
     "ml-1m-0.3": Size(n_users=1812, n_movies=3706, mean_ratings=165.6),
     # ML-10M's counts (69,878 users, 10,677 movies, 10,000,054 ratings) and files: half stars,
-    # no users.dat. The tests only ever generate a scaled-down copy of this shape.
+    # no users.dat. The tests only ever generate a scaled-down copy of this shape: tiny-ml-10m.
     "ml-10m": Size(n_users=69_878, n_movies=10_677, mean_ratings=143.1, shape="ml-10m"),
+    "tiny-ml-10m": Size(n_users=150, n_movies=120, mean_ratings=40, shape="ml-10m"),
 }
 
 _WORDS = (

@@ -1,6 +1,9 @@
 """The pipeline under a fault: a run killed with SIGKILL in the middle of the Trainer, then
-started again, finishes, reuses what completed (cache) and pushes once; a run after that
-with nothing changed pushes nothing new."""
+started again, finishes, reuses what completed (cache) and pushes once. The data is ML-10M's
+shape at a tiny size (data/synthetic.py tiny-ml-10m: half stars, no users.dat), so the same
+runs show a release without demographics and with half stars going through the whole
+pipeline: a 3.5 in the raw file is a 3.5 in ratings_by_split.csv, and the models clip their
+ratings to 0.5..5."""
 
 import os
 import re
@@ -22,7 +25,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _command(work: Path) -> list[str]:
-    return [sys.executable, "-m", "runners.run_local", "--work-dir", str(work), "--size", "tiny",
+    return [sys.executable, "-m", "runners.run_local", "--work-dir", str(work), "--size", "tiny-ml-10m",
             "--epochs", "2", "--sequence-epochs", "2", "--baseline-margin", "-1", "--no-report", "--no-ranking"]
 
 
@@ -59,3 +62,23 @@ def test_killed_in_the_trainer_then_rerun_finishes_from_the_cache_and_pushes_onc
         assert run.components[name].state == "CACHED", name
     assert run.components["Trainer"].state == "COMPLETE"
     assert run.pushed_path() and len(list(serving.iterdir())) == 1
+    # Half stars and no demographics, end to end.
+    import json
+
+    import pandas as pd
+
+    from data.formats import UNKNOWN_SEX
+    from trainer_fn.baseline.svdpp import load_tables
+    from transform_fn import features as F
+
+    layout = WorkLayout.at(work)
+    (raw,) = layout.raw.glob("synthetic-tiny-ml-10m*/ml-10M100K/ratings.dat")
+    assert "::3.5::" in raw.read_text()
+    (prepared,) = layout.prepared.glob("synthetic-tiny-ml-10m*")
+    ratings = pd.read_csv(prepared / F.RATINGS_FILE)
+    assert (ratings["rating"] == 3.5).any() and (ratings["rating"] % 1 == 0.5).mean() > 0.1
+    assert set(pd.read_csv(prepared / "users.csv")["sex"].astype(str)) == {UNKNOWN_SEX}
+    baseline = Path(run.output("BaselineTrainer", "model").uri) / F.SERVING_FORMAT
+    assert load_tables(str(baseline)).rating_min == F.HALF_STAR_MIN
+    history = json.loads((Path(run.output("Trainer", "model_run").uri) / F.HISTORY_FILE).read_text())
+    assert history["rating_scale"] == [F.HALF_STAR_MIN, F.RATING_MAX]

@@ -64,7 +64,7 @@ def test_an_ml10m_shaped_size_is_declared_and_a_scaled_down_one_reads_like_ml10m
     assert (spec.n_users, spec.n_movies, spec.shape) == (69_878, 10_677, "ml-10m")
     assert abs(spec.n_users * spec.mean_ratings - 10_000_054) < 0.01 * 10_000_054
     # The same shape at a tiny scale (the full size is never generated in the tests).
-    monkeypatch.setitem(synthetic.SIZES, "tiny-ml-10m", Size(n_users=150, n_movies=120, mean_ratings=40, shape="ml-10m"))
+    assert synthetic.SIZES["tiny-ml-10m"] == Size(n_users=150, n_movies=120, mean_ratings=40, shape="ml-10m")
     raw = synthetic.generate(tmp_path / "raw", "tiny-ml-10m", seed=7)
     assert sorted(p.name for p in (raw / "ml-10M100K").iterdir()) == ["movies.dat", "ratings.dat"]   # no users.dat
     assert movielens.locate(raw) == ("ml-10m", raw / "ml-10M100K")
