@@ -62,9 +62,10 @@ run: platform $(STAMP) ## the pipeline end to end on SIZE (or RAW) data, then it
 data: platform $(STAMP) ## only the raw synthetic data of SIZE and SEED
 	$(PY) -m data.cli generate --work-dir $(WORK) --size $(SIZE) --seed $(SEED)
 
-# make fetch DATASET=ml-1m|ml-100k|imdb [SOURCE=dir-with-the-files]: into $(WORK)/raw/real/
+# make fetch DATASET=ml-1m|ml-100k|ml-10m|ml-20m|ml-25m|ml-latest|ml-latest-small|imdb
+# [SOURCE=dir-with-the-files]: into $(WORK)/raw/real/
 DATASET ?= ml-1m
-fetch: platform $(STAMP) ## download DATASET=ml-1m|ml-100k|imdb into WORK/raw/real/
+fetch: platform $(STAMP) ## download DATASET (ml-1m, ml-100k, ml-10m, ..., ml-latest-small, imdb) into WORK/raw/real/
 	$(PY) -m data.cli fetch --work-dir $(WORK) --dataset $(DATASET) $(if $(SOURCE),--source $(SOURCE))
 
 # The scale benchmark: the whole pipeline at 0.1x, 0.3x and 1x of ML-1M's size, per component

@@ -119,8 +119,9 @@ def parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--size", choices=sorted(synthetic.SIZES), default="default",
                      help="embedded synthetic data set to generate and use (default: default)")
-    src.add_argument("--raw", help="folder holding ml-1m/ or ML-100K's u.* files (and optionally imdb/ "
-                                   "and links.csv), e.g. work/raw/real/ml-100k after `make fetch DATASET=ml-100k`")
+    src.add_argument("--raw", help="a MovieLens release as unzipped (ml-1m/, ML-100K's u.* files, ML-10M's *.dat, or "
+                                   "the CSV releases' ratings.csv and movies.csv; optionally imdb/ and links.csv), "
+                                   "e.g. work/raw/real/ml-100k after `make fetch DATASET=ml-100k`")
     p.add_argument("--seed", type=int, default=data_prepare.PrepareConfig.seed, help="data generation and pairing seed")
     p.add_argument("--origin", type=float, default=data_prepare.PrepareConfig.origin,
                    help="the rolling origin: the fraction of each user's train ratings before it; the rating "

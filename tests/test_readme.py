@@ -109,6 +109,11 @@ NOT_RUN = {
                                 "(the same code is run for ml-100k against a local server)",
     "make fetch DATASET=imdb": "downloads several GB from datasets.imdbws.com: no network here",
     "make run RAW=work/raw/real": "needs the ML-1M and IMDb downloads above (network)",
+    "make fetch DATASET=ml-latest-small": "downloads from files.grouplens.org: no network here (the same code "
+                                          "is run for ml-100k against a local server)",
+    "make run RAW=work/raw/real/ml-latest-small": "needs that download (network); tests/test_releases.py prepares "
+                                                  "the release's format, tests/test_faults_e2e.py runs half stars "
+                                                  "without demographics through the pipeline",
     'docker run --rm -p 8500:8500 -p 8501:8501 -v "$PWD/work/serving_model:/models/pairs" -e MODEL_NAME=pairs '
     'tensorflow/serving:2.19.1':
         "no Docker on the development machines",
