@@ -192,9 +192,10 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     tables = {f"{s}/pairs.csv": rows[split_of_pair == s].reset_index(drop=True) for s in SPLITS}
     # Single-user rows (A, A): every window target in train and eval; in test every rating
     # of the period (windows with step 1), so test RMSE compares with rating prediction.
-    every = make_windows(timeline, config.sequence_length, step=1)
+    # Built for the test period only: its recent slots are 120 columns a row.
+    every = make_windows(timeline, config.sequence_length, step=1, splits=[TEST_SPLIT])
     every = every.join(recent_ratings(timeline, every, F.RECENT_LENGTH))
-    singles = pd.concat([windows[windows["split"] != TEST_SPLIT], every[every["split"] == TEST_SPLIT]], ignore_index=True)
+    singles = pd.concat([windows[windows["split"] != TEST_SPLIT], every], ignore_index=True)
     self_pairs = pd.DataFrame({"a": np.arange(len(singles)), "b": np.arange(len(singles))})
     single_rows = _pair_rows(singles, self_pairs, users, movie_table, config.sequence_length - 1)
     for s in SPLITS:

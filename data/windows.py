@@ -66,8 +66,10 @@ def _first_of_second(timeline: pd.DataFrame) -> np.ndarray:
     return np.maximum.accumulate(np.where(starts, np.arange(len(timeline)), 0))
 
 
-def make_windows(timeline: pd.DataFrame, length: int = 4, step: int = 2) -> pd.DataFrame:
-    """One row per window: its target rating plus hist_movie_k / hist_rating_k, k = 1..length-1.
+def make_windows(timeline: pd.DataFrame, length: int = 4, step: int = 2, splits=None) -> pd.DataFrame:
+    """One row per window: its target rating plus hist_movie_k / hist_rating_k, k = 1..length-1;
+    with `splits`, only the windows whose target is in one of them (the same rows as filtering
+    the whole output, without building the others).
 
     `timeline` is the output of split_in_time (sorted by user, then time). Targets are the
     positions t with (t + 1) % step == 0, i.e. windows start at step - length, ..., -2, 0, 2, ...
@@ -81,6 +83,8 @@ def make_windows(timeline: pd.DataFrame, length: int = 4, step: int = 2) -> pd.D
     ratings = timeline["rating"].to_numpy()
     pos = timeline["pos"].to_numpy()
     targets = np.flatnonzero((pos + 1) % step == 0)
+    if splits is not None:
+        targets = targets[np.isin(timeline["split"].to_numpy()[targets], list(splits))]
     out = timeline.iloc[targets][["user_id", "movie_id", "rating", "timestamp", "pos", "split", "period"]]
     out = out.reset_index(drop=True)
     # The history ends before the target's second: at the first rating of that second.

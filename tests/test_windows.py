@@ -186,3 +186,18 @@ def test_pairs_never_join_the_two_sides_of_the_rolling_origin():
     period = w["period"].to_numpy()
     assert (period[pairs["a"]] == period[pairs["b"]]).all()
     assert ((period[pairs["a"]] == "train_late").sum() > 10)
+
+
+def test_windows_of_some_splits_are_those_rows_of_all_windows():
+    rng = np.random.default_rng(3)
+    n = 600
+    ratings = pd.DataFrame({"user_id": rng.integers(1, 20, n), "movie_id": rng.integers(1, 80, n),
+                            "rating": rng.integers(1, 6, n), "timestamp": rng.integers(0, 200, n)})
+    ratings = ratings.drop_duplicates(["user_id", "movie_id"])
+    timeline = split_in_time(ratings)
+    every = make_windows(timeline, 4, step=1)
+    for splits in (["test"], ["train", "eval"]):
+        some = make_windows(timeline, 4, step=1, splits=splits)
+        expected = every[every["split"].isin(splits)].reset_index(drop=True)
+        assert len(some) and set(some["split"]) == set(splits)
+        pd.testing.assert_frame_equal(some, expected)
