@@ -27,9 +27,9 @@ def _peak_mb() -> float:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.data_stage", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size", choices=sorted(synthetic.SIZES), default="ml-1m")
+    p.add_argument("--size", choices=sorted(synthetic.SIZES), default="ml-1m", help="the synthetic size (default %(default)s)")
     p.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help="the benchmark writes under <work-dir>/bench")
-    p.add_argument("--seed", type=int, default=prepare.PrepareConfig.seed)
+    p.add_argument("--seed", type=int, default=prepare.PrepareConfig.seed, help="the data and pairing seed (default %(default)s)")
     p.add_argument("--json", help="also write the steps and counts to this JSON file (make bench reads it)")
     args = p.parse_args(argv)
     work = WorkLayout.at(args.work_dir).bench
