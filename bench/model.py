@@ -162,7 +162,7 @@ def main(argv=None) -> None:
                f"Test RMSE on the last 10% of each user's ratings in time; every model on the identical split "
                f"and test rows. `python -m bench.model{' --quick' if args.quick else ''}"
                f"{' --ml-100k ' + str(ml100k) if args.ml_100k else ''}{' --no-seed-preset' if args.no_seed_preset else ''}` "
-               f"(`make bench-model`), {datetime.date.today()}, {os.cpu_count()} cores, "
+               f"(`make bench-model`), commit {benchmarks_page.commit()}, {datetime.date.today()}, {os.cpu_count()} cores, "
                f"{platform.machine()}, CPU only.", ""]
     for name, work, source in datasets:
         lines = bench(name, work, source, seeds, args.quick, not args.no_seed_preset)

@@ -62,7 +62,7 @@ def table(result: dict, command: str = "") -> str:
 
     model = Path(result["model"])
     lines = ["## Ranking quality", "",
-             f"On `{result['data']}` ({dt.date.today().isoformat()}, model {model.parent.name if model.name == F.SERVING_FORMAT else model.name}): "
+             f"On `{result['data']}` (commit {benchmarks_page.commit()}, {dt.date.today().isoformat()}, model {model.parent.name if model.name == F.SERVING_FORMAT else model.name}): "
              f"{sample_text(result)}. {check_text(result)}. The settings, chosen by NDCG@10 on {chosen['rows']} eval "
              f"pair rows: lambda ({grid('lambda')}), then decay ({grid('decay')}), then liking weights "
              f"({', '.join(f'{k}: {v:.3f}' for k, v in chosen['liked'].items())}), "

@@ -207,7 +207,7 @@ def render(results: dict[str, dict], extras: dict, command: str, minutes: float)
     rows = [_rows(results[s]) for s in sizes]
     largest = results[sizes[-1]]
     out = [f"## Scale: the whole pipeline at {', '.join(labels)} of ML-1M's size", "",
-           f"`{command}`, {datetime.date.today()}, {_machine()}; nothing else ran on the machine unless said "
+           f"`{command}`, commit {benchmarks_page.commit()}, {datetime.date.today()}, {_machine()}; nothing else ran on the machine unless said "
            f"below. The embedded synthetic data at ML-1M's catalogue (3,706 movies) with "
            f"{', '.join(f'{LABEL[s]} of its 6,040 users' for s in sizes)}; every pipeline run from nothing "
            f"(`--no-cache`, a new work folder). Peak RSS: the run's whole process tree, sampled every 0.2 s. "

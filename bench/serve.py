@@ -170,7 +170,7 @@ def soak(port: int, pid: int, pairs: list[tuple[int, int]], requests: int, clien
 def soak_section(result: dict, model: dict, prepared: Path, command: str) -> str:
     rss = result["rss_mb"]
     lines = ["## Service soak", "",
-             f"{result['requests']} requests from {result['clients']} clients on 127.0.0.1, {datetime.date.today()}, "
+             f"{result['requests']} requests from {result['clients']} clients on 127.0.0.1, commit {benchmarks_page.commit()}, {datetime.date.today()}, "
              f"{os.cpu_count()} CPUs, model {model['version']}, tables of `{prepared.name}`; one in {JUNK_EVERY} "
              f"hostile (5,000-digit, superscript and double-minus ids, a NaN rating, a text/plain body, a 200 kB "
              f"body, an unknown user). {result['seconds']:g} s. `{command}`", "",
