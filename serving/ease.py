@@ -123,10 +123,28 @@ class Ease:
 def watch_total(ease: Ease, profiles, decay: float, liked: bool) -> np.ndarray:
     """'Both will watch it' over the whole catalogue: the members' recency- (and, with
     `liked`, liking-) weighted EASE scores, summed. profiles: (movie ids, stars) pairs."""
-    total = np.zeros(len(ease.movies), np.float64)
-    for ids, stars in profiles:
-        total += ease.scores(ids, decay, stars if liked else None)
-    return total
+    return watch_totals(ease, [profiles], decay, liked)[0]
+
+
+def watch_totals(ease: Ease, groups, decay: float, liked: bool) -> np.ndarray:
+    """watch_total for many groups of profiles at once: [groups, movies], float64. The groups'
+    weighted profiles, summed per group, are the rows of one sparse matrix times B: only the
+    rows of B a profile holds are read, with no copy of them (the ranking metrics score a
+    thousand cases this way; the service one pair)."""
+    rows, cols, values = [], [], []
+    for row, profiles in enumerate(groups):
+        for ids, stars in profiles:
+            ids = list(ids)
+            where, w = ease._known(ids, profile_weights(len(ids), decay, stars if liked else None))
+            rows.append(np.full(len(where), row)), cols.append(where), values.append(w)
+    if not len(ease.movies):
+        return np.zeros((len(groups), 0))
+    x = sp.csr_matrix((np.concatenate(values) if values else np.zeros(0),
+                       (np.concatenate(rows) if rows else np.zeros(0, np.int64),
+                        np.concatenate(cols) if cols else np.zeros(0, np.int64))),
+                      shape=(len(groups), len(ease.movies)))
+    x.sum_duplicates()
+    return np.asarray(x.astype(np.float32) @ ease.weights, dtype=np.float64)     # B stays float32: no copy
 
 
 def standardised(scores, candidates=None) -> np.ndarray:

@@ -48,7 +48,7 @@ import pandas as pd
 
 from serving import recommend as R
 from components.blessing_gate import read_ranking
-from serving.ease import Ease, PairRanker, RankerParams, best_positions, mixed, standardised, watch_total
+from serving.ease import Ease, PairRanker, RankerParams, best_positions, mixed, standardised, watch_totals
 from serving.version_files import ratings_digest
 from transform_fn import features as F
 
@@ -138,9 +138,10 @@ class Catalogue:
         return ratings["movie_id"].value_counts().reindex(self.ids).fillna(0).to_numpy(float)
 
 
-def watch_scores(ease: Ease, case: Case, decay: float, liked: bool = False) -> np.ndarray:
-    """'Both will watch it': the members' recency- (and liking-) weighted EASE scores, summed."""
-    return watch_total(ease, case.profiles, decay, liked)
+def watch_scores(ease: Ease, case_list: list[Case], decay: float, liked: bool = False) -> list[np.ndarray]:
+    """'Both will watch it' per case: the members' recency- (and liking-) weighted EASE scores,
+    summed (serving/ease.py watch_totals: every case in one sparse product)."""
+    return list(watch_totals(ease, [case.profiles for case in case_list], decay, liked))
 
 
 def model_scores(scorer: R.Scorer, catalogue: Catalogue, case_list: list[Case],
@@ -271,18 +272,18 @@ def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, 
     ease = None                 # the best fit so far: one movies x movies matrix alive beside the one fitted
     for lam in LAMBDAS:
         fit = Ease.fit(train, catalogue.ids, lam)
-        log["lambda"][lam] = ndcg_of([watch_scores(fit, c, 1.0) for c in chosen], catalogue, chosen)
+        log["lambda"][lam] = ndcg_of(watch_scores(fit, chosen, 1.0), catalogue, chosen)
         if ease is None or (log["lambda"][lam], -lam) > (log["lambda"][ease.lam], -ease.lam):
             ease = fit
         del fit
     lam = ease.lam
     watch = {}
     for decay in DECAYS:
-        watch[decay, False] = [watch_scores(ease, c, decay) for c in chosen]
+        watch[decay, False] = watch_scores(ease, chosen, decay)
         log["decay"][decay] = ndcg_of(watch[decay, False], catalogue, chosen)
     decay = max(DECAYS, key=lambda x: (log["decay"][x], x))
     for liked in (False, True):
-        watch[decay, liked] = watch.get((decay, liked)) or [watch_scores(ease, c, decay, liked) for c in chosen]
+        watch[decay, liked] = watch.get((decay, liked)) or watch_scores(ease, chosen, decay, liked)
         log["liked"][liked] = ndcg_of(watch[decay, liked], catalogue, chosen)
     liked = max((False, True), key=lambda x: (log["liked"][x], not x))
     both = standardised_per_case(watch[decay, liked], catalogue, chosen)
@@ -303,7 +304,7 @@ def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, 
     single_weight = weight
     if singles:
         sequence_one = sequence_scores(scorer, catalogue, singles)
-        watch_one = mix(standardised_per_case([watch_scores(ease, c, decay, liked) for c in singles],
+        watch_one = mix(standardised_per_case(watch_scores(ease, singles, decay, liked),
                                                catalogue, singles), sequence_weight,
                          standardised_per_case(sequence_one, catalogue, singles) if sequence_one else None)
         where_one = retrieved(watch_one, catalogue, singles, size)
@@ -332,9 +333,9 @@ def evaluate(ease: Ease, pop: np.ndarray, catalogue: Catalogue, params: RankerPa
     the ratings before the test period (train+eval). The pair rankers rank as the service does:
     the `size` candidates of highest watch score, by watch + the rating weight x the predicted
     pair rating (a target not retrieved is a miss)."""
-    recency = [watch_scores(ease, c, params.decay, params.liked) for c in case_list]
+    recency = watch_scores(ease, case_list, params.decay, params.liked)
     ranks = {"popularity": ranks_of([pop] * len(case_list), catalogue, case_list),
-             "EASE": ranks_of([watch_scores(ease, c, 1.0) for c in case_list], catalogue, case_list),
+             "EASE": ranks_of(watch_scores(ease, case_list, 1.0), catalogue, case_list),
              RECENCY_PEER: ranks_of(recency, catalogue, case_list)}
     sequence = sequence_scores(scorer, catalogue, case_list)
     weight = PairRanker(ease, params).weight(single)

@@ -170,7 +170,8 @@ def test_a_sequence_model_that_finds_the_eval_target_gets_a_weight(prepared, mon
         np.zeros(len(catalogue.ids)) for _ in case_list])
     monkeypatch.setattr(M, "sequence_scores", sequence)
     # EASE ranks each target last...
-    monkeypatch.setattr(M, "watch_scores", lambda ease, case, decay, liked=False: -1.0 * (ease.movies == case.target))
+    monkeypatch.setattr(M, "watch_scores", lambda ease, case_list, decay, liked=False: [
+        -1.0 * (ease.movies == case.target) for case in case_list])
     tables = R.Tables(prepared)
     params, log = M.choose(tables, M.Catalogue(tables), scorer=None, rows=10, seed=0)
     assert set(log["sequence_weight"]) == set(M.SEQUENCE_WEIGHTS)
@@ -237,3 +238,22 @@ def test_the_ranking_code_version_covers_the_code_the_component_runs():
     assert len(version) == 16 and version == E.ranking_code_version()
     imported = {f"serving/{m}.py" for m in ("ease", "ranking", "recommend")}
     assert imported <= set(E.RANKING_CODE)
+
+
+def test_many_cases_watch_scores_in_one_product_are_each_cases_own():
+    """watch_totals (one sparse product for every case) gives each group what its members'
+    scores, computed one by one, sum to: recency and liking weights, repeated and unknown
+    movies included."""
+    from serving.ease import watch_totals
+
+    rng = np.random.default_rng(4)
+    ratings = pd.DataFrame({"user_id": rng.integers(1, 30, 400), "movie_id": rng.integers(1, 60, 400)})
+    ease = Ease.fit(ratings, range(1, 61), lam=5.0)
+    groups = [[(list(rng.integers(1, 70, n)), list(rng.integers(1, 6, n).astype(float))) for n in sizes]
+              for sizes in ([5, 9], [1], [0, 3], [12, 12, 4])]
+    for decay, liked in ((1.0, False), (0.9, True)):
+        together = watch_totals(ease, groups, decay, liked)
+        for row, profiles in zip(together, groups):
+            alone = sum((ease.scores(ids, decay, stars if liked else None).astype(np.float64)
+                         for ids, stars in profiles), np.zeros(len(ease.movies)))
+            np.testing.assert_allclose(row, alone, rtol=1e-5, atol=1e-6)
