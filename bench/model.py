@@ -142,13 +142,13 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.model", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work-dir", default="work")
+    p.add_argument("--work-dir", default="work", help="the benchmark's work folders go under it (default %(default)s)")
     p.add_argument("--ml-100k", help="folder holding ML-100K's u.data, u.user, u.item "
                                      "(default: <work>/raw/real/ml-100k from `make fetch DATASET=ml-100k`)")
     p.add_argument("--quick", action="store_true", help="default data only, one seed, no other baselines")
     p.add_argument("--no-seed-preset", action="store_true",
                    help="skip the run with the seed's training setup (batch 32: the slowest run)")
-    p.add_argument("--output", default=benchmarks_page.PAGE)
+    p.add_argument("--output", default=benchmarks_page.PAGE, help="the page its section is written into (default %(default)s)")
     args = p.parse_args(argv)
     layout = WorkLayout.at(args.work_dir)
     root = layout.bench_model

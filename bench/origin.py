@@ -71,9 +71,9 @@ def row(label: str, rmse: dict, history: dict, seconds: float) -> str:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.origin", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work-dir", default="work")
+    p.add_argument("--work-dir", default="work", help="the benchmark's work folders go under it (default %(default)s)")
     p.add_argument("--ml-100k", help="folder holding ML-100K's u.* files (default: <work>/raw/real/ml-100k)")
-    p.add_argument("--output", default=benchmarks_page.PAGE)
+    p.add_argument("--output", default=benchmarks_page.PAGE, help="the page its section is written into (default %(default)s)")
     args = p.parse_args(argv)
     layout = WorkLayout.at(args.work_dir)
     ml100k = Path(args.ml_100k) if args.ml_100k else layout.real_raw / "ml-100k"

@@ -75,7 +75,8 @@ def _fit(events: pd.DataFrame, seed: int):
     import surprise
 
     algo = surprise.SVDpp(random_state=seed, cache_ratings=True)
-    data = surprise.Dataset.load_from_df(events[["user_id", "movie_id", "rating"]], surprise.Reader(rating_scale=(1, 5)))
+    scale = (F.rating_floor(events["rating"].to_numpy()), F.RATING_MAX)     # as the BaselineTrainer's
+    data = surprise.Dataset.load_from_df(events[["user_id", "movie_id", "rating"]], surprise.Reader(rating_scale=scale))
     algo.fit(data.build_full_trainset())
     return algo
 
@@ -117,7 +118,8 @@ def fair_peers(prepared: Path, seed: int = 0) -> Peers:
     refit_pred, refit_r = _predict(refit, test_rows, test_history)
     columns = dict(zip(COLUMNS, (test_pred, test_pred + test_r @ w, refit_pred, refit_pred + refit_r @ w)))
     kinds = test_rows["kind"].to_numpy()
-    errors = {name: np.clip(p, F.RATING_MIN, F.RATING_MAX) - label for name, p in columns.items()}
+    floor = F.rating_floor(before_test["rating"].to_numpy())
+    errors = {name: np.clip(p, floor, F.RATING_MAX) - label for name, p in columns.items()}
     rmse = {name: {kind: float(np.sqrt(np.mean(e[(kinds == kind) | (kind == "all")] ** 2))) for kind in KINDS}
             for name, e in errors.items()}
     return Peers(rmse, errors, [float(x) for x in w], kinds, time.time() - started)
@@ -140,7 +142,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.peers", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--prepared", required=True, help="a prepared folder (work/prepared/<name>)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="scikit-surprise's random state (default %(default)s)")
     args = p.parse_args(argv)
     print("\n".join(table(fair_peers(Path(args.prepared), args.seed))))
 

@@ -86,18 +86,18 @@ def write_section(path: Path, text: str) -> None:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.ranking", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help="the work folder whose pushed model is measured (default %(default)s)")
     p.add_argument("--model", help="attention model (default: the newest pushed version)")
     p.add_argument("--baseline", help="SVD++ model folder (default: the one the pushing run trained)")
     p.add_argument("--prepared", help="prepared data (default: the one the pushing run read)")
     p.add_argument("--rows", type=int, default=500, help="test (and eval) pair rows sampled (label >= 4)")
     p.add_argument("--singles", type=int, default=300, help="test single rows sampled (rating >= 4)")
     p.add_argument("--pairs", type=int, default=500, help="random pairs for the coverage")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="the seed of the row samples and the bootstrap (default %(default)s)")
     p.add_argument("--latest-run", action="store_true",
                    help="the latest pipeline run's models, pushed or not (default: the newest pushed version's)")
     p.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
-    p.add_argument("--benchmarks", default="BENCHMARKS.md")
+    p.add_argument("--benchmarks", default="BENCHMARKS.md", help="the page --write writes into (default %(default)s)")
     R.add_retrieval_args(p)
     args = p.parse_args(argv)
     retrieval = R.retrieval_from_args(args)

@@ -114,11 +114,11 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool) -> list[
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.sequence", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work-dir", default="work")
+    p.add_argument("--work-dir", default="work", help="the benchmark's work folders go under it (default %(default)s)")
     p.add_argument("--ml-100k", help="folder holding ML-100K's u.* files (default: <work>/raw/real/ml-100k, "
                                      "from `make fetch DATASET=ml-100k`)")
     p.add_argument("--quick", action="store_true", help="one seed, no ablations")
-    p.add_argument("--output", default=benchmarks_page.PAGE)
+    p.add_argument("--output", default=benchmarks_page.PAGE, help="the page its section is written into (default %(default)s)")
     args = p.parse_args(argv)
     layout = WorkLayout.at(args.work_dir)
     root = layout.bench_model

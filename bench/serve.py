@@ -186,17 +186,17 @@ def soak_section(result: dict, model: dict, prepared: Path, command: str) -> str
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.serve", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help="the work folder whose pushed model is served (default %(default)s)")
     p.add_argument("--prepared", help="prepared tables for the service (default: the pushing run's)")
     p.add_argument("--seconds", type=float, default=15.0, help="per concurrency level")
-    p.add_argument("--clients", type=int, nargs="+", default=[1, 8])
+    p.add_argument("--clients", type=int, nargs="+", default=[1, 8], help="concurrent clients, one level each (default %(default)s)")
     p.add_argument("--workers", type=int, nargs="+", default=[1],
                    help="the service's worker processes (its --workers), one service each in turn")
     p.add_argument("--scoring-threads", type=int, nargs="+", default=[0],
                    help="the service's --scoring-threads, one service each in turn (0: its default)")
     p.add_argument("--batch-wait-ms", type=float, nargs="+", default=[BATCH_WAIT_MS],
                    help="the service's --batch-wait-ms (its micro-batcher; 0: off), one service each in turn")
-    p.add_argument("--n", type=int, default=10)
+    p.add_argument("--n", type=int, default=10, help="the n of each request (default %(default)s)")
     p.add_argument("--warmup", type=int, default=20, help="requests before measuring")
     p.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
     R.add_retrieval_args(p)

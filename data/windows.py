@@ -84,6 +84,8 @@ def make_windows(timeline: pd.DataFrame, length: int = 4, step: int = 2, splits=
     pos = timeline["pos"].to_numpy()
     targets = np.flatnonzero((pos + 1) % step == 0)
     if splits is not None:
+        if isinstance(splits, str):
+            raise TypeError(f"splits is a collection of split names, not the string {splits!r}")
         targets = targets[np.isin(timeline["split"].to_numpy()[targets], list(splits))]
     out = timeline.iloc[targets][["user_id", "movie_id", "rating", "timestamp", "pos", "split", "period"]]
     out = out.reset_index(drop=True)

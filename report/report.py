@@ -242,8 +242,9 @@ def build_report(metadata_path: str, pipeline_name: str, reports_dir: str | Path
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m report.report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
-    p.add_argument("--pipeline-name", default=PipelineConfig.pipeline_name)
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help="the work folder of the runs (default %(default)s)")
+    p.add_argument("--pipeline-name", default=PipelineConfig.pipeline_name,
+                   help="the pipeline whose latest run is reported (default %(default)s)")
     p.add_argument("--verbose", action="store_true", help="show the traceback of an error")
     args = p.parse_args(argv)
     run_cli(p.prog, lambda: _main(args), verbose=args.verbose)

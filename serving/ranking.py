@@ -417,6 +417,7 @@ def measure_and_fit(model: Path, baseline: Path | None, prepared: Path, rows: in
         gain = interval(ndcg_per_row(pair[RANKER]), ndcg_per_row(pair[WITHOUT_SEQUENCE]), seed=seed)
         check["sequence_gain"] = {**gain, "rule": "NDCG@10 on test pair rows: the pair ranker minus the same "
                                                   "ranker with the sequence model's weight at 0"}
+    del ease                     # one EASE matrix alive at a time
     served = Ease.fit(tables.ratings, tables.movies["movie_id"], params.lam)
     cover = coverage(scorer, tables, PairRanker(served, params), pairs, seed, retrieval)
     for name, value in cover.items():

@@ -29,7 +29,7 @@ import tensorflow as tf
 from tfx import v1 as tfx
 
 from serving.ranking import SUMMARY_PAIRS, SUMMARY_ROWS, SUMMARY_SINGLES
-from serving.version_files import EASE_PATH, RANKING_PATH, ease_bytes
+from serving.version_files import EASE_PATH, RANKING_PATH, write_ease
 from transform_fn import features as F
 
 # What measure() reads from a prepared folder.
@@ -76,18 +76,22 @@ def copy_tree(source: str, target: str) -> None:
             tf.io.gfile.copy(f"{folder}/{name}", f"{out}/{name}", overwrite=True)
 
 
-def write_ranked_model(model_uri: str, ranked_uri: str, result: dict, ease: bytes | None = None) -> str:
+def write_ranked_model(model_uri: str, ranked_uri: str, result: dict, ease=None, ratings: str = "") -> str:
     """The model artifact at model_uri copied to ranked_uri, with `result` written into its
-    servable SavedModel as version_files.RANKING_PATH and `ease` (version_files.ease_bytes)
-    as EASE_PATH; the path of the ranking file."""
+    servable SavedModel as version_files.RANKING_PATH and `ease` (serving/ease.py Ease, fitted
+    on the ratings whose digest is `ratings`) as EASE_PATH; the path of the ranking file."""
     copy_tree(model_uri, ranked_uri)
     path = f"{ranked_uri.rstrip('/')}/{F.SERVING_FORMAT}/{RANKING_PATH}"
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.gfile.GFile(path, "w") as f:
         json.dump(result, f, indent=2)
     if ease is not None:
-        with tf.io.gfile.GFile(f"{ranked_uri.rstrip('/')}/{F.SERVING_FORMAT}/{EASE_PATH}", "wb") as f:
-            f.write(ease)
+        # np.savez needs a seekable file: a local one, then copied where the artifact lives (a bucket)
+        with tempfile.TemporaryDirectory() as scratch:
+            local = os.path.join(scratch, "ease.npz")
+            with open(local, "wb") as f:
+                write_ease(f, ease, ratings)
+            tf.io.gfile.copy(local, f"{ranked_uri.rstrip('/')}/{F.SERVING_FORMAT}/{EASE_PATH}", overwrite=True)
     return path
 
 
@@ -116,7 +120,7 @@ def RankingEvaluator(
     with tf.io.gfile.GFile(os.path.join(evaluation.uri, F.RANKING_FILE), "w") as f:
         json.dump(result, f, indent=2)
     # What the Pusher pushes: the model with the settings it was evaluated with.
-    write_ranked_model(model.uri, ranked_model.uri, result, ease_bytes(served, result["served_ease"]["ratings"]))
+    write_ranked_model(model.uri, ranked_model.uri, result, served, result["served_ease"]["ratings"])
 
 
 def ranking_evaluator(model, baseline_model, data_root: str, rows: int = SUMMARY_ROWS,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -754,9 +755,12 @@ def version_tables(prepared: Path, model: Path) -> Tables:
     tables = Tables(prepared)
     try:
         params = V.ranker_params(V.read_ranking(model))
-        ease, _ = V.read_ease(model, params)
+        ease, ratings, _ = V.read_ease(model, params)
     except V.BadVersionFile as error:
         raise UserError(f"model version {model.name}: {error}") from None
+    if params is not None and ratings != V.ratings_digest(tables.ratings):
+        print(f"warning: the EASE matrix of version {model.name} was fitted on other ratings than {prepared.name} "
+              f"holds: it ranks as it was evaluated, not by these ratings", file=sys.stderr)
     return tables.use_ranker(params, ease) if params is not None else tables
 
 

@@ -18,7 +18,8 @@ Strategy = Literal["average", "least_misery"]
 class Rating(BaseModel):
     model_config = ConfigDict(extra="forbid")
     movie: int = Field(ge=0, le=MAX_ID, description="MovieLens movie id")
-    rating: float = Field(ge=1, le=5, allow_inf_nan=False, description="stars, 1 to 5")
+    rating: float = Field(ge=0.5, le=5, allow_inf_nan=False,
+                          description="stars, 0.5 to 5 (whole stars in ML-100K and ML-1M, half stars from ML-10M on)")
 
 
 class MemberIn(BaseModel):

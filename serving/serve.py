@@ -13,10 +13,12 @@ assignment; a request keeps the version it started with, so none fails during a 
 How a version ranks comes from its folder itself (assets.extra/ranking.json and ease.npz,
 serving/version_files.py), so a copy of a version serves the same anywhere; a version
 pushed with --no-ranking says it ranks by the predicted rating alone, and every answer says
-which ("ranker"); a version without these files is refused, never served with defaults. A version that fails to load is logged once, listed in /v1/model and tried
-again only when its folder changes. Candidates (the most rated unseen movies and those
-nearest the members' histories in the model's movie embedding, or every unseen movie),
-scoring, ranking and reasons are serving/recommend.py's, the code the CLI runs. Every error
+which ("ranker"); a version without these files is refused, never served with defaults. A
+version that fails to load is logged once, listed in /v1/model and tried again only when its
+folder changes. Candidates (with the pair ranker, the unseen movies of highest watch score;
+for a rating-only version, the most rated unseen movies and those nearest the members'
+histories in the model's movie embedding; or every unseen movie), scoring, ranking and
+reasons are serving/recommend.py's, the code the CLI runs. Every error
 is {"error": {"code", "message"}} (serving/errors.py); response bodies are
 serving/schemas.py's models, so /openapi.json describes each.
 """
@@ -152,7 +154,7 @@ class ModelWatcher:
         self.current: ServingState | None = None
         self.last_error: str | None = None      # the last load failure, as logged
         self.failed: dict[str, FailedLoad] = {}
-        self._tables: dict[tuple, R.Tables] = {}    # (prepared folder, ranker settings) -> tables
+        self._tables: dict[tuple, R.Tables] = {}    # (prepared folder, ranker settings, EASE file) -> tables
         self._lock = threading.Lock()            # one load at a time; requests never take it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -212,10 +214,12 @@ class ModelWatcher:
     def scorer_of(self, model_dir: Path):
         return R.Scorer(model_dir, batch_wait_s=self.batch_wait_ms / 1000.0)
 
-    def tables_for(self, prepared: Path, params, ease=None, ease_ratings: str | None = None) -> R.Tables:
-        """One Tables per (data, ranker settings, EASE matrix): a version with other settings
-        gets its own, so the version still serving is never changed under its requests."""
-        key = (prepared, params, ease_ratings, None if ease is None else ease.weights.shape)
+    def tables_for(self, prepared: Path, params, ease=None, ease_ratings: str | None = None,
+                   ease_file: str | None = None) -> R.Tables:
+        """One Tables per (data, ranker settings, EASE matrix: its file's digest): a version with
+        other settings or another matrix gets its own, so the version still serving is never
+        changed under its requests."""
+        key = (prepared, params, ease_file)
         tables = self._tables.get(key)
         if tables is None:
             tables = R.Tables(prepared)
@@ -234,12 +238,12 @@ class ModelWatcher:
         # version without them is refused (BadVersionFile), never served with defaults.
         ranking = V.read_ranking(model_dir)
         params = V.ranker_params(ranking)
-        ease, ease_ratings = V.read_ease(model_dir, params)
+        ease, ease_ratings, ease_file = V.read_ease(model_dir, params)
         info = self.info_of(model_dir)
         prepared = self.prepared or (Path(info["prepared"]) if info.get("prepared") else None)
         if prepared is None or not (prepared / "movies.csv").exists():
             prepared = self.work.latest_prepared()
-        tables = self.tables_for(prepared, params, ease, ease_ratings)
+        tables = self.tables_for(prepared, params, ease, ease_ratings, ease_file)
         scorer = self.scorer_of(model_dir)
         # Warm-up: trace and run the signature once before the first request sees it.
         users = list(tables.users.index[:2])
@@ -386,7 +390,7 @@ def create_app(work_dir: str | os.PathLike = DEFAULT_WORK_DIR, prepared: str | o
     codes = "; ".join(f"`{code}` ({status}): {when}" for code, (status, when) in E.CODES.items())
     app = FastAPI(title="Movie pair recommender", version="1", lifespan=lifespan, description=(
         "Top-N movies for two people (or one), scored by the newest pushed model of the TFX pipeline. "
-        f"Ratings are MovieLens stars, 1 to 5. Limits: user ids are 1 to 9 ASCII digits, `users` at most "
+        f"Ratings are MovieLens stars, 0.5 to 5. Limits: user ids are 1 to 9 ASCII digits, `users` at most "
         f"{MAX_USERS_CHARS} characters, `n` 1 to {schemas.MAX_N}, at most {schemas.MAX_RATINGS} ratings a member, "
         f"request bodies JSON (415 otherwise) of at most {MAX_BODY_BYTES} bytes (413), the body within "
         f"10 s (408); beyond the concurrency limit a request gets 503 with Retry-After.\n\n"

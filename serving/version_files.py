@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -68,10 +69,17 @@ def ranker_params(result: dict | None):
     from serving.ease import RankerParams
 
     fields = {f.name for f in dataclasses.fields(RankerParams)}
-    try:
-        return RankerParams(**{k: v for k, v in result["params"].items() if k in fields})
-    except TypeError as error:
-        raise BadVersionFile(f"{RANKING_PATH}: {error}") from None
+    values = {k: v for k, v in result["params"].items() if k in fields}
+    for name, value in values.items():
+        if name == "liked":
+            ok = isinstance(value, bool)
+        else:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
+                value > 0 if name == "lam" else 0 < value <= 1 if name == "decay"
+                else 0 <= value <= 1 if name == "sequence_weight" else value >= 0)
+        if not ok:
+            raise BadVersionFile(f"{RANKING_PATH}: params.{name} is {value!r}, not a setting the ranker takes")
+    return RankerParams(**values)
 
 
 def ranking_summary(result: dict | None) -> dict | None:
@@ -93,19 +101,26 @@ def ratings_digest(ratings) -> str:
     return hashlib.sha256(np.ascontiguousarray(pairs).tobytes()).hexdigest()[:16]
 
 
+def write_ease(f, ease, digest: str) -> None:
+    """ease.npz into the open binary file f: the movie ids, B (float32) and lambda, and the
+    ratings' digest, written straight to the file (no copy of B in memory)."""
+    np.savez(f, movies=ease.movies, weights=ease.weights, lam=np.float64(ease.lam), ratings=np.array(digest))
+
+
 def ease_bytes(ease, digest: str) -> bytes:
-    """ease.npz's content: the movie ids, B (float32) and lambda, and the ratings' digest."""
+    """ease.npz's content as bytes (the tests' hand-made versions)."""
     buffer = io.BytesIO()
-    np.savez(buffer, movies=ease.movies, weights=ease.weights, lam=np.float64(ease.lam), ratings=np.array(digest))
+    write_ease(buffer, ease, digest)
     return buffer.getvalue()
 
 
-def read_ease(model_dir: Path, params) -> tuple[object, str] | tuple[None, None]:
-    """(the version's EASE matrix, the digest of the ratings it was fitted on) for a version
-    that ranks with these settings; (None, None) for a rating-only version (params None).
-    BadVersionFile when it is missing, unreadable or fitted at another lambda."""
+def read_ease(model_dir: Path, params) -> tuple[object, str, str] | tuple[None, None, None]:
+    """(the version's EASE matrix, the digest of the ratings it was fitted on, the digest of the
+    file) for a version that ranks with these settings; (None, None, None) for a rating-only
+    version (params None). BadVersionFile, naming the file, when it is missing,
+    cannot be read whatever the damage, or does not fit the settings."""
     if params is None:
-        return None, None
+        return None, None, None
     from serving.ease import Ease
 
     path = Path(model_dir) / EASE_PATH
@@ -113,15 +128,17 @@ def read_ease(model_dir: Path, params) -> tuple[object, str] | tuple[None, None]
         raise BadVersionFile(f"the version ranks with the pair ranker but carries no {EASE_PATH} (its EASE matrix), "
                              f"so it was pushed by older code; push it again with `make run`")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            ease = Ease(f["movies"].astype(np.int64), f["weights"].astype(np.float32), float(f["lam"]))
-            digest = str(f["ratings"])
-    except (OSError, KeyError, ValueError) as error:
+        content = path.read_bytes()
+        with np.load(io.BytesIO(content), allow_pickle=False) as f:
+            movies, weights, lam, ratings = f["movies"], f["weights"], f["lam"], f["ratings"]
+            ease = Ease(movies.astype(np.int64, copy=False), weights.astype(np.float32, copy=False), float(lam))
+            digest = str(ratings)
+    except Exception as error:          # a truncated or damaged zip, a bad member: every way it can fail
         raise BadVersionFile(f"{EASE_PATH} cannot be read: {type(error).__name__}: {error}") from None
-    n = len(ease.movies)
-    if ease.weights.shape != (n, n) or ease.lam != params.lam:
-        raise BadVersionFile(f"{EASE_PATH} is a {ease.weights.shape} matrix at lambda {ease.lam:g} for {n} movies; "
-                             f"{RANKING_PATH} says lambda {params.lam:g}")
+    n = len(ease.movies) if ease.movies.ndim == 1 else -1
+    if n < 0 or ease.weights.shape != (n, n) or ease.lam != params.lam:
+        raise BadVersionFile(f"{EASE_PATH} is a {ease.weights.shape} matrix at lambda {ease.lam!r} for movie ids "
+                             f"of shape {ease.movies.shape}; {RANKING_PATH} says lambda {params.lam!r}")
     if not np.isfinite(ease.weights).all() or (n > 1 and not (np.diff(ease.movies) > 0).all()):
         raise BadVersionFile(f"{EASE_PATH} holds a value that is not finite, or movie ids out of order")
-    return ease, digest
+    return ease, digest, hashlib.sha256(content).hexdigest()[:16]

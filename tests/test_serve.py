@@ -462,12 +462,15 @@ def test_post_cold_start_and_fresher_ratings(client):
     movies = {i["movie"] for i in out["items"]}
     assert not movies & {1, 2, 3, 4, 9, 10}                       # stored and fresh ratings both excluded
     assert "the new member's attention" in out["items"][0]["reason"]
+    half = {"members": [{"user": 1, "ratings": [{"movie": 9, "rating": 0.5}, {"movie": 10, "rating": 3.5}]}]}
+    assert client.post("/v1/recommendations", json=half).status_code == 200     # the half-star releases' stars
     single = client.post("/v1/recommendations", json={"members": [{"user": 3}]}).json()
     assert single["mode"] == "single" and single["candidates"] == 12
     for bad, status, words in [
         ({"members": [{"ratings": [{"movie": 7, "rating": 4}]}]}, 422, "needs sex, age, occupation"),
         ({"members": [{"user": 1, "ratings": [{"movie": 999, "rating": 4}]}]}, 422, "unknown movie"),
         ({"members": [{"user": 1, "ratings": [{"movie": 7, "rating": 9}]}]}, 422, "less than or equal to 5"),
+        ({"members": [{"user": 1, "ratings": [{"movie": 7, "rating": 0.25}]}]}, 422, "greater than or equal to 0.5"),
         ({"members": []}, 422, "at least 1"),
         ({"members": [{"user": 77}]}, 404, "unknown user 77"),
     ]:

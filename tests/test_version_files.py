@@ -55,7 +55,7 @@ def test_the_ranked_model_is_the_trained_one_with_the_result_and_the_ease_matrix
     trained = hand_made_model(tmp_path / "trainer")
     assert V.ranker_params(V.read_ranking(trained)) is None                 # the Trainer's: rating only
     assert V.read_ranking(trained)["ranked_by"] == "rating only" and V.ranking_summary(V.read_ranking(trained)) is None
-    path = write_ranked_model(str(tmp_path / "trainer"), str(tmp_path / "ranked"), RESULT, V.ease_bytes(ease(), "d1"))
+    path = write_ranked_model(str(tmp_path / "trainer"), str(tmp_path / "ranked"), RESULT, ease(), "d1")
     ranked = tmp_path / "ranked" / F.SERVING_FORMAT
     assert Path(path) == ranked / V.RANKING_PATH
     before, after = files_of(trained), files_of(ranked)
@@ -64,9 +64,9 @@ def test_the_ranked_model_is_the_trained_one_with_the_result_and_the_ease_matrix
     assert (ranked / "assets").is_dir()                                     # the rest byte-identical
     assert json.loads((ranked / V.RANKING_PATH).read_text()) == RESULT
     assert files_of(trained) == before                                      # the source untouched
-    loaded, digest = V.read_ease(ranked, V.ranker_params(V.read_ranking(ranked)))
+    loaded, digest, file_digest = V.read_ease(ranked, V.ranker_params(V.read_ranking(ranked)))
     fitted = ease()
-    assert digest == "d1" and loaded.lam == fitted.lam
+    assert digest == "d1" and loaded.lam == fitted.lam and len(file_digest) == 16
     assert (loaded.movies == fitted.movies).all() and (loaded.weights == fitted.weights).all()
 
 
@@ -88,7 +88,7 @@ def test_the_service_reads_the_settings_from_the_version_folder(tmp_path):
 
 def test_a_version_ranking_with_ease_needs_its_matrix_at_its_lambda(tmp_path):
     params = V.ranker_params(RESULT)
-    assert V.read_ease(tmp_path, None) == (None, None)                     # rating only: no matrix
+    assert V.read_ease(tmp_path, None) == (None, None, None)               # rating only: no matrix
     with pytest.raises(V.BadVersionFile, match="carries no assets.extra/ease.npz"):
         V.read_ease(tmp_path, params)
     (tmp_path / V.EXTRA_DIR).mkdir()
@@ -98,8 +98,20 @@ def test_a_version_ranking_with_ease_needs_its_matrix_at_its_lambda(tmp_path):
     other = ease()
     other.lam = 7.0
     (tmp_path / V.EASE_PATH).write_bytes(V.ease_bytes(other, "d"))
-    with pytest.raises(V.BadVersionFile, match="lambda 7 .* says lambda 50"):
+    with pytest.raises(V.BadVersionFile, match="lambda 7.0 .* says lambda 50.0"):
         V.read_ease(tmp_path, params)
+    good = V.ease_bytes(ease(), "d")
+    unordered = ease()
+    unordered.movies = unordered.movies[::-1].copy()
+    flat = ease()
+    flat.movies = flat.movies.reshape(2, 2)
+    for damaged, words in ((good[:-10], "cannot be read"), (good[:40], "cannot be read"), (b"", "cannot be read"),
+                           (good[:200] + bytes([good[200] ^ 0xFF]) + good[201:], "cannot be read"),
+                           (V.ease_bytes(unordered, "d"), "out of order"), (V.ease_bytes(flat, "d"), "shape")):
+        (tmp_path / V.EASE_PATH).write_bytes(damaged)
+        with pytest.raises(V.BadVersionFile, match=words) as raised:
+            V.read_ease(tmp_path, params)
+        assert "ease.npz" in str(raised.value)
     broken = ease()
     broken.weights[1, 2] = float("nan")
     (tmp_path / V.EASE_PATH).write_bytes(V.ease_bytes(broken, "d"))
@@ -122,3 +134,11 @@ def test_a_broken_ranking_file_is_refused_with_the_reason(tmp_path, text, words)
     (tmp_path / V.RANKING_PATH).write_text(text)
     with pytest.raises(V.BadVersionFile, match=words):
         V.read_ranking(tmp_path)
+
+
+@pytest.mark.parametrize("name, value", [("lam", "abc"), ("lam", None), ("lam", 0), ("decay", "x"), ("decay", 1.5),
+                                         ("liked", "yes"), ("rating_weight", -1), ("sequence_weight", 2.0),
+                                         ("rating_weight", float("nan"))])
+def test_a_ranker_setting_of_the_wrong_kind_is_refused_naming_the_file(name, value):
+    with pytest.raises(V.BadVersionFile, match=f"ranking.json: params.{name} is"):
+        V.ranker_params({**RESULT, "params": {**RESULT["params"], name: value}})
