@@ -229,7 +229,7 @@ def test_the_pushed_version_carries_its_ranker_settings_and_serves_the_same_from
     assert set(after) - set(before) == {V.EASE_PATH}
     assert {k for k in before if after[k] != before[k]} == {V.RANKING_PATH}
     assert V.read_ranking(trained)["ranked_by"] == "rating only"
-    ease, digest = V.read_ease(pushed, V.ranker_params(V.read_ranking(pushed)))
+    _, digest, _ = V.read_ease(pushed, V.ranker_params(V.read_ranking(pushed)))
     assert digest == V.ratings_digest(pd.read_csv(WorkLayout.at(work).prepared / synthetic_name("tiny", 42)
                                                   / F.RATINGS_FILE))
     evaluation = first_run.output("RankingEvaluator", "evaluation")
