@@ -8,16 +8,38 @@ import common  # noqa: F401  (legacy Keras before any test imports TensorFlow)
 from data import prepare, synthetic
 
 
+# The tests that read the shared first_run (and its work folder, which some of them add runs to,
+# in file order): `make test` (pytest -n 2) runs them all on one worker, so that the pipeline
+# run they share is made once. A file here holds only such tests, or names them one by one.
+FIRST_RUN_TESTS = ("tests/test_pipeline_e2e.py::", "tests/test_serve_e2e.py::", "tests/test_report.py::",
+                   "tests/test_console.py::test_the_runner_prints_a_line_as_each_component_starts_and_ends")
+
+
+def shares_first_run(nodeid: str) -> bool:
+    return nodeid.startswith(FIRST_RUN_TESTS)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Groups for `pytest -n 2 --dist loadgroup` (make test): every test that reads the
-    shared first_run (and its work folder, which some of them add runs to, in file order)
-    runs on one worker; each test that runs pipelines of its own is a group of its own, so
-    that the other worker takes it meanwhile."""
-    for item in items:
-        if "first_run" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("first_run"))
-        elif item.get_closest_marker("e2e"):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid))
+    """FIRST_RUN_TESTS is the whole list: a test that reads first_run and is not in it would
+    make the run again on the other worker (and see another work folder), so it stops the
+    session here."""
+    strays = [item.nodeid for item in items
+              if "first_run" in getattr(item, "fixturenames", ()) and not shares_first_run(item.nodeid)]
+    if strays:
+        raise pytest.UsageError(f"tests/conftest.py FIRST_RUN_TESTS lacks these tests that read first_run: {strays}")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's scheduler, with the FIRST_RUN_TESTS as one unit of work and every other
+    test a unit of its own. (--dist loadgroup's xdist_group marker does not group under pytest 9
+    with pytest-xdist 3.8: xdist renames the item's `_nodeid`, which pytest 9 no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FirstRunTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "first_run" if shares_first_run(nodeid) else nodeid
+
+    return FirstRunTogether(config, log)
 
 
 def require_current_venv(root) -> None:
