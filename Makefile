@@ -71,7 +71,7 @@ fetch: platform $(STAMP) ## download DATASET (ml-1m, ml-100k, ml-10m, ..., ml-la
 # The scale benchmark: the whole pipeline at 0.1x, 0.3x and 1x of ML-1M's size, per component
 # wall time and peak RSS, a model-only re-run, the Trainer against a plain tf.data loop; writes
 # the scale section of BENCHMARKS.md. About 40 min; ARGS=--quick: 0.03x and 0.1x (about 9 min).
-bench: platform $(STAMP) ## the scale benchmark (about 40 min; ARGS=--quick about 9)
+bench: platform $(STAMP) ## the scale benchmark (well over an hour; ARGS=--quick: 0.03x and 0.1x)
 	$(PY) -m bench.scale --work-dir $(WORK) $(ARGS)
 
 # Wall time and peak RSS of each data-stage step on the ml-1m-size synthetic data.

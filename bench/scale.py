@@ -1,6 +1,6 @@
 """Scale benchmark: the whole pipeline at 0.1x, 0.3x and 1x of MovieLens-1M's size.
 
-    python -m bench.scale --work-dir work            # make bench (about 40 min)
+    python -m bench.scale --work-dir work            # make bench (well over an hour on 2 cores)
     python -m bench.scale --work-dir work --quick    # make bench ARGS=--quick (0.03x, 0.1x)
 
 The data is the embedded synthetic generator at ML-1M's catalogue (3,706 movies) with 10%,

@@ -96,7 +96,7 @@ SERVICE_CURLS = [
 NOT_RUN = {
     "make test": "the whole suite, this test included; CI runs it (.ci/run)",
     "make test-fast": "the fast loop, this test included",
-    "make bench": "the scale benchmark, about 40 minutes at up to ML-1M size; tests/test_bench_scale.py "
+    "make bench": "the scale benchmark, over an hour at up to ML-1M size; tests/test_bench_scale.py "
                   "tests its parts, and its last output is BENCHMARKS.md's scale section",
     "make bench ARGS=--quick": "the same at 0.03x and 0.1x, about 9 minutes: too long for the test suite",
     "make bench-data": "the data stage at ML-1M size, a benchmark (make bench*), not a test; the steps it "
