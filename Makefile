@@ -70,7 +70,7 @@ fetch: platform $(STAMP) ## download DATASET (ml-1m, ml-100k, ml-10m, ..., ml-la
 
 # The scale benchmark: the whole pipeline at 0.1x, 0.3x and 1x of ML-1M's size, per component
 # wall time and peak RSS, a model-only re-run, the Trainer against a plain tf.data loop; writes
-# the scale section of BENCHMARKS.md. About 40 min; ARGS=--quick: 0.03x and 0.1x (about 9 min).
+# the scale section of BENCHMARKS.md. Well over an hour on 2 cores; ARGS=--quick: 0.03x and 0.1x.
 bench: platform $(STAMP) ## the scale benchmark (well over an hour; ARGS=--quick: 0.03x and 0.1x)
 	$(PY) -m bench.scale --work-dir $(WORK) $(ARGS)
 

@@ -105,6 +105,8 @@ NOT_RUN = {
                         "ablation and peer); tests/test_peers.py tests its scikit-surprise peers",
     "make bench-sequence": "the sequence model's benchmark: pipeline runs with 3 seeds and its ablations, too "
                            "long for the test suite; tests/test_sequence.py tests the model",
+    "make bench-origin": "the deep part's benchmark: five pipeline runs, about 20 minutes; tests/test_model.py "
+                         "tests the keep decision and the rolling origin's rows",
     "make fetch DATASET=ml-1m": "downloads from files.grouplens.org: no network on the development machines "
                                 "(the same code is run for ml-100k against a local server)",
     "make fetch DATASET=imdb": "downloads several GB from datasets.imdbws.com: no network here",
