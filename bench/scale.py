@@ -212,7 +212,7 @@ def render(results: dict[str, dict], extras: dict, command: str, minutes: float)
            f"{', '.join(f'{LABEL[s]} of its 6,040 users' for s in sizes)}; every pipeline run from nothing "
            f"(`--no-cache`, a new work folder). Peak RSS: the run's whole process tree, sampled every 0.2 s. "
            f"Whole benchmark: {minutes:.1f} min.", "",
-           "| size | ratings | prepared rows | wall time | peak RSS | test RMSE attention / SVD++ (all) | blessed |",
+           "| size | ratings | prepared rows | wall time | peak RSS | test RMSE rating model / SVD++ (all) | blessed |",
            "|---|---:|---:|---:|---:|---:|---|"]
     for s, n in zip(sizes, rows):
         r = results[s]["pipeline"]
