@@ -758,9 +758,9 @@ def version_tables(prepared: Path, model: Path) -> Tables:
         ease, ratings, _ = V.read_ease(model, params)
     except V.BadVersionFile as error:
         raise UserError(f"model version {model.name}: {error}") from None
-    if params is not None and ratings != V.ratings_digest(tables.ratings):
-        print(f"warning: the EASE matrix of version {model.name} was fitted on other ratings than {prepared.name} "
-              f"holds: it ranks as it was evaluated, not by these ratings", file=sys.stderr)
+    warning = V.fitted_elsewhere(ratings, tables.ratings, prepared.name)
+    if warning:
+        print(f"warning: version {model.name}: {warning}", file=sys.stderr)
     return tables.use_ranker(params, ease) if params is not None else tables
 
 

@@ -225,10 +225,9 @@ class ModelWatcher:
             tables = R.Tables(prepared)
             if params is not None:
                 tables.use_ranker(params, ease)
-                if ease_ratings != V.ratings_digest(tables.ratings):
-                    log.warning("the EASE matrix of the version served was fitted on other ratings than the "
-                                "prepared data %s holds: it ranks as it was evaluated, not by these ratings",
-                                prepared.name)
+                warning = V.fitted_elsewhere(ease_ratings, tables.ratings, prepared.name)
+                if warning:
+                    log.warning(warning)
             self._tables[key] = tables
         return tables
 

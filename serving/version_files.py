@@ -101,6 +101,16 @@ def ratings_digest(ratings) -> str:
     return hashlib.sha256(np.ascontiguousarray(pairs).tobytes()).hexdigest()[:16]
 
 
+def fitted_elsewhere(ease_ratings: str | None, ratings, data: str) -> str | None:
+    """The warning for a version whose EASE matrix was fitted on other ratings than the
+    prepared data `data` it is served with holds (`ratings`: its ratings frame); None when
+    they are the same ratings, or the version has no matrix."""
+    if ease_ratings is None or ease_ratings == ratings_digest(ratings):
+        return None
+    return (f"the EASE matrix of the version served was fitted on other ratings than the prepared data {data} "
+            f"holds: it ranks as it was evaluated, not by these ratings")
+
+
 def write_ease(f, ease, digest: str) -> None:
     """ease.npz into the open binary file f: the movie ids, B (float32) and lambda, and the
     ratings' digest, written straight to the file (no copy of B in memory)."""

@@ -142,3 +142,12 @@ def test_a_broken_ranking_file_is_refused_with_the_reason(tmp_path, text, words)
 def test_a_ranker_setting_of_the_wrong_kind_is_refused_naming_the_file(name, value):
     with pytest.raises(V.BadVersionFile, match=f"ranking.json: params.{name} is"):
         V.ranker_params({**RESULT, "params": {**RESULT["params"], name: value}})
+
+
+def test_a_matrix_fitted_on_other_ratings_is_said_once_in_one_place():
+    import pandas as pd
+
+    served = pd.DataFrame({"user_id": [1, 2], "movie_id": [5, 6]})
+    assert V.fitted_elsewhere(V.ratings_digest(served), served, "tiny") is None
+    assert V.fitted_elsewhere(None, served, "tiny") is None                  # rating only: no matrix
+    assert "other ratings than the prepared data tiny" in V.fitted_elsewhere("other", served, "tiny")
