@@ -77,15 +77,6 @@ class Ease:
             np.add.at(x, cols, w)
         return x
 
-    def scores(self, movie_ids, decay: float = 1.0, ratings=None) -> np.ndarray:
-        """x B: one score per catalogue movie (the order of `movies`). Only the rows of the
-        movies in the profile are read: a few hundred, not the whole catalogue."""
-        ids = list(movie_ids)
-        cols, w = self._known(ids, profile_weights(len(ids), decay, ratings))
-        if not len(cols):
-            return np.zeros(len(self.movies), np.float32)
-        return (w.astype(np.float32) @ self.weights[cols]).astype(np.float32)
-
     def contributions(self, movie_ids, movie: int, decay: float = 1.0, ratings=None) -> list[tuple[int, float]]:
         """What each history movie adds to `movie`'s score, largest first (the reason)."""
         added, columns = self._added(movie_ids, [movie], decay, ratings)

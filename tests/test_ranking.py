@@ -59,7 +59,7 @@ def test_ease_is_the_ridge_regression_of_each_movie_on_the_others():
         b = np.linalg.solve(a.T @ a + 0.5 * np.eye(5), a.T @ x[:, j])
         assert np.allclose(ease.weights[others, j], b, atol=1e-5), j
     assert np.all(ease.weights[:, 5] == 0) and np.all(ease.weights[5] == 0)      # nobody rated 60
-    scores = ease.scores([10])
+    scores = ease.profile([10]) @ ease.weights               # x B
     assert scores[1] == scores.max() and scores[1] > 0     # who rated 10 rates 20
     with pytest.raises(ValueError, match="lambda"):
         Ease.fit(ratings, [10], lam=0)
@@ -254,6 +254,6 @@ def test_many_cases_watch_scores_in_one_product_are_each_cases_own():
     for decay, liked in ((1.0, False), (0.9, True)):
         together = watch_totals(ease, groups, decay, liked)
         for row, profiles in zip(together, groups):
-            alone = sum((ease.scores(ids, decay, stars if liked else None).astype(np.float64)
+            alone = sum((ease.profile(ids, decay, stars if liked else None).astype(np.float64) @ ease.weights
                          for ids, stars in profiles), np.zeros(len(ease.movies)))
             np.testing.assert_allclose(row, alone, rtol=1e-5, atol=1e-6)
