@@ -4,8 +4,8 @@
 
 For each data set (the embedded default data, and ML-100K when its folder is given or
 fetched) it runs the real pipeline several times on the identical split: with the SVD++,
-matrix-factorisation and biases-only baselines, the attention model with three training
-seeds, and the seed's own training setup (--preset seed). Test RMSE (all / pair / single)
+matrix-factorisation and biases-only baselines, the rating model as pushed with three
+training seeds, and the seed's own training setup (--preset seed). Test RMSE (all / pair / single)
 comes from BlessingGate's records, which score every model on the same test examples;
 scikit-surprise's SVD++ is added on the exported split when it is installed, given the
 information the model gets (bench/peers.py: fitted on train or on train + eval, with and
@@ -30,7 +30,7 @@ from transform_fn import features as F
 KINDS = ("all", "pair", "single")
 SEEDS = (42, 43, 44)
 SECTION = "model-quality"
-# (flags, row): each a run of the attention model with one thing changed.
+# (flags, row): each a run of the rating model with one thing changed.
 ABLATIONS = (
     # the deep part off (no epoch of training): the in-pipeline SVD++ plus the terms the
     # Trainer fits on eval; what the deep part adds is the difference
@@ -120,11 +120,12 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
         lines.append(f"| {label} | {r['all']:.4f} | {r['pair']:.4f} | {r['single']:.4f} |")
     spread = " | ".join(f"**{stacked[k].mean():.4f}** ± {stacked[k].std(ddof=1) if len(seeds) > 1 else 0:.4f}"
                         for k in KINDS)
-    lines.append(f"| attention model, residual over SVD++ (default; mean ± std over seeds "
+    lines.append(f"| rating model as pushed: SVD++, the eval-fitted terms and the deep part where the held slice "
+                 f"keeps it (default; mean ± std over seeds "
                  f"{', '.join(map(str, seeds))}) | {spread} |")
     base = rows["SVD++ (in-pipeline BaselineTrainer)"]
     gain = " / ".join(f"{(1 - stacked[k].mean() / base[k]) * 100:+.1f}%" for k in KINDS)
-    lines += ["", f"Gain of the attention model, 1 - its RMSE / the peer's (all / pair / single; negative: the peer "
+    lines += ["", f"Gain of the rating model, 1 - its RMSE / the peer's (all / pair / single; negative: the peer "
                   f"is better): over the in-pipeline SVD++ + recency {gain}"]
     if theirs:
         from bench import peers

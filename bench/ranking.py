@@ -24,7 +24,7 @@ START, END = benchmarks_page.markers(SECTION)
 
 
 def models_of_latest_push(work: WorkLayout) -> tuple[Path, Path | None, Path | None]:
-    """(pushed attention model, its run's baseline model, its run's prepared data)."""
+    """(pushed rating model, its run's baseline model, its run's prepared data)."""
     from serving import serve
     from pipeline import runs as summary
 
@@ -40,7 +40,7 @@ def models_of_latest_push(work: WorkLayout) -> tuple[Path, Path | None, Path | N
 
 
 def models_of_latest_run(work: WorkLayout) -> tuple[Path, Path | None, Path | None]:
-    """(the latest run's attention model, its baseline model, its prepared data), pushed or not."""
+    """(the latest run's rating model, its baseline model, its prepared data), pushed or not."""
     from pipeline import runs
 
     run = runs.latest_run(str(work.metadata), F.PIPELINE_NAME) if work.metadata.exists() else None
@@ -87,7 +87,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.ranking", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help="the work folder whose pushed model is measured (default %(default)s)")
-    p.add_argument("--model", help="attention model (default: the newest pushed version)")
+    p.add_argument("--model", help="rating model (default: the newest pushed version)")
     p.add_argument("--baseline", help="SVD++ model folder (default: the one the pushing run trained)")
     p.add_argument("--prepared", help="prepared data (default: the one the pushing run read)")
     p.add_argument("--rows", type=int, default=500, help="test (and eval) pair rows sampled (label >= 4)")

@@ -126,7 +126,7 @@ def run_pipeline(work_dir: Path, raw: str, extra: list[str], log, root: Path = P
 
 
 def model_only_rerun(work_dir: Path, raw: str, copy: Path, log) -> dict:
-    """The project copied with a one-line change to the attention model's code, re-run on the
+    """The project copied with a one-line change to the rating model's code, re-run on the
     same work folder: what depends on the model re-executes, the rest comes from the cache."""
     shutil.rmtree(copy, ignore_errors=True)
     for folder in CODE_FOLDERS:

@@ -30,7 +30,7 @@ class PipelineConfig:
     transform_module: str | None = str(PROJECT_ROOT / "transform_fn" / "preprocessing.py")
     trainer_module: str | None = str(PROJECT_ROOT / "trainer_fn" / "run.py")
     # The baseline in a folder of its own: TFX hashes a module file's folder, so a change to the
-    # attention model (trainer_fn/*.py) re-runs the Trainer onward and not the BaselineTrainer.
+    # rating model (trainer_fn/*.py) re-runs the Trainer onward and not the BaselineTrainer.
     baseline_module: str | None = str(PROJECT_ROOT / "trainer_fn" / "baseline" / "run.py")
     hparams: HParams = dataclasses.field(default_factory=HParams)
     baseline_params: BaselineParams = dataclasses.field(default_factory=BaselineParams)

@@ -1,8 +1,8 @@
 """create_pipeline: the component graph, read top to bottom as docs/DESIGN.md draws it.
 
 CsvExampleGen -> StatisticsGen -> ImportSchemaGen (curated schema) -> ExampleValidator
--> AnomalyGate -> Transform -> BaselineTrainer (SVD++) -> Trainer (attention model, the
-residual over the baseline) -> Evaluator (TFMA: test split, both models, per slice)
+-> AnomalyGate -> Transform -> BaselineTrainer (SVD++) -> Trainer (the rating model over the
+baseline, and the sequence model) -> Evaluator (TFMA: test split, both models, per slice)
 and BlessingGate (paired bootstrap vs the baseline and the last blessed model; with the
 runner's RankingEvaluator, the pair ranker not below popularity and EASE) -> Pusher.
 With the RankingEvaluator the Pusher pushes its `ranked_model`, the Trainer's model with the
@@ -116,7 +116,7 @@ def create_pipeline(config: PipelineConfig, ranking_evaluator=None) -> tfx.dsl.P
         **_module(config.baseline_module, "run_fn", BASELINE_RUN_FN), **trainer_inputs,
         custom_config={"baseline": dataclasses.asdict(config.baseline_params),
                        "shared_code": baseline_shared_code_version(), **known}).with_id("BaselineTrainer")
-    # The attention model learns the residual over the baseline: it reads its tables.
+    # The rating model is built over the baseline: it reads its tables.
     trainer = tfx.components.Trainer(
         **_module(config.trainer_module, "run_fn", RUN_FN), **trainer_inputs,
         base_model=baseline_trainer.outputs["model"],

@@ -102,7 +102,7 @@ def hparam_helps(cls) -> dict[str, str]:
         elif "_" in field.name and _stem(field.name) in groups:
             text = f"goes with --{groups[_stem(field.name)].replace('_', '-')} (see its help)"
         else:
-            text = f"the attention model's {field.name.replace('_', ' ')}"
+            text = f"the Trainer's {field.name.replace('_', ' ')}"
         helps[field.name] = f"{text} (default {shown})".replace("%", "%%")
     return helps
 

@@ -3,7 +3,7 @@ single rows, with popularity and EASE as peers on the identical rows.
 
 The protocol. A row is a test-split target rated >= 4 (by the pair: its label, the members'
 mean). The target is ranked among every catalogue movie neither member had rated before
-the target's second; each ranker reads what the attention model reads, every rating before
+the target's second; each ranker reads what the rating model reads, every rating before
 that second ("What a row may read" in the README):
   - popularity: rating counts of the period before the split (train, or train+eval on test);
   - EASE (serving/ease.py): fitted on that period's ratings, lambda chosen on eval, a

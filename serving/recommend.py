@@ -43,8 +43,8 @@ SEQUENCE_BATCH = 512                  # histories per watch_next call
 POPULAR_CANDIDATES = 100              # the most rated unseen movies, always scored
 NEAR_CANDIDATES = 300                 # and this many more: the unseen movies nearest the histories
 # The trained movie table retrieval reads, the first one present and not all zero: the SVD++
-# movie vectors the residual attention model holds frozen, the baseline model's own, the
-# movie embedding of an attention model trained without the baseline.
+# movie vectors the residual rating model holds frozen, the baseline model's own, the
+# movie embedding of a rating model trained without the baseline.
 EMBEDDING_TABLES = ("baseline_movie_vectors", "movie_vectors", "movie_embedding")
 
 

@@ -96,7 +96,7 @@ def first_run(work):
     prints on the console is in first_run_console."""
     from runners import run_local
 
-    # The tiny data is too small to judge models by; the margin -1 lets the attention model
+    # The tiny data is too small to judge models by; the margin -1 lets the rating model
     # through the strong-baseline gate here (test_pipeline_e2e checks that gate failing), and
     # the keep margin -1 keeps its deep part, so that the served graph the serving tests read
     # is the whole model (tests/test_model.py checks the start served where it is not kept).

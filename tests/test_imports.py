@@ -53,5 +53,5 @@ def test_the_baseline_shared_code_is_what_its_modules_import():
     assert {"trainer_fn/saving.py", "trainer_fn/signatures.py", "trainer_fn/hparams.py",
             "trainer_fn/progress.py", "transform_fn/features.py", "common/console.py"} <= set(shared)
     assert not any(name.startswith("trainer_fn/baseline/") for name in shared)
-    # Nothing it does not import: the attention model's modules are not its code.
+    # Nothing it does not import: the rating model's modules are not its code.
     assert "trainer_fn/model.py" not in shared and "trainer_fn/run.py" not in shared

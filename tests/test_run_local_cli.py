@@ -55,8 +55,8 @@ def test_hparam_helps_fall_back_to_the_group_or_a_generic_phrase_with_the_defaul
     helps = run_local.hparam_helps(Example)
     assert helps["beside"] == "the comment beside it (default 0.5)"
     assert helps["grouped_more"] == "goes with --grouped (see its help) (default 4)"
-    assert helps["plain"] == "the attention model's plain (default 1)"
-    assert helps["after"] == "the attention model's after (default 2 1)"
+    assert helps["plain"] == "the Trainer's plain (default 1)"
+    assert helps["after"] == "the Trainer's after (default 2 1)"
     assert helps["percent"] == "50%% of it (default 50)"        # escaped for argparse
 
 
@@ -75,7 +75,7 @@ def test_the_hyperparameter_flags_read_hparams_comments():
 def test_an_unreadable_source_gives_no_comments():
     Made = dataclasses.make_dataclass("Made", [("x", int, dataclasses.field(default=1))])
     assert run_local.field_comments(Made) == {}
-    assert run_local.hparam_helps(Made) == {"x": "the attention model's x (default 1)"}
+    assert run_local.hparam_helps(Made) == {"x": "the Trainer's x (default 1)"}
 
 
 # ---------------------------------------------------------------------------------------------

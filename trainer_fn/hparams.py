@@ -27,7 +27,9 @@ def from_dict(cls: type[T], values: dict | None, where: str = "") -> T:
 
 @dataclasses.dataclass(frozen=True)
 class HParams:
-    """The attention model. The seed's architecture (3 heads, dense [256, 128], dropout 0.1)
+    """The Trainer's two models: the rating model (over the SVD++ baseline: its eval-fitted terms
+    and the deep part, served only where the held slice of eval keeps it) and the sequence model
+    of what a member watches next. The seed's architecture (3 heads, dense [256, 128], dropout 0.1)
     is kept; its training configuration (Adagrad 0.01, batch 32, 10 epochs, no baseline)
     is `HParams.preset("seed")`, one flag away (--preset seed)."""
     residual: bool = True           # learn the residual over the frozen SVD++ baseline
@@ -119,7 +121,7 @@ BASELINE_KINDS = ("svdpp", "mf", "biases")
 
 @dataclasses.dataclass(frozen=True)
 class BaselineParams:
-    """The classical baseline trained beside the attention model on the same split.
+    """The classical baseline trained beside the rating model on the same split.
 
     kind: "svdpp" (biases, factors and each user's implicit feedback: the strong default),
     "mf" (biased matrix factorisation, Funk SVD) or "biases" (mu + b_u + b_i).

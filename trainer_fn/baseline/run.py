@@ -5,7 +5,7 @@ ratings file, in the Transform's vocabularies, one event per (user, movie)). Ear
 stopping uses the eval split's single-user targets. For a pair (A, B) it predicts the
 mean of the two users' predicted ratings, so (A, A) is plain rating prediction and (A, B) = (B, A).
 
-Given the information the attention model gets (README, "What a row may read"), it is the
+Given the information the rating model gets (README, "What a row may read"), it is the
 strongest fair peer: with `refit` (default) it is then refitted on every rating of
 train and eval (every rating before the test period) for the number of epochs early
 stopping chose, and with `recency` (default) it adds `w . r`, r two plain means of the
@@ -16,7 +16,7 @@ train-only fit, so no test row informs any choice. The train-only tables are wri
 the model (TRAIN_TABLES_FILE): the rating model's eval-fitted terms read the residuals against
 them, out of sample on eval as on test; and so do the tables fitted on the train ratings before
 the rolling origin (EARLY_TABLES_FILE), which its deep part learns over on the later train rows.
-It is saved with the same serving signature as the attention model, so TFMA, the
+It is saved with the same serving signature as the rating model, so TFMA, the
 blessing gate, TF Serving and the recommender treat both alike, and the attention
 Trainer reads its tables (it learns the residual over this model).
 """
