@@ -14,9 +14,11 @@ No TensorFlow: the service and the ranking metrics share it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
+import scipy.linalg
 import scipy.sparse as sp
 
 from transform_fn import features as F
@@ -32,8 +34,16 @@ class Ease:
     def fit(cls, ratings: pd.DataFrame, movies, lam: float) -> "Ease":
         """ratings: user_id and movie_id columns (one rating per pair; duplicates count once);
         movies: the catalogue's ids (a movie nobody rated gets a zero row and column)."""
-        if lam <= 0:
-            raise ValueError(f"EASE's lambda must be positive, got {lam}")
+        return next(cls.fits(ratings, movies, [lam]))
+
+    @classmethod
+    def fits(cls, ratings: pd.DataFrame, movies, lams) -> Iterator["Ease"]:
+        """Ease.fit at each lambda in turn, the Gram matrix computed once: a fit is made when the
+        next one is asked for, so that only the fits the caller keeps stay alive."""
+        lams = [float(lam) for lam in lams]
+        for lam in lams:
+            if lam <= 0:
+                raise ValueError(f"EASE's lambda must be positive, got {lam}")
         movies = np.asarray(sorted(set(int(m) for m in movies)), dtype=np.int64)
         column = pd.Series(np.arange(len(movies)), index=movies)
         known = ratings[ratings["movie_id"].isin(movies)]
@@ -44,11 +54,18 @@ class Ease:
         x.sum_duplicates()
         x.data[:] = 1.0
         gram = (x.T @ x).toarray().astype(np.float64)
-        gram[np.diag_indices_from(gram)] += lam
-        p = np.linalg.inv(gram)
-        b = -p / np.diag(p)[None, :]
-        b[np.diag_indices_from(b)] = 0.0
-        return cls(movies, b.astype(np.float32), float(lam))
+        del x
+        diagonal = np.diag_indices_from(gram)
+        for lam in lams:
+            g = gram.copy()
+            g[diagonal] += lam
+            p = scipy.linalg.inv(g, overwrite_a=True, check_finite=False)
+            del g
+            p /= -np.diag(p).copy()[None, :]           # B = -P / diag(P) off the diagonal...
+            p[diagonal] = 0.0                          # ...and 0 on it
+            weights = p.astype(np.float32)
+            del p
+            yield cls(movies, weights, lam)
 
     def columns(self, movie_ids) -> tuple[np.ndarray, np.ndarray]:
         """(column of each movie id, whether it is in the catalogue at all), in the ids' order."""

@@ -270,8 +270,8 @@ def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, 
     if not chosen:
         return RankerParams(), log
     ease = None                 # the best fit so far: one movies x movies matrix alive beside the one fitted
-    for lam in LAMBDAS:
-        fit = Ease.fit(train, catalogue.ids, lam)
+    for fit in Ease.fits(train, catalogue.ids, LAMBDAS):
+        lam = fit.lam
         log["lambda"][lam] = ndcg_of(watch_scores(fit, chosen, 1.0), catalogue, chosen)
         if ease is None or (log["lambda"][lam], -lam) > (log["lambda"][ease.lam], -ease.lam):
             ease = fit

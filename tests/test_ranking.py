@@ -65,6 +65,21 @@ def test_ease_is_the_ridge_regression_of_each_movie_on_the_others():
         Ease.fit(ratings, [10], lam=0)
 
 
+def test_fits_over_a_lambda_grid_are_each_lambdas_own_fit_made_one_at_a_time():
+    ratings = co_watch()
+    grid = Ease.fits(ratings, [10, 20, 30, 40, 50], [0.5, 2.0, 8.0])
+    first = next(grid)
+    assert first.lam == 0.5 and np.array_equal(first.weights, Ease.fit(ratings, [10, 20, 30, 40, 50], 0.5).weights)
+    rest = list(grid)
+    assert [e.lam for e in rest] == [2.0, 8.0]
+    for e in rest:
+        assert np.array_equal(e.weights, Ease.fit(ratings, [10, 20, 30, 40, 50], e.lam).weights)
+    assert not np.allclose(first.weights, rest[1].weights)          # a larger lambda shrinks B
+    assert np.abs(rest[1].weights).sum() < np.abs(first.weights).sum()
+    with pytest.raises(ValueError, match="lambda"):                  # refused before any fit is made
+        next(Ease.fits(ratings, [10], [1.0, -1.0]))
+
+
 def test_the_profile_weighs_the_newest_rating_most_and_ignores_unknown_movies():
     ease = Ease.fit(co_watch(), [10, 20, 30, 40, 50], lam=1.0)
     x = ease.profile([30, 999, 10, 20], decay=0.5)       # oldest first; 999 is not in the catalogue
