@@ -129,10 +129,19 @@ class Catalogue:
         self.tables = tables
         self.ids = np.sort(tables.movies["movie_id"].to_numpy(dtype=np.int64))
         self.movies = tables.movies.loc[self.ids]
+        self._arrays: dict[int, dict[str, np.ndarray]] = {}     # by scorer
 
     def candidates(self, case: Case) -> tuple[np.ndarray, int]:
         mask = ~np.isin(self.ids, list(case.seen - {case.target}))
         return mask, int(np.searchsorted(self.ids, case.target))
+
+    def raw_arrays(self, scorer: R.Scorer) -> dict[str, np.ndarray]:
+        """Every catalogue movie's raw row (blank members, no recent raters) as the scorer's
+        input arrays, in catalogue order; computed once."""
+        if id(scorer) not in self._arrays:
+            blank = R.Member(0, "", 0, 0, [], frozenset())
+            self._arrays[id(scorer)] = scorer.raw_arrays(R.raw_rows(blank, blank, self.movies))
+        return self._arrays[id(scorer)]
 
     def counts(self, ratings: pd.DataFrame) -> np.ndarray:
         return ratings["movie_id"].value_counts().reindex(self.ids).fillna(0).to_numpy(float)
@@ -148,15 +157,17 @@ def model_scores(scorer: R.Scorer, catalogue: Catalogue, case_list: list[Case],
                  positions: list[np.ndarray]) -> list[np.ndarray]:
     """The model's predicted pair rating of the catalogue movies at `positions` (per case) for
     each case's own row, NaN at the others; many cases' rows go through predict_pair_raw in
-    one call (up to SCORE_BATCH rows)."""
-    blank = R.Member(0, "", 0, 0, [], frozenset())
+    one call (up to SCORE_BATCH rows). The rows are built as arrays: every movie's columns
+    converted once, each case's members' columns repeated over its candidates."""
     out = [np.full(len(catalogue.ids), np.nan) for _ in case_list]
+    movies = catalogue.raw_arrays(scorer)
     batch, owners = [], []
 
     def flush():
         if not batch:
             return
-        values = np.asarray(scorer.score_pairs(pd.concat(batch, ignore_index=True))["pair_rating"], np.float64)
+        values = np.asarray(scorer.pair_ratings({name: np.concatenate([part[name] for part in batch])
+                                                 for name in batch[0]}), np.float64)
         at = 0
         for i, where in owners:
             out[i][where] = values[at:at + len(where)]
@@ -165,16 +176,25 @@ def model_scores(scorer: R.Scorer, catalogue: Catalogue, case_list: list[Case],
         owners.clear()
 
     for i, (case, where) in enumerate(zip(case_list, positions)):
-        frame = R.raw_rows(blank, blank, catalogue.movies.iloc[where])
+        part = {name: values[where] for name, values in movies.items()}
         for column in F.USER_COLUMNS:      # the row's own users and histories, as of its target
             for side in F.SIDES:
-                frame[column(side)] = case.row[column(side)]
-        batch.append(frame)
+                name = column(side)
+                if name in part:
+                    part[name] = _repeated(case.row[name], len(where), part[name].dtype)
+        batch.append(part)
         owners.append((i, where))
-        if sum(len(f) for f in batch) >= R.SCORE_BATCH:
+        if sum(len(p[F.MOVIE]) for p in batch) >= R.SCORE_BATCH:
             flush()
     flush()
     return out
+
+
+def _repeated(value, n: int, dtype: np.dtype) -> np.ndarray:
+    """value n times as an array of dtype (a string column keeps its whole strings)."""
+    if dtype.kind == "U":
+        return np.full(n, str(value))
+    return np.full(n, value).astype(dtype)
 
 
 def retrieved(watch: list[np.ndarray], catalogue: Catalogue, case_list: list[Case], size: int | None) -> list[np.ndarray]:

@@ -380,6 +380,18 @@ class Scorer:
             return {"pair_rating": np.zeros(0, np.float32)}
         return self._batched["pair"](self._arrays(rows))
 
+    def pair_ratings(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        """score_pairs' pair ratings for rows given as arrays (raw_arrays'), no DataFrame made."""
+        if self.pair is None:
+            return np.asarray(self.score(pd.DataFrame(arrays))["pair_rating"])
+        if not len(next(iter(arrays.values()))):
+            return np.zeros(0, np.float32)
+        return self._batched["pair"](arrays)["pair_rating"]
+
+    def raw_arrays(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The rows as the signatures' inputs: numpy arrays of their dtypes, strings as str."""
+        return self._arrays(rows)
+
     def next_log_probabilities(self, histories, movie_ids) -> np.ndarray:
         """[len(histories), len(movie_ids)]: log p(the next movie is m | the history) from the
         `watch_next` signature, each history a list of movie ids oldest first (its last
@@ -402,8 +414,11 @@ class Scorer:
         return self.next_log_probabilities(histories, movie_ids).sum(axis=0)
 
     def _arrays(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
-        """The raw signatures' inputs as numpy arrays of their dtypes (strings as str)."""
+        """The raw signatures' inputs as numpy arrays of their dtypes (strings as str); a model
+        without them (pushed before predict_raw) gets the columns as they are."""
         tf = self.tf
+        if self.raw is None:
+            return {name: rows[name].to_numpy() for name in rows.columns}
         return {name: (rows[name].to_numpy().astype(str) if dtype == tf.string
                        else rows[name].to_numpy().astype(dtype.as_numpy_dtype))
                 for name, dtype in self.dtypes.items()}

@@ -234,14 +234,18 @@ def test_the_rating_model_scores_only_the_retrieved_movies(prepared):
     class Counting:
         rows = 0
 
-        def score_pairs(self, frame):
-            Counting.rows += len(frame)
-            return {"pair_rating": frame[F.MOVIE].to_numpy(float)}
+        def raw_arrays(self, frame):
+            return {name: frame[name].to_numpy() for name in frame.columns}
+
+        def pair_ratings(self, arrays):
+            Counting.rows += len(arrays[F.MOVIE])
+            return arrays[F.MOVIE].astype(float)
 
     tables = R.Tables(prepared)
     catalogue = M.Catalogue(tables)
     (case,) = M.cases(tables, F.TEST_SPLIT, "pairs", 10, seed=0)
     case.row.update({column(side): "" for column in F.USER_COLUMNS for side in F.SIDES})
+    case.row.update({column(side): "1" for column in (F.user, F.age, F.occupation) for side in F.SIDES})
     (got,) = M.model_scores(Counting(), catalogue, [case], [np.array([2, 4])])
     assert Counting.rows == 2 and got[[2, 4]].tolist() == [3.0, 5.0] and np.isnan(got[[0, 1, 3, 5]]).all()
 
