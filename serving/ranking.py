@@ -176,25 +176,15 @@ def model_scores(scorer: R.Scorer, catalogue: Catalogue, case_list: list[Case],
         owners.clear()
 
     for i, (case, where) in enumerate(zip(case_list, positions)):
-        part = {name: values[where] for name, values in movies.items()}
-        for column in F.USER_COLUMNS:      # the row's own users and histories, as of its target
-            for side in F.SIDES:
-                name = column(side)
-                if name in part:
-                    part[name] = _repeated(case.row[name], len(where), part[name].dtype)
+        # the row's own users and histories, as of its target
+        part = R.with_members(movies, where, {column(side): case.row[column(side)]
+                                              for column in F.USER_COLUMNS for side in F.SIDES})
         batch.append(part)
         owners.append((i, where))
         if sum(len(p[F.MOVIE]) for p in batch) >= R.SCORE_BATCH:
             flush()
     flush()
     return out
-
-
-def _repeated(value, n: int, dtype: np.dtype) -> np.ndarray:
-    """value n times as an array of dtype (a string column keeps its whole strings)."""
-    if dtype.kind == "U":
-        return np.full(n, str(value))
-    return np.full(n, value).astype(dtype)
 
 
 def retrieved(watch: list[np.ndarray], catalogue: Catalogue, case_list: list[Case], size: int | None) -> list[np.ndarray]:

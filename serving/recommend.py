@@ -18,6 +18,8 @@ the top candidates for genre diversity (maximal marginal relevance). The HTTP se
 
 from __future__ import annotations
 
+import weakref
+
 import argparse
 import dataclasses
 import json
@@ -190,12 +192,29 @@ class Tables:
                        for m, f in by_time.groupby("movie_id", sort=False)}
         self.genres = {m: _genres(g) for m, g in zip(self.movies["movie_id"], self.movies["genres"])}
         self.ranker = None                  # a PairRanker (use_ranker); None: rank by rating only
+        self._movie_arrays = weakref.WeakKeyDictionary()     # by scorer: movie_arrays
         people = self.prepared / "people.csv"
         self.directors = {}
         if people.exists():
             frame = pd.read_csv(people, keep_default_na=False)
             frame = frame[frame["role"] == "director"]
             self.directors = dict(zip(frame["code"].astype(int), frame["name"]))
+
+    def movie_arrays(self, scorer: "Scorer") -> dict[str, np.ndarray]:
+        """Every movie's raw row (blank members, its recent raters) as the scorer's input arrays,
+        in the order of self.movies; made once per scorer (a request gathers its candidates')."""
+        arrays = self._movie_arrays.get(scorer)
+        if arrays is None:
+            blank = Member(0, "", 0, 0, [], frozenset())
+            arrays = self._movie_arrays[scorer] = scorer.raw_arrays(raw_rows(blank, blank, self.movies, self.raters))
+        return arrays
+
+    def request_arrays(self, scorer: "Scorer", a: Member, b: Member, movies: pd.DataFrame) -> dict[str, np.ndarray]:
+        """raw_rows(a, b, movies, self.raters) as the scorer's input arrays, without a DataFrame:
+        the movies' rows gathered from movie_arrays, the members' columns repeated."""
+        at = self.movies.index.get_indexer(movies["movie_id"].to_numpy())
+        return with_members(self.movie_arrays(scorer), at,
+                            {**member_columns(a, "a"), **member_columns(b, "b")})
 
     def use_ranker(self, params, ease=None) -> "Tables":
         """Rank by the pair ranker (serving/ease.py) with these settings and `ease`, the matrix
@@ -286,6 +305,15 @@ def _history_strings(member: Member) -> tuple[str, str]:
     return _slots([m for m, _ in member.history], [r for _, r in member.history], F.HISTORY_LENGTH)
 
 
+def member_columns(member: Member, side: str) -> dict:
+    """One member's raw serving columns (the same on every row of a request) by column name."""
+    hist_movies, hist_ratings = _history_strings(member)
+    recent_movies, recent_ratings = _slots([m for m, _ in member.recent], [r for _, r in member.recent])
+    return {F.user(side): member.user, F.hist_movies(side): hist_movies, F.hist_ratings(side): hist_ratings,
+            F.recent_movies(side): recent_movies, F.recent_ratings(side): recent_ratings,
+            F.sex(side): member.sex, F.age(side): member.age, F.occupation(side): member.occupation}
+
+
 def raw_rows(a: Member, b: Member, movies: pd.DataFrame, tables_raters: dict | None = None) -> pd.DataFrame:
     """The raw serving columns (pairs.csv's, without label and evaluation-only columns), one
     row per movie, for the pair (a, b); tables_raters: each movie's recent raters
@@ -293,12 +321,7 @@ def raw_rows(a: Member, b: Member, movies: pd.DataFrame, tables_raters: dict | N
     n = len(movies)
     columns = {}
     for side, member in (("a", a), ("b", b)):
-        hist_movies, hist_ratings = _history_strings(member)
-        recent_movies, recent_ratings = _slots([m for m, _ in member.recent], [r for _, r in member.recent])
-        columns.update({F.user(side): [member.user] * n, F.hist_movies(side): [hist_movies] * n,
-                        F.hist_ratings(side): [hist_ratings] * n, F.recent_movies(side): [recent_movies] * n,
-                        F.recent_ratings(side): [recent_ratings] * n, F.sex(side): [member.sex] * n,
-                        F.age(side): [member.age] * n, F.occupation(side): [member.occupation] * n})
+        columns.update({name: [value] * n for name, value in member_columns(member, side).items()})
     columns.update({F.MOVIE: movies["movie_id"].to_numpy(), F.MOVIE_GENRES: movies["genres"].to_numpy(),
                     F.MOVIE_YEAR: movies["year"].to_numpy(), F.MOVIE_RUNTIME: movies["runtime"].to_numpy(),
                     F.MOVIE_DIRECTOR: movies["director"].to_numpy(), F.MOVIE_ACTORS: movies["actors"].to_numpy(),
@@ -308,6 +331,23 @@ def raw_rows(a: Member, b: Member, movies: pd.DataFrame, tables_raters: dict | N
     columns[F.MOVIE_RATERS] = [r[0] for r in raters]
     columns[F.MOVIE_RATER_RATINGS] = [r[1] for r in raters]
     return pd.DataFrame(columns)
+
+
+def repeated(value, n: int, dtype: np.dtype) -> np.ndarray:
+    """value n times as an array of dtype (a string column keeps its whole strings)."""
+    if dtype.kind == "U":
+        return np.full(n, str(value))
+    return np.full(n, value).astype(dtype)
+
+
+def with_members(movie_arrays: dict[str, np.ndarray], at: np.ndarray, columns: dict) -> dict[str, np.ndarray]:
+    """The rows of the movies at positions `at` of movie_arrays (Scorer.raw_arrays of every
+    movie) with the members' columns (by name: one value each, repeated) put in."""
+    out = {name: values[at] for name, values in movie_arrays.items()}
+    for name, value in columns.items():
+        if name in out:
+            out[name] = repeated(value, len(at), out[name].dtype)
+    return out
 
 
 def candidate_rows(prepared: Path, user_a: int, user_b: int) -> pd.DataFrame:
@@ -391,6 +431,12 @@ class Scorer:
     def raw_arrays(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
         """The rows as the signatures' inputs: numpy arrays of their dtypes, strings as str."""
         return self._arrays(rows)
+
+    def score_arrays(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """score() for rows given as arrays (raw_arrays')."""
+        if self.raw is None or not len(next(iter(arrays.values()))):
+            return self.score(pd.DataFrame(arrays))
+        return self._batched["raw"](arrays)
 
     def next_log_probabilities(self, histories, movie_ids) -> np.ndarray:
         """[len(histories), len(movie_ids)]: log p(the next movie is m | the history) from the
@@ -478,11 +524,11 @@ def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
             keep = best_positions(watch, ids, retrieval.size)
             movies, watch = movies.iloc[keep], watch[keep]
     movies = tables.candidates(members, retrieval, scorer.embedding) if movies is None else movies
-    rows = raw_rows(a, b, movies, tables.raters)
-    if top is not None and watch is not None and top < len(rows):
+    rows = tables.request_arrays(scorer, a, b, movies)
+    if top is not None and watch is not None and top < len(movies):
         scores = _score_top(scorer, rows, watch, ranker.weight(single=a is b), movies["movie_id"].to_numpy(), top)
     else:
-        scores = scorer.score(rows)
+        scores = scorer.score_arrays(rows)
     frame = movies[["movie_id", "title", "year", "genres", "director"]].reset_index(drop=True)
     frame = frame.assign(pair_rating=scores["pair_rating"], a_rating=scores["a_rating"],
                          b_rating=scores["b_rating"])
@@ -503,18 +549,20 @@ def sequence_part(scorer: Scorer, ranker, members: list[Member], ids) -> np.ndar
     return scorer.pair_sequence_scores([list(m.profile) for m in members], ids)
 
 
-def _score_top(scorer: Scorer, rows: pd.DataFrame, watch: np.ndarray, weight: float, ids: np.ndarray,
+def _score_top(scorer: Scorer, rows: dict[str, np.ndarray], watch: np.ndarray, weight: float, ids: np.ndarray,
                top: int) -> dict[str, np.ndarray]:
     """score()'s columns with the members' ratings and attention for the `top` rows of highest
-    watch + weight x pair rating only (ties as rank(): the pair rating, then the movie id)."""
-    pair = np.asarray(scorer.score_pairs(rows)["pair_rating"])
+    watch + weight x pair rating only (ties as rank(): the pair rating, then the movie id);
+    rows: the rows as the scorer's input arrays (Tables.request_arrays)."""
+    pair = np.asarray(scorer.pair_ratings(rows))
     best = np.lexsort((ids, -pair, -(watch + weight * pair)))[:top]
-    full = scorer.score(rows.iloc[best])
+    full = scorer.score_arrays({name: values[best] for name, values in rows.items()})
+    n = len(ids)
     out = {"pair_rating": pair}
     for side in F.SIDES:
-        out[f"{side}_rating"] = np.full(len(rows), np.nan, np.asarray(full[f"{side}_rating"]).dtype)
+        out[f"{side}_rating"] = np.full(n, np.nan, np.asarray(full[f"{side}_rating"]).dtype)
         out[f"{side}_rating"][best] = full[f"{side}_rating"]
-        out[f"{side}_attention"] = np.zeros((len(rows), F.HISTORY_LENGTH), np.asarray(full[f"{side}_attention"]).dtype)
+        out[f"{side}_attention"] = np.zeros((n, F.HISTORY_LENGTH), np.asarray(full[f"{side}_attention"]).dtype)
         out[f"{side}_attention"][best] = full[f"{side}_attention"]
     return out
 

@@ -60,15 +60,24 @@ class FakeScorer:
         return np.clip(1.0 + ((movies * 7 + users * 3) % 9) / 2.0 + self.offset, 1, 5)
 
     def score(self, rows):
-        movies = rows[F.MOVIE].to_numpy(int)
-        a, b = (self.member(rows[F.user(s)].to_numpy(int), movies) for s in F.SIDES)
-        weights = np.tile(np.array([0.1, 0.2, 0.5], np.float32), (len(rows), 1))
+        """rows: a DataFrame or its columns as arrays (raw_arrays')."""
+        movies = np.asarray(rows[F.MOVIE], dtype=int)
+        a, b = (self.member(np.asarray(rows[F.user(s)], dtype=int), movies) for s in F.SIDES)
+        weights = np.tile(np.array([0.1, 0.2, 0.5], np.float32), (len(movies), 1))
         return {"pair_rating": (a + b) / 2, "a_rating": a, "b_rating": b, "a_attention": weights,
                 "b_attention": weights}
+
+    score_arrays = score
+
+    def raw_arrays(self, rows):
+        return {name: rows[name].to_numpy() for name in rows.columns}
 
     def score_pairs(self, rows):
         self.pair_rows = getattr(self, "pair_rows", 0) + len(rows)
         return {"pair_rating": self.score(rows)["pair_rating"]}
+
+    def pair_ratings(self, arrays):
+        return self.score_pairs(pd.DataFrame(arrays))["pair_rating"]
 
     has_sequence = False
 
