@@ -223,34 +223,6 @@ def test_the_foldin_term_is_each_members_ridge_update_from_their_readable_rating
     assert off.get_layer(RECENCY_LAYER).get_weights()[0].shape == (4, 1)
 
 
-def test_the_foldin_term_is_solved_once_per_member_and_still_each_rows_own():
-    """A request's rows share their members: the update is solved once per distinct member (slots,
-    ratings, mask) and gathered back, and equals the row-by-row ridge update, also where two rows
-    share the slots but not a rating (two members) or the movies but not the mask."""
-    from trainer_fn.model import RECENCY_LAYER
-
-    tables = _tables()
-    x = _inputs(np.random.default_rng(8))
-    n = len(x[F.MOVIE_IDX])
-    for name, values in ((F.RECENT_MASK, [1, 1, 1, 1, 1]), (F.RECENT_IDX, [3, 4, 5, 6, 7]), (F.RECENT_RATING, [4, 2, 5, 3, 1])):
-        x[name.format(side="a")][0, -5:] = values          # row 0's member a has 5 recent ratings
-    member = [F.USER_IDX, F.HIST_IDX, F.HIST_RATING, F.HIST_MASK, F.RECENT_IDX, F.RECENT_RATING, F.RECENT_MASK]
-    for name in member:             # every row's member a is row 0's: one member, n targets
-        key = name.format(side="a")
-        x[key] = np.repeat(x[key][:1], n, axis=0)
-    x[F.RECENT_RATING.format(side="a")][1, -1] = 5.0                      # another rating: another member
-    x[F.RECENT_MASK.format(side="a")][2, -2] = 0.0                        # another mask: another member
-    m = build_model(SIZES, HParams(embedding_dim=8, foldin_l2=2.0), label_mean=3.5, baseline=tables)
-    users = {s: x[F.USER_IDX.format(side=s)] for s in F.SIDES}
-    start = (_baseline(tables, users["a"], x[F.MOVIE_IDX]) + _baseline(tables, users["b"], x[F.MOVIE_IDX])) / 2
-    weights = np.zeros((5, 1), np.float32)
-    weights[4] = 1.0
-    m.get_layer(RECENCY_LAYER).set_weights([weights])
-    expected = _foldin(tables, x, 2.0)
-    assert len(np.unique(np.round(expected, 5))) > 3
-    np.testing.assert_allclose(m(x, training=False).numpy(), start + expected, atol=1e-4)
-
-
 def test_the_second_model_term_is_its_pair_prediction_minus_the_baselines():
     from trainer_fn.model import RECENCY_LAYER
 

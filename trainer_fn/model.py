@@ -236,19 +236,6 @@ def neighbour_feature(inputs, hood: Neighbourhood, hp: HParams, history: dict[st
     return (out[0] + out[1]) / 2.0
 
 
-class UniqueRows(keras.layers.Layer):
-    """[ints [batch, n], floats [batch, m], ...] -> (first: the first row of each distinct row of
-    their concatenation (floats compared bit for bit), owner [batch]: each row's distinct row), so
-    that a per-member computation runs once per member of a batch and is gathered back."""
-
-    def call(self, parts):
-        key = tf.concat([tf.cast(tf.bitcast(p, tf.int32), tf.int64) if p.dtype == tf.float32 else p
-                         for p in parts], 1)
-        distinct, owner = tf.raw_ops.UniqueV2(x=key, axis=[0])
-        first = tf.math.unsorted_segment_min(tf.range(tf.shape(key)[0]), owner, tf.shape(distinct)[0])
-        return first, owner
-
-
 def foldin_feature(base: FrozenBaseline, inputs, history: dict[str, tf.Tensor], recent: dict[str, tf.Tensor],
                    l2: float) -> tf.Tensor:
     """[batch, 1]: what a fold-in of the row's readable ratings into each member's factors says
@@ -265,17 +252,10 @@ def foldin_feature(base: FrozenBaseline, inputs, history: dict[str, tf.Tensor], 
                                  * rec_mask[:, None, :], -1)
         mask = tf.concat([inputs[F.HIST_MASK.format(side=side)] * (1.0 - repeated), rec_mask], 1)
         residuals = tf.concat([history[side], recent[side]], 1) * mask
-        slots = tf.concat([hist, rec], 1)
-        # The member's update depends on their slots only, not on the target: solved once per
-        # distinct (slots, residuals, mask) in the batch (a request's candidates share one).
-        first, owner = UniqueRows(name=f"{side}_foldin_members")(
-            [tf.cast(slots, tf.int64), residuals, mask])
-        q = base.movie_vectors(tf.gather(slots, first))
-        mask_u, residuals_u = tf.gather(mask, first), tf.gather(residuals, first)
-        x = tf.concat([q, tf.ones_like(q[..., :1])], -1) * mask_u[..., None]             # [members, n, k + 1]
+        q = base.movie_vectors(tf.concat([hist, rec], 1))
+        x = tf.concat([q, tf.ones_like(q[..., :1])], -1) * mask[..., None]                # [batch, n, k + 1]
         a = tf.matmul(x, x, transpose_a=True) + l2 * tf.eye(x.shape[-1])
-        d = tf.linalg.solve(a, tf.matmul(x, residuals_u[..., None], transpose_a=True))    # [members, k + 1, 1]
-        d = tf.gather(d, owner)                                                           # [batch, k + 1, 1]
+        d = tf.linalg.solve(a, tf.matmul(x, residuals[..., None], transpose_a=True))      # [batch, k + 1, 1]
         qt = base.movie_vectors(movie)
         out.append(tf.reduce_sum(tf.concat([qt, tf.ones_like(qt[..., :1])], -1) * d[..., 0], -1, keepdims=True))
     return (out[0] + out[1]) / 2.0
