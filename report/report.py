@@ -199,7 +199,7 @@ def model_section(run: run_summary.RunSummary, out_dir: Path, manifest: dict | N
     if history_path and os.path.exists(history_path):
         history = json.loads(Path(history_path).read_text())
         section["hparams"] = history["hparams"]
-        for key in ("deep_part", "sequence_model"):
+        for key in ("deep_part", "recency_terms", "sequence_model"):
             if key in history:
                 section[key] = history[key]
         curves = report_plots.training_curves(history["history"], out_dir)

@@ -86,6 +86,17 @@ def _stem(name: str) -> str:
     return name.split("_")[0].rstrip("s")
 
 
+def terms_lines(terms: dict) -> list[str]:
+    """The summary's lines on the hand-made terms over the baseline (the Trainer's term_ablation)."""
+    lines = [f"terms          held eval RMSE {terms['held_rmse_with_all']:.4f} with every term ({terms['held_rows']:,} "
+             f"rows); without each (weights refitted on the tune slice), the difference and its 95% interval:"]
+    for name, t in terms["terms"].items():
+        low, high = t["interval"]
+        lines.append(f"               {name:28s} weight {t['weight_on_tune']:4.2f}  {t['difference']:+.4f} "
+                     f"[{low:+.4f}, {high:+.4f}]")
+    return lines
+
+
 def hparam_helps(cls) -> dict[str, str]:
     """Each field's flag help: its comment in the source (trainer_fn/hparams.py for HParams);
     a field without one that belongs to a group a comment above an earlier field opened (the
@@ -285,7 +296,8 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
     table = {"mean predictor": [manifest["baseline"]["rmse"][F.TEST_SPLIT]] +
              [manifest["baseline"]["test_rmse_by_kind"][k] for k in ("pair", "single")]}
     baseline_name = BASELINE_NAMES[config.baseline_params.kind]
-    deep = trainer_history(result).get("deep_part")
+    history = trainer_history(result)
+    deep, terms = history.get("deep_part"), history.get("recency_terms")
     for name, who in ((baseline_name, "baseline"), ("rating model", "candidate")):
         table[name] = [run_summary.candidate_and_baseline(by_slice.get(key, {})).get(who, {})
                        .get("root_mean_squared_error", nan)
@@ -302,6 +314,9 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
         print(f"deep part      {'kept' if deep['kept'] else 'not kept, not served'}: {deep['why']}")
         if deep.get("trained_on"):
             print(f"               trained on {deep['trained_on']['rows']} ({deep['trained_on']['train_rows']:,} rows)")
+    if terms:
+        for line in terms_lines(terms):
+            print(line)
     if comparison.get("last_blessed_other_data"):
         print(f"               the last blessed model learnt from other data "
               f"({comparison['last_blessed_other_data']}): not compared with")

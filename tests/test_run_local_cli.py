@@ -210,3 +210,15 @@ def test_every_flag_of_every_command_line_has_a_help_text():
             for action in p._actions:
                 if action.option_strings and action.dest != "help":
                     assert action.help and action.help.strip(), f"{p.prog} {action.option_strings} has no help"
+
+
+def test_the_summary_names_each_terms_weight_difference_and_interval():
+    terms = {"held_rows": 3293, "held_rmse_with_all": 0.7704,
+             "terms": {"neighbourhood": {"weight_on_tune": 1.081, "held_rmse_without": 0.7752, "difference": 0.0048,
+                                         "interval": [-0.0028, 0.0137]},
+                       "recent drift": {"weight_on_tune": 0.0, "held_rmse_without": 0.77035, "difference": 0.0,
+                                        "interval": [0.0, 0.0]}}}
+    lines = run_local.terms_lines(terms)
+    assert "0.7704 with every term (3,293 rows)" in lines[0]
+    assert lines[1].split() == ["neighbourhood", "weight", "1.08", "+0.0048", "[-0.0028,", "+0.0137]"]
+    assert lines[2].split()[:4] == ["recent", "drift", "weight", "0.00"]

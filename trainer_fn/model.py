@@ -315,6 +315,21 @@ def residual_tower(enc: _Encoders, base: FrozenBaseline, attention, norm, inputs
         *([recent] if recent is not None else [])])
 
 
+def recency_term_names(hp: HParams, neighbourhood: bool, second: bool) -> list[str]:
+    """The names of the recency layer's terms, in build_model's order (neighbourhood, second:
+    whether the model was built with those parts)."""
+    names = ["window drift"]
+    if hp.recent:
+        names += ["recent drift", "recent like the target", "the movie's recent raters"]
+        if hp.neighbours > 0 and neighbourhood:
+            names.append("neighbourhood")
+        if hp.foldin_l2 > 0:
+            names.append("fold-in")
+        if hp.als_factors > 0 and second:
+            names.append("second factor model")
+    return names
+
+
 def build_model(sizes: dict[str, int], hp: HParams, label_mean: float,
                 baseline: FactorTables | None = None, neighbourhood: Neighbourhood | None = None,
                 second: FactorTables | None = None) -> keras.Model:

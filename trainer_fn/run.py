@@ -25,7 +25,7 @@ from trainer_fn.known_ratings import known_ratings_path, read_known_ratings, rea
 from trainer_fn.als import fit_als
 from trainer_fn.baseline.svdpp import EARLY_TABLES_FILE, TRAIN_TABLES_FILE, FactorTables, Ratings, load_tables, read_tables
 from trainer_fn.model import (DEEP_LAYER, RECENCY_LAYER, SECOND_PREFIX, build_model, compile_model, explaining_model,
-                              served_model)
+                              recency_term_names, served_model)
 from trainer_fn.neighbours import NEIGHBOUR_LAYER, PAD_KEY, Neighbourhood, neighbourhood, padded, weights_of
 from trainer_fn import sequence as seq
 from trainer_fn.progress import EpochProgress
@@ -268,6 +268,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         keep = {"kept": True, "why": "no baseline to fall back to (--no-residual)"}
     elif hp.epochs > 0:
         keep = keep_decision(model, tune, held_x, held_y, hp)
+    terms = {}
+    if hp.residual and hp.recency_on_eval:
+        names = recency_term_names(hp, built.hood is not None, built.second is not None)
+        terms = term_ablation(model, tune, held_x, held_y, names, hp.seed)
     # The pushed model's recency weights: fitted on the whole eval split for the arm kept.
     recency = fit_recency_weight(model, evaluate) if hp.residual and hp.recency_on_eval else 0.0
     final_rmse = model.evaluate(evaluate, verbose=0, return_dict=True)["rmse"]
@@ -291,6 +295,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
           "deep_part": {**keep, "trained_on": origin},
           "rating_scale": [rating_min, F.RATING_MAX],
           "recency_weight_fitted_on_eval": recency,
+          "recency_terms": terms,
           "tuned_on_later_period": tuned,
           "sequence_model": sequence_history,
           "neighbourhood": {"fit_set_ratings": int((hood.keys != PAD_KEY).sum()),
@@ -395,6 +400,68 @@ def tune_on_later_period(model, data: dict[str, np.ndarray], label: np.ndarray, 
             "val_rmse": [float(v) for v in history.get("val_rmse", [])]}
 
 
+def recency_design(model, data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(terms [rows, terms], the rating without them [rows], labels [rows]) over a dataset of
+    (features, label) batches: the recency layer's input, and the model's output with the
+    layer's weights at 0 (set back as they were)."""
+    layer = model.get_layer(RECENCY_LAYER)
+    weights = layer.get_weights()
+    layer.set_weights([np.zeros_like(w) for w in weights])
+    feature = keras.Model(model.inputs, layer.input)
+    xs, rests, labels = [], [], []
+    for features, label in data:
+        x = feature(features, training=False).numpy()
+        xs.append(x.reshape(len(x), -1))
+        rests.append(model(features, training=False).numpy().reshape(-1))
+        labels.append(label.numpy().reshape(-1))
+    layer.set_weights(weights)
+    if not xs:
+        return np.zeros((0, layer.get_weights()[0].shape[0])), np.zeros(0, np.float32), np.zeros(0, np.float32)
+    # rest and labels stay float32: the error label - rest is taken in float32, as the model's
+    return np.concatenate(xs).astype(np.float64), np.concatenate(rests), np.concatenate(labels)
+
+
+def recency_weights(x: np.ndarray, error: np.ndarray, limit: float = 2.0) -> np.ndarray:
+    """Non-negative least squares of error on the terms x, each weight in [0, limit]."""
+    from scipy.optimize import nnls
+
+    return np.clip(nnls(x, error)[0], 0.0, limit) if len(x) else np.zeros(x.shape[1])
+
+
+def term_ablation(model, tune, held_x: dict[str, np.ndarray], held_y: np.ndarray, names: list[str],
+                  seed: int) -> dict:
+    """What each hand-made term of the recency layer adds, judged where nothing was chosen: the
+    weights fitted on the tune slice of eval with every term and with each term left out, the
+    held slice's RMSE of each, and the paired bootstrap interval of the difference (without the
+    term minus with all; users and movies resampled, as the keep decision does). A term whose
+    interval lies above 0 earns its place on this data; one at 0 adds nothing here. The model
+    (the arm kept) is left as it was."""
+    from common.comparison import rmse_difference
+
+    if not len(held_y):
+        return {}
+    x_tune, rest_tune, y_tune = recency_design(model, tune)
+    if x_tune.shape[1] != len(names):
+        raise ValueError(f"the recency layer has {x_tune.shape[1]} terms, named {names}")
+    held = tf.data.Dataset.from_tensor_slices((held_x, held_y)).batch(4096)
+    x_held, rest_held, y_held = recency_design(model, held)
+    error = (y_tune - rest_tune).astype(np.float64)
+    every = recency_weights(x_tune, error)
+    with_all = rest_held + x_held @ every
+    clusters = {"user": tuple(held_x[F.USER_IDX.format(side=side)] for side in F.SIDES),
+                "movie": (held_x[F.MOVIE_IDX],)}
+    out = {"held_rows": int(len(y_held)),
+           "held_rmse_with_all": float(np.sqrt(np.mean((y_held.astype(np.float64) - with_all) ** 2))),
+           "terms": {}}
+    for k, name in enumerate(names):
+        keep = [j for j in range(len(names)) if j != k]
+        w = recency_weights(x_tune[:, keep], error)
+        d = rmse_difference(clusters, y_held, rest_held + x_held[:, keep] @ w, with_all, seed=seed)
+        out["terms"][name] = {"weight_on_tune": float(every[k]), "held_rmse_without": d.rmse_a,
+                              "difference": d.diff, "interval": [d.low, d.high]}
+    return out
+
+
 def fit_recency_weight(model, evaluate, limit: float = 2.0) -> list[float]:
     """The recency layer's weights, by non-negative least squares on the eval split.
 
@@ -406,17 +473,8 @@ def fit_recency_weight(model, evaluate, limit: float = 2.0) -> list[float]:
     recent-ratings terms) are fitted there: one parameter a term, each in [0, limit]. The test
     split is never used.
     """
-    from scipy.optimize import nnls
-
     layer = model.get_layer(RECENCY_LAYER)
-    layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])    # fitted afresh, not on top of the last fit
-    feature = keras.Model(model.inputs, layer.input)
-    xs, errors = [], []
-    for features, label in evaluate:
-        x = feature(features, training=False).numpy()
-        xs.append(x.reshape(len(x), -1))
-        errors.append(label.numpy().reshape(-1) - model(features, training=False).numpy().reshape(-1))
-    x, error = np.concatenate(xs).astype(np.float64), np.concatenate(errors).astype(np.float64)
-    weights = np.clip(nnls(x, error)[0], 0.0, limit) if len(x) else np.zeros(x.shape[1])
+    x, rest, label = recency_design(model, evaluate)      # fitted afresh, not on top of the last fit
+    weights = recency_weights(x, (label - rest).astype(np.float64), limit)
     layer.set_weights([weights.reshape(-1, 1).astype(np.float32)])
     return [float(w) for w in weights]
