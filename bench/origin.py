@@ -10,7 +10,8 @@ origin; --recent-heads 2: the target's learned attention over the recent slots;
 --learning-rate 0.0003; --epochs 0: the deep part off). For each run: the best epoch's RMSE
 on the tune slice of eval (early stopping's), the held slice's RMSE trained and at the start
 with the paired bootstrap interval that decides the keep, and the test RMSE of the pushed
-model (all / pair / single, the SVD++ baseline's beside it). The arms share the identical
+model (all / pair / single, the SVD++ baseline's beside it); then the default run's table of
+what each hand-made term over the baseline adds on the held slice. The arms share the identical
 split and rows (the data stage's pairing and each table's shuffle do not depend on the
 origin). Writes the "rolling-origin" section of BENCHMARKS.md.
 """
@@ -68,6 +69,23 @@ def row(label: str, rmse: dict, history: dict, seconds: float) -> str:
             f"{base.get('all', nan):.4f} | {seconds:.0f} |")
 
 
+def terms_table(terms: dict) -> list[str]:
+    """The default run's hand-made terms over the baseline (the Trainer's term_ablation): each
+    left out in turn, the weights refitted on the tune slice, judged on the held slice."""
+    if not terms.get("terms"):
+        return []
+    lines = ["", f"What each hand-made term adds in the default run: the term left out, the other weights refitted "
+                 f"on the tune slice, the held slice's RMSE ({terms['held_rows']:,} rows; "
+                 f"{terms['held_rmse_with_all']:.4f} with every term) and the 95% paired bootstrap interval of the "
+                 f"difference (without minus with; above 0: what the term adds).", "",
+             "| term | weight on the tune slice | held RMSE without it | difference | 95% interval |",
+             "|---|---:|---:|---:|---|"]
+    for name, t in terms["terms"].items():
+        lines.append(f"| {name} | {t['weight_on_tune']:.3f} | {t['held_rmse_without']:.4f} | {t['difference']:+.4f} | "
+                     f"[{t['interval'][0]:+.4f}, {t['interval'][1]:+.4f}] |")
+    return lines
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.origin", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -92,10 +110,14 @@ def main(argv=None) -> None:
              "Test: the pushed model's RMSE, all / pair / single, and the SVD++ baseline's (all).", "",
              "| run | rows trained on | tune RMSE | held RMSE trained | held RMSE start | held interval | deep part "
              "| test RMSE | SVD++ test | s |", "|---|---:|---:|---:|---:|---|---|---|---:|---:|"]
+    terms = {}
     for flags, label in ARMS:
         rmse, history, seconds = _run(work, source, list(flags))
         lines.append(row(label, rmse, history, seconds))
         print(lines[-1], flush=True)
+        if not flags:
+            terms = history.get("recency_terms") or {}
+    lines += terms_table(terms)
     text = "\n".join(lines + [""])
     print(text)
     benchmarks_page.write_section(args.output, SECTION, text)

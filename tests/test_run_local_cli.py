@@ -222,3 +222,14 @@ def test_the_summary_names_each_terms_weight_difference_and_interval():
     assert "0.7704 with every term (3,293 rows)" in lines[0]
     assert lines[1].split() == ["neighbourhood", "weight", "1.08", "+0.0048", "[-0.0028,", "+0.0137]"]
     assert lines[2].split()[:4] == ["recent", "drift", "weight", "0.00"]
+
+
+def test_bench_origin_tables_the_default_runs_terms_and_nothing_without_them():
+    from bench.origin import terms_table
+
+    assert terms_table({}) == [] and terms_table({"terms": {}}) == []
+    lines = terms_table({"held_rows": 3293, "held_rmse_with_all": 0.7704,
+                         "terms": {"fold-in": {"weight_on_tune": 0.981, "held_rmse_without": 0.7723,
+                                               "difference": 0.0019, "interval": [-0.0016, 0.0054]}}})
+    assert "3,293 rows; 0.7704 with every term" in lines[1]
+    assert lines[-1] == "| fold-in | 0.981 | 0.7723 | +0.0019 | [-0.0016, +0.0054] |"
