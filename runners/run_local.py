@@ -314,14 +314,14 @@ def print_summary(result: run_summary.RunSummary, manifest: dict, config: Pipeli
         print(f"deep part      {'kept' if deep['kept'] else 'not kept, not served'}: {deep['why']}")
         if deep.get("trained_on"):
             print(f"               trained on {deep['trained_on']['rows']} ({deep['trained_on']['train_rows']:,} rows)")
-    if terms:
-        for line in terms_lines(terms):
-            print(line)
     if comparison.get("last_blessed_other_data"):
         print(f"               the last blessed model learnt from other data "
               f"({comparison['last_blessed_other_data']}): not compared with")
     elif comparison and not comparison.get("last_blessed_model"):
         print("               no last blessed model yet: that check is skipped")
+    if terms:
+        for line in terms_lines(terms):
+            print(line)
     if ranking:
         from serving.ranking import check_text, sample_text, table_rows
 
