@@ -41,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,7 @@ class Catalogue:
         self.tables = tables
         self.ids = np.sort(tables.movies["movie_id"].to_numpy(dtype=np.int64))
         self.movies = tables.movies.loc[self.ids]
-        self._arrays: dict[int, dict[str, np.ndarray]] = {}     # by scorer
+        self._arrays = weakref.WeakKeyDictionary()     # by scorer: raw_arrays
 
     def candidates(self, case: Case) -> tuple[np.ndarray, int]:
         mask = ~np.isin(self.ids, list(case.seen - {case.target}))
@@ -138,10 +139,10 @@ class Catalogue:
     def raw_arrays(self, scorer: R.Scorer) -> dict[str, np.ndarray]:
         """Every catalogue movie's raw row (blank members, no recent raters) as the scorer's
         input arrays, in catalogue order; computed once."""
-        if id(scorer) not in self._arrays:
-            blank = R.Member(0, "", 0, 0, [], frozenset())
-            self._arrays[id(scorer)] = scorer.raw_arrays(R.raw_rows(blank, blank, self.movies))
-        return self._arrays[id(scorer)]
+        arrays = self._arrays.get(scorer)
+        if arrays is None:
+            arrays = self._arrays[scorer] = R.movie_arrays(scorer, self.movies)
+        return arrays
 
     def counts(self, ratings: pd.DataFrame) -> np.ndarray:
         return ratings["movie_id"].value_counts().reindex(self.ids).fillna(0).to_numpy(float)

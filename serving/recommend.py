@@ -18,12 +18,11 @@ the top candidates for genre diversity (maximal marginal relevance). The HTTP se
 
 from __future__ import annotations
 
-import weakref
-
 import argparse
 import dataclasses
 import json
 import sys
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -205,8 +204,7 @@ class Tables:
         in the order of self.movies; made once per scorer (a request gathers its candidates')."""
         arrays = self._movie_arrays.get(scorer)
         if arrays is None:
-            blank = Member(0, "", 0, 0, [], frozenset())
-            arrays = self._movie_arrays[scorer] = scorer.raw_arrays(raw_rows(blank, blank, self.movies, self.raters))
+            arrays = self._movie_arrays[scorer] = movie_arrays(scorer, self.movies, self.raters)
         return arrays
 
     def request_arrays(self, scorer: "Scorer", a: Member, b: Member, movies: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -333,6 +331,13 @@ def raw_rows(a: Member, b: Member, movies: pd.DataFrame, tables_raters: dict | N
     return pd.DataFrame(columns)
 
 
+def movie_arrays(scorer: "Scorer", movies: pd.DataFrame, tables_raters: dict | None = None) -> dict[str, np.ndarray]:
+    """raw_rows of `movies` with blank members, as the scorer's input arrays: what with_members
+    gathers a request's (or a case's) rows from."""
+    blank = Member(0, "", 0, 0, [], frozenset())
+    return scorer.raw_arrays(raw_rows(blank, blank, movies, tables_raters))
+
+
 def repeated(value, n: int, dtype: np.dtype) -> np.ndarray:
     """value n times as an array of dtype (a string column keeps its whole strings)."""
     if dtype.kind == "U":
@@ -411,26 +416,14 @@ class Scorer:
     def has_sequence(self) -> bool:
         return self.sequence is not None
 
-    def score_pairs(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Each row's pair rating, through predict_pair_raw (a third of the model's work of
-        score()) where the model has it."""
-        if self.pair is None:
-            return {"pair_rating": self.score(rows)["pair_rating"]}
-        if not len(rows):
-            return {"pair_rating": np.zeros(0, np.float32)}
-        return self._batched["pair"](self._arrays(rows))
-
     def pair_ratings(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
-        """score_pairs' pair ratings for rows given as arrays (raw_arrays'), no DataFrame made."""
+        """Each row's pair rating (rows as raw_arrays' arrays), through predict_pair_raw (a third
+        of the model's work of score()) where the model has it."""
         if self.pair is None:
             return np.asarray(self.score(pd.DataFrame(arrays))["pair_rating"])
         if not len(next(iter(arrays.values()))):
             return np.zeros(0, np.float32)
         return self._batched["pair"](arrays)["pair_rating"]
-
-    def raw_arrays(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
-        """The rows as the signatures' inputs: numpy arrays of their dtypes, strings as str."""
-        return self._arrays(rows)
 
     def score_arrays(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """score() for rows given as arrays (raw_arrays')."""
@@ -459,7 +452,7 @@ class Scorer:
         for one person) of log p(movie | member's history)."""
         return self.next_log_probabilities(histories, movie_ids).sum(axis=0)
 
-    def _arrays(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    def raw_arrays(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
         """The raw signatures' inputs as numpy arrays of their dtypes (strings as str); a model
         without them (pushed before predict_raw) gets the columns as they are."""
         tf = self.tf
@@ -480,7 +473,7 @@ class Scorer:
     def _score(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
         tf = self.tf
         if self.raw is not None:
-            return self._batched["raw"](self._arrays(rows))
+            return self._batched["raw"](self.raw_arrays(rows))
         from serving.tf_examples import serialize
 
         def pair(frame):

@@ -407,12 +407,12 @@ def recency_design(model, data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     layer = model.get_layer(RECENCY_LAYER)
     weights = layer.get_weights()
     layer.set_weights([np.zeros_like(w) for w in weights])
-    feature = keras.Model(model.inputs, layer.input)
+    probe = keras.Model(model.inputs, [layer.input, model.output])       # one pass gives both
     xs, rests, labels = [], [], []
     for features, label in data:
-        x = feature(features, training=False).numpy()
-        xs.append(x.reshape(len(x), -1))
-        rests.append(model(features, training=False).numpy().reshape(-1))
+        x, rest = probe(features, training=False)
+        xs.append(x.numpy().reshape(len(x), -1))
+        rests.append(rest.numpy().reshape(-1))
         labels.append(label.numpy().reshape(-1))
     layer.set_weights(weights)
     if not xs:
