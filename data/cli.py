@@ -34,7 +34,8 @@ def main(argv=None) -> None:
     parser.add_argument("--verbose", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="write synthetic MovieLens + IMDb files (ML-1M's shape; "
-                                          "--size ml-10m: ML-10M's, half stars and no users.dat)")
+                                          "--size ml-10m: ML-10M's, half stars and no users.dat; "
+                                          "--size ml-latest-small: the CSV releases' files)")
     gen.add_argument("--size", choices=sorted(synthetic.SIZES), default="default",
                      help="the data's size and shape (default %(default)s)")
     gen.add_argument("--seed", type=int, default=prepare.PrepareConfig.seed,

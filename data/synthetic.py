@@ -1,8 +1,10 @@
 """Seeded generator of MovieLens and IMDb files in their exact raw formats.
 
-Two shapes: ML-1M's (ml-1m/{users,movies,ratings}.dat, whole stars, demographics) and
+Three shapes: ML-1M's (ml-1m/{users,movies,ratings}.dat, whole stars, demographics),
 ML-10M's (ml-10M100K/{movies,ratings}.dat, half stars from 0.5 to 5, no users.dat, genres
-spelt as ML-10M spells them), each beside imdb/*.tsv.gz and links.csv.
+spelt as ML-10M spells them) and the CSV releases' (ml-latest-small/{movies,ratings,links}.csv
+with their header lines and quoted titles, half stars, no users, the sparse movie ids of the
+later releases), each beside imdb/*.tsv.gz and links.csv.
 
 The files it writes are read by the same parsers as the real downloads. The ratings come
 from a model with structure that a good recommender can find and a mean predictor cannot:
@@ -29,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data.formats import GENRE_ALIASES, ML_AGE_GROUPS, ML_GENRES, ML_TO_IMDB_GENRE
+from data.formats import (GENRE_ALIASES, ML_AGE_GROUPS, ML_GENRES, ML_TO_IMDB_GENRE, MOVIES_CSV_HEADER,
+                          NO_GENRES_LISTED, RATINGS_CSV_HEADER)
 
 # ML-1M's timestamps run from April 2000 to February 2003.
 _T0 = 956703932
@@ -41,10 +44,12 @@ class Size:
     n_users: int
     n_movies: int
     mean_ratings: float  # per user; every user has at least 20, as in ML-1M
-    shape: str = "ml-1m"  # "ml-1m" or "ml-10m": which release's files, stars and (no) demographics
+    shape: str = "ml-1m"  # "ml-1m", "ml-10m" or "ml-latest": which release's files, stars and (no) demographics
 
 
-SHAPES = ("ml-1m", "ml-10m")
+SHAPES = ("ml-1m", "ml-10m", "ml-latest")
+# Where each shape's files go, under the output folder.
+FOLDERS = {"ml-1m": "ml-1m", "ml-10m": "ml-10M100K", "ml-latest": "ml-latest-small"}
 
 
 SIZES = {
@@ -60,6 +65,10 @@ SIZES = {
     # no users.dat. The tests only ever generate a scaled-down copy of this shape: tiny-ml-10m.
     "ml-10m": Size(n_users=69_878, n_movies=10_677, mean_ratings=143.1, shape="ml-10m"),
     "tiny-ml-10m": Size(n_users=150, n_movies=120, mean_ratings=40, shape="ml-10m"),
+    # ml-latest-small's counts (610 users, 9,742 movies, 100,836 ratings) and files: a large
+    # catalogue over few users, most movies rated by a handful of people.
+    "ml-latest-small": Size(n_users=610, n_movies=9_742, mean_ratings=165.3, shape="ml-latest"),
+    "tiny-ml-latest": Size(n_users=150, n_movies=120, mean_ratings=40, shape="ml-latest"),
 }
 
 _WORDS = (
@@ -86,15 +95,16 @@ _SEX_GENRE = {"Romance": (0.35, -0.15), "Musical": (0.3, -0.1), "Action": (-0.2,
 
 
 def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 42) -> Path:
-    """Writes ml-1m/{users,movies,ratings}.dat (ML-1M's shape) or ml-10M100K/{movies,ratings}.dat
-    (ML-10M's), and imdb/*.tsv.gz and links.csv, under out_dir."""
+    """Writes ml-1m/{users,movies,ratings}.dat (ML-1M's shape), ml-10M100K/{movies,ratings}.dat
+    (ML-10M's) or ml-latest-small/{movies,ratings,links}.csv (the CSV releases'), and
+    imdb/*.tsv.gz and links.csv, under out_dir."""
     spec = SIZES[size]
     if spec.shape not in SHAPES:
         raise ValueError(f"size {size!r}: unknown shape {spec.shape!r}; choose from {SHAPES}")
-    half = spec.shape == "ml-10m"
+    half = spec.shape != "ml-1m"
     rng = np.random.default_rng(seed)
     out = Path(out_dir)
-    folder = out / ("ml-10M100K" if half else "ml-1m")
+    folder = out / FOLDERS[spec.shape]
     folder.mkdir(parents=True, exist_ok=True)
     (out / "imdb").mkdir(parents=True, exist_ok=True)
 
@@ -102,11 +112,16 @@ def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 42) 
     users = _make_users(rng, spec.n_users)      # drawn in both shapes: they shape the ratings
     ratings = _make_ratings(rng, users, movies, spec.mean_ratings, half)
 
-    if half:
+    if spec.shape == "ml-latest":
+        movies["id"] = _sparse_ids(rng, len(movies["id"]))
+        _write_ml_csv(folder, movies, ratings)
+    elif half:
         _write_ml10m(folder, movies, ratings)
     else:
         _write_ml1m(folder, users, movies, ratings)
     _write_imdb(out, rng, movies)
+    if spec.shape == "ml-latest":             # the CSV releases carry their own links.csv
+        (folder / "links.csv").write_bytes((out / "links.csv").read_bytes())
     return out
 
 
@@ -282,6 +297,34 @@ def _write_ml10m(out: Path, movies: dict, ratings: np.ndarray) -> None:
     np.savetxt(buf, rows, fmt=["%d", "%d", "%g", "%d"], delimiter="\t")
     with open(out / "ratings.dat", "w", encoding="utf-8", newline="\n") as f:
         f.write(buf.getvalue().replace("\t", "::"))
+
+
+def _sparse_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Increasing movie ids with gaps, as the later releases number them (ml-latest-small's
+    9,742 movies run up to id 193,609)."""
+    return np.cumsum(1 + (rng.random(n) < 0.3) * rng.integers(0, 60, size=n))
+
+
+def _write_ml_csv(out: Path, movies: dict, ratings: np.ndarray) -> None:
+    """movies.csv and ratings.csv as ML-20M, ML-25M and ml-latest(-small) write them: a header
+    line, titles quoted where they hold a comma or a quote, genres spelt the later releases'
+    way, stars as 4.0 or 3.5, rows by user then movie id. ratings' movie column holds the
+    generator's positions (1-based) and is written as the movies' ids."""
+    spelling = {v: k for k, v in GENRE_ALIASES.items()}
+    with open(out / "movies.csv", "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(MOVIES_CSV_HEADER.split(","))
+        for i in range(len(movies["id"])):
+            genres = "|".join(spelling.get(g, g) for g, on in zip(ML_GENRES, movies["genres"][i]) if on)
+            w.writerow([movies["id"][i], _ml_title(movies["title"][i], movies["year"][i]), genres or NO_GENRES_LISTED])
+    rows = ratings.astype(np.float64)
+    rows[:, 1] = movies["id"][ratings[:, 1] - 1]
+    rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+    rows[:, 2] /= 2                                  # halves -> stars
+    buf = io.StringIO()
+    np.savetxt(buf, rows, fmt=["%d", "%d", "%.1f", "%d"], delimiter=",")
+    with open(out / "ratings.csv", "w", encoding="utf-8", newline="\n") as f:
+        f.write(RATINGS_CSV_HEADER + "\n" + buf.getvalue())
 
 
 def _tsv_gz(path: Path, header: list[str], rows) -> None:

@@ -80,6 +80,31 @@ def test_an_ml10m_shaped_size_is_declared_and_a_scaled_down_one_reads_like_ml10m
     assert 3.2 < ratings["rating"].mean() < 4.0
 
 
+def test_an_ml_latest_small_shaped_size_writes_the_csv_release_files(tmp_path):
+    spec = synthetic.SIZES["ml-latest-small"]
+    assert (spec.n_users, spec.n_movies, spec.shape) == (610, 9_742, "ml-latest")
+    assert abs(spec.n_users * spec.mean_ratings - 100_836) < 0.01 * 100_836
+    raw = synthetic.generate(tmp_path / "raw", "tiny-ml-latest", seed=7)
+    inner = raw / "ml-latest-small"
+    assert sorted(p.name for p in inner.iterdir()) == ["links.csv", "movies.csv", "ratings.csv"]
+    assert movielens.locate(raw) == ("ml-latest-small", inner)
+    text = (inner / "ratings.csv").read_text()
+    assert text.startswith("userId,movieId,rating,timestamp\n") and ",3.5," in text and ",4.0," in text
+    assert '"' in (inner / "movies.csv").read_text(encoding="utf-8")      # a title with a comma, quoted
+    rejects = Rejects(strict=True)
+    fmt, users, movies, ratings = movielens.read_movielens(raw, rejects)
+    assert fmt == "ml-latest-small" and rejects.frame().empty
+    ids = movies["movie_id"].to_numpy()
+    assert len(ids) == 120 and ids.max() > 130 and set(ratings["movie_id"]) <= set(ids)   # ids with gaps
+    assert set(ratings["rating"]) <= {x / 2 for x in range(1, 11)} and (ratings["rating"] % 1 == 0.5).any()
+    assert len(users) == 150 and set(users["sex"]) == {UNKNOWN_SEX}
+    # the same ratings as the ML-10M shape of the same seed, under the new ids
+    *_, ml10m = movielens.read_movielens(synthetic.generate(tmp_path / "ten", "tiny-ml-10m", seed=7), Rejects())
+    position = {m: i + 1 for i, m in enumerate(ids)}
+    assert sorted(zip(ratings["user_id"], ratings["movie_id"].map(position), ratings["rating"], ratings["timestamp"])) \
+        == sorted(zip(ml10m["user_id"], ml10m["movie_id"], ml10m["rating"], ml10m["timestamp"]))
+
+
 def test_the_ml1m_shape_is_unchanged_by_the_half_star_option(tiny_raw):
     _, _, ratings = movielens.read_ml1m(tiny_raw / "ml-1m")
     assert ratings["rating"].dtype == np.int64 and set(ratings["rating"]) <= {1, 2, 3, 4, 5}
