@@ -10,6 +10,7 @@ same preprocessing the model was trained on.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 import zlib
@@ -36,19 +37,28 @@ VOCABULARIES = (F.USER_VOCAB, F.MOVIE_VOCAB, F.SEX_VOCAB, F.AGE_VOCAB, F.OCCUPAT
                 F.GENRE_VOCAB, F.DIRECTOR_VOCAB, F.ACTOR_VOCAB)
 
 
-def read_split(files, data_accessor, tf_transform_output) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """(features, labels) of a whole split in memory, in a canonical order.
+def read_split(files, data_accessor, tf_transform_output, keep=None
+               ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """(features, labels) of a split's rows in memory, in a canonical order, and the labels of
+    every row read. keep: a batch's features -> which of its rows to hold (every row when
+    None); the others are dropped as they are read, so the split is never whole in memory.
 
     Beam writes the transformed records in no fixed order; reading them into a fixed order
     first makes the batches, and so the trained model and the blessing decision, the same
     for the same data and seed.
     """
     columns: dict[str, list] = {}
-    labels = []
+    labels, every_label = [], []
     for features, label in dataset(files, data_accessor, tf_transform_output, 8192):
-        for name, value in features.items():
-            columns.setdefault(name, []).append(value.numpy())
-        labels.append(label.numpy())
+        batch = {name: value.numpy() for name, value in features.items()}
+        label = label.numpy()
+        every_label.append(label)
+        if keep is not None:
+            held = keep(batch)
+            batch, label = {name: value[held] for name, value in batch.items()}, label[held]
+        for name, value in batch.items():
+            columns.setdefault(name, []).append(value)
+        labels.append(label)
     if not labels:
         raise ValueError("the split is empty")
     data = {name: np.concatenate(columns.pop(name)) for name in list(columns)}
@@ -59,7 +69,7 @@ def read_split(files, data_accessor, tf_transform_output) -> tuple[dict[str, np.
     keys += [data[F.HIST_RATING.format(side=side)][:, k] for side in F.SIDES for k in range(F.HISTORY_LENGTH)]
     order = np.lexsort(keys[::-1])
     del keys
-    return {name: data.pop(name)[order] for name in list(data)}, label[order]
+    return {name: data.pop(name)[order] for name in list(data)}, label[order], np.concatenate(every_label)
 
 
 def shuffled_batches(data: dict[str, np.ndarray], label: np.ndarray, batch_size: int, seed: int):
@@ -186,13 +196,18 @@ class ScoredOver(keras.callbacks.Callback):
         install(self.model, self.built, self.training)
 
 
+def is_late(data: dict[str, np.ndarray], late: Ratings) -> np.ndarray:
+    """Which rows' target rating is after the rolling origin (a pair's two members are on the
+    same side of it: data/windows.py pair_windows): the row's first member rated its movie
+    among the `late` ratings."""
+    keys = (late.users.astype(np.int64) << 32) + late.movies.astype(np.int64)
+    rows = (data[F.USER_IDX.format(side="a")].astype(np.int64) << 32) + data[F.MOVIE_IDX].astype(np.int64)
+    return np.isin(rows, keys)
+
+
 def late_rows(data: dict[str, np.ndarray], label: np.ndarray, late: Ratings):
-    """The train rows whose target rating is after the rolling origin (a pair's two members are
-    on the same side of it: data/windows.py pair_windows)."""
-    width = np.int64(max(int(late.movies.max(initial=0)), int(data[F.MOVIE_IDX].max(initial=0))) + 1)
-    keys = late.users.astype(np.int64) * width + late.movies.astype(np.int64)
-    rows = data[F.USER_IDX.format(side="a")].astype(np.int64) * width + data[F.MOVIE_IDX].astype(np.int64)
-    keep = np.isin(rows, keys)
+    """The train rows whose target rating is after the rolling origin (is_late)."""
+    keep = is_late(data, late)
     return {name: value[keep] for name, value in data.items()}, label[keep]
 
 
@@ -203,18 +218,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
     started = time.perf_counter()
-    train_x, train_y = read_split(fn_args.train_files, fn_args.data_accessor, tf_transform_output)
-    mean = float(np.mean(train_y, dtype=np.float64))
-    # The eval split, read once, cut by target movie (later_period_halves): early stopping and
-    # the recency weights read the tune slice; the keep decision is made on the held slice,
-    # which neither has read.
-    eval_x, eval_y = read_split(fn_args.eval_files, fn_args.data_accessor, tf_transform_output)
-    evaluate = tf.data.Dataset.from_tensor_slices((eval_x, eval_y)).batch(4096)
-    names = movie_names_of(tf_transform_output)
-    (tune_x, tune_y), (held_x, held_y) = later_period_halves(eval_x, eval_y, names)
-    tune = tf.data.Dataset.from_tensor_slices((tune_x, tune_y)).batch(4096)
     sizes = {name: tf_transform_output.vocabulary_size_by_name(name) for name in VOCABULARIES}
-    parts = None
+    parts, late = None, None
     origin = {"rows": "every train row", "why": "no baseline (--no-residual)"}
     if hp.residual:
         if not fn_args.base_model:
@@ -232,7 +237,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                              else ["train", "before_test"])
         if early_tables is not None and len(sets["late"]) and hp.epochs > 0:
             tables = {"early": early_tables, **tables}
-            train_x, train_y = late_rows(train_x, train_y, sets["late"])
+            late = sets["late"]
             origin = {"rows": "the train rows after the rolling origin, over the fit before it",
                       "early_ratings": len(sets["early"]), "late_ratings": len(sets["late"])}
         else:
@@ -241,6 +246,20 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                               "no ratings after the rolling origin (data stage --origin 1)" if early_tables is not None
                               else "the baseline wrote no tables before the origin")}
         parts = frozen_parts(sets, tables, sizes, hp)
+    # The train rows the deep part learns from (only those after the origin are held, as read),
+    # and the label mean over every train row.
+    train_x, train_y, every_label = read_split(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
+                                               keep=None if late is None else lambda batch: is_late(batch, late))
+    mean = math.fsum(every_label.tolist()) / len(every_label)      # exact: whatever order Beam wrote
+    del every_label
+    # The eval split, read once, cut by target movie (later_period_halves): early stopping and
+    # the recency weights read the tune slice; the keep decision is made on the held slice,
+    # which neither has read.
+    eval_x, eval_y, _ = read_split(fn_args.eval_files, fn_args.data_accessor, tf_transform_output)
+    evaluate = tf.data.Dataset.from_tensor_slices((eval_x, eval_y)).batch(4096)
+    names = movie_names_of(tf_transform_output)
+    (tune_x, tune_y), (held_x, held_y) = later_period_halves(eval_x, eval_y, names)
+    tune = tf.data.Dataset.from_tensor_slices((tune_x, tune_y)).batch(4096)
     train = shuffled_batches(train_x, train_y, hp.batch_size, hp.seed)
     train_rows = origin["train_rows"] = len(train_y)
     del train_x, train_y
