@@ -31,35 +31,44 @@ class Ease:
     lam: float
 
     @classmethod
-    def fit(cls, ratings: pd.DataFrame, movies, lam: float) -> "Ease":
+    def fit(cls, ratings: pd.DataFrame, movies, lam: float, most_rated: int | None = None) -> "Ease":
         """ratings: user_id and movie_id columns (one rating per pair; duplicates count once);
-        movies: the catalogue's ids (a movie nobody rated gets a zero row and column)."""
-        return next(cls.fits(ratings, movies, [lam]))
+        movies: the catalogue's ids. The fit holds the catalogue's movies that someone rated
+        (one nobody rated has a zero row and column in B, so leaving it out changes no score:
+        `columns` says it is outside and the scorers give it 0), or, with `most_rated`, only
+        that many of the most rated (ties by the lower id): an approximation for catalogues
+        whose movies x movies matrix would not fit."""
+        return next(cls.fits(ratings, movies, [lam], most_rated))
 
     @classmethod
-    def fits(cls, ratings: pd.DataFrame, movies, lams) -> Iterator["Ease"]:
-        """Ease.fit at each lambda in turn, the Gram matrix computed once: a fit is made when the
-        next one is asked for, so that only the fits the caller keeps stay alive."""
+    def fits(cls, ratings: pd.DataFrame, movies, lams, most_rated: int | None = None) -> Iterator["Ease"]:
+        """Ease.fit at each lambda in turn, the Gram matrix computed once (kept in float32: its
+        entries are counts of common raters, exact below 2^24): a fit is made when the next one
+        is asked for, so that only the fits the caller keeps stay alive."""
         lams = [float(lam) for lam in lams]
         for lam in lams:
             if lam <= 0:
                 raise ValueError(f"EASE's lambda must be positive, got {lam}")
-        movies = np.asarray(sorted(set(int(m) for m in movies)), dtype=np.int64)
+        catalogue = np.asarray(sorted(set(int(m) for m in movies)), dtype=np.int64)
+        known = ratings[ratings["movie_id"].isin(catalogue)][["user_id", "movie_id"]].drop_duplicates()
+        raters = known["movie_id"].value_counts()
+        if most_rated is not None and len(raters) > most_rated:
+            order = np.lexsort((raters.index.to_numpy(), -raters.to_numpy()))     # most raters, then lower id
+            raters = raters.iloc[order[:most_rated]]
+            known = known[known["movie_id"].isin(raters.index)]
+        movies = np.sort(raters.index.to_numpy(np.int64))
         column = pd.Series(np.arange(len(movies)), index=movies)
-        known = ratings[ratings["movie_id"].isin(movies)]
         users = pd.factorize(known["user_id"])[0]
-        # who rated what, sparse (never a dense users x movies array); a repeated (user, movie) is still one
-        x = sp.csr_matrix((np.ones(len(users)), (users, column[known["movie_id"]].to_numpy())),
+        # who rated what, sparse (never a dense users x movies array)
+        x = sp.csr_matrix((np.ones(len(users), np.float32), (users, column[known["movie_id"]].to_numpy())),
                           shape=(users.max(initial=-1) + 1, len(movies)))
-        x.sum_duplicates()
-        x.data[:] = 1.0
-        gram = (x.T @ x).toarray().astype(np.float64)
+        gram = (x.T @ x).toarray()
         del x
         diagonal = np.diag_indices_from(gram)
         for lam in lams:
-            g = gram.copy()
+            g = gram.astype(np.float64)
             g[diagonal] += lam
-            p = scipy.linalg.inv(g, overwrite_a=True, check_finite=False)
+            p = scipy.linalg.inv(g, overwrite_a=True, check_finite=False) if len(movies) else g
             del g
             p /= -np.diag(p).copy()[None, :]           # B = -P / diag(P) off the diagonal...
             p[diagonal] = 0.0                          # ...and 0 on it
@@ -134,11 +143,17 @@ def watch_total(ease: Ease, profiles, decay: float, liked: bool) -> np.ndarray:
     return watch_totals(ease, [profiles], decay, liked)[0]
 
 
-def watch_totals(ease: Ease, groups, decay: float, liked: bool) -> np.ndarray:
+def watch_totals(ease: Ease, groups, decay: float, liked: bool, ids=None) -> np.ndarray:
     """watch_total for many groups of profiles at once: [groups, movies], float64. The groups'
     weighted profiles, summed per group, are the rows of one sparse matrix times B: only the
     rows of B a profile holds are read, with no copy of them (the ranking metrics score a
-    thousand cases this way; the service one pair)."""
+    thousand cases this way; the service one pair). ids: the movies wanted, in their order
+    (0 for one outside the fit); the fit's own movies when None."""
+    if ids is not None:
+        cols, known = ease.columns(ids)
+        out = np.zeros((len(groups), len(cols)))
+        out[:, known] = watch_totals(ease, groups, decay, liked)[:, cols[known]]
+        return out
     rows, cols, values = [], [], []
     for row, profiles in enumerate(groups):
         for ids, stars in profiles:
@@ -205,6 +220,9 @@ class RankerParams:
     # the sequence model's share of the watch score (trainer_fn/sequence.py), in [0, 1]:
     # (1 - w) x standardised EASE + w x its standardised pair score, where the model has it
     sequence_weight: float = 0.0
+    # EASE fitted on at most this many of the most rated movies (Ease.fit); None: every rated
+    # movie (the versions pushed before the bound)
+    most_rated: int | None = None
 
 
 @dataclasses.dataclass

@@ -63,6 +63,13 @@ DECAYS = (1.0, 0.99, 0.97, 0.95, 0.9, 0.8)
 # Both on the standardised watch score's scale (serving/ease.py standardised).
 RATING_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0)
 # the sequence model's share of the watch score: (1 - w) x EASE with recency + w x its pair score
+# EASE is fitted on at most this many of the most rated movies: its movies x movies matrices
+# (a float32 Gram, a float64 inverse, the float32 B served) stay about 1.6 GB and a fit under a
+# minute on 2 cores whatever the catalogue (ML-20M has 26,744 rated movies, ML-25M 59,047).
+# Restricting EASE to the most rated cost nothing measurable on eval NDCG@10 down to 800 of
+# ML-100K's 1,614 rated movies, 1,000 of the ML-1M-sized synthetic data's 3,706 and 2,000
+# of the ml-latest-small-shaped data's 8,255 (BENCHMARKS.md, "EASE on the most rated movies").
+EASE_MOST_RATED = 10_000
 SEQUENCE_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 RESAMPLES = 1000
 RECENCY_PEER = "EASE with recency"
@@ -124,7 +131,8 @@ def cases(tables: R.Tables, split: str, kind: str, rows: int, seed: int) -> list
 
 
 class Catalogue:
-    """The ranked movies in EASE's column order, and a case's candidates and target among them."""
+    """The ranked movies (sorted by id: EASE's scores are spread over them, watch_scores), and a
+    case's candidates and target among them."""
 
     def __init__(self, tables: R.Tables):
         self.tables = tables
@@ -148,10 +156,12 @@ class Catalogue:
         return ratings["movie_id"].value_counts().reindex(self.ids).fillna(0).to_numpy(float)
 
 
-def watch_scores(ease: Ease, case_list: list[Case], decay: float, liked: bool = False) -> list[np.ndarray]:
-    """'Both will watch it' per case: the members' recency- (and liking-) weighted EASE scores,
-    summed (serving/ease.py watch_totals: every case in one sparse product)."""
-    return list(watch_totals(ease, [case.profiles for case in case_list], decay, liked))
+def watch_scores(ease: Ease, catalogue: Catalogue, case_list: list[Case], decay: float,
+                 liked: bool = False) -> list[np.ndarray]:
+    """'Both will watch it' per case over the catalogue: the members' recency- (and liking-)
+    weighted EASE scores, summed (serving/ease.py watch_totals: every case in one sparse
+    product); 0 for a movie outside the fit."""
+    return list(watch_totals(ease, [case.profiles for case in case_list], decay, liked, catalogue.ids))
 
 
 def model_scores(scorer: R.Scorer, catalogue: Catalogue, case_list: list[Case],
@@ -271,30 +281,32 @@ def ndcg_of(scores, catalogue, case_list) -> float:
 
 
 def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, seed: int,
-           size: int | None = R.DEFAULT_RETRIEVAL.size) -> tuple[RankerParams, dict]:
-    """The ranker's settings, chosen on eval pair rows only: EASE fitted on train ratings; the
-    rating weights on the `size` candidates the watch score retrieves, as the service ranks."""
+           size: int | None = R.DEFAULT_RETRIEVAL.size, most_rated: int | None = EASE_MOST_RATED
+           ) -> tuple[RankerParams, dict]:
+    """The ranker's settings, chosen on eval pair rows only: EASE fitted on train ratings (on
+    the `most_rated` movies); the rating weights on the `size` candidates the watch score
+    retrieves, as the service ranks."""
     train = tables.ratings[tables.ratings["split"] == F.TRAIN_SPLIT]
     chosen = cases(tables, F.EVAL_SPLIT, "pairs", rows, seed)
     log = {"rows": len(chosen), "lambda": {}, "decay": {}, "liked": {}, "rating_weight": {},
            "single_rating_weight": {}}
     if not chosen:
-        return RankerParams(), log
+        return RankerParams(most_rated=most_rated), log
     ease = None                 # the best fit so far: one movies x movies matrix alive beside the one fitted
-    for fit in Ease.fits(train, catalogue.ids, LAMBDAS):
+    for fit in Ease.fits(train, catalogue.ids, LAMBDAS, most_rated):
         lam = fit.lam
-        log["lambda"][lam] = ndcg_of(watch_scores(fit, chosen, 1.0), catalogue, chosen)
+        log["lambda"][lam] = ndcg_of(watch_scores(fit, catalogue, chosen, 1.0), catalogue, chosen)
         if ease is None or (log["lambda"][lam], -lam) > (log["lambda"][ease.lam], -ease.lam):
             ease = fit
         del fit
     lam = ease.lam
     watch = {}
     for decay in DECAYS:
-        watch[decay, False] = watch_scores(ease, chosen, decay)
+        watch[decay, False] = watch_scores(ease, catalogue, chosen, decay)
         log["decay"][decay] = ndcg_of(watch[decay, False], catalogue, chosen)
     decay = max(DECAYS, key=lambda x: (log["decay"][x], x))
     for liked in (False, True):
-        watch[decay, liked] = watch.get((decay, liked)) or watch_scores(ease, chosen, decay, liked)
+        watch[decay, liked] = watch.get((decay, liked)) or watch_scores(ease, catalogue, chosen, decay, liked)
         log["liked"][liked] = ndcg_of(watch[decay, liked], catalogue, chosen)
     liked = max((False, True), key=lambda x: (log["liked"][x], not x))
     both = standardised_per_case(watch[decay, liked], catalogue, chosen)
@@ -315,7 +327,7 @@ def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, 
     single_weight = weight
     if singles:
         sequence_one = sequence_scores(scorer, catalogue, singles)
-        watch_one = mix(standardised_per_case(watch_scores(ease, singles, decay, liked),
+        watch_one = mix(standardised_per_case(watch_scores(ease, catalogue, singles, decay, liked),
                                                catalogue, singles), sequence_weight,
                          standardised_per_case(sequence_one, catalogue, singles) if sequence_one else None)
         where_one = retrieved(watch_one, catalogue, singles, size)
@@ -324,7 +336,7 @@ def choose(tables: R.Tables, catalogue: Catalogue, scorer: R.Scorer, rows: int, 
             log["single_rating_weight"][w] = hit_and_ndcg(ranks_within(plus(watch_one, w, ratings_one), where_one,
                                                                        catalogue, singles))[1]
         single_weight = max(RATING_WEIGHTS, key=lambda x: (log["single_rating_weight"][x], -x))
-    return RankerParams(lam, decay, liked, weight, single_weight, sequence_weight), log
+    return RankerParams(lam, decay, liked, weight, single_weight, sequence_weight, most_rated), log
 
 
 def interval(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> dict:
@@ -344,9 +356,9 @@ def evaluate(ease: Ease, pop: np.ndarray, catalogue: Catalogue, params: RankerPa
     the ratings before the test period (train+eval). The pair rankers rank as the service does:
     the `size` candidates of highest watch score, by watch + the rating weight x the predicted
     pair rating (a target not retrieved is a miss)."""
-    recency = watch_scores(ease, case_list, params.decay, params.liked)
+    recency = watch_scores(ease, catalogue, case_list, params.decay, params.liked)
     ranks = {"popularity": ranks_of([pop] * len(case_list), catalogue, case_list),
-             "EASE": ranks_of(watch_scores(ease, case_list, 1.0), catalogue, case_list),
+             "EASE": ranks_of(watch_scores(ease, catalogue, case_list, 1.0), catalogue, case_list),
              RECENCY_PEER: ranks_of(recency, catalogue, case_list)}
     sequence = sequence_scores(scorer, catalogue, case_list)
     weight = PairRanker(ease, params).weight(single)
@@ -410,7 +422,7 @@ def measure_and_fit(model: Path, baseline: Path | None, prepared: Path, rows: in
     keep = retrieval.size if retrieval is not None else None
     params, chosen = choose(tables, catalogue, scorer, rows, seed, keep)
     before = tables.ratings[tables.ratings["split"] != F.TEST_SPLIT]
-    ease, pop = Ease.fit(before, catalogue.ids, params.lam), catalogue.counts(before)
+    ease, pop = Ease.fit(before, catalogue.ids, params.lam, params.most_rated), catalogue.counts(before)
     table, per_row = {}, {}
     for kind, n in (("pair", rows), ("single", singles)):
         test = cases(tables, F.TEST_SPLIT, f"{kind}s", n, seed)
@@ -430,7 +442,7 @@ def measure_and_fit(model: Path, baseline: Path | None, prepared: Path, rows: in
         check["sequence_gain"] = {**gain, "rule": "NDCG@10 on test pair rows: the pair ranker minus the same "
                                                   "ranker with the sequence model's weight at 0"}
     del ease                     # one EASE matrix alive at a time
-    served = Ease.fit(tables.ratings, tables.movies["movie_id"], params.lam)
+    served = Ease.fit(tables.ratings, tables.movies["movie_id"], params.lam, params.most_rated)
     cover = coverage(scorer, tables, PairRanker(served, params), pairs, seed, retrieval)
     for name, value in cover.items():
         table[name]["coverage"] = value

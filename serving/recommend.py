@@ -221,7 +221,7 @@ class Tables:
         from serving.ease import Ease, PairRanker
 
         if ease is None:
-            ease = Ease.fit(self.ratings, self.movies["movie_id"], params.lam)
+            ease = Ease.fit(self.ratings, self.movies["movie_id"], params.lam, params.most_rated)
         self.ranker = PairRanker(ease, params)
         return self
 

@@ -73,6 +73,8 @@ def ranker_params(result: dict | None):
     for name, value in values.items():
         if name == "liked":
             ok = isinstance(value, bool)
+        elif name == "most_rated":
+            ok = value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
         else:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
                 value > 0 if name == "lam" else 0 < value <= 1 if name == "decay"

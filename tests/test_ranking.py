@@ -36,7 +36,7 @@ def test_the_section_is_replaced_between_its_markers_only(tmp_path):
 import pandas as pd                                   # noqa: E402
 
 from serving import recommend as R                    # noqa: E402
-from serving.ease import Ease, PairRanker, RankerParams  # noqa: E402
+from serving.ease import Ease, PairRanker, RankerParams, watch_totals  # noqa: E402
 from transform_fn import features as F                # noqa: E402
 
 
@@ -48,21 +48,36 @@ def co_watch() -> pd.DataFrame:
 
 def test_ease_is_the_ridge_regression_of_each_movie_on_the_others():
     ratings = co_watch()
-    ease = Ease.fit(ratings, [10, 20, 30, 40, 50, 60], lam=0.5)
-    assert list(ease.movies) == [10, 20, 30, 40, 50, 60] and np.allclose(np.diag(ease.weights), 0)
+    ease = Ease.fit(ratings, [10, 20, 30, 40, 50, 60, 70], lam=0.5)
+    # nobody rated 60: its row and column of B would be 0, so it is left out of the fit (as is
+    # 70, rated by nobody and absent from the ratings), and scored 0
+    assert list(ease.movies) == [10, 20, 30, 40, 50] and np.allclose(np.diag(ease.weights), 0)
     x = np.zeros((7, 6))
     for u, m in ratings.itertuples(index=False):
-        x[u - 1, list(ease.movies).index(m)] = 1
-    for j in range(6):       # column j: argmin ||x_j - X_-j b||^2 + lam ||b||^2, the closed form's claim
+        x[u - 1, [10, 20, 30, 40, 50, 60].index(m)] = 1
+    for j in range(5):       # column j: argmin ||x_j - X_-j b||^2 + lam ||b||^2, the closed form's claim
         others = [i for i in range(6) if i != j]
         a = x[:, others]
         b = np.linalg.solve(a.T @ a + 0.5 * np.eye(5), a.T @ x[:, j])
-        assert np.allclose(ease.weights[others, j], b, atol=1e-5), j
-    assert np.all(ease.weights[:, 5] == 0) and np.all(ease.weights[5] == 0)      # nobody rated 60
+        assert np.allclose(ease.weights[others[:4], j], b[:4], atol=1e-5), j
+        assert abs(b[4]) < 1e-12                             # the full fit's weight on 60: none
     scores = ease.profile([10]) @ ease.weights               # x B
     assert scores[1] == scores.max() and scores[1] > 0     # who rated 10 rates 20
+    ranker = PairRanker(ease, RankerParams(decay=1.0, liked=False))
+    watch = ranker.watch([([10], None)], [20, 60, 70, 50])
+    assert watch[0] == scores[1] and watch[1] == watch[2] == 0 and watch[3] == scores[4]
+    assert np.allclose(watch_totals(ease, [[([10], None)]], 1.0, False, [20, 60, 50]), [[scores[1], 0, scores[4]]])
     with pytest.raises(ValueError, match="lambda"):
         Ease.fit(ratings, [10], lam=0)
+
+
+def test_most_rated_fits_the_movies_with_most_raters_ties_by_the_lower_id():
+    ratings = co_watch()          # raters: 10 five, 20 four, 30 and 40 two, 50 one
+    ease = Ease.fit(ratings, [10, 20, 30, 40, 50, 60], lam=0.5, most_rated=3)
+    assert list(ease.movies) == [10, 20, 30]
+    alone = Ease.fit(ratings[ratings["movie_id"].isin([10, 20, 30])], [10, 20, 30], lam=0.5)
+    assert np.array_equal(ease.weights, alone.weights)         # the fit on those movies' ratings alone
+    assert list(Ease.fit(ratings, [10, 20, 30, 40, 50], lam=0.5, most_rated=10).movies) == [10, 20, 30, 40, 50]
 
 
 def test_fits_over_a_lambda_grid_are_each_lambdas_own_fit_made_one_at_a_time():
@@ -185,8 +200,8 @@ def test_a_sequence_model_that_finds_the_eval_target_gets_a_weight(prepared, mon
         np.zeros(len(catalogue.ids)) for _ in case_list])
     monkeypatch.setattr(M, "sequence_scores", sequence)
     # EASE ranks each target last...
-    monkeypatch.setattr(M, "watch_scores", lambda ease, case_list, decay, liked=False: [
-        -1.0 * (ease.movies == case.target) for case in case_list])
+    monkeypatch.setattr(M, "watch_scores", lambda ease, catalogue, case_list, decay, liked=False: [
+        -1.0 * (catalogue.ids == case.target) for case in case_list])
     tables = R.Tables(prepared)
     params, log = M.choose(tables, M.Catalogue(tables), scorer=None, rows=10, seed=0)
     assert set(log["sequence_weight"]) == set(M.SEQUENCE_WEIGHTS)

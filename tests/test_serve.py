@@ -254,7 +254,7 @@ def ease_of(prepared: Path, lam: float = 1.0) -> bytes:
 
 RANKING = {"data": "hand-made", "model": "/pipeline_root/Trainer/model/9/Format-Serving",
            "params": {"lam": 1.0, "decay": 0.9, "liked": True, "rating_weight": 0.5, "single_rating_weight": 0.25,
-                      "sequence_weight": 0.0},
+                      "sequence_weight": 0.0, "most_rated": 10_000},
            "check": {"peer": "EASE", "passed": True, "low": 0.0, "high": 0.1, "rule": "NDCG@10 ..."}}
 
 

@@ -36,7 +36,7 @@ def hand_made_model(uri: Path) -> Path:
 
 RESULT = {"data": "tiny", "model": "/somewhere/Trainer/model/7/Format-Serving",
           "params": {"lam": 50.0, "decay": 0.9, "liked": False, "rating_weight": 0.3, "single_rating_weight": 0.2,
-                     "sequence_weight": 0.5},
+                     "sequence_weight": 0.5, "most_rated": 10_000},
           "check": {"peer": "EASE", "passed": True, "low": -0.01, "high": 0.02, "rule": "NDCG@10 ..."}}
 
 
@@ -45,7 +45,7 @@ def ease() -> "Ease":
 
     from serving.ease import Ease
 
-    ratings = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "movie_id": [10, 20, 20, 30, 10]})
+    ratings = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3], "movie_id": [10, 20, 20, 30, 10, 40]})
     return Ease.fit(ratings, [10, 20, 30, 40], RESULT["params"]["lam"])
 
 
@@ -84,6 +84,9 @@ def test_the_service_reads_the_settings_from_the_version_folder(tmp_path):
     # A setting the file lacks keeps its default (a part of the ranker added later stays off).
     older = {**RESULT, "params": {k: v for k, v in RESULT["params"].items() if k != "sequence_weight"}}
     assert V.ranker_params(older).sequence_weight == RankerParams().sequence_weight
+    # a version pushed before EASE's bound was fitted on every rated movie, as its refit is
+    unbounded = {**RESULT, "params": {k: v for k, v in RESULT["params"].items() if k != "most_rated"}}
+    assert V.ranker_params(unbounded).most_rated is None and V.ranker_params(RESULT).most_rated == 10_000
 
 
 def test_a_version_ranking_with_ease_needs_its_matrix_at_its_lambda(tmp_path):
@@ -138,7 +141,8 @@ def test_a_broken_ranking_file_is_refused_with_the_reason(tmp_path, text, words)
 
 @pytest.mark.parametrize("name, value", [("lam", "abc"), ("lam", None), ("lam", 0), ("decay", "x"), ("decay", 1.5),
                                          ("liked", "yes"), ("rating_weight", -1), ("sequence_weight", 2.0),
-                                         ("rating_weight", float("nan"))])
+                                         ("rating_weight", float("nan")), ("most_rated", 0), ("most_rated", 2.5),
+                                         ("most_rated", True), ("most_rated", "10")])
 def test_a_ranker_setting_of_the_wrong_kind_is_refused_naming_the_file(name, value):
     with pytest.raises(V.BadVersionFile, match=f"ranking.json: params.{name} is"):
         V.ranker_params({**RESULT, "params": {**RESULT["params"], name: value}})
