@@ -109,7 +109,7 @@ def main(argv=None) -> None:
     result = measure(model, baseline, prepared, args.rows, args.singles, args.pairs, args.seed, retrieval)
     command = " ".join(["python -m bench.ranking", *(sys.argv[1:] if argv is None else argv)])
     text = table(result, command)
-    print(f"models: {model} (attention), {baseline} (SVD++); data {prepared}")
+    print(f"models: {model} (rating model), {baseline} (SVD++); data {prepared}")
     print(text)
     if args.write:
         write_section(Path(args.benchmarks), text)

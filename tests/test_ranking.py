@@ -291,3 +291,18 @@ def test_many_cases_watch_scores_in_one_product_are_each_cases_own():
             alone = sum((ease.profile(ids, decay, stars if liked else None).astype(np.float64) @ ease.weights
                          for ids, stars in profiles), np.zeros(len(ease.movies)))
             np.testing.assert_allclose(row, alone, rtol=1e-5, atol=1e-6)
+
+
+def test_the_ease_bound_benchmark_fits_each_bound_on_the_same_eval_cases(prepared):
+    """bench/ease_bound.py: every rated movie first, then each bound that leaves some out (a
+    bound above the rated movies is the first row again: skipped); eval cases only."""
+    from bench import ease_bound
+
+    result = ease_bound.measure(prepared, 1.0, 0.9, [None, 1, 5], rows=10, singles=10, seed=0)
+    assert [(r["bound"], r["movies"]) for r in result] == [(None, 2), (1, 1)]     # train rated movies 1 and 6
+    assert all(r["pair", "rows"] == r["single", "rows"] == 1 for r in result)
+    assert all(0.0 <= r[kind, name] <= 1.0 for r in result for kind in ("pair", "single")
+               for name in ("EASE", "EASE with recency"))
+    lines = ease_bound.table(prepared, 1.0, 0.9, result)
+    assert lines[0].startswith("`hand-made`: lambda 1") and "| 2 (every rated movie) |" in lines[4]
+    assert lines[5].startswith("| 1 most rated |")
