@@ -66,13 +66,14 @@ class Ease:
         del x
         diagonal = np.diag_indices_from(gram)
         for lam in lams:
-            g = gram.astype(np.float64)
+            g = gram.astype(np.float64, order="C")     # the sparse product's dense copy may be in F order
             g[diagonal] += lam
             p = scipy.linalg.inv(g, overwrite_a=True, check_finite=False) if len(movies) else g
             del g
             p /= -np.diag(p).copy()[None, :]           # B = -P / diag(P) off the diagonal...
             p[diagonal] = 0.0                          # ...and 0 on it
-            weights = p.astype(np.float32)
+            # C order: the sparse profiles @ B read it as it is (scipy copies an F-ordered B per product)
+            weights = np.ascontiguousarray(p, dtype=np.float32)
             del p
             yield cls(movies, weights, lam)
 

@@ -143,7 +143,7 @@ def read_ease(model_dir: Path, params) -> tuple[object, str, str] | tuple[None, 
         content = path.read_bytes()
         with np.load(io.BytesIO(content), allow_pickle=False) as f:
             movies, weights, lam, ratings = f["movies"], f["weights"], f["lam"], f["ratings"]
-            ease = Ease(movies.astype(np.int64, copy=False), weights.astype(np.float32, copy=False), float(lam))
+            ease = Ease(movies.astype(np.int64, copy=False), np.ascontiguousarray(weights, dtype=np.float32), float(lam))
             digest = str(ratings)
     except Exception as error:          # a truncated or damaged zip, a bad member: every way it can fail
         raise BadVersionFile(f"{EASE_PATH} cannot be read: {type(error).__name__}: {error}") from None

@@ -52,6 +52,7 @@ def test_ease_is_the_ridge_regression_of_each_movie_on_the_others():
     # nobody rated 60: its row and column of B would be 0, so it is left out of the fit (as is
     # 70, rated by nobody and absent from the ratings), and scored 0
     assert list(ease.movies) == [10, 20, 30, 40, 50] and np.allclose(np.diag(ease.weights), 0)
+    assert ease.weights.flags["C_CONTIGUOUS"]      # an F-ordered B is copied whole by every sparse product
     x = np.zeros((7, 6))
     for u, m in ratings.itertuples(index=False):
         x[u - 1, [10, 20, 30, 40, 50, 60].index(m)] = 1

@@ -7,6 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from serving import version_files as V
@@ -120,6 +121,11 @@ def test_a_version_ranking_with_ease_needs_its_matrix_at_its_lambda(tmp_path):
     (tmp_path / V.EASE_PATH).write_bytes(V.ease_bytes(broken, "d"))
     with pytest.raises(V.BadVersionFile, match="not finite"):
         V.read_ease(tmp_path, params)
+    fortran = ease()
+    fortran.weights = np.asfortranarray(fortran.weights)
+    (tmp_path / V.EASE_PATH).write_bytes(V.ease_bytes(fortran, "d"))
+    read = V.read_ease(tmp_path, params)[0]
+    assert read.weights.flags["C_CONTIGUOUS"] and np.array_equal(read.weights, fortran.weights)
 
 
 def test_the_ratings_digest_is_the_set_of_pairs():
