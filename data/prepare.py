@@ -136,7 +136,10 @@ def prepare(raw_dir, out_dir, config: PrepareConfig = PrepareConfig(), force: bo
                 with outdir.writing(out_dir / rel):
                     path = tmp / rel
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    frame.to_csv(path, index=False, lineterminator="\n")
+                    if isinstance(frame, RowTable):
+                        frame.write(path)
+                    else:
+                        frame.to_csv(path, index=False, lineterminator="\n")
             manifest["outputs"] = {rel: _sha256(tmp / rel) for rel in sorted(tables)}
             manifest["seconds"] = round(time.time() - started, 2)
             with outdir.writing(out_dir / MANIFEST):
@@ -159,8 +162,56 @@ def check_trainable(manifest: dict, raw_dir: Path) -> None:
             f"the same movie in the same period of their histories). Nothing was written.")
 
 
-def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame], dict]:
-    """The pure part: parsed inputs -> output tables and manifest counts."""
+# The model rows are built and written this many at a time (RowTable), so that the frames of
+# whole tables (and their split and shuffled copies) are never held.
+CHUNK_ROWS = 100_000
+
+
+@dataclasses.dataclass
+class RowTable:
+    """A table of model rows, row i pairing windows a[i] and b[i] (a == b: one person),
+    built and written a chunk at a time, never whole in memory."""
+    windows: pd.DataFrame
+    slots: dict[str, np.ndarray]     # each window's '|'-joined slots (slot_strings), shared by tables
+    a: np.ndarray
+    b: np.ndarray
+    users: pd.DataFrame
+    movie_table: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def labels(self) -> pd.Series:
+        """The rows' labels (the pair's mean rating) without building the rows."""
+        rating = self.windows["rating"].to_numpy()
+        return pd.Series((rating[self.a] + rating[self.b]) / 2.0)
+
+    def chunks(self, rows: int = CHUNK_ROWS):
+        for lo in range(0, max(len(self), 1), rows):
+            pairs = pd.DataFrame({"a": self.a[lo:lo + rows], "b": self.b[lo:lo + rows]})
+            yield _pair_rows(self.windows, self.slots, pairs, self.users, self.movie_table)
+
+    def frame(self) -> pd.DataFrame:
+        """The whole table (for small data and tests)."""
+        return pd.concat(list(self.chunks()), ignore_index=True)
+
+    def write(self, path: Path, rows: int = CHUNK_ROWS) -> None:
+        """The CSV the whole frame's to_csv writes, byte for byte, a chunk at a time."""
+        for i, chunk in enumerate(self.chunks(rows)):
+            chunk.to_csv(path, mode="w" if i == 0 else "a", header=i == 0, index=False, lineterminator="\n")
+
+
+def _shuffled(rows: np.ndarray, seed: int, name: str) -> np.ndarray:
+    """Rows come out grouped by movie; shuffled (seeded) so that readers with a bounded
+    shuffle buffer still see mixed batches, each table with its own stream, so that one
+    split's rows (and the ranking's sample of them) do not move when another changes size."""
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    return rows[rng.permutation(len(rows))]
+
+
+def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame | RowTable], dict]:
+    """The pure part: parsed inputs -> output tables (the model rows as RowTables, written a
+    chunk at a time) and manifest counts."""
     rejects = Rejects(strict=config.strict)
     fmt, users, movies, ratings = movielens.read_movielens(raw_dir, rejects, stop=False)
     users_file, movies_file, ratings_file = movielens.source_files(fmt)
@@ -187,26 +238,24 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     windows = windows.join(recent_ratings(timeline, windows, F.RECENT_LENGTH))
     pairs = pair_windows(windows, config.partners, config.seed)
 
-    rows = _pair_rows(windows, pairs, users, movie_table, config.sequence_length - 1)
-    split_of_pair = windows["split"].to_numpy()[pairs["a"].to_numpy()]
-    tables = {f"{s}/pairs.csv": rows[split_of_pair == s].reset_index(drop=True) for s in SPLITS}
+    hist = config.sequence_length - 1
+    pair_a, pair_b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    split_of_pair = windows["split"].to_numpy()[pair_a]
+    slots = slot_strings(windows, hist)
+    tables: dict[str, pd.DataFrame | RowTable] = {}
+    for s in SPLITS:
+        order = _shuffled(np.flatnonzero(split_of_pair == s), config.seed, f"{s}/pairs.csv")
+        tables[f"{s}/pairs.csv"] = RowTable(windows, slots, pair_a[order], pair_b[order], users, movie_table)
     # Single-user rows (A, A): every window target in train and eval; in test every rating
     # of the period (windows with step 1), so test RMSE compares with rating prediction.
     # Built for the test period only: its recent slots are 120 columns a row.
     every = make_windows(timeline, config.sequence_length, step=1, splits=[TEST_SPLIT])
     every = every.join(recent_ratings(timeline, every, F.RECENT_LENGTH))
-    singles = pd.concat([windows[windows["split"] != TEST_SPLIT], every], ignore_index=True)
-    self_pairs = pd.DataFrame({"a": np.arange(len(singles)), "b": np.arange(len(singles))})
-    single_rows = _pair_rows(singles, self_pairs, users, movie_table, config.sequence_length - 1)
+    every_slots = slot_strings(every, hist)
     for s in SPLITS:
-        tables[f"{s}/singles.csv"] = single_rows[singles["split"].to_numpy() == s].reset_index(drop=True)
-    # Rows come out grouped by movie; shuffle them (seeded) so that readers with a bounded
-    # shuffle buffer still see mixed batches.
-    # Each table's own stream, so that one split's rows (and the ranking's sample of them) do not
-    # move when another split changes size.
-    for name in [n for n in tables if n.endswith(("pairs.csv", "singles.csv"))]:
-        rng = np.random.default_rng([config.seed, zlib.crc32(name.encode())])
-        tables[name] = tables[name].iloc[rng.permutation(len(tables[name]))].reset_index(drop=True)
+        source, joined = (every, every_slots) if s == TEST_SPLIT else (windows, slots)
+        order = _shuffled(np.flatnonzero(source["split"].to_numpy() == s), config.seed, f"{s}/singles.csv")
+        tables[f"{s}/singles.csv"] = RowTable(source, joined, order, order, users, movie_table)
     tables["movies.csv"] = movie_table
     tables["users.csv"] = users[["user_id", "sex", "age", "occupation"]]
     tables["people.csv"] = people
@@ -217,8 +266,9 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
     paired = np.zeros(len(windows), dtype=bool)
     paired[pairs["a"].to_numpy()] = True
     paired[pairs["b"].to_numpy()] = True
-    split_rows = {s: pd.concat([tables[f"{s}/pairs.csv"], tables[f"{s}/singles.csv"]]) for s in SPLITS}
-    train_mean = float(split_rows[TRAIN_SPLIT][F.LABEL].mean())
+    split_rows = {s: pd.concat([tables[f"{s}/pairs.csv"].labels(), tables[f"{s}/singles.csv"].labels()],
+                               ignore_index=True) for s in SPLITS}
+    train_mean = float(split_rows[TRAIN_SPLIT].mean())
     kept = {movies_file: len(movies), ratings_file: len(ratings)}
     if users_file:
         kept[users_file] = len(users)
@@ -255,8 +305,8 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame]
         "baseline": {
             "name": "predict the mean training label",
             "train_label_mean": train_mean,
-            "rmse": {s: _rmse(split_rows[s][F.LABEL], train_mean) for s in (EVAL_SPLIT, TEST_SPLIT)},
-            "test_rmse_by_kind": {kind: _rmse(tables[f"test/{kind}s.csv"][F.LABEL], train_mean)
+            "rmse": {s: _rmse(split_rows[s], train_mean) for s in (EVAL_SPLIT, TEST_SPLIT)},
+            "test_rmse_by_kind": {kind: _rmse(tables[f"test/{kind}s.csv"].labels(), train_mean)
                                   for kind in ("pair", "single")},
         },
     }
@@ -314,11 +364,19 @@ def _joined(windows: pd.DataFrame, prefix: str, hist: int, key: str = "hist", fi
     return out
 
 
-def _pair_rows(windows, pairs, users, movie_table, hist: int) -> pd.DataFrame:
-    hist_movies = _joined(windows, "movie", hist)
-    hist_ratings = _joined(windows, "rating", hist)
-    recent = {name: _joined(windows, name, F.RECENT_LENGTH, "recent") for name in ("movie", "rating")}
-    raters = {name: _joined(windows, name, F.RECENT_LENGTH, "rater", "user") for name in ("user", "rating")}
+def slot_strings(windows: pd.DataFrame, hist: int) -> dict[str, np.ndarray]:
+    """Each window's slots as '|'-joined strings: its history's movies and ratings, its
+    recent ratings' movies and stars, and its movie's recent raters and their stars."""
+    return {"hist_movie": _joined(windows, "movie", hist), "hist_rating": _joined(windows, "rating", hist),
+            **{f"recent_{name}": _joined(windows, name, F.RECENT_LENGTH, "recent") for name in ("movie", "rating")},
+            **{f"rater_{name}": _joined(windows, name, F.RECENT_LENGTH, "rater", "user") for name in ("user", "rating")}}
+
+
+def _pair_rows(windows, slots: dict[str, np.ndarray], pairs, users, movie_table) -> pd.DataFrame:
+    """The model rows of `pairs` (rows a and b of `windows`, whose slot_strings are `slots`)."""
+    hist_movies, hist_ratings = slots["hist_movie"], slots["hist_rating"]
+    recent = {name: slots[f"recent_{name}"] for name in ("movie", "rating")}
+    raters = {name: slots[f"rater_{name}"] for name in ("user", "rating")}
     user_info = users.set_index("user_id")
     cols: dict[str, object] = {}
     for side, idx in (("a", pairs["a"].to_numpy()), ("b", pairs["b"].to_numpy())):

@@ -141,7 +141,7 @@ def test_whole_stars_stay_whole_numbers(tmp_path):
     tables, manifest = prepare.build(raw, prepare.PrepareConfig())
     assert tables[F.RATINGS_FILE]["rating"].dtype == np.int64
     assert manifest["rating_scale"] == {"min": 1.0, "max": 5.0, "step": 1.0}
-    assert not tables["train/pairs.csv"][F.hist_ratings("a")].str.contains(".", regex=False).any()
+    assert not tables["train/pairs.csv"].frame()[F.hist_ratings("a")].str.contains(".", regex=False).any()
 
 
 def test_a_folder_holding_two_releases_is_refused_naming_both(tmp_path):
