@@ -22,11 +22,14 @@ def shares_first_run(nodeid: str) -> bool:
 def pytest_collection_modifyitems(config, items):
     """FIRST_RUN_TESTS is the whole list: a test that reads first_run and is not in it would
     make the run again on the other worker (and see another work folder), so it stops the
-    session here."""
+    session here. The end-to-end tests (minutes each) are put first, in file order, so that the
+    workers start them at once and share out the quick tests after them: in file order the
+    README's commands (7 minutes) came last and ran alone at the end."""
     strays = [item.nodeid for item in items
               if "first_run" in getattr(item, "fixturenames", ()) and not shares_first_run(item.nodeid)]
     if strays:
         raise pytest.UsageError(f"tests/conftest.py FIRST_RUN_TESTS lacks these tests that read first_run: {strays}")
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)      # stable: file order within each
 
 
 def pytest_xdist_make_scheduler(config, log):
