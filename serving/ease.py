@@ -138,15 +138,10 @@ class Ease:
         return added, columns
 
 
-def watch_total(ease: Ease, profiles, decay: float, liked: bool) -> np.ndarray:
-    """'Both will watch it' over the whole catalogue: the members' recency- (and, with
-    `liked`, liking-) weighted EASE scores, summed. profiles: (movie ids, stars) pairs."""
-    return watch_totals(ease, [profiles], decay, liked)[0]
-
-
 def watch_totals(ease: Ease, groups, decay: float, liked: bool, ids=None) -> np.ndarray:
-    """watch_total for many groups of profiles at once: [groups, movies], float64. The groups'
-    weighted profiles, summed per group, are the rows of one sparse matrix times B: only the
+    """'Both will watch it' for each group of profiles ((movie ids, stars) pairs): the members'
+    recency- (and, with `liked`, liking-) weighted EASE scores, summed: [groups, movies],
+    float64. The groups' weighted profiles, summed per group, are the rows of one sparse matrix times B: only the
     rows of B a profile holds are read, with no copy of them (the ranking metrics score a
     thousand cases this way; the service one pair). ids: the movies wanted, in their order
     (0 for one outside the fit); the fit's own movies when None."""
@@ -242,9 +237,7 @@ class PairRanker:
         decay = self.params.decay if decay is None else decay
         liked = self.params.liked if liked is None else liked
         pairs = [(p.profile, p.profile_ratings) if hasattr(p, "profile") else p for p in profiles]
-        total = watch_total(self.ease, pairs, decay, liked)
-        cols, known = self.ease.columns(movie_ids)
-        return np.where(known, total[cols] if len(total) else 0.0, 0.0)
+        return watch_totals(self.ease, [pairs], decay, liked, movie_ids)[0]
 
     def blend(self, ease_scores, sequence_scores=None, candidates=None) -> np.ndarray:
         """The watch score: (1 - w) x standardised EASE + w x the standardised sequence score,

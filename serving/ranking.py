@@ -62,7 +62,6 @@ LAMBDAS = (100.0, 200.0, 500.0, 1000.0, 2000.0)
 DECAYS = (1.0, 0.99, 0.97, 0.95, 0.9, 0.8)
 # Both on the standardised watch score's scale (serving/ease.py standardised).
 RATING_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0)
-# the sequence model's share of the watch score: (1 - w) x EASE with recency + w x its pair score
 # EASE is fitted on at most this many of the most rated movies: its movies x movies matrices
 # (a float32 Gram, a float64 inverse, the float32 B served) stay about 1.6 GB and a fit under a
 # minute on 2 cores whatever the catalogue (ML-20M has 26,744 rated movies, ML-25M 59,047).
@@ -71,6 +70,7 @@ RATING_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 
 # data's 3,706 and of the ml-latest-small-shaped data's 8,255 (BENCHMARKS.md, "EASE on the
 # most rated movies", bench/ease_bound.py): the bound is ten times that.
 EASE_MOST_RATED = 10_000
+# the sequence model's share of the watch score: (1 - w) x EASE with recency + w x its pair score
 SEQUENCE_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 RESAMPLES = 1000
 RECENCY_PEER = "EASE with recency"

@@ -358,9 +358,9 @@ def test_the_deep_part_reads_the_recent_slots_through_its_attention_and_ignores_
 def test_the_deep_part_learns_over_the_early_fit_and_is_judged_over_the_train_fit():
     """run.install swaps every frozen part (the baseline's tables, the second factor model's, the
     neighbourhood's) between fit sets; ScoredOver puts the train fit in for validation only;
-    late_rows keeps the train rows whose target is after the rolling origin."""
+    is_late picks the train rows whose target is after the rolling origin."""
     from trainer_fn.baseline.svdpp import Ratings
-    from trainer_fn.run import FrozenParts, ScoredOver, install, late_rows
+    from trainer_fn.run import FrozenParts, ScoredOver, install, is_late
 
     m = _untrained(True)
     x = _inputs(np.random.default_rng(9))
@@ -384,5 +384,5 @@ def test_the_deep_part_learns_over_the_early_fit_and_is_judged_over_the_train_fi
     late = Ratings(np.array([3, 5]), np.array([4, 9]), np.array([4.0, 2.0], np.float32))
     data = {F.USER_IDX.format(side="a"): np.array([3, 3, 5, 6]), F.MOVIE_IDX: np.array([4, 9, 9, 9]),
             "other": np.arange(4)}
-    kept, label = late_rows(data, np.arange(4.0), late)
-    assert kept["other"].tolist() == [0, 2] and label.tolist() == [0.0, 2.0]
+    keep = is_late(data, late)
+    assert data["other"][keep].tolist() == [0, 2] and np.arange(4.0)[keep].tolist() == [0.0, 2.0]

@@ -205,12 +205,6 @@ def is_late(data: dict[str, np.ndarray], late: Ratings) -> np.ndarray:
     return np.isin(rows, keys)
 
 
-def late_rows(data: dict[str, np.ndarray], label: np.ndarray, late: Ratings):
-    """The train rows whose target rating is after the rolling origin (is_late)."""
-    keep = is_late(data, late)
-    return {name: value[keep] for name, value in data.items()}, label[keep]
-
-
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     hp = HParams.from_dict((fn_args.custom_config or {}).get("hparams"))
     tf.config.experimental.enable_op_determinism()
