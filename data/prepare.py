@@ -235,13 +235,12 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame 
     movie_table, people, imdb_counts = _movie_table(raw_dir, movies, rejects, _links_file(raw_dir))
     timeline = split_in_time(ratings, config.split_fractions, config.origin)
     windows = make_windows(timeline, config.sequence_length, config.step)
-    windows = windows.join(recent_ratings(timeline, windows, F.RECENT_LENGTH))
     pairs = pair_windows(windows, config.partners, config.seed)
 
     hist = config.sequence_length - 1
     pair_a, pair_b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
     split_of_pair = windows["split"].to_numpy()[pair_a]
-    slots = slot_strings(windows, hist)
+    slots = slot_strings(windows, recent_ratings(timeline, windows, F.RECENT_LENGTH), hist)
     tables: dict[str, pd.DataFrame | RowTable] = {}
     for s in SPLITS:
         order = _shuffled(np.flatnonzero(split_of_pair == s), config.seed, f"{s}/pairs.csv")
@@ -250,8 +249,7 @@ def build(raw_dir: Path, config: PrepareConfig) -> tuple[dict[str, pd.DataFrame 
     # of the period (windows with step 1), so test RMSE compares with rating prediction.
     # Built for the test period only: its recent slots are 120 columns a row.
     every = make_windows(timeline, config.sequence_length, step=1, splits=[TEST_SPLIT])
-    every = every.join(recent_ratings(timeline, every, F.RECENT_LENGTH))
-    every_slots = slot_strings(every, hist)
+    every_slots = slot_strings(every, recent_ratings(timeline, every, F.RECENT_LENGTH), hist)
     for s in SPLITS:
         source, joined = (every, every_slots) if s == TEST_SPLIT else (windows, slots)
         order = _shuffled(np.flatnonzero(source["split"].to_numpy() == s), config.seed, f"{s}/singles.csv")
@@ -364,12 +362,14 @@ def _joined(windows: pd.DataFrame, prefix: str, hist: int, key: str = "hist", fi
     return out
 
 
-def slot_strings(windows: pd.DataFrame, hist: int) -> dict[str, np.ndarray]:
+def slot_strings(windows: pd.DataFrame, recent: pd.DataFrame, hist: int) -> dict[str, np.ndarray]:
     """Each window's slots as '|'-joined strings: its history's movies and ratings, its
-    recent ratings' movies and stars, and its movie's recent raters and their stars."""
+    recent ratings' movies and stars, and its movie's recent raters and their stars (the
+    windows' recent_ratings, `recent`, row for row: 120 columns a window, read only here,
+    so never joined to the windows)."""
     return {"hist_movie": _joined(windows, "movie", hist), "hist_rating": _joined(windows, "rating", hist),
-            **{f"recent_{name}": _joined(windows, name, F.RECENT_LENGTH, "recent") for name in ("movie", "rating")},
-            **{f"rater_{name}": _joined(windows, name, F.RECENT_LENGTH, "rater", "user") for name in ("user", "rating")}}
+            **{f"recent_{name}": _joined(recent, name, F.RECENT_LENGTH, "recent") for name in ("movie", "rating")},
+            **{f"rater_{name}": _joined(recent, name, F.RECENT_LENGTH, "rater", "user") for name in ("user", "rating")}}
 
 
 def _pair_rows(windows, slots: dict[str, np.ndarray], pairs, users, movie_table) -> pd.DataFrame:
