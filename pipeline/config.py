@@ -57,9 +57,15 @@ class PipelineConfig:
     infra_validation: bool = False
     tensorflow_serving_tags: list[str] = dataclasses.field(default_factory=lambda: ["2.19.1"])
     beam_pipeline_args: list[str] = dataclasses.field(default_factory=lambda: ["--direct_running_mode=in_memory"])
+    # The pair ranker's EASE is fitted on at most this many of the most rated movies (why, and
+    # what it costs: serving/ranking.py EASE_MOST_RATED); 0: every movie rated in train.
+    ease_most_rated: int = 10_000
 
     def __post_init__(self):
         self.data_identity = self.data_identity or self.data_root
+        if type(self.ease_most_rated) is not int or self.ease_most_rated < 0:
+            raise ValueError(f"ease_most_rated must be a whole number >= 0 (0: every rated movie), "
+                             f"got {self.ease_most_rated!r}")
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", self.pipeline_name):
             raise ValueError(f"pipeline_name must match [a-z0-9][a-z0-9-]*: {self.pipeline_name!r}")
         # Plain tables (a TOML file) become the dataclasses; unknown keys are refused there.

@@ -77,7 +77,7 @@ def infra_validator(config: PipelineConfig, examples, model) -> InfraValidator:
 
 
 def create_pipeline(config: PipelineConfig, ranking_evaluator=None) -> tfx.dsl.Pipeline:
-    """ranking_evaluator: a factory (model, baseline_model, data_root) -> component whose
+    """ranking_evaluator: a factory (model, baseline_model, data_root, most_rated=) -> component whose
     `evaluation` output the BlessingGate requires and whose `ranked_model` output (the
     Trainer's model plus the ranker's settings) the Pusher pushes (serving/ranking_evaluator.py;
     the runners pass it, so that this module imports nothing from the serving layer above it)."""
@@ -137,7 +137,8 @@ def create_pipeline(config: PipelineConfig, ranking_evaluator=None) -> tfx.dsl.P
         baseline_model=baseline_trainer.outputs["model"],
         eval_config=eval_config(),
         example_splits=[JUDGED_SPLIT])
-    ranking = (ranking_evaluator(trainer.outputs["model"], baseline_trainer.outputs["model"], config.data_root)
+    ranking = (ranking_evaluator(trainer.outputs["model"], baseline_trainer.outputs["model"], config.data_root,
+                                 most_rated=config.ease_most_rated)
                if ranking_evaluator is not None else None)
     blessing_gate = BlessingGate(
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],

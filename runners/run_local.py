@@ -171,6 +171,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--force-push", action="store_true",
                    help="for demos: bless and push the trained model whatever the gate's checks say (they are "
                         "still computed, recorded and shown; a model already pushed is not pushed again)")
+    p.add_argument("--ease-most-rated", type=int, default=PipelineConfig.ease_most_rated, metavar="N",
+                   help="fit the pair ranker's EASE on at most the N most rated movies, a bound on its movies x movies "
+                        f"matrices; 0: every movie rated in train (default {PipelineConfig.ease_most_rated:,})")
     p.add_argument("--no-cache", action="store_true",
                    help="re-execute every component instead of reusing the cached results of earlier runs")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report (make report builds it later)")
@@ -220,7 +223,7 @@ def pipeline_config(args, work: WorkLayout, prepared: Path, manifest: dict) -> P
         rmse_change_tolerance=args.rmse_change_tolerance, baseline_margin=args.baseline_margin,
         force_push=args.force_push,
         baseline_params=baseline_from_args(args), data_identity=f"{prepared.name}:{manifest['key'][:16]}",
-        enable_cache=not args.no_cache)
+        ease_most_rated=args.ease_most_rated, enable_cache=not args.no_cache)
     config.beam_pipeline_args = config.beam_pipeline_args + args.beam_args
     return config
 
@@ -353,6 +356,8 @@ def check_args(args) -> None:
         raise UserError(f"--raw {args.raw}: {'is a file, not a folder' if Path(args.raw).exists() else 'no such folder'}"
                         f" (it names the folder holding ml-1m/ or ML-100K's u.* files)")
     data_prepare.PrepareConfig(partners=args.partners, seed=args.seed, origin=args.origin)    # its checks, declared once there
+    if args.ease_most_rated < 0:
+        raise UserError(f"--ease-most-rated must be 0 (every rated movie) or more, got {args.ease_most_rated}")
     work = Path(args.work_dir)
     if work.exists() and not work.is_dir():
         raise UserError(f"--work-dir {work} is a file, not a folder")

@@ -49,6 +49,7 @@ import pandas as pd
 
 from serving import recommend as R
 from components.blessing_gate import read_ranking
+from pipeline.config import PipelineConfig
 from serving.ease import Ease, PairRanker, RankerParams, best_positions, mixed, standardised, watch_totals
 from serving.version_files import ratings_digest
 from transform_fn import features as F
@@ -69,7 +70,8 @@ RATING_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 
 # between bounds down to 1,000 of ML-100K's 1,614 rated movies, of the ML-1M-sized synthetic
 # data's 3,706 and of the ml-latest-small-shaped data's 8,255 (BENCHMARKS.md, "EASE on the
 # most rated movies", bench/ease_bound.py): the bound is ten times that.
-EASE_MOST_RATED = 10_000
+# A run sets it by PipelineConfig.ease_most_rated (run_local --ease-most-rated).
+EASE_MOST_RATED = PipelineConfig.ease_most_rated
 # the sequence model's share of the watch score: (1 - w) x EASE with recency + w x its pair score
 SEQUENCE_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 RESAMPLES = 1000
@@ -406,22 +408,24 @@ def coverage(scorer: R.Scorer, tables: R.Tables, ranked: PairRanker, pairs: int,
 
 def measure(model: Path, baseline: Path | None, prepared: Path, rows: int = SUMMARY_ROWS,
             singles: int = SUMMARY_SINGLES, pairs: int = SUMMARY_PAIRS, seed: int = 0,
-            retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL) -> dict:
+            retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL, most_rated: int | None = EASE_MOST_RATED) -> dict:
     """The ranker's settings chosen on eval, then the table on test pair and single rows."""
-    return measure_and_fit(model, baseline, prepared, rows, singles, pairs, seed, retrieval)[0]
+    return measure_and_fit(model, baseline, prepared, rows, singles, pairs, seed, retrieval, most_rated)[0]
 
 
 def measure_and_fit(model: Path, baseline: Path | None, prepared: Path, rows: int = SUMMARY_ROWS,
                     singles: int = SUMMARY_SINGLES, pairs: int = SUMMARY_PAIRS, seed: int = 0,
-                    retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL) -> tuple[dict, Ease]:
+                    retrieval: R.Retrieval | None = R.DEFAULT_RETRIEVAL, most_rated: int | None = EASE_MOST_RATED
+                    ) -> tuple[dict, Ease]:
     """measure()'s result, and the served EASE: fitted on every rating at the chosen lambda,
-    as the service ranks with it (the RankingEvaluator puts it into the version it pushes)."""
+    as the service ranks with it (the RankingEvaluator puts it into the version it pushes).
+    EASE is fitted on the `most_rated` movies (None: every rated movie)."""
     started = time.time()
     tables = R.Tables(prepared)
     catalogue = Catalogue(tables)
     scorer = R.Scorer(model)
     keep = retrieval.size if retrieval is not None else None
-    params, chosen = choose(tables, catalogue, scorer, rows, seed, keep)
+    params, chosen = choose(tables, catalogue, scorer, rows, seed, keep, most_rated)
     before = tables.ratings[tables.ratings["split"] != F.TEST_SPLIT]
     ease, pop = Ease.fit(before, catalogue.ids, params.lam, params.most_rated), catalogue.counts(before)
     table, per_row = {}, {}

@@ -28,7 +28,7 @@ from pathlib import Path
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from serving.ranking import SUMMARY_PAIRS, SUMMARY_ROWS, SUMMARY_SINGLES
+from serving.ranking import EASE_MOST_RATED, SUMMARY_PAIRS, SUMMARY_ROWS, SUMMARY_SINGLES
 from serving.version_files import EASE_PATH, RANKING_PATH, write_ease
 from transform_fn import features as F
 
@@ -106,14 +106,17 @@ def RankingEvaluator(
     singles: tfx.dsl.components.Parameter[int] = SUMMARY_SINGLES,
     pairs: tfx.dsl.components.Parameter[int] = SUMMARY_PAIRS,
     seed: tfx.dsl.components.Parameter[int] = 0,
+    most_rated: tfx.dsl.components.Parameter[int] = EASE_MOST_RATED,
     code_version: tfx.dsl.components.Parameter[str] = "",
 ) -> None:
+    """most_rated: EASE fitted on at most this many of the most rated movies; 0: every rated one."""
     from serving.ranking import measure_and_fit
 
     with tempfile.TemporaryDirectory() as scratch:
         result, served = measure_and_fit(Path(model.uri) / F.SERVING_FORMAT,
                                          Path(baseline_model.uri) / F.SERVING_FORMAT,
-                                         local_prepared(data_root, scratch), rows, singles, pairs, seed)
+                                         local_prepared(data_root, scratch), rows, singles, pairs, seed,
+                                         most_rated=most_rated or None)
     result["data"] = Path(data_root.rstrip("/")).name
     evaluation.set_int_custom_property("passed", int(result["check"]["passed"]))
     tf.io.gfile.makedirs(evaluation.uri)
@@ -124,8 +127,8 @@ def RankingEvaluator(
 
 
 def ranking_evaluator(model, baseline_model, data_root: str, rows: int = SUMMARY_ROWS,
-                      singles: int = SUMMARY_SINGLES, pairs: int = SUMMARY_PAIRS):
+                      singles: int = SUMMARY_SINGLES, pairs: int = SUMMARY_PAIRS, most_rated: int = EASE_MOST_RATED):
     """The factory create_pipeline takes: the component on the two Trainers' model channels
     (its `evaluation` for the BlessingGate, its `ranked_model` for the Pusher)."""
     return RankingEvaluator(model=model, baseline_model=baseline_model, data_root=data_root, rows=rows,
-                            singles=singles, pairs=pairs, code_version=ranking_code_version())
+                            singles=singles, pairs=pairs, most_rated=most_rated, code_version=ranking_code_version())

@@ -8,7 +8,9 @@ import dataclasses
 import inspect
 
 import numpy as np
+import pytest
 
+from common.errors import UserError
 from runners import run_local
 from trainer_fn.hparams import HParams
 
@@ -104,6 +106,27 @@ def test_force_push_flows_into_the_config_and_the_blessing_gate(tmp_path):
     assert gate.exec_properties["force_push"] is True
     gate = next(c for c in create_pipeline(_config(tmp_path)).components if c.id == "BlessingGate")
     assert gate.exec_properties["force_push"] is False
+
+
+def test_ease_most_rated_flows_into_the_ranking_evaluator(tmp_path):
+    from pipeline.config import PipelineConfig
+    from pipeline.pipeline import create_pipeline
+    from serving.ranking import EASE_MOST_RATED
+    from serving.ranking_evaluator import ranking_evaluator
+
+    def bound(*flags):
+        config = _config(tmp_path, *flags)
+        ranker = next(c for c in create_pipeline(config, ranking_evaluator).components if c.id == "RankingEvaluator")
+        return config.ease_most_rated, ranker.exec_properties["most_rated"]
+
+    assert bound() == (EASE_MOST_RATED, EASE_MOST_RATED) == (10_000, 10_000)
+    assert bound("--ease-most-rated", "2500") == (2500, 2500)
+    assert bound("--ease-most-rated", "0") == (0, 0)        # every rated movie
+    with pytest.raises(UserError, match="--ease-most-rated must be 0"):
+        run_local.check_args(run_local.parse_args(["--ease-most-rated", "-1"]))
+    for bad in (-1, 2.5, True, "10"):                         # a settings file's value (Kubeflow)
+        with pytest.raises(ValueError, match="ease_most_rated must be a whole number"):
+            PipelineConfig(ease_most_rated=bad)
 
 
 def _rows(seed=0, n=600):
