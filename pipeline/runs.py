@@ -117,8 +117,8 @@ def _summary(s, run, pipeline_name: str) -> RunSummary:
             component=name, state=states.get(e.last_known_state, str(e.last_known_state)),
             started=e.create_time_since_epoch / 1000.0, ended=e.last_update_time_since_epoch / 1000.0,
             outputs={k: [artifacts[i] for i in ids] for k, ids in outputs.get(e.id, {}).items()},
-            properties={k: v.string_value or v.int_value or v.double_value
-                        for k, v in e.custom_properties.items()})
+            properties={k: getattr(v, v.WhichOneof("value")) for k, v in e.custom_properties.items()
+                        if v.WhichOneof("value")})
     return RunSummary(run_id=run.name, components=components)
 
 

@@ -55,6 +55,26 @@ def test_first_run_completes_is_blessed_and_pushed(first_run, first_run_console,
     assert (pushed / "saved_model.pb").exists()
 
 
+def test_the_beam_modes_benchmark_reruns_a_component_on_the_runs_inputs_and_writes_only_its_scratch(
+        first_run, work, tmp_path):
+    from bench import beam_modes
+
+    own = Path(first_run.output("StatisticsGen", "statistics").uri)
+    before = sorted((str(p), p.stat().st_mtime_ns) for p in own.rglob("*"))
+    spec = beam_modes.spec_of(work, "StatisticsGen")
+    assert spec["inputs"]["examples"]["artifact"] and spec["properties"]["exclude_splits"] == "[]"
+    spec.update(scratch=str(tmp_path), beam_args=beam_modes.beam_args("in_memory"))
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    beam_modes.child(str(tmp_path / "spec.json"))     # what each measured child process runs
+    written = {p.parent.name for p in (tmp_path / "statistics").rglob("FeatureStats.pb")}
+    assert written == {f"Split-{s}" for s in F.SPLITS}
+    assert sorted((str(p), p.stat().st_mtime_ns) for p in own.rglob("*")) == before
+    assert beam_modes.beam_args("multi_processing:2") == ["--direct_running_mode=multi_processing",
+                                                          "--direct_num_workers=2"]
+    with pytest.raises(ValueError, match="unknown mode"):
+        beam_modes.beam_args("fast")
+
+
 def test_the_summary_and_the_report_hold_the_ranking_metrics(first_run, first_run_console, work):
     path = report_dir(WorkLayout.at(work).reports, first_run.run_id) / ranking_metrics.RESULT_FILE
     ranking = json.loads(path.read_text())

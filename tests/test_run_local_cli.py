@@ -218,7 +218,7 @@ def _parsers(main) -> list:
 
 
 def test_every_flag_of_every_command_line_has_a_help_text():
-    from bench import data_stage, ease_bound, model, origin, peers, ranking, scale, sequence
+    from bench import beam_modes, data_stage, ease_bound, model, origin, peers, ranking, scale, sequence
     from bench import serve as bench_serve
     from data import cli as data_cli
     from report import report
@@ -227,7 +227,7 @@ def test_every_flag_of_every_command_line_has_a_help_text():
 
     for main in (data_cli.main, run_kubeflow.main, recommend.main, serve.main, report.main, data_stage.main,
                  model.main, origin.main, peers.main, ranking.main, scale.main, sequence.main, bench_serve.main,
-                 ease_bound.main):
+                 ease_bound.main, beam_modes.main):
         parsers = _parsers(main)
         assert parsers, main
         for p in parsers:
