@@ -348,17 +348,21 @@ def _movie_table(raw_dir: Path, movies: pd.DataFrame, rejects: Rejects | None = 
     return table[cols].sort_values("movie_id").reset_index(drop=True), people, counts
 
 
-def _joined(windows: pd.DataFrame, prefix: str, hist: int, key: str = "hist", filled: str = "movie") -> np.ndarray:
+def _joined(windows: pd.DataFrame, prefix: str, hist: int, key: str = "hist", filled: str = "movie",
+            rows: int = CHUNK_ROWS) -> np.ndarray:
     """<key>_<prefix>_1..hist as one '|'-joined string per window, '' in padded slots (those
-    whose <key>_<filled>_k is PAD_MOVIE)."""
-    parts = []
-    for k in range(1, hist + 1):
-        movie = windows[f"{key}_{filled}_{k}"].to_numpy()
-        value = windows[f"{key}_{prefix}_{k}"].astype(str).to_numpy()
-        parts.append(np.where(movie == PAD_MOVIE, "", value))
-    out = parts[0].astype(object)
-    for p in parts[1:]:
-        out = out + F.LIST_SEPARATOR + p.astype(object)
+    whose <key>_<filled>_k is PAD_MOVIE). Made `rows` windows at a time: each slot's values as
+    text for every window at once (30 slots of recent ratings) peaked at about 1 GB at ML-1M's
+    size."""
+    out = np.empty(len(windows), dtype=object)
+    for start in range(0, len(windows), rows):
+        at = slice(start, start + rows)
+        joined = None
+        for k in range(1, hist + 1):
+            value = windows[f"{key}_{prefix}_{k}"].iloc[at].astype(str).to_numpy()
+            part = np.where(windows[f"{key}_{filled}_{k}"].to_numpy()[at] == PAD_MOVIE, "", value).astype(object)
+            joined = part if joined is None else joined + F.LIST_SEPARATOR + part
+        out[at] = joined
     return out
 
 
