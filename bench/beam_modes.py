@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -116,12 +115,12 @@ def child(spec_path: str) -> None:
     executor_class(context).Do(inputs, outputs, dict(spec["properties"]))
 
 
-def measure(work_dir: Path, component: str, mode: str, log) -> dict:
-    spec = spec_of(work_dir, component)
+def measure(spec: dict, mode: str, log) -> dict:
+    """One child process running spec_of's component in `mode`: its wall time and peak RSS."""
+    component = spec["component"]
     with tempfile.TemporaryDirectory(prefix="beam-modes-") as scratch:
-        spec.update(scratch=scratch, beam_args=beam_args(mode))
         path = Path(scratch) / "spec.json"
-        path.write_text(json.dumps(spec, default=str))
+        path.write_text(json.dumps({**spec, "scratch": scratch, "beam_args": beam_args(mode)}, default=str))
         started = time.time()
         proc = subprocess.Popen([sys.executable, "-m", "bench.beam_modes", "--child", str(path)], cwd=PROJECT_ROOT,
                                 env=_env(PROJECT_ROOT), stdout=log, stderr=subprocess.STDOUT)
@@ -173,8 +172,9 @@ def main(argv=None) -> None:
     with open(log_path, "w") as log:
         print(f"output of every run in {log_path}", flush=True)
         for component in args.components:
+            spec = spec_of(work_dir, component)
             for mode in args.modes:
-                r = results.setdefault(component, {})[mode] = measure(work_dir, component, mode, log)
+                r = results.setdefault(component, {})[mode] = measure(spec, mode, log)
                 print(f"{component:14s} {mode:20s} {r['seconds']:7.1f} s {r['peak_rss_mb']:9,.0f} MB", flush=True)
     command = "python -m bench.beam_modes --work-dir <the work folder of the run> " + \
         f"--components {' '.join(args.components)} --modes {' '.join(args.modes)} --write"
