@@ -97,3 +97,22 @@ def test_a_target_outside_the_vocabulary_adds_no_loss():
     _, history = seq.fit(sequences, cases, 14, HParams(**{**HP.__dict__, "sequence_epochs": 2}),
                          log=lambda line: None)
     assert all(loss < 10 for loss in history["loss"])
+
+
+def test_the_loss_on_real_positions_only_equals_every_positions_loss_masked():
+    """next_movie_loss computes logits at the positions with a real movie in and out only; it is
+    the same number as the full logits' cross-entropy with padding and out-of-vocabulary
+    targets masked, so that skipping them changes the time of a step, not the model."""
+    model = seq.build(14, HP)
+    window = np.array([[0, 0, 0, 1, 2, 3, 4],         # padding first
+                       [5, 6, 13, 7, 8, 9, 10],       # 13: the out-of-vocabulary row, in and out
+                       [0, 0, 0, 0, 0, 0, 11]])       # no target at all
+    inputs, targets = window[:, :-1], window[:, 1:]
+    logits = model(tf.constant(inputs)).numpy().astype(np.float64)
+    log_p = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) \
+        - logits.max(-1, keepdims=True)
+    mask = (inputs > 0) & (targets > 0) & (targets < 13)
+    expected = -np.take_along_axis(log_p, targets[..., None], -1)[..., 0][mask].mean()
+    assert mask.sum() == 3 + 5                      # an out-of-vocabulary movie in is still read
+    np.testing.assert_allclose(float(seq.next_movie_loss(model, tf.constant(window))), expected, rtol=1e-5)
+    assert float(seq.next_movie_loss(model, tf.constant(window[2:]))) == 0.0   # nothing to predict: no NaN
