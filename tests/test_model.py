@@ -144,8 +144,10 @@ def _baseline(t: FactorTables, users, movies):
 
 
 def test_the_recent_terms_are_the_residuals_of_the_ratings_the_baseline_has_not_seen():
-    """Each recency weight alone: the drift over the members' recent ratings, its
-    similarity-weighted form, the movie's recent raters; padded slots add nothing."""
+    """Each recency weight alone: the members' recent residuals weighted by each movie's
+    similarity to the target, the movie's recent raters; padded slots add nothing. The plain
+    drift over the recent ratings is no term (the weight vector is the window's drift, these
+    two and the fold-in)."""
     from trainer_fn.model import RECENCY_LAYER
 
     tables = _tables()
@@ -154,25 +156,24 @@ def test_the_recent_terms_are_the_residuals_of_the_ratings_the_baseline_has_not_
     users = {s: x[F.USER_IDX.format(side=s)] for s in F.SIDES}
     start = (_baseline(tables, users["a"], x[F.MOVIE_IDX]) + _baseline(tables, users["b"], x[F.MOVIE_IDX])) / 2
     layer = m.get_layer(RECENCY_LAYER)
-    assert layer.get_weights()[0].shape == (5, 1)      # + the fold-in term (index 4)
+    assert layer.get_weights()[0].shape == (4, 1)      # + the fold-in term (index 3)
     np.testing.assert_allclose(m(x, training=False).numpy(), start, atol=1e-4)   # weights 0: the baseline
-    since, similar = [], []
+    similar = []
     for s in F.SIDES:
         movies, mask = x[F.RECENT_IDX.format(side=s)], x[F.RECENT_MASK.format(side=s)]
         res = (x[F.RECENT_RATING.format(side=s)] - _baseline(tables, users[s][:, None], movies)) * mask
-        since.append(res.sum(-1) / (mask.sum(-1) + 3))
         q = tables.movie_vectors / np.linalg.norm(tables.movie_vectors, axis=-1, keepdims=True)
         w = np.maximum(np.sum(q[movies] * q[x[F.MOVIE_IDX]][:, None], -1), 0) ** 2 * mask
         similar.append((w * res).sum(-1) / (w.sum(-1) + 0.5))
     raters, mask = x[F.RATER_IDX], x[F.RATER_MASK]
     received = ((x[F.RATER_RATING] - _baseline(tables, raters, x[F.MOVIE_IDX][:, None])) * mask).sum(-1) / (mask.sum(-1) + 5)
-    for k, term in ((1, (since[0] + since[1]) / 2), (2, (similar[0] + similar[1]) / 2), (3, received)):
-        weights = np.zeros((5, 1), np.float32)
+    for k, term in ((1, (similar[0] + similar[1]) / 2), (2, received)):
+        weights = np.zeros((4, 1), np.float32)
         weights[k] = 1.0
         layer.set_weights([weights])
         np.testing.assert_allclose(m(x, training=False).numpy(), start + term, atol=1e-4, err_msg=str(k))
-    assert np.abs(received).max() > 0.1 and np.abs(since[0]).max() > 0.1
-    layer.set_weights([np.ones((5, 1), np.float32)])
+    assert np.abs(received).max() > 0.1 and np.abs(similar[0]).max() > 0.05
+    layer.set_weights([np.ones((4, 1), np.float32)])
     padded = dict(x)
     for name in (F.RATER_IDX, F.RATER_RATING):
         padded[name] = np.where(x[F.RATER_MASK] > 0, x[name], 7).astype(x[name].dtype)   # junk under the mask
@@ -212,15 +213,15 @@ def test_the_foldin_term_is_each_members_ridge_update_from_their_readable_rating
     m = build_model(SIZES, HParams(embedding_dim=8, foldin_l2=2.0), label_mean=3.5, baseline=tables)
     users = {s: x[F.USER_IDX.format(side=s)] for s in F.SIDES}
     start = (_baseline(tables, users["a"], x[F.MOVIE_IDX]) + _baseline(tables, users["b"], x[F.MOVIE_IDX])) / 2
-    weights = np.zeros((5, 1), np.float32)
-    weights[4] = 1.0
+    weights = np.zeros((4, 1), np.float32)
+    weights[3] = 1.0
     m.get_layer(RECENCY_LAYER).set_weights([weights])
     expected = _foldin(tables, x, 2.0)
     assert np.abs(expected).max() > 0.05
     np.testing.assert_allclose(m(x, training=False).numpy(), start + expected, atol=1e-4)
     np.testing.assert_allclose(m(_swapped(x), training=False).numpy(), m(x, training=False).numpy(), atol=1e-5)
     off = build_model(SIZES, HParams(embedding_dim=8, foldin_l2=0.0), label_mean=3.5, baseline=tables)
-    assert off.get_layer(RECENCY_LAYER).get_weights()[0].shape == (4, 1)
+    assert off.get_layer(RECENCY_LAYER).get_weights()[0].shape == (3, 1)
 
 
 def test_the_second_model_term_is_its_pair_prediction_minus_the_baselines():
@@ -230,8 +231,8 @@ def test_the_second_model_term_is_its_pair_prediction_minus_the_baselines():
     x = _inputs(np.random.default_rng(6))
     tf.keras.utils.set_random_seed(0)
     m = build_model(SIZES, HParams(embedding_dim=8, foldin_l2=0.0), label_mean=3.5, baseline=tables, second=second)
-    weights = np.zeros((5, 1), np.float32)
-    weights[4] = 1.0
+    weights = np.zeros((4, 1), np.float32)
+    weights[3] = 1.0
     m.get_layer(RECENCY_LAYER).set_weights([weights])
     a, b, movie = x[F.USER_IDX.format(side="a")], x[F.USER_IDX.format(side="b")], x[F.MOVIE_IDX]
     # the weight 1 on (second - baseline) leaves the second model's own pair prediction
@@ -313,9 +314,9 @@ def test_each_hand_made_term_is_judged_on_the_held_slice_with_weights_refitted_w
     m = _untrained(True)
     hp = HParams(embedding_dim=8)
     names = recency_term_names(hp, neighbourhood=False, second=False)
-    assert names == ["window drift", "recent drift", "recent like the target", "the movie's recent raters", "fold-in"]
+    assert names == ["window drift", "recent like the target", "the movie's recent raters", "fold-in"]
     features = tf.keras.Model(m.inputs, m.get_layer(RECENCY_LAYER).input)(x, training=False).numpy().reshape(600, -1)
-    truth = np.array([0.0, 0.0, 0.0, 1.0, 0.0])        # the labels follow the movie's recent raters only
+    truth = np.array([0.0, 0.0, 1.0, 0.0])             # the labels follow the movie's recent raters only
     y = (m(x, training=False).numpy() + features @ truth + rng.normal(0, 0.05, 600)).astype(np.float32)
     before = m(x, training=False).numpy()
     tune = tf.data.Dataset.from_tensor_slices(({k: v[:400] for k, v in x.items()}, y[:400])).batch(128)
@@ -324,7 +325,7 @@ def test_each_hand_made_term_is_judged_on_the_held_slice_with_weights_refitted_w
     assert out["held_rows"] == 200 and list(out["terms"]) == names
     raters = out["terms"]["the movie's recent raters"]
     assert raters["weight_on_tune"] > 0.8 and raters["difference"] > 0.05 and raters["interval"][0] > 0
-    assert abs(out["terms"]["recent drift"]["difference"]) < 0.01
+    assert abs(out["terms"]["window drift"]["difference"]) < 0.01
     assert out["held_rmse_with_all"] < 0.07
     with pytest.raises(ValueError, match="terms"):
         term_ablation(m, tune, {k: v[400:] for k, v in x.items()}, y[400:], names[:-1], seed=0)

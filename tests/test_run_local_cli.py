@@ -240,12 +240,12 @@ def test_the_summary_names_each_terms_weight_difference_and_interval():
     terms = {"held_rows": 3293, "held_rmse_with_all": 0.7704,
              "terms": {"neighbourhood": {"weight_on_tune": 1.081, "held_rmse_without": 0.7752, "difference": 0.0048,
                                          "interval": [-0.0028, 0.0137]},
-                       "recent drift": {"weight_on_tune": 0.0, "held_rmse_without": 0.77035, "difference": 0.0,
+                       "window drift": {"weight_on_tune": 0.0, "held_rmse_without": 0.77035, "difference": 0.0,
                                         "interval": [0.0, 0.0]}}}
     lines = run_local.terms_lines(terms)
     assert "0.7704 with every term (3,293 rows)" in lines[0]
     assert lines[1].split() == ["neighbourhood", "weight", "1.08", "+0.0048", "[-0.0028,", "+0.0137]"]
-    assert lines[2].split()[:4] == ["recent", "drift", "weight", "0.00"]
+    assert lines[2].split()[:4] == ["window", "drift", "weight", "0.00"]
 
 
 def test_bench_origin_tables_the_default_runs_terms_and_nothing_without_them():
