@@ -400,8 +400,10 @@ def coverage(scorer: R.Scorer, tables: R.Tables, ranked: PairRanker, pairs: int,
         plain = ranked.watch([ma, mb], ids, decay=1.0, liked=False)
         shown["EASE"] |= set(ids[np.lexsort((ids, -plain))[:K]].tolist())
         # the service's list: rank() by the pair rating and the watch score, which needs no
-        # member's own rating (top=0: predict_raw is not called)
-        top = R.rank(R.score_pair(scorer, tables, ma, mb, retrieval=retrieval, ranker=ranked, top=0), "average", K)
+        # member's own rating (top=0: predict_raw is not called; listed=K: the pair ratings of
+        # the candidates that can reach the first K places)
+        top = R.rank(R.score_pair(scorer, tables, ma, mb, retrieval=retrieval, ranker=ranked, top=0, listed=K),
+                     "average", K)
         shown[RANKER] |= set(int(m) for m in top["movie_id"])
     return {name: len(s) / max(len(tables.movies), 1) for name, s in shown.items()}
 

@@ -41,6 +41,7 @@ MMR_LAMBDA = 0.7                      # relevance weight of the diversifying re-
 MMR_POOL = 5                          # the re-rank picks from the top MMR_POOL * n (at least 50)
 SCORE_BATCH = 4096
 SEQUENCE_BATCH = 512                  # histories per watch_next call
+FIRST_SCORED = 64                     # candidates rated in bounded_pair_ratings' first call
 POPULAR_CANDIDATES = 100              # the most rated unseen movies, always scored
 NEAR_CANDIDATES = 300                 # and this many more: the unseen movies nearest the histories
 # The trained movie table retrieval reads, the first one present and not all zero: the SVD++
@@ -494,16 +495,19 @@ class Scorer:
 
 def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
                retrieval: Retrieval | None = DEFAULT_RETRIEVAL, movies: pd.DataFrame | None = None,
-               ranker=None, top: int | None = None) -> pd.DataFrame:
+               ranker=None, top: int | None = None, listed: int | None = None) -> pd.DataFrame:
     """The candidates (every unseen movie with retrieval=None; or `movies`) with their
     predictions, in catalogue order. With a pair ranker (`ranker`, else the tables'), the
     candidates are the retrieval.size unseen movies of highest watch score, and the frame
     has their watch score and the rating weight the ranking adds to it.
 
     top: only the `top` candidates of highest `average` score (rank()'s order) need each
-    member's rating: every candidate's pair rating comes from predict_pair_raw, and
-    predict_raw (members and attention) runs on those `top` only; the others' member ratings
-    are NaN. The list rank(frame, "average", k) is the same for every k <= top."""
+    member's rating: pair ratings come from predict_pair_raw, and predict_raw (members and
+    attention) runs on those `top` only; the others' member ratings are NaN. listed (default
+    top): with the pair ranker, the pair rating is computed only for the candidates that can
+    reach the first `listed` places (bounded_pair_ratings), NaN for the others. The list
+    rank(frame, "average", k) is the same for every k <= listed as with every candidate
+    scored."""
     members = [a] if a is b else [a, b]
     ranker = ranker if ranker is not None else tables.ranker
     watch = None
@@ -518,8 +522,10 @@ def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
             movies, watch = movies.iloc[keep], watch[keep]
     movies = tables.candidates(members, retrieval, scorer.embedding) if movies is None else movies
     rows = tables.request_arrays(scorer, a, b, movies)
-    if top is not None and watch is not None and top < len(movies):
-        scores = _score_top(scorer, rows, watch, ranker.weight(single=a is b), movies["movie_id"].to_numpy(), top)
+    listed = top if listed is None else listed
+    if top is not None and listed is not None and watch is not None and max(top, listed) < len(movies):
+        scores = _score_top(scorer, rows, watch, ranker.weight(single=a is b), movies["movie_id"].to_numpy(), top,
+                            max(top, listed))
     else:
         scores = scorer.score_arrays(rows)
     frame = movies[["movie_id", "title", "year", "genres", "director"]].reset_index(drop=True)
@@ -542,13 +548,44 @@ def sequence_part(scorer: Scorer, ranker, members: list[Member], ids) -> np.ndar
     return scorer.pair_sequence_scores([list(m.profile) for m in members], ids)
 
 
+def bounded_pair_ratings(scorer: Scorer, rows: dict[str, np.ndarray], watch: np.ndarray, weight: float,
+                         ids: np.ndarray, listed: int, first: int | None = None) -> np.ndarray:
+    """Each row's pair rating where the row can reach the first `listed` places of the list by
+    watch + weight x pair rating (ties by the pair rating, then the movie id), NaN where it
+    cannot. A pair rating is at most RATING_MAX, so a row whose watch + max(weight, 0) x
+    RATING_MAX is below the listed-th best score of the rows already scored cannot enter: rows
+    are scored in order of that bound (the watch score's), `first` of them (default
+    FIRST_SCORED) and then every row whose bound still reaches the list, in one more call.
+    The list is the one that scoring every row gives."""
+    n = len(ids)
+    pair = np.full(n, np.nan)
+    if n == 0 or listed <= 0:
+        return pair
+    order = np.lexsort((ids, -watch))
+    descending_bound = -(watch[order] + max(weight, 0.0) * F.RATING_MAX)     # ascending
+    done, need = 0, min(n, max(listed, FIRST_SCORED if first is None else first))
+    while need > done:
+        chunk = order[done:need]
+        pair[chunk] = scorer.pair_ratings({name: values[chunk] for name, values in rows.items()})
+        done = need
+        scored = order[:done]
+        if done < listed:
+            need = n
+            continue
+        threshold = np.partition(watch[scored] + weight * pair[scored], done - listed)[done - listed]
+        need = max(done, int(np.searchsorted(descending_bound, -threshold, side="right")))
+    return pair
+
+
 def _score_top(scorer: Scorer, rows: dict[str, np.ndarray], watch: np.ndarray, weight: float, ids: np.ndarray,
-               top: int) -> dict[str, np.ndarray]:
+               top: int, listed: int) -> dict[str, np.ndarray]:
     """score()'s columns with the members' ratings and attention for the `top` rows of highest
-    watch + weight x pair rating only (ties as rank(): the pair rating, then the movie id);
-    rows: the rows as the scorer's input arrays (Tables.request_arrays)."""
-    pair = np.asarray(scorer.pair_ratings(rows))
-    best = np.lexsort((ids, -pair, -(watch + weight * pair)))[:top]
+    watch + weight x pair rating only (ties as rank(): the pair rating, then the movie id),
+    and the pair rating of the rows that can reach the first `listed` places only
+    (bounded_pair_ratings); rows: the rows as the scorer's input arrays (Tables.request_arrays)."""
+    pair = bounded_pair_ratings(scorer, rows, watch, weight, ids, listed)
+    known = ~np.isnan(pair)
+    best = np.lexsort((ids, -np.where(known, pair, -np.inf), -np.where(known, watch + weight * pair, -np.inf)))[:top]
     full = scorer.score_arrays({name: values[best] for name, values in rows.items()})
     n = len(ids)
     out = {"pair_rating": pair}
@@ -639,29 +676,39 @@ def top_contributors(tables: Tables, members: list[Member], movie_ids, scorer: S
     part "EASE", the movie that adds most to its EASE score (one product per member)."""
     ranker = tables.ranker
     if scorer is not None and ranker.params.sequence_weight and scorer.has_sequence:
-        return [[("sequence", *found) if found else None for found in sequence_reasons(scorer, m, movie_ids)]
-                for m in members]
+        return [[("sequence", *found) if found else None for found in mine]
+                for mine in sequence_reasons(scorer, members, movie_ids)]
     return [[("EASE", *found) if found else None
              for found in ranker.ease.top_contributors(m.profile, movie_ids, ranker.params.decay,
                                                        m.profile_ratings if ranker.params.liked else None)]
             for m in members]
 
 
-def sequence_reasons(scorer: Scorer, member: Member, movie_ids) -> list[tuple[int, float] | None]:
-    """For each of movie_ids, the movie of the member's last sequence_length whose removal from
-    their history lowers log p(movie | history) most, and by how much (None where no removal
-    lowers it): the same watch_next graph, once with the history whole and once without each
-    of its latest movies, in one batch."""
-    profile = list(member.profile)
-    latest = profile[-scorer.sequence_length:] if scorer.sequence_length else []
-    older = profile[:len(profile) - len(latest)]
-    variants = [profile] + [older + latest[:i] + latest[i + 1:] for i in range(len(latest))]
-    if not latest:
-        return [None] * len(list(movie_ids))
-    scores = scorer.next_log_probabilities(variants, movie_ids)
-    drop = scores[0][None, :] - scores[1:]            # [latest movies, movie_ids]
-    best = np.argmax(drop, axis=0)
-    return [(int(latest[i]), float(drop[i, j])) if drop[i, j] > 0 else None for j, i in enumerate(best)]
+def sequence_reasons(scorer: Scorer, members: list[Member], movie_ids) -> list[list[tuple[int, float] | None]]:
+    """For each member, for each of movie_ids: the movie of the member's last sequence_length
+    whose removal from their history lowers log p(movie | history) most, and by how much (None
+    where no removal lowers it). The same watch_next graph, for each member once with the
+    history whole and once without each of its latest movies: every member's variants in one
+    batch."""
+    movie_ids = list(movie_ids)
+    variants, spans = [], []
+    for member in members:
+        profile = list(member.profile)
+        latest = profile[-scorer.sequence_length:] if scorer.sequence_length else []
+        older = profile[:len(profile) - len(latest)]
+        spans.append((len(variants), latest))
+        if latest:
+            variants += [profile] + [older + latest[:i] + latest[i + 1:] for i in range(len(latest))]
+    scores = scorer.next_log_probabilities(variants, movie_ids) if variants else None
+    out = []
+    for start, latest in spans:
+        if not latest:
+            out.append([None] * len(movie_ids))
+            continue
+        drop = scores[start][None, :] - scores[start + 1:start + 1 + len(latest)]    # [latest movies, movie_ids]
+        best = np.argmax(drop, axis=0)
+        out.append([(int(latest[i]), float(drop[i, j])) if drop[i, j] > 0 else None for j, i in enumerate(best)])
+    return out
 
 
 def reason(tables: Tables, row, members: list[Member], contributors: list | None = None) -> str:
