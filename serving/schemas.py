@@ -135,7 +135,8 @@ class Recommendations(BaseModel):
     mode: Literal["pair", "single"]
     strategy: Strategy
     diversify: bool
-    candidates: int = Field(description="how many unseen movies were scored")
+    candidates: int = Field(description="how many unseen movies were ranked (each with its watch score under the "
+                                        "pair ranker; the pair rating only where it could reach the list)")
     items: list[Item]
     genre_spread: GenreSpread
 
