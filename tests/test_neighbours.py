@@ -70,8 +70,8 @@ def test_the_tables(fit):
         padded(hood, len(hood.keys) - 1)
 
 
-def test_in_the_model_it_is_the_fifth_recency_term_averaged_over_the_members():
-    """build_model with a neighbourhood: recency weight 5 alone adds the mean of the two
+def test_in_the_model_it_is_the_fourth_recency_term_averaged_over_the_members():
+    """build_model with a neighbourhood: recency weight 4 alone adds the mean of the two
     members' terms over their window and recent slots; (A, B) = (B, A); a masked slot's
     movie does not count."""
     from tests.test_model import SIZES, _baseline, _inputs, _swapped, _tables
@@ -87,12 +87,12 @@ def test_in_the_model_it_is_the_fifth_recency_term_averaged_over_the_members():
     events = Ratings(users, movies, rng.integers(1, 6, len(users)).astype(np.float32))
     hood = neighbourhood(tables, events, n_movies, 8, 5.0)
     tf.keras.utils.set_random_seed(0)
-    hp = HParams(embedding_dim=8, neighbour_alpha=ALPHA, foldin_l2=0.0)   # the fold-in term off: knn is the fifth
+    hp = HParams(embedding_dim=8, neighbour_alpha=ALPHA, foldin_l2=0.0)   # the fold-in term off: knn is the fourth
     m = build_model(SIZES, hp, label_mean=3.5, baseline=tables, neighbourhood=hood)
     layer = m.get_layer(RECENCY_LAYER)
-    assert layer.get_weights()[0].shape == (5, 1)
-    weights = np.zeros((5, 1), np.float32)
-    weights[4] = 1.0
+    assert layer.get_weights()[0].shape == (4, 1)
+    weights = np.zeros((4, 1), np.float32)
+    weights[3] = 1.0
     layer.set_weights([weights])
     x = _inputs(np.random.default_rng(6))
     got = m(x, training=False).numpy()
