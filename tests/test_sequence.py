@@ -116,3 +116,14 @@ def test_the_loss_on_real_positions_only_equals_every_positions_loss_masked():
     assert mask.sum() == 3 + 5                      # an out-of-vocabulary movie in is still read
     np.testing.assert_allclose(float(seq.next_movie_loss(model, tf.constant(window))), expected, rtol=1e-5)
     assert float(seq.next_movie_loss(model, tf.constant(window[2:]))) == 0.0   # nothing to predict: no NaN
+
+
+def test_the_next_movie_after_the_whole_sequence_is_the_last_positions_of_every_position():
+    """last_log_probabilities computes the last block at the last position only: the same
+    log-probabilities as the last position of the full forward pass, with attention and with
+    the causal mean, for full, padded and empty histories."""
+    seqs = tf.constant([[3, 4, 5, 6, 7, 8], [0, 0, 0, 2, 9, 4], [0, 0, 0, 0, 0, 0]])
+    for heads in (2, 0):
+        model = seq.build(20, HParams(**{**HP.__dict__, "sequence_blocks": 2, "attention_heads": heads}))
+        full = tf.nn.log_softmax(model(seqs)[:, -1, :]).numpy()
+        np.testing.assert_allclose(model.last_log_probabilities(seqs).numpy(), full, atol=1e-4)

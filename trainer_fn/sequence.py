@@ -64,15 +64,21 @@ class Block(keras.layers.Layer):
         self.out = keras.layers.Dense(dim)
         self.drop = keras.layers.Dropout(dropout)
 
-    def call(self, x, mask, training=False):
+    def call(self, x, mask, training=False, last_only=False):
+        """last_only: the output at the last position only ([batch, 1, dim]), which reads every
+        position: what the next movie after the whole sequence needs from the last block."""
         h = self.norm1(x)
         if isinstance(self.mix, CausalMean):
-            a = self.mix(h, mask)
+            a = self.mix(h, mask)[:, -1:] if last_only else self.mix(h, mask)
+        elif last_only:
+            a = self.mix(h[:, -1:], h, attention_mask=mask[:, None, :], training=training)
         else:
             length = tf.shape(x)[1]
             causal = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
             allowed = tf.logical_and(causal[None], mask[:, None, :])
             a = self.mix(h, h, attention_mask=allowed, training=training)
+        if last_only:
+            x, mask = x[:, -1:], mask[:, -1:]
         x = x + self.drop(a, training=training)
         x = x + self.drop(self.out(self.hidden(self.norm2(x))), training=training)
         return x * tf.cast(mask, x.dtype)[..., None]
@@ -94,12 +100,14 @@ class SequenceModel(keras.Model):
         self.movie_bias = self.add_weight(name="sequence_movie_bias", shape=(rows,), initializer="zeros")
         self.invalid = tf.constant(np.isin(np.arange(rows), [0, rows - 1]))    # padding, out of vocabulary
 
-    def encode(self, seq, training=False):
+    def encode(self, seq, training=False, last_only=False):
+        """[batch, length, dim]; last_only: [batch, 1, dim], the last position's alone (the
+        last block computes its queries and feed-forward layer there only)."""
         mask = seq > 0
         x = self.movies(seq) * math.sqrt(self.dim) + self.positions(tf.range(tf.shape(seq)[1]))[None]
         x = self.drop(x, training=training) * tf.cast(mask, tf.float32)[..., None]
-        for block in self.blocks:
-            x = block(x, mask, training=training)
+        for i, block in enumerate(self.blocks):
+            x = block(x, mask, training=training, last_only=last_only and i == len(self.blocks) - 1)
         return self.norm(x)
 
     def logits_of(self, h):
@@ -111,7 +119,7 @@ class SequenceModel(keras.Model):
 
     def last_log_probabilities(self, seq):
         """log p(next movie | the whole sequence) [batch, rows] (the last position's)."""
-        return tf.nn.log_softmax(self.logits_of(self.encode(seq)[:, -1, :]))
+        return tf.nn.log_softmax(self.logits_of(self.encode(seq, last_only=True)[:, -1, :]))
 
 
 def build(rows: int, hp) -> SequenceModel:
