@@ -522,10 +522,10 @@ def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
             movies, watch = movies.iloc[keep], watch[keep]
     movies = tables.candidates(members, retrieval, scorer.embedding) if movies is None else movies
     rows = tables.request_arrays(scorer, a, b, movies)
-    listed = top if listed is None else listed
-    if top is not None and listed is not None and watch is not None and max(top, listed) < len(movies):
+    listed = None if top is None else max(top, top if listed is None else listed)
+    if listed is not None and watch is not None and listed < len(movies):
         scores = _score_top(scorer, rows, watch, ranker.weight(single=a is b), movies["movie_id"].to_numpy(), top,
-                            max(top, listed))
+                            listed)
     else:
         scores = scorer.score_arrays(rows)
     frame = movies[["movie_id", "title", "year", "genres", "director"]].reset_index(drop=True)
@@ -568,10 +568,9 @@ def bounded_pair_ratings(scorer: Scorer, rows: dict[str, np.ndarray], watch: np.
         chunk = order[done:need]
         pair[chunk] = scorer.pair_ratings({name: values[chunk] for name, values in rows.items()})
         done = need
+        if done < listed:              # fewer rows than places: every row is rated
+            break
         scored = order[:done]
-        if done < listed:
-            need = n
-            continue
         threshold = np.partition(watch[scored] + weight * pair[scored], done - listed)[done - listed]
         need = max(done, int(np.searchsorted(descending_bound, -threshold, side="right")))
     return pair
