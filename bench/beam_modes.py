@@ -10,8 +10,8 @@ whose process tree's RSS is sampled every 0.2 s (bench/scale.py RssSampler). The
 a scratch folder that is removed afterwards: the run's own artifacts are read, never written.
 Writes the `beam-modes` section of BENCHMARKS.md with --write.
 
-The pipeline runs every Beam component in `--direct_running_mode=in_memory`
-(PipelineConfig.beam_pipeline_args); `make run ARGS="--beam-arg=--direct_running_mode=multi_processing
+The pipeline runs every Beam component in Beam's default, `--direct_running_mode=in_memory`
+(PipelineConfig.beam_pipeline_args is empty); `make run ARGS="--beam-arg=--direct_running_mode=multi_processing
 --beam-arg=--direct_num_workers=2"` is the other choice this measures.
 """
 

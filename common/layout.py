@@ -13,6 +13,8 @@
       reports/<run id>/report.html       run reports
       reports/<run id>/ranking.json      the run's ranking metrics (run_local, after the pipeline)
       logs/                              run logs
+      tmp/                               the running pipeline's temporary files (TFX's and Beam's),
+                                         removed when the run ends (common/scratch.py)
       kubeflow/<pipeline name>.yaml      compiled Kubeflow spec (make kubeflow)
       bench/                             data-stage benchmark files (make bench-data);
       bench/scale/                       the scale benchmark's runs (make bench)
@@ -98,6 +100,10 @@ class WorkLayout:
     @property
     def logs(self) -> Path:
         return self.root / "logs"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
 
     @property
     def kubeflow(self) -> Path:

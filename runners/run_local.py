@@ -37,6 +37,7 @@ from common.console import Console
 from pipeline.config import PipelineConfig
 from common.comparison import Check
 from common.layout import DEFAULT_WORK_DIR, WorkLayout
+from common.scratch import private_tmp
 from trainer_fn.hparams import BASELINE_KINDS, BaselineParams, HParams
 from transform_fn import features as F
 
@@ -252,7 +253,8 @@ def _run(args, console: Console) -> run_summary.RunSummary:
     config = pipeline_config(args, work, prepared, manifest)
     from serving.ranking_evaluator import ranking_evaluator
 
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, None if args.no_ranking else ranking_evaluator))
+    with private_tmp(work.tmp):
+        tfx.orchestration.LocalDagRunner().run(create_pipeline(config, None if args.no_ranking else ranking_evaluator))
 
     result = run_summary.latest_run(config.metadata_path, config.pipeline_name)
     ranking = None

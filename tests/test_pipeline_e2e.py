@@ -15,6 +15,7 @@ from runners import run_local
 from pipeline import runs as run_summary
 from pipeline.config import PipelineConfig
 from common.layout import WorkLayout, synthetic_name
+from common.scratch import private_tmp
 from pipeline.pipeline import create_pipeline
 from serving import recommend as R
 from serving.recommend import recommend
@@ -109,6 +110,15 @@ def test_the_summary_and_the_report_hold_the_ranking_metrics(first_run, first_ru
     assert "Ranking on a sample of the test split" in html and f"{ranking['rankers']['pair ranker']['pair']['hr']:.3f}" in html
 
 
+def test_the_run_leaves_no_temporary_files(first_run, work):
+    layout = WorkLayout.at(work)
+    assert not layout.tmp.exists()
+    # With Beam's defaults TFX does not package a copy of itself for remote workers
+    # (pipeline/config.py beam_pipeline_args); the logs show every Beam component ran.
+    logs = "".join(p.read_text() for p in layout.logs.glob("*.log"))
+    assert "Component Evaluator is finished" in logs and "tfx_ephemeral" not in logs
+
+
 def test_pushed_model_scores_tf_examples_like_the_evaluator(first_run, work):
     test_dir = _prepared(work) / F.TEST_SPLIT
     test_rows = pd.concat([pd.read_csv(test_dir / f"{kind}.csv", dtype=str, keep_default_na=False)
@@ -171,8 +181,9 @@ def test_anomalies_stop_the_run_before_transform(first_run, work, tmp_path):
     eval_rows.to_csv(data / F.EVAL_SPLIT / "pairs.csv", index=False)
     layout = WorkLayout.at(tmp_path / "work")
     config = PipelineConfig.local(layout.root, data)
-    with pytest.raises(Exception, match="anomalies"):
+    with pytest.raises(Exception, match="anomalies"), private_tmp(layout.tmp):
         tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+    assert not layout.tmp.exists()      # the failed run's temporary files are gone too
     result = run_summary.latest_run(config.metadata_path, config.pipeline_name)
     assert result.components["AnomalyGate"].state == "FAILED"
     assert "Transform" not in result.components and "Trainer" not in result.components
