@@ -27,6 +27,7 @@ from pathlib import Path
 
 from bench import page as benchmarks_page
 from bench.scale import RssSampler, _env, _machine
+from common.scratch import private_tmp
 from common.layout import WorkLayout
 from pipeline.config import PROJECT_ROOT
 from transform_fn import features as F
@@ -112,7 +113,9 @@ def child(spec_path: str) -> None:
         outputs[key] = [artifact]
     context = BaseBeamExecutor.Context(beam_pipeline_args=spec["beam_args"], tmp_dir=str(scratch / "tmp") + "/",
                                        unique_id="bench-beam-modes")
-    executor_class(context).Do(inputs, outputs, dict(spec["properties"]))
+    # what TFX and Beam leave behind (the executor packages TFX as it is made) goes with it
+    with private_tmp(scratch / "python-tmp"):
+        executor_class(context).Do(inputs, outputs, dict(spec["properties"]))
 
 
 def measure(spec: dict, mode: str, log) -> dict:
