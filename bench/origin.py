@@ -41,13 +41,11 @@ ARMS = (((), "default (rolling origin 0.75, learning rate 1e-4, no recent attent
 
 def _run(work: Path, source: list[str], extra: list[str]) -> tuple[dict, dict, float]:
     """(test RMSE {candidate|baseline: {all|pair|single}}, the Trainer's history file, seconds)."""
-    from bench.model import run_rmse
-    from runners import run_local
+    from bench.model import run_child, run_rmse
 
     started = time.time()
-    args = run_local.parse_args(["--work-dir", str(work), "--no-report", "--no-ranking", "--train-seed", str(SEED),
-                                 *source, *extra])
-    result = run_local.run(args)
+    result = run_child(["--work-dir", str(work), "--no-report", "--no-ranking", "--train-seed", str(SEED),
+                        *source, *extra])
     trained = result.output("Trainer", "model_run")
     path = Path(trained.uri) / F.HISTORY_FILE if trained is not None else None
     history = json.loads(path.read_text()) if path is not None and path.exists() else {}

@@ -39,13 +39,11 @@ ROWS = ("EASE", "EASE with recency", "sequence model", "sequence model (history 
 def _run(work: Path, source: list[str], extra: list[str]) -> tuple[dict, dict, float]:
     """(the run's ranking result, the Trainer's sequence-model history with the rating model's
     deep-part decision and test RMSEs beside it, seconds)."""
-    from bench.model import run_rmse
-    from runners import run_local
+    from bench.model import run_child, run_rmse
     from serving import ranking
 
     started = time.time()
-    args = run_local.parse_args(["--work-dir", str(work), "--no-report", *source, *extra])
-    result = run_local.run(args)
+    result = run_child(["--work-dir", str(work), "--no-report", *source, *extra])
     measured = ranking.for_run(result, WorkLayout.at(work).run_reports(result.run_id))
     trained = result.output("Trainer", "model_run")
     history = {}
