@@ -34,7 +34,7 @@ SECTION = "model-quality"
 ABLATIONS = (
     # the deep part off (no epoch of training): the in-pipeline SVD++ plus the terms the
     # Trainer fits on eval; what the deep part adds is the difference
-    (("--epochs", "0"), "ablation: deep part off (SVD++ + the eval-fitted recency terms, --epochs 0)"),
+    (("--epochs", "0"), "ablation: deep part off (SVD++ + the eval-fitted terms, --epochs 0)"),
     # attention off (each history slot enters the dense layers on its own)
     (("--attention-heads", "0"), "ablation: attention off (--attention-heads 0)"),
     # the neighbourhood term off (trainer_fn/neighbours.py)
@@ -101,11 +101,11 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
     import json
 
     rows, seconds = {}, {}
-    attention = []
+    pushed = []
     for seed in seeds:
         rmse, s = _run(work, source, ["--train-seed", str(seed)])
-        attention.append(rmse["candidate"])
-        seconds[f"attention, seed {seed}"] = s
+        pushed.append(rmse["candidate"])
+        seconds[f"as pushed, seed {seed}"] = s
         if seed == seeds[0]:
             rows["SVD++ (in-pipeline BaselineTrainer)"] = rmse["baseline"]
     if not quick:
@@ -119,7 +119,7 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
             seconds[" ".join(flags)] = s
         if with_seed_preset:
             rmse, s = _run(work, source, ["--preset", "seed"])
-            rows["attention, the seed's setup (--preset seed)"] = rmse["candidate"]
+            rows["the seed's model and training setup (--preset seed)"] = rmse["candidate"]
             seconds["--preset seed"] = s
     prepared = WorkLayout.at(work).latest_prepared()
     manifest = json.loads((prepared / F.MANIFEST_FILE).read_text())
@@ -130,7 +130,7 @@ def bench(name: str, work: Path, source: list[str], seeds, quick: bool,
     if theirs:
         for column, r in theirs.rmse.items():
             table[f"scikit-surprise {column}"] = r
-    stacked = {k: np.array([a[k] for a in attention]) for k in KINDS}
+    stacked = {k: np.array([a[k] for a in pushed]) for k in KINDS}
     lines = [f"### {name}", "", "| model | all | pair | single |", "|---|---:|---:|---:|"]
     for label, r in table.items():
         lines.append(f"| {label} | {r['all']:.4f} | {r['pair']:.4f} | {r['single']:.4f} |")
