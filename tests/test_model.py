@@ -303,6 +303,17 @@ def test_the_recency_weights_are_fitted_afresh_each_time():
     assert np.abs(m(x, training=False).numpy() - y).max() < 1e-3
 
 
+def test_recency_weights_with_no_term_or_no_row_are_empty_or_zero():
+    """term_ablation leaving out the only term (--no-recent keeps one) asks for the weights of
+    no term: zeros of no length, where scipy's nnls would abort the process."""
+    from trainer_fn.run import recency_weights
+
+    assert recency_weights(np.zeros((100, 0)), np.ones(100)).shape == (0,)
+    np.testing.assert_array_equal(recency_weights(np.zeros((0, 3)), np.zeros(0)), np.zeros(3))
+    x = np.column_stack([np.ones(50), np.arange(50.0)])
+    np.testing.assert_allclose(recency_weights(x, x @ np.array([0.5, 0.01])), [0.5, 0.01], atol=1e-9)
+
+
 def test_each_hand_made_term_is_judged_on_the_held_slice_with_weights_refitted_without_it():
     """term_ablation: a term the labels follow shows a held RMSE gain with an interval above 0;
     a term they ignore shows none; the names follow the layer, and the model is left as it was."""

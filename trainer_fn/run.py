@@ -435,10 +435,13 @@ def recency_design(model, data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def recency_weights(x: np.ndarray, error: np.ndarray, limit: float = 2.0) -> np.ndarray:
-    """Non-negative least squares of error on the terms x, each weight in [0, limit]."""
+    """Non-negative least squares of error on the terms x, each weight in [0, limit]. No rows
+    or no terms (the only term left out by term_ablation, as with --no-recent): zeros, never
+    nnls, which aborts the process on a matrix with no columns (scipy 1.17: "double free or
+    corruption")."""
     from scipy.optimize import nnls
 
-    return np.clip(nnls(x, error)[0], 0.0, limit) if len(x) else np.zeros(x.shape[1])
+    return np.clip(nnls(x, error)[0], 0.0, limit) if x.size else np.zeros(x.shape[1])
 
 
 def term_ablation(model, tune, held_x: dict[str, np.ndarray], held_y: np.ndarray, names: list[str],
