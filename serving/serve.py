@@ -567,7 +567,11 @@ async def _run_in_thread(fn):
 # closed after KEEP_ALIVE_SECONDS; request heads over MAX_HEADER_BYTES are refused by uvicorn;
 # body size, body time, content type and concurrency are bounded by serving/limits.py.
 KEEP_ALIVE_SECONDS = 5
-SCORING_THREADS = max(2, min(8, os.cpu_count() or 2))
+# Requests scored at once, whatever the cores: while one thread's request is in TensorFlow
+# (which releases the GIL) another's Python parts run. On 2 cores, ML-1M's catalogue, 8 clients
+# (bench.serve, 2026-12-08, two rounds): 26.7 and 26.1 requests/s with 8 against 19.3 and 22.5
+# with 2 (the cores), p99 428 and 477 ms against 818 and 648; p50 at 1 client 54 against 65 ms.
+SCORING_THREADS = 8
 MALLOC_ARENAS = 2           # glibc malloc arenas (M_ARENA_MAX), set before any thread starts
 MAX_HEADER_BYTES = 16 * 1024
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -619,7 +623,7 @@ def main(argv=None) -> None:
                         "(README, BENCHMARKS.md)")
     p.add_argument("--scoring-threads", type=int, default=SCORING_THREADS,
                    help=f"requests scored at once in a process, the rest wait in order (default {SCORING_THREADS}: "
-                        "the cores, at least 2, at most 8)")
+                        "more than the cores, so that the Python of one overlaps the TensorFlow of another)")
     p.add_argument("--batch-wait-ms", type=float, default=BATCH_WAIT_MS,
                    help="concurrent requests' model calls are joined into one call, each round waiting at most "
                         f"this long for them (serving/batching.py; default {BATCH_WAIT_MS:g}; 0: every request "
