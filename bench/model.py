@@ -53,9 +53,9 @@ ABLATIONS = (
 
 def run_child(argv: list[str]):
     """run_local with these arguments in a child process (its console passes through), then
-    its run read back from the work folder's MLMD. One process a pipeline: TensorFlow's and
-    Beam's state is not freed between runs in one process (this benchmark aborted with
-    "double free or corruption" at its eleventh in-process run)."""
+    its run read back from the work folder's MLMD. One process a pipeline, as a user runs it:
+    each run starts from fresh TensorFlow and Beam state and its own memory, and a run that
+    dies (as `--no-recent` did before ce6d5fe) stops the benchmark with its command."""
     import subprocess
     import sys
 

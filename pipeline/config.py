@@ -56,7 +56,7 @@ class PipelineConfig:
     # cluster and sends it test-split requests; the Pusher pushes only what it blessed.
     infra_validation: bool = False
     tensorflow_serving_tags: list[str] = dataclasses.field(default_factory=lambda: ["2.19.1"])
-    # None: Beam's default, the DirectRunner in this process (direct_running_mode in_memory).
+    # Empty: Beam's default, the DirectRunner in this process (direct_running_mode in_memory).
     # With any argument TFX packages a copy of itself for remote workers before every Beam
     # component (tfx_ephemeral: 1.6 s and 52 MB each), which a local run does not use.
     beam_pipeline_args: list[str] = dataclasses.field(default_factory=list)

@@ -522,7 +522,7 @@ def score_pair(scorer: Scorer, tables: Tables, a: Member, b: Member,
             movies, watch = movies.iloc[keep], watch[keep]
     movies = tables.candidates(members, retrieval, scorer.embedding) if movies is None else movies
     rows = tables.request_arrays(scorer, a, b, movies)
-    listed = None if top is None else max(top, top if listed is None else listed)
+    listed = None if top is None else max(top, listed or 0)
     if listed is not None and watch is not None and listed < len(movies):
         scores = _score_top(scorer, rows, watch, ranker.weight(single=a is b), movies["movie_id"].to_numpy(), top,
                             listed)
